@@ -1,0 +1,46 @@
+//! # gru-core
+//!
+//! The engine-independent GRU math of the `gru` project: options ([`GruSpec`]), the
+//! canonical parameter layout ([`GruParams`], gate order r, z, n), the engine contract
+//! ([`Engine`], [`PreparedGru`]) and the native engine ([`KoraliEngine`]) with its scalar
+//! reference path.
+//!
+//! Equations (one layer, one direction; σ_g and σ_s include the optional clip):
+//! ```text
+//! r_t = σ_g(W_r x_t + R_r h_{t-1} + b_r)
+//! z_t = σ_g(W_z x_t + R_z h_{t-1} + b_z)
+//! n_t = σ_s(W_n x_t + b_n + r_t ⊙ (R_n h_{t-1}))          after-multiplication
+//! n_t = σ_s(W_n x_t + b_n + R_n (r_t ⊙ h_{t-1}))          before-multiplication
+//! n_t = σ_s(W_n x_t + b_n + r_t ⊙ (R_n h_{t-1} + b'_n))   recurrent-bias-after-multiplication
+//! h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+//! ```
+//!
+//! ```
+//! use gru_core::{Engine, GruParams, GruSpec, KoraliEngine, Plan, SequenceBatch};
+//! let spec = GruSpec::new(2, 3);
+//! let params = GruParams::<f32>::zeros(&spec);
+//! let mut gru = KoraliEngine::new().prepare(&spec, &params, &Plan::inference()).unwrap();
+//! let x = vec![0.5f32; 4 * 1 * 2]; // [T=4, B=1, I=2]
+//! let out = gru.forward(&SequenceBatch::new(&x, 4, 1)).unwrap();
+//! assert_eq!(out.y_shape, vec![4, 1, 3]);
+//! ```
+
+pub mod activation;
+pub mod batch;
+pub mod engine;
+pub mod error;
+pub mod linalg;
+pub mod native;
+pub mod params;
+pub mod real;
+mod reference;
+pub mod spec;
+
+pub use activation::Activations;
+pub use batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads, SequenceBatch};
+pub use engine::{Engine, EngineKind, Mode, Plan, PreparedGru, Saved};
+pub use error::{GruError, Result};
+pub use native::{KoraliEngine, NativePath};
+pub use params::{BlockParams, Gate, GruParams};
+pub use real::{DType, Real};
+pub use spec::{GateActivation, GruSpec, OutputMode, ResetGateMode, StateActivation};

@@ -1,0 +1,170 @@
+//! Row-major matrix views over slices and the one matrix product the engines use.
+//!
+//! The product itself is faer's GEMM (a well-kept crate, runtime SIMD dispatch); this file
+//! only names shapes and strides so that callers never compute offsets by hand.
+
+use crate::real::Real;
+
+/// A read-only row-major matrix view: element `(i, j)` is `data[i * row_stride + j]`,
+/// or, when transposed, element `(i, j)` of the view is `(j, i)` of the stored matrix.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, T> {
+    data: &'a [T],
+    stored_rows: usize,
+    stored_cols: usize,
+    row_stride: usize,
+    transposed: bool,
+}
+
+impl<'a, T> MatRef<'a, T> {
+    /// A dense `rows × cols` row-major matrix; `data.len()` must be `rows * cols`.
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "MatRef::new: slice length vs shape");
+        Self { data, stored_rows: rows, stored_cols: cols, row_stride: cols, transposed: false }
+    }
+
+    /// A `rows × cols` view whose rows start `row_stride` elements apart.
+    pub fn strided(data: &'a [T], rows: usize, cols: usize, row_stride: usize) -> Self {
+        assert!(cols <= row_stride, "MatRef::strided: cols > row_stride");
+        assert!(rows == 0 || (rows - 1) * row_stride + cols <= data.len(), "MatRef::strided: slice too short");
+        Self { data, stored_rows: rows, stored_cols: cols, row_stride, transposed: false }
+    }
+
+    /// The transposed view (no copy).
+    pub fn t(self) -> Self {
+        Self { transposed: !self.transposed, ..self }
+    }
+
+    /// Rows of the view.
+    pub fn rows(&self) -> usize {
+        if self.transposed { self.stored_cols } else { self.stored_rows }
+    }
+
+    /// Columns of the view.
+    pub fn cols(&self) -> usize {
+        if self.transposed { self.stored_rows } else { self.stored_cols }
+    }
+
+    pub(crate) fn into_faer(self) -> faer::MatRef<'a, T> {
+        let m = faer::MatRef::from_row_major_slice_with_stride(
+            &self.data[..self.span()],
+            self.stored_rows,
+            self.stored_cols,
+            self.row_stride.max(1),
+        );
+        if self.transposed { m.transpose() } else { m }
+    }
+
+    fn span(&self) -> usize {
+        if self.stored_rows == 0 { 0 } else { (self.stored_rows - 1) * self.row_stride + self.stored_cols }
+    }
+}
+
+/// A mutable row-major matrix view: element `(i, j)` is `data[i * row_stride + j]`.
+#[derive(Debug)]
+pub struct MatMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+}
+
+impl<'a, T> MatMut<'a, T> {
+    /// A dense `rows × cols` row-major matrix; `data.len()` must be `rows * cols`.
+    pub fn new(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "MatMut::new: slice length vs shape");
+        Self { data, rows, cols, row_stride: cols }
+    }
+
+    /// A `rows × cols` view whose rows start `row_stride` elements apart.
+    pub fn strided(data: &'a mut [T], rows: usize, cols: usize, row_stride: usize) -> Self {
+        assert!(cols <= row_stride, "MatMut::strided: cols > row_stride");
+        assert!(rows == 0 || (rows - 1) * row_stride + cols <= data.len(), "MatMut::strided: slice too short");
+        Self { data, rows, cols, row_stride }
+    }
+
+    pub(crate) fn into_faer(self) -> faer::MatMut<'a, T> {
+        let span = if self.rows == 0 { 0 } else { (self.rows - 1) * self.row_stride + self.cols };
+        // faer 0.24's `from_row_major_slice_with_stride_mut` builds a column-major view
+        // (row stride 1); build the transposed column-major view instead, as faer's own
+        // `MatRef::from_row_major_slice_with_stride` does.
+        faer::MatMut::from_column_major_slice_with_stride_mut(&mut self.data[..span], self.cols, self.rows, self.row_stride.max(1)).transpose_mut()
+    }
+}
+
+/// `dst = a · b`, or `dst += a · b` when `accumulate` is true.
+///
+/// Shapes: `a` is m×k, `b` is k×n, `dst` is m×n. A mismatch is a bug in the caller
+/// (user shapes are validated before any product), hence an assertion.
+pub fn matmul<T: Real>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b: MatRef<'_, T>) {
+    assert!(
+        a.cols() == b.rows() && dst.rows == a.rows() && dst.cols == b.cols(),
+        "matmul shapes: dst {}x{}, a {}x{}, b {}x{}",
+        dst.rows,
+        dst.cols,
+        a.rows(),
+        a.cols(),
+        b.rows(),
+        b.cols()
+    );
+    if dst.rows == 0 || dst.cols == 0 {
+        return;
+    }
+    if a.cols() == 0 {
+        if !accumulate {
+            let (rows, cols, stride) = (dst.rows, dst.cols, dst.row_stride);
+            for i in 0..rows {
+                dst.data[i * stride..i * stride + cols].fill(T::zero());
+            }
+        }
+        return;
+    }
+    T::matmul_impl(dst, accumulate, a, b);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matches_naive_product_with_transpose_stride_and_accumulate() {
+        let (m, k, n) = (3, 4, 5);
+        let a: Vec<f64> = (0..m * k).map(|v| v as f64 * 0.5 - 2.0).collect();
+        let bt: Vec<f64> = (0..n * k).map(|v| (v as f64).sin()).collect(); // b stored as n×k
+        let mut b = vec![0.0; k * n];
+        for p in 0..k {
+            for j in 0..n {
+                b[p * n + j] = bt[j * k + p];
+            }
+        }
+        let expect = naive(&a, &b, m, k, n);
+        let mut c = vec![1.0; m * n];
+        matmul(MatMut::new(&mut c, m, n), false, MatRef::new(&a, m, k), MatRef::new(&bt, n, k).t());
+        for (x, y) in c.iter().zip(&expect) {
+            assert!((x - y).abs() < 1e-12);
+        }
+        matmul(MatMut::new(&mut c, m, n), true, MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+        for (x, y) in c.iter().zip(&expect) {
+            assert!((x - 2.0 * y).abs() < 1e-12);
+        }
+        // Strided destination: write into columns 1..1+n of an m×(n+2) buffer.
+        let mut wide = vec![7.0; m * (n + 2)];
+        matmul(MatMut::strided(&mut wide[1..], m, n, n + 2), false, MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+        for i in 0..m {
+            assert_eq!(wide[i * (n + 2)], 7.0);
+            for j in 0..n {
+                assert!((wide[i * (n + 2) + 1 + j] - expect[i * n + j]).abs() < 1e-12);
+            }
+        }
+    }
+}

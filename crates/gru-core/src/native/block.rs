@@ -1,0 +1,261 @@
+//! The fast path for one layer and direction over a whole padded batch.
+//!
+//! Forward: one input GEMM for all steps, `GX = X · Wᵀ + b` (`[T·B, 3H]`), then per step one
+//! recurrent GEMM `GH = h · Rᵀ` (`[B, 3H]`; for before-multiplication `[B, 2H]` and a second
+//! `(r ⊙ h) · R_nᵀ`), followed by one fused element-wise pass over the step's gates.
+//! Backward: only `dh_{t-1}` is sequential; dW, dR and dX are large GEMMs after the sweep:
+//! `dW = dGXᵀ · X`, `dR = dGHᵀ · H_prev`, `dX = dGX · W`.
+//!
+//! Gate blocks of a `3H` row are `[r | z | n]`. A step `t` is active for sequence `b` when
+//! `t < lengths[b]`; inactive steps leave `h` untouched and produce zero output.
+
+use crate::activation::Activations;
+use crate::linalg::{matmul, MatMut, MatRef};
+use crate::params::{BlockParams, Gate};
+use crate::real::Real;
+use crate::spec::ResetGateMode;
+
+/// Shapes and options shared by a block's forward and backward.
+pub(crate) struct BlockShape<'a, T> {
+    pub steps: usize,
+    pub lengths: &'a [usize],
+    /// 0: reads steps 0..L; 1: reads L-1 down to 0.
+    pub dir: usize,
+    pub mode: ResetGateMode,
+    pub act: &'a Activations<T>,
+}
+
+impl<T> BlockShape<'_, T> {
+    fn batch(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Steps in the order the direction processes them.
+    fn order(&self) -> impl DoubleEndedIterator<Item = usize> + use<'_, T> {
+        let steps = self.steps;
+        let dir = self.dir;
+        (0..steps).map(move |s| if dir == 0 { s } else { steps - 1 - s })
+    }
+
+    fn active(&self, t: usize, b: usize) -> bool {
+        t < self.lengths[b]
+    }
+}
+
+/// What backward needs from a block's forward pass; all `[T, B, ·]` time-major.
+pub(crate) struct BlockTrace<T> {
+    /// Unclipped pre-activations `[a_r | a_z | a_n]`, `[T, B, 3H]`.
+    pre: Vec<T>,
+    /// Gate values `[r | z | n]`, `[T, B, 3H]`.
+    gates: Vec<T>,
+    /// The operand of the reset product, `[T, B, H]`: after modes `R_n h (+ b'_n)`,
+    /// before-multiplication `r ⊙ h`.
+    operand: Vec<T>,
+    /// The state each step started from, `[T, B, H]`.
+    h_prev: Vec<T>,
+}
+
+/// Runs one block forward. `x`: `[T, B, In]`, `h0`: `[B, H]`. Writes `y`: `[T, B, H]`
+/// (zero where inactive) and returns the final state `[B, H]` and, if `keep`, the trace.
+pub(crate) fn forward<T: Real>(
+    s: &BlockShape<'_, T>,
+    p: &BlockParams<T>,
+    x: &[T],
+    h0: &[T],
+    y: &mut [T],
+    keep: bool,
+) -> (Vec<T>, Option<BlockTrace<T>>) {
+    let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
+    let g3 = 3 * hid;
+    let before = s.mode == ResetGateMode::BeforeMultiplication;
+
+    // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
+    let mut gx = vec![T::zero(); steps * batch * g3];
+    matmul(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp), MatRef::new(p.w(), g3, inp).t());
+    let mut bias_row = p.bias()[..g3].to_vec();
+    for g in [Gate::Reset, Gate::Update] {
+        if let Some(rb) = p.recurrent_bias(g) {
+            for (o, &v) in bias_row[g.rows(hid)].iter_mut().zip(rb) {
+                *o += v;
+            }
+        }
+    }
+    for row in gx.chunks_exact_mut(g3) {
+        for (o, &v) in row.iter_mut().zip(&bias_row) {
+            *o += v;
+        }
+    }
+    let rec_bias_n = p.recurrent_bias(Gate::Candidate);
+
+    let sz = if keep { steps * batch } else { 0 };
+    let mut trace = BlockTrace { pre: vec![T::zero(); sz * g3], gates: vec![T::zero(); sz * g3], operand: vec![T::zero(); sz * hid], h_prev: vec![T::zero(); sz * hid] };
+    let mut h = h0.to_vec();
+    let rec_cols = if before { 2 * hid } else { g3 };
+    let mut gh = vec![T::zero(); batch * rec_cols];
+    let mut rh = vec![T::zero(); batch * hid];
+    let mut gn = vec![T::zero(); batch * hid];
+    let mut rz = vec![T::zero(); batch * 2 * hid];
+    let act = s.act;
+
+    for t in s.order() {
+        if !(0..batch).any(|b| s.active(t, b)) {
+            continue;
+        }
+        // GH = h · R[rows]ᵀ
+        matmul(MatMut::new(&mut gh, batch, rec_cols), false, MatRef::new(&h, batch, hid), MatRef::new(&p.r()[..rec_cols * hid], rec_cols, hid).t());
+        // r, z for every active sequence.
+        for b in (0..batch).filter(|&b| s.active(t, b)) {
+            let gxr = &gx[(t * batch + b) * g3..][..g3];
+            for j in 0..2 * hid {
+                let a = gxr[j] + gh[b * rec_cols + j];
+                rz[b * 2 * hid + j] = act.gate(a);
+                if keep {
+                    trace.pre[(t * batch + b) * g3 + j] = a;
+                }
+            }
+        }
+        if before {
+            // gn = (r ⊙ h) · R_nᵀ
+            for b in 0..batch {
+                for k in 0..hid {
+                    rh[b * hid + k] = if s.active(t, b) { rz[b * 2 * hid + k] * h[b * hid + k] } else { T::zero() };
+                }
+            }
+            matmul(MatMut::new(&mut gn, batch, hid), false, MatRef::new(&rh, batch, hid), MatRef::new(p.r_gate(Gate::Candidate), hid, hid).t());
+        }
+        for b in (0..batch).filter(|&b| s.active(t, b)) {
+            let row = t * batch + b;
+            let gxr = &gx[row * g3..][..g3];
+            for j in 0..hid {
+                let r = rz[b * 2 * hid + j];
+                let z = rz[b * 2 * hid + hid + j];
+                let (operand, a_n) = if before {
+                    (rh[b * hid + j], gxr[2 * hid + j] + gn[b * hid + j])
+                } else {
+                    let hn = gh[b * rec_cols + 2 * hid + j] + rec_bias_n.map_or(T::zero(), |rb| rb[j]);
+                    (hn, gxr[2 * hid + j] + r * hn)
+                };
+                let n = act.state(a_n);
+                let h_old = h[b * hid + j];
+                let h_new = (T::one() - z) * n + z * h_old;
+                if keep {
+                    trace.pre[row * g3 + 2 * hid + j] = a_n;
+                    trace.gates[row * g3 + j] = r;
+                    trace.gates[row * g3 + hid + j] = z;
+                    trace.gates[row * g3 + 2 * hid + j] = n;
+                    trace.operand[row * hid + j] = operand;
+                    trace.h_prev[row * hid + j] = h_old;
+                }
+                y[row * hid + j] = h_new;
+            }
+            h[b * hid..(b + 1) * hid].copy_from_slice(&y[row * hid..(row + 1) * hid]);
+        }
+    }
+    (h, keep.then_some(trace))
+}
+
+/// Runs one block backward. `dy`: `[T, B, H]` gradient of this block's output (read only at
+/// active steps), `dh_t`: `[B, H]`. Accumulates `dx += dGX · W` (`[T, B, In]`), writes the
+/// block's parameter gradients into `grads` and returns dL/dh0 `[B, H]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<T: Real>(
+    s: &BlockShape<'_, T>,
+    p: &BlockParams<T>,
+    trace: &BlockTrace<T>,
+    x: &[T],
+    dy: &[T],
+    dh_t: &[T],
+    dx: &mut [T],
+    grads: &mut BlockParams<T>,
+) -> Vec<T> {
+    let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
+    let g3 = 3 * hid;
+    let before = s.mode == ResetGateMode::BeforeMultiplication;
+    let act = s.act;
+    // dGX: [da_r | da_z | da_n]; dGH: [da_r | da_z | d(R_n-product operand)] (after modes).
+    let mut dgx = vec![T::zero(); steps * batch * g3];
+    let mut dgh = if before { Vec::new() } else { vec![T::zero(); steps * batch * g3] };
+    let mut dh = dh_t.to_vec();
+    let mut dh_prev = vec![T::zero(); batch * hid];
+    let mut q = vec![T::zero(); batch * hid];
+
+    for t in s.order().rev() {
+        if !(0..batch).any(|b| s.active(t, b)) {
+            continue;
+        }
+        for b in 0..batch {
+            let row = t * batch + b;
+            if !s.active(t, b) {
+                dh_prev[b * hid..(b + 1) * hid].copy_from_slice(&dh[b * hid..(b + 1) * hid]);
+                continue;
+            }
+            for j in 0..hid {
+                let d = dh[b * hid + j] + dy[row * hid + j];
+                let (z, n) = (trace.gates[row * g3 + hid + j], trace.gates[row * g3 + 2 * hid + j]);
+                let dn = d * (T::one() - z);
+                let dz = d * (trace.h_prev[row * hid + j] - n);
+                dh_prev[b * hid + j] = d * z;
+                let da_n = dn * act.state_grad(trace.pre[row * g3 + 2 * hid + j], n);
+                dgx[row * g3 + hid + j] = dz * act.gate_grad(trace.pre[row * g3 + hid + j], z);
+                dgx[row * g3 + 2 * hid + j] = da_n;
+                if !before {
+                    let r = trace.gates[row * g3 + j];
+                    let dr = da_n * trace.operand[row * hid + j];
+                    dgx[row * g3 + j] = dr * act.gate_grad(trace.pre[row * g3 + j], r);
+                    dgh[row * g3 + 2 * hid + j] = da_n * r;
+                }
+            }
+        }
+        let dgx_t = &mut dgx[t * batch * g3..(t + 1) * batch * g3];
+        if before {
+            // q = da_n · R_n (the gradient of r ⊙ h), then dr = q ⊙ h, dh += q ⊙ r.
+            matmul(MatMut::new(&mut q, batch, hid), false, MatRef::strided(&dgx_t[2 * hid..], batch, hid, g3), MatRef::new(p.r_gate(Gate::Candidate), hid, hid));
+            for b in (0..batch).filter(|&b| s.active(t, b)) {
+                let row = t * batch + b;
+                for j in 0..hid {
+                    let r = trace.gates[row * g3 + j];
+                    let dr = q[b * hid + j] * trace.h_prev[row * hid + j];
+                    dh_prev[b * hid + j] += q[b * hid + j] * r;
+                    dgx_t[b * g3 + j] = dr * act.gate_grad(trace.pre[row * g3 + j], r);
+                }
+            }
+            // dh += [da_r | da_z] · R[r, z]
+            matmul(MatMut::new(&mut dh_prev, batch, hid), true, MatRef::strided(dgx_t, batch, 2 * hid, g3), MatRef::new(&p.r()[..2 * hid * hid], 2 * hid, hid));
+        } else {
+            let dgh_t = &mut dgh[t * batch * g3..(t + 1) * batch * g3];
+            for b in 0..batch {
+                dgh_t[b * g3..b * g3 + 2 * hid].copy_from_slice(&dgx_t[b * g3..b * g3 + 2 * hid]);
+            }
+            matmul(MatMut::new(&mut dh_prev, batch, hid), true, MatRef::new(dgh_t, batch, g3), MatRef::new(p.r(), g3, hid));
+        }
+        std::mem::swap(&mut dh, &mut dh_prev);
+    }
+
+    // Parameter gradients and dX: GEMMs over all steps.
+    let rows = steps * batch;
+    matmul(MatMut::new(grads.w_mut(), g3, inp), false, MatRef::new(&dgx, rows, g3).t(), MatRef::new(x, rows, inp));
+    matmul(MatMut::new(dx, rows, inp), true, MatRef::new(&dgx, rows, g3), MatRef::new(p.w(), g3, inp));
+    let col_sums = |m: &[T]| {
+        let mut s = vec![T::zero(); g3];
+        for row in m.chunks_exact(g3) {
+            for (o, &v) in s.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+        s
+    };
+    let db_in = col_sums(&dgx);
+    grads.bias_mut()[..g3].copy_from_slice(&db_in);
+    if before {
+        let (d_rz, d_n) = grads.r_mut().split_at_mut(2 * hid * hid);
+        matmul(MatMut::new(d_rz, 2 * hid, hid), false, MatRef::strided(&dgx, rows, 2 * hid, g3).t(), MatRef::new(&trace.h_prev, rows, hid));
+        matmul(MatMut::new(d_n, hid, hid), false, MatRef::strided(&dgx[2 * hid..], rows, hid, g3).t(), MatRef::new(&trace.operand, rows, hid));
+    } else {
+        matmul(MatMut::new(grads.r_mut(), g3, hid), false, MatRef::new(&dgh, rows, g3).t(), MatRef::new(&trace.h_prev, rows, hid));
+        if grads.has_recurrent_bias() {
+            let db_rec = col_sums(&dgh);
+            grads.bias_mut()[g3..].copy_from_slice(&db_rec);
+        }
+    }
+    dh
+}

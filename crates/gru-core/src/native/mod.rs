@@ -1,0 +1,150 @@
+//! The native engine, `"Engine": "Korali"` in configurations.
+//!
+//! Two paths compute the same equations:
+//! - [`NativePath::Fast`] (default): input GEMM for all steps, one recurrent GEMM per step,
+//!   a fused element-wise gate pass, GEMMs for the weight gradients (`block.rs`).
+//! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
+//!   obviously right; the oracle of the tests (`crate::reference`).
+
+mod block;
+mod stack;
+
+use crate::batch::{GruGradients, GruOutput, OutputGrads, SequenceBatch};
+use crate::engine::{Engine, EngineKind, Mode, Plan, PreparedGru, Saved};
+use crate::error::{GruError, Result};
+use crate::params::GruParams;
+use crate::real::Real;
+use crate::reference;
+use crate::spec::GruSpec;
+
+/// `computed_by` of the fast path.
+pub const FAST_PATH: &str = "Korali/fast";
+/// `computed_by` of the scalar reference path.
+pub const REFERENCE_PATH: &str = "Korali/reference";
+
+/// Which implementation the native engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NativePath {
+    #[default]
+    Fast,
+    Reference,
+}
+
+/// The native Rust engine.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KoraliEngine {
+    path: NativePath,
+}
+
+impl KoraliEngine {
+    /// The default (fast) native engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The scalar reference path, for testing.
+    pub fn reference() -> Self {
+        Self { path: NativePath::Reference }
+    }
+
+    /// The path this engine runs.
+    pub fn path(&self) -> NativePath {
+        self.path
+    }
+}
+
+impl<T: Real> Engine<T> for KoraliEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Korali
+    }
+
+    fn prepare(&self, spec: &GruSpec, params: &GruParams<T>, plan: &Plan) -> Result<Box<dyn PreparedGru<T>>> {
+        spec.validate()?;
+        plan.validate()?;
+        params.check(spec)?;
+        Ok(Box::new(KoraliPrepared { spec: spec.clone(), params: params.clone(), mode: plan.mode, path: self.path }))
+    }
+}
+
+struct KoraliPrepared<T> {
+    spec: GruSpec,
+    params: GruParams<T>,
+    mode: Mode,
+    path: NativePath,
+}
+
+/// Saved state of either path, with the call shape for checking `backward`'s gradients.
+enum NativeSaved<T> {
+    Fast(stack::FastSaved<T>, usize, usize),
+    Reference(reference::ReferenceSaved<T>, usize, usize),
+}
+
+impl<T: Real> KoraliPrepared<T> {
+    fn run(&self, batch: &SequenceBatch<'_, T>, keep: bool) -> Result<(GruOutput<T>, Option<NativeSaved<T>>)> {
+        let lengths = batch.validate(&self.spec)?;
+        let (steps, b) = (batch.steps, batch.batch);
+        Ok(match self.path {
+            NativePath::Fast => {
+                let (out, saved) = stack::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
+                (out, saved.map(|s| NativeSaved::Fast(s, steps, b)))
+            }
+            NativePath::Reference => {
+                let (out, saved) = reference::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
+                (out, saved.map(|s| NativeSaved::Reference(s, steps, b)))
+            }
+        })
+    }
+}
+
+impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
+    fn computed_by(&self) -> &'static str {
+        match self.path {
+            NativePath::Fast => FAST_PATH,
+            NativePath::Reference => REFERENCE_PATH,
+        }
+    }
+
+    fn spec(&self) -> &GruSpec {
+        &self.spec
+    }
+
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn set_params(&mut self, params: &GruParams<T>) -> Result<()> {
+        params.check(&self.spec)?;
+        self.params.clone_from(params);
+        Ok(())
+    }
+
+    fn forward(&mut self, batch: &SequenceBatch<'_, T>) -> Result<GruOutput<T>> {
+        Ok(self.run(batch, false)?.0)
+    }
+
+    fn forward_train(&mut self, batch: &SequenceBatch<'_, T>) -> Result<(GruOutput<T>, Saved)> {
+        if self.mode != Mode::Training {
+            return Err(GruError::ModeMismatch { operation: "forward_train".into(), mode: self.mode.to_string() });
+        }
+        let (out, saved) = self.run(batch, true)?;
+        let saved = saved.ok_or_else(|| GruError::SavedMismatch { reason: "forward kept no state".into() })?;
+        Ok((out, Saved::new(self.computed_by(), saved)))
+    }
+
+    fn backward(&mut self, saved: Saved, grads: &OutputGrads<'_, T>) -> Result<GruGradients<T>> {
+        if self.mode != Mode::Training {
+            return Err(GruError::ModeMismatch { operation: "backward".into(), mode: self.mode.to_string() });
+        }
+        let saved: NativeSaved<T> = saved.take(self.computed_by())?;
+        Ok(match saved {
+            NativeSaved::Fast(s, steps, b) => {
+                grads.validate(&self.spec, steps, b)?;
+                stack::backward(&self.spec, &self.params, &s, grads)
+            }
+            NativeSaved::Reference(s, steps, b) => {
+                grads.validate(&self.spec, steps, b)?;
+                reference::backward(&self.spec, &self.params, &s, grads)
+            }
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! The fast path over a whole stack: layers bottom-up, each direction through
+//! [`block::forward`], outputs concatenated `[forward, backward]` per step.
+
+use super::block::{self, BlockShape, BlockTrace};
+use crate::activation::Activations;
+use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
+use crate::params::GruParams;
+use crate::real::Real;
+use crate::spec::{GruSpec, OutputMode};
+
+/// Saved state of the fast path.
+pub(crate) struct FastSaved<T> {
+    steps: usize,
+    lengths: Vec<usize>,
+    /// Input of each layer, `[T, B, In_ℓ]`.
+    layer_inputs: Vec<Vec<T>>,
+    /// One trace per block, indexed `layer·dirs + dir`.
+    traces: Vec<BlockTrace<T>>,
+}
+
+/// Copies column block `dir` (width H) of `[T·B, dirs·H]` into `[T·B, H]` or back.
+fn columns<T: Real>(wide: &[T], dirs: usize, hid: usize, dir: usize) -> Vec<T> {
+    wide.chunks_exact(dirs * hid).flat_map(|row| row[dir * hid..(dir + 1) * hid].iter().copied()).collect()
+}
+
+fn set_columns<T: Real>(wide: &mut [T], narrow: &[T], dirs: usize, hid: usize, dir: usize) {
+    for (row, src) in wide.chunks_exact_mut(dirs * hid).zip(narrow.chunks_exact(hid)) {
+        row[dir * hid..(dir + 1) * hid].copy_from_slice(src);
+    }
+}
+
+pub(crate) fn forward<T: Real>(
+    spec: &GruSpec,
+    params: &GruParams<T>,
+    x: &[T],
+    steps: usize,
+    lengths: &[usize],
+    h0: Option<&[T]>,
+    keep: bool,
+) -> (GruOutput<T>, Option<FastSaved<T>>) {
+    let batch = lengths.len();
+    let (hid, dirs, out_w) = (spec.hidden_size, spec.directions(), spec.output_size());
+    let act = Activations::<T>::new(spec);
+    let mut h_t = vec![T::zero(); state_len(spec, batch)];
+    let zero_h0 = vec![T::zero(); batch * hid];
+    let mut layer_inputs = Vec::new();
+    let mut traces = Vec::new();
+    let mut layer_in = x.to_vec();
+    for layer in 0..spec.depth {
+        let mut layer_out = vec![T::zero(); steps * batch * out_w];
+        for dir in 0..dirs {
+            let blk = layer * dirs + dir;
+            let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
+            let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
+            let mut y_dir = vec![T::zero(); steps * batch * hid];
+            let (h_last, trace) = block::forward(&shape, params.block(layer, dir, dirs), &layer_in, h0_blk, &mut y_dir, keep);
+            h_t[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&h_last);
+            set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
+            traces.extend(trace);
+        }
+        let below = std::mem::replace(&mut layer_in, layer_out);
+        if keep {
+            layer_inputs.push(below);
+        }
+    }
+    let y_shape = output_shape(spec, steps, batch);
+    let y = match spec.output_mode {
+        OutputMode::Sequence => layer_in,
+        OutputMode::Last => lengths
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &len)| layer_in[((len - 1) * batch + b) * out_w..][..out_w].to_vec())
+            .collect(),
+    };
+    let out = GruOutput { y, y_shape, h_t, computed_by: super::FAST_PATH };
+    let saved = keep.then(|| FastSaved { steps, lengths: lengths.to_vec(), layer_inputs, traces });
+    (out, saved)
+}
+
+pub(crate) fn backward<T: Real>(spec: &GruSpec, params: &GruParams<T>, saved: &FastSaved<T>, grads: &OutputGrads<'_, T>) -> GruGradients<T> {
+    let (steps, lengths) = (saved.steps, &saved.lengths[..]);
+    let batch = lengths.len();
+    let (hid, dirs, out_w) = (spec.hidden_size, spec.directions(), spec.output_size());
+    let act = Activations::<T>::new(spec);
+    let mut dparams = GruParams::zeros(spec);
+    let mut dh0 = vec![T::zero(); state_len(spec, batch)];
+    let zero_dh = vec![T::zero(); batch * hid];
+
+    // dL/d(top layer output), [T, B, dirs·H].
+    let mut d_above = match spec.output_mode {
+        OutputMode::Sequence => grads.dy.to_vec(),
+        OutputMode::Last => {
+            let mut d = vec![T::zero(); steps * batch * out_w];
+            for (b, &len) in lengths.iter().enumerate() {
+                d[((len - 1) * batch + b) * out_w..][..out_w].copy_from_slice(&grads.dy[b * out_w..(b + 1) * out_w]);
+            }
+            d
+        }
+    };
+    for layer in (0..spec.depth).rev() {
+        let inp = spec.layer_input_size(layer);
+        let mut d_below = vec![T::zero(); steps * batch * inp];
+        for dir in 0..dirs {
+            let blk = layer * dirs + dir;
+            let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
+            let dy_dir = columns(&d_above, dirs, hid, dir);
+            let dh_t = grads.dh_t.map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
+            let dh = block::backward(
+                &shape,
+                params.block(layer, dir, dirs),
+                &saved.traces[blk],
+                &saved.layer_inputs[layer],
+                &dy_dir,
+                dh_t,
+                &mut d_below,
+                &mut dparams.blocks_mut()[blk],
+            );
+            dh0[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&dh);
+        }
+        d_above = d_below;
+    }
+    // Padded steps of x were read by the input GEMM but their dGX rows are zero, so dx is
+    // zero there already.
+    GruGradients { dx: d_above, dh0, params: dparams }
+}

@@ -1,0 +1,266 @@
+//! `GruSpec`: every option of one GRU stack (MATLAB `gruLayer`, Korali, ONNX, PyTorch).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GruError, Result};
+
+/// How the reset gate enters the candidate state `n_t` (see `shared/DESIGN.md`):
+///
+/// ```text
+/// AfterMultiplication:              n = σ_s(W_n x + b_n + r ⊙ (R_n h))
+/// BeforeMultiplication:             n = σ_s(W_n x + b_n + R_n (r ⊙ h))
+/// RecurrentBiasAfterMultiplication: n = σ_s(W_n x + b_n + r ⊙ (R_n h + b'_n))
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetGateMode {
+    /// MATLAB's default; cuDNN `SINGLE_INP_BIAS`. Bias has 3H values.
+    #[default]
+    AfterMultiplication,
+    /// oneDNN `gru`, Keras `reset_after=False`, ONNX `linear_before_reset=0`. Bias 3H.
+    BeforeMultiplication,
+    /// PyTorch, Keras default, ONNX `linear_before_reset=1`, oneDNN `lbr_gru`. Bias 6H.
+    RecurrentBiasAfterMultiplication,
+}
+
+impl ResetGateMode {
+    /// All modes, for conformance sweeps.
+    pub const ALL: [ResetGateMode; 3] = [
+        ResetGateMode::AfterMultiplication,
+        ResetGateMode::BeforeMultiplication,
+        ResetGateMode::RecurrentBiasAfterMultiplication,
+    ];
+
+    /// Bias length per layer and direction: 3H, or 6H for the recurrent-bias mode.
+    pub fn bias_len(self, hidden: usize) -> usize {
+        match self {
+            ResetGateMode::RecurrentBiasAfterMultiplication => 6 * hidden,
+            _ => 3 * hidden,
+        }
+    }
+
+    /// The MATLAB name (`"after-multiplication"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ResetGateMode::AfterMultiplication => "after-multiplication",
+            ResetGateMode::BeforeMultiplication => "before-multiplication",
+            ResetGateMode::RecurrentBiasAfterMultiplication => "recurrent-bias-after-multiplication",
+        }
+    }
+}
+
+/// σ_s, the activation of the candidate state: `tanh(x)` or `softsign(x) = x / (1 + |x|)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateActivation {
+    #[default]
+    Tanh,
+    Softsign,
+}
+
+/// σ_g, the activation of the reset and update gates:
+/// `sigmoid(x) = 1 / (1 + e^-x)` or `hard-sigmoid(x) = clamp(alpha·x + beta, 0, 1)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum GateActivation {
+    #[default]
+    Sigmoid,
+    /// MATLAB and ONNX default alpha 0.2, beta 0.5 (Keras 3 uses alpha 1/6).
+    HardSigmoid { alpha: f64, beta: f64 },
+}
+
+impl GateActivation {
+    /// Hard-sigmoid with MATLAB's and ONNX's defaults (alpha 0.2, beta 0.5).
+    pub const HARD_SIGMOID: GateActivation = GateActivation::HardSigmoid { alpha: 0.2, beta: 0.5 };
+}
+
+/// What the stack returns as `y`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputMode {
+    /// `y` is `[T, B, dirs·H]`, zero past each sequence's length.
+    #[default]
+    Sequence,
+    /// `y` is `[B, dirs·H]`: `y[b] = y_seq[len_b - 1, b, :]`.
+    Last,
+}
+
+/// Every option of a GRU stack. Build with [`GruSpec::new`] and the `with_*` setters,
+/// then [`GruSpec::validate`] (engines validate again at `prepare`).
+///
+/// Depth D stacks D layers: layer 0 reads `input_size` channels, layers 1..D read
+/// `dirs·hidden_size` (the concatenated `[forward, backward]` output of the layer below).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GruSpec {
+    /// I: channels of the input sequence.
+    pub input_size: usize,
+    /// H: hidden units per layer and direction.
+    pub hidden_size: usize,
+    /// D: stacked layers (Korali's "Depth").
+    #[serde(default = "one")]
+    pub depth: usize,
+    /// A reverse direction in every layer; outputs concatenated `[forward, backward]`.
+    #[serde(default)]
+    pub bidirectional: bool,
+    #[serde(default)]
+    pub reset_gate_mode: ResetGateMode,
+    #[serde(default)]
+    pub state_activation: StateActivation,
+    #[serde(default)]
+    pub gate_activation: GateActivation,
+    /// ONNX `clip`: each gate's complete pre-activation is clamped to `[-c, c]`.
+    #[serde(default)]
+    pub clip: Option<f64>,
+    #[serde(default)]
+    pub output_mode: OutputMode,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl GruSpec {
+    /// A one-layer, unidirectional, MATLAB-default GRU (after-multiplication, tanh, sigmoid,
+    /// no clip, sequence output).
+    pub fn new(input_size: usize, hidden_size: usize) -> Self {
+        Self {
+            input_size,
+            hidden_size,
+            depth: 1,
+            bidirectional: false,
+            reset_gate_mode: ResetGateMode::default(),
+            state_activation: StateActivation::default(),
+            gate_activation: GateActivation::default(),
+            clip: None,
+            output_mode: OutputMode::default(),
+        }
+    }
+
+    pub fn with_depth(mut self, depth: usize) -> Self {
+        self.depth = depth;
+        self
+    }
+    pub fn with_bidirectional(mut self, bidirectional: bool) -> Self {
+        self.bidirectional = bidirectional;
+        self
+    }
+    pub fn with_reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
+        self.reset_gate_mode = mode;
+        self
+    }
+    pub fn with_state_activation(mut self, activation: StateActivation) -> Self {
+        self.state_activation = activation;
+        self
+    }
+    pub fn with_gate_activation(mut self, activation: GateActivation) -> Self {
+        self.gate_activation = activation;
+        self
+    }
+    pub fn with_clip(mut self, clip: Option<f64>) -> Self {
+        self.clip = clip;
+        self
+    }
+    pub fn with_output_mode(mut self, mode: OutputMode) -> Self {
+        self.output_mode = mode;
+        self
+    }
+
+    /// 1 or 2.
+    pub fn directions(&self) -> usize {
+        if self.bidirectional { 2 } else { 1 }
+    }
+
+    /// Channels read by `layer`: I for layer 0, dirs·H above it.
+    pub fn layer_input_size(&self, layer: usize) -> usize {
+        if layer == 0 { self.input_size } else { self.directions() * self.hidden_size }
+    }
+
+    /// Channels of the stack's output: dirs·H.
+    pub fn output_size(&self) -> usize {
+        self.directions() * self.hidden_size
+    }
+
+    /// Number of (layer, direction) parameter blocks: D·dirs, indexed `layer·dirs + dir`.
+    pub fn num_blocks(&self) -> usize {
+        self.depth * self.directions()
+    }
+
+    /// Checks every option; the error names the field and the value.
+    pub fn validate(&self) -> Result<()> {
+        if self.input_size == 0 {
+            return Err(GruError::option("input_size", self.input_size, "must be at least 1"));
+        }
+        if self.hidden_size == 0 {
+            return Err(GruError::option("hidden_size", self.hidden_size, "must be at least 1"));
+        }
+        if self.depth == 0 {
+            return Err(GruError::option("depth", self.depth, "must be at least 1"));
+        }
+        if let Some(c) = self.clip {
+            if !c.is_finite() || c <= 0.0 {
+                return Err(GruError::option("clip", c, "must be a finite number > 0"));
+            }
+        }
+        if let GateActivation::HardSigmoid { alpha, beta } = self.gate_activation {
+            if !alpha.is_finite() || alpha <= 0.0 {
+                return Err(GruError::option("gate_activation.alpha", alpha, "must be a finite number > 0"));
+            }
+            if !beta.is_finite() {
+                return Err(GruError::option("gate_activation.beta", beta, "must be finite"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_matlab_defaults() {
+        let s = GruSpec::new(3, 4);
+        assert_eq!(s.reset_gate_mode, ResetGateMode::AfterMultiplication);
+        assert_eq!(s.state_activation, StateActivation::Tanh);
+        assert_eq!(s.gate_activation, GateActivation::Sigmoid);
+        assert_eq!(s.output_mode, OutputMode::Sequence);
+        assert_eq!((s.depth, s.bidirectional, s.clip), (1, false, None));
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn invalid_options_name_field_and_value() {
+        let cases = [
+            (GruSpec::new(0, 4), "input_size"),
+            (GruSpec::new(3, 0), "hidden_size"),
+            (GruSpec::new(3, 4).with_depth(0), "depth"),
+            (GruSpec::new(3, 4).with_clip(Some(f64::NAN)), "clip"),
+            (GruSpec::new(3, 4).with_clip(Some(-1.0)), "clip"),
+            (
+                GruSpec::new(3, 4).with_gate_activation(GateActivation::HardSigmoid { alpha: f64::INFINITY, beta: 0.5 }),
+                "gate_activation.alpha",
+            ),
+            (
+                GruSpec::new(3, 4).with_gate_activation(GateActivation::HardSigmoid { alpha: 0.2, beta: f64::NAN }),
+                "gate_activation.beta",
+            ),
+        ];
+        for (spec, field) in cases {
+            match spec.validate() {
+                Err(GruError::InvalidOption { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: expected InvalidOption, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn layer_widths_and_json_names() {
+        let s = GruSpec::new(3, 4).with_depth(3).with_bidirectional(true);
+        assert_eq!((s.layer_input_size(0), s.layer_input_size(1), s.layer_input_size(2)), (3, 8, 8));
+        assert_eq!(s.num_blocks(), 6);
+        assert_eq!(s.reset_gate_mode.name(), "after-multiplication");
+        assert_eq!(ResetGateMode::RecurrentBiasAfterMultiplication.bias_len(4), 24);
+        assert_eq!(ResetGateMode::BeforeMultiplication.bias_len(4), 12);
+    }
+}
