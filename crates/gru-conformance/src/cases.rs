@@ -2,8 +2,8 @@
 //! `L = Σ y ⊙ dy + Σ h_T ⊙ dh_T`.
 
 use gru_core::{
-    output_shape, state_len, Engine, GateActivation, GruGradients, GruOutput, GruParams, GruSpec, OutputGrads, OutputMode,
-    Plan, Real, ResetGateMode, Result, SequenceBatch, StateActivation,
+    output_shape, state_len, Engine, GateActivation, GruGradients, GruOutput, GruParams, GruSpec, OutputGrads,
+    OutputMode, Plan, Real, ResetGateMode, Result, SequenceBatch, StateActivation,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -33,7 +33,9 @@ pub fn check_close<T: Real>(field: &str, actual: &[T], expected: &[f64], tol: f6
     }
     for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
         let a = a.widen();
-        if !((a - e).abs() <= tol * (1.0 + e.abs())) {
+        // Written so that a NaN fails.
+        let passes = (a - e).abs() <= tol * (1.0 + e.abs());
+        if !passes {
             return Err(format!("{field}[{i}]: {a} vs expected {e} (tol {tol})"));
         }
     }

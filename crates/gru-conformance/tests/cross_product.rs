@@ -26,8 +26,12 @@ fn check_point<T: Real>(point: &OptionPoint, seed: u64) -> Vec<String> {
             check_close("dx", &grads.dx, &widen(&ref_grads.dx), tol.grads).map(drop),
             check_close("dh0", &grads.dh0, &widen(&ref_grads.dh0), tol.grads).map(drop),
         ];
-        checks.push(check_close("params", &grads.params.to_flat(), &widen(&ref_grads.params.to_flat()), tol.grads).map(drop));
-        failures.extend(checks.into_iter().filter_map(Result::err).map(|m| format!("{} {} {point:?}: {m}", e.name, T::DTYPE)));
+        checks.push(
+            check_close("params", &grads.params.to_flat(), &widen(&ref_grads.params.to_flat()), tol.grads).map(drop),
+        );
+        failures.extend(
+            checks.into_iter().filter_map(Result::err).map(|m| format!("{} {} {point:?}: {m}", e.name, T::DTYPE)),
+        );
     }
     failures
 }
@@ -35,8 +39,14 @@ fn check_point<T: Real>(point: &OptionPoint, seed: u64) -> Vec<String> {
 fn sweep<T: Real>() {
     let points = cross_product();
     assert_eq!(points.len(), 3 * 2 * 2 * 3 * 2 * 2 * 2 * 2 * 2);
-    let failures: Vec<String> = points.iter().enumerate().flat_map(|(i, p)| check_point::<T>(p, 1000 + i as u64)).collect();
-    assert!(failures.is_empty(), "{} failures, first ones:\n{}", failures.len(), failures[..failures.len().min(10)].join("\n"));
+    let failures: Vec<String> =
+        points.iter().enumerate().flat_map(|(i, p)| check_point::<T>(p, 1000 + i as u64)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures, first ones:\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
 }
 
 #[test]

@@ -34,7 +34,15 @@ struct Tally {
     failures: Vec<String>,
 }
 
-fn check_target(engine: &dyn Engine<f64>, case: &Case<f64>, h0: &[f64], analytic: &[f64], target: Target, what: &str, tally: &mut Tally) {
+fn check_target(
+    engine: &dyn Engine<f64>,
+    case: &Case<f64>,
+    h0: &[f64],
+    analytic: &[f64],
+    target: Target,
+    what: &str,
+    tally: &mut Tally,
+) {
     let n = analytic.len();
     for i in 0..n {
         let eval = |delta: f64| {
@@ -82,9 +90,9 @@ fn points() -> Vec<OptionPoint> {
                         clip,
                         depth: 1 + k % 3,
                         bidirectional: k % 2 == 1,
-                        output: if (k / 2) % 2 == 0 { OutputMode::Sequence } else { OutputMode::Last },
-                        lengths: if (k / 4) % 2 == 0 { Lengths::Ragged } else { Lengths::Equal },
-                        given_h0: (k / 3) % 2 == 0,
+                        output: if (k / 2).is_multiple_of(2) { OutputMode::Sequence } else { OutputMode::Last },
+                        lengths: if (k / 4).is_multiple_of(2) { Lengths::Ragged } else { Lengths::Equal },
+                        given_h0: (k / 3).is_multiple_of(2),
                     });
                     k += 1;
                 }
@@ -105,11 +113,24 @@ fn gradients_match_finite_differences_for_every_option() {
             let what = |t: &str| format!("{} {point:?} d{t}", e.name);
             check_target(e.engine.as_ref(), &case, &h0, &grads.dx, Target::X, &what("x"), &mut tally);
             check_target(e.engine.as_ref(), &case, &h0, &grads.dh0, Target::H0, &what("h0"), &mut tally);
-            check_target(e.engine.as_ref(), &case, &h0, &grads.params.to_flat(), Target::Params, &what("params"), &mut tally);
+            check_target(
+                e.engine.as_ref(),
+                &case,
+                &h0,
+                &grads.params.to_flat(),
+                Target::Params,
+                &what("params"),
+                &mut tally,
+            );
         }
     }
     eprintln!("finite differences: {} elements checked, {} on kinks skipped", tally.checked, tally.kinks);
-    assert!(tally.failures.is_empty(), "{} failures:\n{}", tally.failures.len(), tally.failures[..tally.failures.len().min(10)].join("\n"));
+    assert!(
+        tally.failures.is_empty(),
+        "{} failures:\n{}",
+        tally.failures.len(),
+        tally.failures[..tally.failures.len().min(10)].join("\n")
+    );
     assert!(tally.kinks * 200 < tally.checked, "too many kinks skipped: {} of {}", tally.kinks, tally.checked);
     assert!(tally.checked > 10_000);
 }

@@ -6,6 +6,8 @@ use gru_conformance::fixture::{cast, load_all, Fixture};
 use gru_conformance::{engines, EngineUnderTest};
 use gru_core::{DType, OutputGrads, Plan, Real, SequenceBatch};
 
+type FixturePredicate = dyn Fn(&Fixture) -> bool;
+
 /// Worst scaled errors of one engine on one fixture: (values, gradients).
 fn check_fixture<T: Real>(f: &Fixture, e: &EngineUnderTest<T>) -> Result<(f64, f64), String> {
     let tol = Tolerance::of(f.dtype);
@@ -65,7 +67,11 @@ fn run_all<T: Real>(fixtures: &[Fixture]) -> usize {
                 Err(m) => failures.push(m),
             }
         }
-        eprintln!("{} {}: worst scaled error vs fixtures: outputs {worst_v:.2e}, gradients {worst_g:.2e}", e.name, T::DTYPE);
+        eprintln!(
+            "{} {}: worst scaled error vs fixtures: outputs {worst_v:.2e}, gradients {worst_g:.2e}",
+            e.name,
+            T::DTYPE
+        );
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     count
@@ -86,10 +92,11 @@ fn fixtures_cover_every_option_with_every_reset_mode() {
     let fixtures = load_all();
     for dtype in [DType::F32, DType::F64] {
         for mode in gru_core::ResetGateMode::ALL {
-            let of: Vec<&Fixture> = fixtures.iter().filter(|f| f.dtype == dtype && f.spec.reset_gate_mode == mode).collect();
-            let has = |p: &dyn Fn(&Fixture) -> bool| of.iter().any(|f| p(f));
+            let of: Vec<&Fixture> =
+                fixtures.iter().filter(|f| f.dtype == dtype && f.spec.reset_gate_mode == mode).collect();
+            let has = |p: &FixturePredicate| of.iter().any(|f| p(f));
             let ragged_with_1 = |f: &Fixture| f.lengths.contains(&1) && f.lengths.iter().any(|&l| l != 1);
-            let checks: [(&str, &dyn Fn(&Fixture) -> bool); 16] = [
+            let checks: [(&str, &FixturePredicate); 16] = [
                 ("tanh", &|f| f.spec.state_activation == gru_core::StateActivation::Tanh),
                 ("softsign", &|f| f.spec.state_activation == gru_core::StateActivation::Softsign),
                 ("sigmoid", &|f| f.spec.gate_activation == "sigmoid"),

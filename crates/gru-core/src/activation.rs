@@ -34,7 +34,9 @@ impl<T: Real> Activations<T> {
     pub fn new(spec: &GruSpec) -> Self {
         let gate = match spec.gate_activation {
             GateActivation::Sigmoid => GateFn::Sigmoid,
-            GateActivation::HardSigmoid { alpha, beta } => GateFn::HardSigmoid { alpha: T::lit(alpha), beta: T::lit(beta) },
+            GateActivation::HardSigmoid { alpha, beta } => {
+                GateFn::HardSigmoid { alpha: T::lit(alpha), beta: T::lit(beta) }
+            }
         };
         Self { gate, state: spec.state_activation, clip: spec.clip.map(T::lit) }
     }
@@ -73,7 +75,11 @@ impl<T: Real> Activations<T> {
             GateFn::Sigmoid => g * (T::one() - g),
             GateFn::HardSigmoid { alpha, beta } => {
                 let u = alpha * x + beta;
-                if u >= T::zero() && u <= T::one() { alpha } else { T::zero() }
+                if u >= T::zero() && u <= T::one() {
+                    alpha
+                } else {
+                    T::zero()
+                }
             }
         };
         inner * self.clip_grad(a)
@@ -124,10 +130,15 @@ mod tests {
     #[test]
     fn derivatives_match_finite_differences_away_from_kinks() {
         let points = [-4.0, -2.0, -0.9, -0.3, 0.01, 0.25, 0.8, 1.7, 3.1];
-        for gate in [GateActivation::Sigmoid, GateActivation::HARD_SIGMOID, GateActivation::HardSigmoid { alpha: 1.0 / 6.0, beta: 0.5 }] {
+        for gate in [
+            GateActivation::Sigmoid,
+            GateActivation::HARD_SIGMOID,
+            GateActivation::HardSigmoid { alpha: 1.0 / 6.0, beta: 0.5 },
+        ] {
             for state in [StateActivation::Tanh, StateActivation::Softsign] {
                 for clip in [None, Some(0.7)] {
-                    let spec = GruSpec::new(1, 1).with_gate_activation(gate).with_state_activation(state).with_clip(clip);
+                    let spec =
+                        GruSpec::new(1, 1).with_gate_activation(gate).with_state_activation(state).with_clip(clip);
                     check_derivatives(&spec, &points);
                 }
             }
@@ -140,7 +151,7 @@ mod tests {
         let act = Activations::<f64>::new(&spec);
         assert_eq!(act.gate(0.0), 0.5);
         assert_eq!(act.gate(5.0), 0.7); // clip to 1, then 0.2·1 + 0.5
-        // At the clip kink the derivative is the inner one.
+                                        // At the clip kink the derivative is the inner one.
         assert_eq!(act.gate_grad(1.0, act.gate(1.0)), 0.2);
         assert_eq!(act.gate_grad(1.0 + 1e-9, act.gate(1.0)), 0.0);
         let hs = Activations::<f64>::new(&GruSpec::new(1, 1).with_gate_activation(GateActivation::HARD_SIGMOID));

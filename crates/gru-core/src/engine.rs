@@ -110,7 +110,9 @@ impl Saved {
     /// Unwraps, checking that `consumer` produced it and that the type matches.
     pub fn take<S: Any>(self, consumer: &'static str) -> Result<S> {
         if self.producer != consumer {
-            return Err(GruError::SavedMismatch { reason: format!("saved by {}, handed to {consumer}", self.producer) });
+            return Err(GruError::SavedMismatch {
+                reason: format!("saved by {}, handed to {consumer}", self.producer),
+            });
         }
         self.inner
             .downcast::<S>()

@@ -37,12 +37,20 @@ impl<'a, T> MatRef<'a, T> {
 
     /// Rows of the view.
     pub fn rows(&self) -> usize {
-        if self.transposed { self.stored_cols } else { self.stored_rows }
+        if self.transposed {
+            self.stored_cols
+        } else {
+            self.stored_rows
+        }
     }
 
     /// Columns of the view.
     pub fn cols(&self) -> usize {
-        if self.transposed { self.stored_rows } else { self.stored_cols }
+        if self.transposed {
+            self.stored_rows
+        } else {
+            self.stored_cols
+        }
     }
 
     pub(crate) fn into_faer(self) -> faer::MatRef<'a, T> {
@@ -52,11 +60,19 @@ impl<'a, T> MatRef<'a, T> {
             self.stored_cols,
             self.row_stride.max(1),
         );
-        if self.transposed { m.transpose() } else { m }
+        if self.transposed {
+            m.transpose()
+        } else {
+            m
+        }
     }
 
     fn span(&self) -> usize {
-        if self.stored_rows == 0 { 0 } else { (self.stored_rows - 1) * self.row_stride + self.stored_cols }
+        if self.stored_rows == 0 {
+            0
+        } else {
+            (self.stored_rows - 1) * self.row_stride + self.stored_cols
+        }
     }
 }
 
@@ -88,7 +104,13 @@ impl<'a, T> MatMut<'a, T> {
         // faer 0.24's `from_row_major_slice_with_stride_mut` builds a column-major view
         // (row stride 1); build the transposed column-major view instead, as faer's own
         // `MatRef::from_row_major_slice_with_stride` does.
-        faer::MatMut::from_column_major_slice_with_stride_mut(&mut self.data[..span], self.cols, self.rows, self.row_stride.max(1)).transpose_mut()
+        faer::MatMut::from_column_major_slice_with_stride_mut(
+            &mut self.data[..span],
+            self.cols,
+            self.rows,
+            self.row_stride.max(1),
+        )
+        .transpose_mut()
     }
 }
 

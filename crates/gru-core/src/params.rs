@@ -67,7 +67,15 @@ impl<T: Real> BlockParams<T> {
     }
 
     /// Checked constructor; `name` prefixes the field in errors (e.g. `params[1]`).
-    pub fn new(name: &str, input_size: usize, hidden_size: usize, mode: ResetGateMode, w: Vec<T>, r: Vec<T>, bias: Vec<T>) -> Result<Self> {
+    pub fn new(
+        name: &str,
+        input_size: usize,
+        hidden_size: usize,
+        mode: ResetGateMode,
+        w: Vec<T>,
+        r: Vec<T>,
+        bias: Vec<T>,
+    ) -> Result<Self> {
         let h = hidden_size;
         let check = |field: &str, shape: String, expected: usize, v: &[T]| -> Result<()> {
             if v.len() != expected {
@@ -182,7 +190,9 @@ impl<T: Real> GruParams<T> {
     /// All-zero parameters shaped for `spec`.
     pub fn zeros(spec: &GruSpec) -> Self {
         let blocks = (0..spec.num_blocks())
-            .map(|i| BlockParams::zeros(spec.layer_input_size(i / spec.directions()), spec.hidden_size, spec.reset_gate_mode))
+            .map(|i| {
+                BlockParams::zeros(spec.layer_input_size(i / spec.directions()), spec.hidden_size, spec.reset_gate_mode)
+            })
             .collect();
         Self { blocks }
     }
@@ -214,14 +224,29 @@ impl<T: Real> GruParams<T> {
             let input = spec.layer_input_size(i / spec.directions());
             let name = format!("params[{i}]");
             if b.hidden_size != h || b.w.len() != 3 * h * input {
-                return Err(GruError::shape(format!("{name}.w"), format!("3H×In = {}×{input}", 3 * h), 3 * h * input, b.w.len()));
+                return Err(GruError::shape(
+                    format!("{name}.w"),
+                    format!("3H×In = {}×{input}", 3 * h),
+                    3 * h * input,
+                    b.w.len(),
+                ));
             }
             if b.r.len() != 3 * h * h {
-                return Err(GruError::shape(format!("{name}.r"), format!("3H×H = {}×{h}", 3 * h), 3 * h * h, b.r.len()));
+                return Err(GruError::shape(
+                    format!("{name}.r"),
+                    format!("3H×H = {}×{h}", 3 * h),
+                    3 * h * h,
+                    b.r.len(),
+                ));
             }
             let bl = spec.reset_gate_mode.bias_len(h);
             if b.bias.len() != bl {
-                return Err(GruError::shape(format!("{name}.bias"), spec.reset_gate_mode.name().to_string(), bl, b.bias.len()));
+                return Err(GruError::shape(
+                    format!("{name}.bias"),
+                    spec.reset_gate_mode.name().to_string(),
+                    bl,
+                    b.bias.len(),
+                ));
             }
             check_finite(&format!("{name}.w"), &b.w)?;
             check_finite(&format!("{name}.r"), &b.r)?;
@@ -317,7 +342,11 @@ mod tests {
         let spec = GruSpec::new(3, 2);
         let err = GruParams::<f64>::from_blocks(&spec, vec![(vec![0.0; 18], vec![0.0; 11], vec![0.0; 6])]).unwrap_err();
         assert_eq!(err, GruError::shape("params[0].r", "3H×H = 6×2", 12, 11));
-        let err = GruParams::<f64>::from_blocks(&spec, vec![(vec![0.0; 18], vec![0.0; 12], vec![0.0, f64::NAN, 0.0, 0.0, 0.0, 0.0])]).unwrap_err();
+        let err = GruParams::<f64>::from_blocks(
+            &spec,
+            vec![(vec![0.0; 18], vec![0.0; 12], vec![0.0, f64::NAN, 0.0, 0.0, 0.0, 0.0])],
+        )
+        .unwrap_err();
         assert!(matches!(err, GruError::NonFinite { ref field, index: 1, .. } if field == "params[0].bias"));
         let err = GruParams::<f64>::from_blocks(&spec, vec![]).unwrap_err();
         assert!(matches!(err, GruError::ShapeMismatch { ref field, expected: 1, actual: 0, .. } if field == "params"));

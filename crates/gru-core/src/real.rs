@@ -27,17 +27,7 @@ impl Display for DType {
 
 /// A real scalar type the GRU is generic over: implemented for `f32` and `f64`.
 pub trait Real:
-    Float
-    + Default
-    + Debug
-    + Display
-    + Send
-    + Sync
-    + 'static
-    + AddAssign
-    + SubAssign
-    + MulAssign
-    + Sum
+    Float + Default + Debug + Display + Send + Sync + 'static + AddAssign + SubAssign + MulAssign + Sum
 {
     /// The dtype tag of this type.
     const DTYPE: DType;

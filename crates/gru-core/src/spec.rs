@@ -168,12 +168,20 @@ impl GruSpec {
 
     /// 1 or 2.
     pub fn directions(&self) -> usize {
-        if self.bidirectional { 2 } else { 1 }
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
     }
 
     /// Channels read by `layer`: I for layer 0, dirs·H above it.
     pub fn layer_input_size(&self, layer: usize) -> usize {
-        if layer == 0 { self.input_size } else { self.directions() * self.hidden_size }
+        if layer == 0 {
+            self.input_size
+        } else {
+            self.directions() * self.hidden_size
+        }
     }
 
     /// Channels of the stack's output: dirs·H.
@@ -238,7 +246,8 @@ mod tests {
             (GruSpec::new(3, 4).with_clip(Some(f64::NAN)), "clip"),
             (GruSpec::new(3, 4).with_clip(Some(-1.0)), "clip"),
             (
-                GruSpec::new(3, 4).with_gate_activation(GateActivation::HardSigmoid { alpha: f64::INFINITY, beta: 0.5 }),
+                GruSpec::new(3, 4)
+                    .with_gate_activation(GateActivation::HardSigmoid { alpha: f64::INFINITY, beta: 0.5 }),
                 "gate_activation.alpha",
             ),
             (

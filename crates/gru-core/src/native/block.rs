@@ -71,7 +71,12 @@ pub(crate) fn forward<T: Real>(
 
     // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
     let mut gx = vec![T::zero(); steps * batch * g3];
-    matmul(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp), MatRef::new(p.w(), g3, inp).t());
+    matmul(
+        MatMut::new(&mut gx, steps * batch, g3),
+        false,
+        MatRef::new(x, steps * batch, inp),
+        MatRef::new(p.w(), g3, inp).t(),
+    );
     let mut bias_row = p.bias()[..g3].to_vec();
     for g in [Gate::Reset, Gate::Update] {
         if let Some(rb) = p.recurrent_bias(g) {
@@ -88,7 +93,12 @@ pub(crate) fn forward<T: Real>(
     let rec_bias_n = p.recurrent_bias(Gate::Candidate);
 
     let sz = if keep { steps * batch } else { 0 };
-    let mut trace = BlockTrace { pre: vec![T::zero(); sz * g3], gates: vec![T::zero(); sz * g3], operand: vec![T::zero(); sz * hid], h_prev: vec![T::zero(); sz * hid] };
+    let mut trace = BlockTrace {
+        pre: vec![T::zero(); sz * g3],
+        gates: vec![T::zero(); sz * g3],
+        operand: vec![T::zero(); sz * hid],
+        h_prev: vec![T::zero(); sz * hid],
+    };
     let mut h = h0.to_vec();
     let rec_cols = if before { 2 * hid } else { g3 };
     let mut gh = vec![T::zero(); batch * rec_cols];
@@ -102,7 +112,12 @@ pub(crate) fn forward<T: Real>(
             continue;
         }
         // GH = h · R[rows]ᵀ
-        matmul(MatMut::new(&mut gh, batch, rec_cols), false, MatRef::new(&h, batch, hid), MatRef::new(&p.r()[..rec_cols * hid], rec_cols, hid).t());
+        matmul(
+            MatMut::new(&mut gh, batch, rec_cols),
+            false,
+            MatRef::new(&h, batch, hid),
+            MatRef::new(&p.r()[..rec_cols * hid], rec_cols, hid).t(),
+        );
         // r, z for every active sequence.
         for b in (0..batch).filter(|&b| s.active(t, b)) {
             let gxr = &gx[(t * batch + b) * g3..][..g3];
@@ -121,7 +136,12 @@ pub(crate) fn forward<T: Real>(
                     rh[b * hid + k] = if s.active(t, b) { rz[b * 2 * hid + k] * h[b * hid + k] } else { T::zero() };
                 }
             }
-            matmul(MatMut::new(&mut gn, batch, hid), false, MatRef::new(&rh, batch, hid), MatRef::new(p.r_gate(Gate::Candidate), hid, hid).t());
+            matmul(
+                MatMut::new(&mut gn, batch, hid),
+                false,
+                MatRef::new(&rh, batch, hid),
+                MatRef::new(p.r_gate(Gate::Candidate), hid, hid).t(),
+            );
         }
         for b in (0..batch).filter(|&b| s.active(t, b)) {
             let row = t * batch + b;
@@ -209,7 +229,12 @@ pub(crate) fn backward<T: Real>(
         let dgx_t = &mut dgx[t * batch * g3..(t + 1) * batch * g3];
         if before {
             // q = da_n · R_n (the gradient of r ⊙ h), then dr = q ⊙ h, dh += q ⊙ r.
-            matmul(MatMut::new(&mut q, batch, hid), false, MatRef::strided(&dgx_t[2 * hid..], batch, hid, g3), MatRef::new(p.r_gate(Gate::Candidate), hid, hid));
+            matmul(
+                MatMut::new(&mut q, batch, hid),
+                false,
+                MatRef::strided(&dgx_t[2 * hid..], batch, hid, g3),
+                MatRef::new(p.r_gate(Gate::Candidate), hid, hid),
+            );
             for b in (0..batch).filter(|&b| s.active(t, b)) {
                 let row = t * batch + b;
                 for j in 0..hid {
@@ -220,13 +245,23 @@ pub(crate) fn backward<T: Real>(
                 }
             }
             // dh += [da_r | da_z] · R[r, z]
-            matmul(MatMut::new(&mut dh_prev, batch, hid), true, MatRef::strided(dgx_t, batch, 2 * hid, g3), MatRef::new(&p.r()[..2 * hid * hid], 2 * hid, hid));
+            matmul(
+                MatMut::new(&mut dh_prev, batch, hid),
+                true,
+                MatRef::strided(dgx_t, batch, 2 * hid, g3),
+                MatRef::new(&p.r()[..2 * hid * hid], 2 * hid, hid),
+            );
         } else {
             let dgh_t = &mut dgh[t * batch * g3..(t + 1) * batch * g3];
             for b in 0..batch {
                 dgh_t[b * g3..b * g3 + 2 * hid].copy_from_slice(&dgx_t[b * g3..b * g3 + 2 * hid]);
             }
-            matmul(MatMut::new(&mut dh_prev, batch, hid), true, MatRef::new(dgh_t, batch, g3), MatRef::new(p.r(), g3, hid));
+            matmul(
+                MatMut::new(&mut dh_prev, batch, hid),
+                true,
+                MatRef::new(dgh_t, batch, g3),
+                MatRef::new(p.r(), g3, hid),
+            );
         }
         std::mem::swap(&mut dh, &mut dh_prev);
     }
@@ -248,10 +283,25 @@ pub(crate) fn backward<T: Real>(
     grads.bias_mut()[..g3].copy_from_slice(&db_in);
     if before {
         let (d_rz, d_n) = grads.r_mut().split_at_mut(2 * hid * hid);
-        matmul(MatMut::new(d_rz, 2 * hid, hid), false, MatRef::strided(&dgx, rows, 2 * hid, g3).t(), MatRef::new(&trace.h_prev, rows, hid));
-        matmul(MatMut::new(d_n, hid, hid), false, MatRef::strided(&dgx[2 * hid..], rows, hid, g3).t(), MatRef::new(&trace.operand, rows, hid));
+        matmul(
+            MatMut::new(d_rz, 2 * hid, hid),
+            false,
+            MatRef::strided(&dgx, rows, 2 * hid, g3).t(),
+            MatRef::new(&trace.h_prev, rows, hid),
+        );
+        matmul(
+            MatMut::new(d_n, hid, hid),
+            false,
+            MatRef::strided(&dgx[2 * hid..], rows, hid, g3).t(),
+            MatRef::new(&trace.operand, rows, hid),
+        );
     } else {
-        matmul(MatMut::new(grads.r_mut(), g3, hid), false, MatRef::new(&dgh, rows, g3).t(), MatRef::new(&trace.h_prev, rows, hid));
+        matmul(
+            MatMut::new(grads.r_mut(), g3, hid),
+            false,
+            MatRef::new(&dgh, rows, g3).t(),
+            MatRef::new(&trace.h_prev, rows, hid),
+        );
         if grads.has_recurrent_bias() {
             let db_rec = col_sums(&dgh);
             grads.bias_mut()[g3..].copy_from_slice(&db_rec);

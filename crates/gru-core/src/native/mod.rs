@@ -89,7 +89,8 @@ impl<T: Real> KoraliPrepared<T> {
                 (out, saved.map(|s| NativeSaved::Fast(s, steps, b)))
             }
             NativePath::Reference => {
-                let (out, saved) = reference::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
+                let (out, saved) =
+                    reference::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
                 (out, saved.map(|s| NativeSaved::Reference(s, steps, b)))
             }
         })

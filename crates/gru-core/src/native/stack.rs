@@ -53,7 +53,8 @@ pub(crate) fn forward<T: Real>(
             let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
             let mut y_dir = vec![T::zero(); steps * batch * hid];
-            let (h_last, trace) = block::forward(&shape, params.block(layer, dir, dirs), &layer_in, h0_blk, &mut y_dir, keep);
+            let (h_last, trace) =
+                block::forward(&shape, params.block(layer, dir, dirs), &layer_in, h0_blk, &mut y_dir, keep);
             h_t[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&h_last);
             set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
             traces.extend(trace);
@@ -77,7 +78,12 @@ pub(crate) fn forward<T: Real>(
     (out, saved)
 }
 
-pub(crate) fn backward<T: Real>(spec: &GruSpec, params: &GruParams<T>, saved: &FastSaved<T>, grads: &OutputGrads<'_, T>) -> GruGradients<T> {
+pub(crate) fn backward<T: Real>(
+    spec: &GruSpec,
+    params: &GruParams<T>,
+    saved: &FastSaved<T>,
+    grads: &OutputGrads<'_, T>,
+) -> GruGradients<T> {
     let (steps, lengths) = (saved.steps, &saved.lengths[..]);
     let batch = lengths.len();
     let (hid, dirs, out_w) = (spec.hidden_size, spec.directions(), spec.output_size());

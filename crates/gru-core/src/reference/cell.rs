@@ -43,7 +43,13 @@ fn row<T>(m: &[T], j: usize, cols: usize) -> &[T] {
 }
 
 /// One forward step: returns `h'` and the cache for backward.
-pub(crate) fn step<T: Real>(p: &BlockParams<T>, act: &Activations<T>, mode: ResetGateMode, x: &[T], h: &[T]) -> (Vec<T>, StepCache<T>) {
+pub(crate) fn step<T: Real>(
+    p: &BlockParams<T>,
+    act: &Activations<T>,
+    mode: ResetGateMode,
+    x: &[T],
+    h: &[T],
+) -> (Vec<T>, StepCache<T>) {
     let (hid, inp) = (p.hidden_size(), p.input_size());
     let gate_pre = |g: Gate, j: usize| {
         let mut a = dot(row(p.w_gate(g), j, inp), x) + p.input_bias(g)[j];
@@ -55,7 +61,8 @@ pub(crate) fn step<T: Real>(p: &BlockParams<T>, act: &Activations<T>, mode: Rese
         a
     };
     let a_r: Vec<T> = (0..hid).map(|j| gate_pre(Gate::Reset, j) + dot(row(p.r_gate(Gate::Reset), j, hid), h)).collect();
-    let a_z: Vec<T> = (0..hid).map(|j| gate_pre(Gate::Update, j) + dot(row(p.r_gate(Gate::Update), j, hid), h)).collect();
+    let a_z: Vec<T> =
+        (0..hid).map(|j| gate_pre(Gate::Update, j) + dot(row(p.r_gate(Gate::Update), j, hid), h)).collect();
     let r: Vec<T> = a_r.iter().map(|&a| act.gate(a)).collect();
     let z: Vec<T> = a_z.iter().map(|&a| act.gate(a)).collect();
     let r_n = p.r_gate(Gate::Candidate);

@@ -25,7 +25,11 @@ pub(crate) struct ReferenceSaved<T> {
 
 /// Which steps a direction visits, in order, for a sequence of `len` steps.
 fn visit_order(dir: usize, len: usize) -> Box<dyn Iterator<Item = usize>> {
-    if dir == 0 { Box::new(0..len) } else { Box::new((0..len).rev()) }
+    if dir == 0 {
+        Box::new(0..len)
+    } else {
+        Box::new((0..len).rev())
+    }
 }
 
 /// Forward over a validated batch. `x`: [T, B, I]; `h0`: [D·dirs, B, H] or None.
@@ -49,7 +53,8 @@ pub(crate) fn forward<T: Real>(
 
     for (b, &len) in lengths.iter().enumerate() {
         let inp = spec.input_size;
-        let mut layer_in: Vec<Vec<T>> = (0..len).map(|t| x[(t * batch + b) * inp..(t * batch + b + 1) * inp].to_vec()).collect();
+        let mut layer_in: Vec<Vec<T>> =
+            (0..len).map(|t| x[(t * batch + b) * inp..(t * batch + b + 1) * inp].to_vec()).collect();
         let mut seq_caches = Vec::new();
         for layer in 0..spec.depth {
             let mut layer_out = vec![vec![T::zero(); out_w]; len];
@@ -90,7 +95,12 @@ pub(crate) fn forward<T: Real>(
 }
 
 /// Backward over the state saved by [`forward`] with `keep = true`.
-pub(crate) fn backward<T: Real>(spec: &GruSpec, params: &GruParams<T>, saved: &ReferenceSaved<T>, grads: &OutputGrads<'_, T>) -> GruGradients<T> {
+pub(crate) fn backward<T: Real>(
+    spec: &GruSpec,
+    params: &GruParams<T>,
+    saved: &ReferenceSaved<T>,
+    grads: &OutputGrads<'_, T>,
+) -> GruGradients<T> {
     let (steps, batch) = (saved.steps, saved.lengths.len());
     let (hid, dirs, inp, out_w) = (spec.hidden_size, spec.directions(), spec.input_size, spec.output_size());
     let act = Activations::<T>::new(spec);
@@ -101,7 +111,9 @@ pub(crate) fn backward<T: Real>(spec: &GruSpec, params: &GruParams<T>, saved: &R
     for (b, &len) in saved.lengths.iter().enumerate() {
         // dL/d(top layer output) at each valid step.
         let mut d_above: Vec<Vec<T>> = match spec.output_mode {
-            OutputMode::Sequence => (0..len).map(|t| grads.dy[(t * batch + b) * out_w..(t * batch + b + 1) * out_w].to_vec()).collect(),
+            OutputMode::Sequence => {
+                (0..len).map(|t| grads.dy[(t * batch + b) * out_w..(t * batch + b + 1) * out_w].to_vec()).collect()
+            }
             OutputMode::Last => {
                 let mut d = vec![vec![T::zero(); out_w]; len];
                 d[len - 1].copy_from_slice(&grads.dy[b * out_w..(b + 1) * out_w]);
