@@ -54,9 +54,9 @@ impl<'a, T: Real> SequenceBatch<'a, T> {
         if self.batch == 0 {
             return Err(GruError::EmptyDimension { field: "batch".into(), value: 0 });
         }
-        let expected = self.steps * self.batch * spec.input_size;
+        let shape = format!("[T, B, I] = [{}, {}, {}]", self.steps, self.batch, spec.input_size);
+        let expected = checked_product("x", &shape, &[self.steps, self.batch, spec.input_size], self.x.len())?;
         if self.x.len() != expected {
-            let shape = format!("[T, B, I] = [{}, {}, {}]", self.steps, self.batch, spec.input_size);
             return Err(GruError::shape("x", shape, expected, self.x.len()));
         }
         check_finite("x", self.x)?;
@@ -73,15 +73,23 @@ impl<'a, T: Real> SequenceBatch<'a, T> {
             }
         };
         if let Some(h0) = self.h0 {
-            let expected = state_len(spec, self.batch);
+            let shape = format!("[D·dirs, B, H] = [{}, {}, {}]", spec.num_blocks(), self.batch, spec.hidden_size);
+            let expected = checked_product("h0", &shape, &[spec.num_blocks(), self.batch, spec.hidden_size], h0.len())?;
             if h0.len() != expected {
-                let shape = format!("[D·dirs, B, H] = [{}, {}, {}]", spec.num_blocks(), self.batch, spec.hidden_size);
                 return Err(GruError::shape("h0", shape, expected, h0.len()));
             }
             check_finite("h0", h0)?;
         }
         Ok(lengths)
     }
+}
+
+/// The product of `dims`, or a shape error for `field` when it does not fit in `usize`
+/// (then no slice of `actual` elements can have that shape).
+fn checked_product(field: &str, shape: &str, dims: &[usize], actual: usize) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| GruError::shape(field, format!("{shape}, more elements than fit in memory"), usize::MAX, actual))
 }
 
 /// Elements of a state tensor `[D·dirs, B, H]`.
@@ -123,16 +131,17 @@ pub struct OutputGrads<'a, T> {
 impl<T: Real> OutputGrads<'_, T> {
     /// Checks shapes and values against the forward call they belong to.
     pub fn validate(&self, spec: &GruSpec, steps: usize, batch: usize) -> Result<()> {
-        let shape = output_shape(spec, steps, batch);
-        let expected: usize = shape.iter().product();
+        let dims = output_shape(spec, steps, batch);
+        let shape = format!("{dims:?}");
+        let expected = checked_product("dy", &shape, &dims, self.dy.len())?;
         if self.dy.len() != expected {
-            return Err(GruError::shape("dy", format!("{shape:?}"), expected, self.dy.len()));
+            return Err(GruError::shape("dy", shape, expected, self.dy.len()));
         }
         check_finite("dy", self.dy)?;
         if let Some(dh) = self.dh_t {
-            let expected = state_len(spec, batch);
+            let shape = format!("[D·dirs, B, H] = [{}, {}, {}]", spec.num_blocks(), batch, spec.hidden_size);
+            let expected = checked_product("dh_t", &shape, &[spec.num_blocks(), batch, spec.hidden_size], dh.len())?;
             if dh.len() != expected {
-                let shape = format!("[D·dirs, B, H] = [{}, {}, {}]", spec.num_blocks(), batch, spec.hidden_size);
                 return Err(GruError::shape("dh_t", shape, expected, dh.len()));
             }
             check_finite("dh_t", dh)?;

@@ -331,6 +331,7 @@ mod tests {
         assert_eq!(p.blocks().len(), 4);
         assert_eq!(p.block(1, 1, 2).w().len(), 12 * 8);
         assert_eq!(p.num_params(), 2 * (12 * 3 + 48 + 12) + 2 * (12 * 8 + 48 + 12));
+        assert_eq!(spec.parameter_count(), Some(p.num_params()));
         let flat: Vec<f32> = (0..p.num_params()).map(|v| v as f32).collect();
         let mut q = p.clone();
         q.set_flat(&flat).unwrap();

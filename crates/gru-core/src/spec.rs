@@ -39,6 +39,14 @@ impl ResetGateMode {
         }
     }
 
+    /// [`ResetGateMode::bias_len`] without overflow.
+    pub fn bias_len_checked(self, hidden: usize) -> Option<usize> {
+        match self {
+            ResetGateMode::RecurrentBiasAfterMultiplication => hidden.checked_mul(6),
+            _ => hidden.checked_mul(3),
+        }
+    }
+
     /// The MATLAB name (`"after-multiplication"`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -194,6 +202,19 @@ impl GruSpec {
         self.depth * self.directions()
     }
 
+    /// Scalars in all parameter blocks, or `None` when that count overflows `usize`.
+    pub fn parameter_count(&self) -> Option<usize> {
+        let h = self.hidden_size;
+        let dirs_h = self.directions().checked_mul(h)?;
+        let blocks = self.depth.checked_mul(self.directions())?;
+        let bias = self.reset_gate_mode.bias_len_checked(h)?;
+        // Per block: W 3H×In, R 3H×H, bias; layer 0 reads I, the others dirs·H.
+        let block = |inp: usize| 3usize.checked_mul(h)?.checked_mul(inp.checked_add(h)?)?.checked_add(bias);
+        let first = block(self.input_size)?.checked_mul(self.directions())?;
+        let rest = block(dirs_h)?.checked_mul(blocks - self.directions().min(blocks))?;
+        first.checked_add(rest)
+    }
+
     /// Checks every option; the error names the field and the value.
     pub fn validate(&self) -> Result<()> {
         if self.input_size == 0 {
@@ -204,6 +225,13 @@ impl GruSpec {
         }
         if self.depth == 0 {
             return Err(GruError::option("depth", self.depth, "must be at least 1"));
+        }
+        if self.parameter_count().is_none() {
+            return Err(GruError::option(
+                "hidden_size",
+                self.hidden_size,
+                "the parameter count of this spec does not fit in memory",
+            ));
         }
         if let Some(c) = self.clip {
             if !c.is_finite() || c <= 0.0 {

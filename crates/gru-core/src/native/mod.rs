@@ -9,6 +9,8 @@
 mod block;
 mod stack;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::batch::{GruGradients, GruOutput, OutputGrads, SequenceBatch};
 use crate::engine::{Engine, EngineKind, Mode, Plan, PreparedGru, Saved};
 use crate::error::{GruError, Result};
@@ -62,38 +64,71 @@ impl<T: Real> Engine<T> for KoraliEngine {
         spec.validate()?;
         plan.validate()?;
         params.check(spec)?;
-        Ok(Box::new(KoraliPrepared { spec: spec.clone(), params: params.clone(), mode: plan.mode, path: self.path }))
+        Ok(Box::new(KoraliPrepared {
+            spec: spec.clone(),
+            params: params.clone(),
+            mode: plan.mode,
+            path: self.path,
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            generation: 0,
+        }))
     }
 }
+
+/// Gives every prepared stack its own identity, so that `backward` can refuse state saved
+/// by another one.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(0);
 
 struct KoraliPrepared<T> {
     spec: GruSpec,
     params: GruParams<T>,
     mode: Mode,
     path: NativePath,
+    /// Identity of this prepared stack.
+    instance: u64,
+    /// Incremented by every `set_params`: saved state belongs to one parameter version.
+    generation: u64,
 }
 
-/// Saved state of either path, with the call shape for checking `backward`'s gradients.
-enum NativeSaved<T> {
-    Fast(stack::FastSaved<T>, usize, usize),
-    Reference(reference::ReferenceSaved<T>, usize, usize),
+/// Saved state of either path.
+enum SavedPath<T> {
+    Fast(stack::FastSaved<T>),
+    Reference(reference::ReferenceSaved<T>),
+}
+
+/// Saved state with what it belongs to: the prepared stack, its parameter version and the
+/// call shape `(steps, batch)` for checking `backward`'s gradients.
+struct NativeSaved<T> {
+    path: SavedPath<T>,
+    instance: u64,
+    generation: u64,
+    steps: usize,
+    batch: usize,
 }
 
 impl<T: Real> KoraliPrepared<T> {
     fn run(&self, batch: &SequenceBatch<'_, T>, keep: bool) -> Result<(GruOutput<T>, Option<NativeSaved<T>>)> {
         let lengths = batch.validate(&self.spec)?;
         let (steps, b) = (batch.steps, batch.batch);
-        Ok(match self.path {
+        let (out, path) = match self.path {
             NativePath::Fast => {
                 let (out, saved) = stack::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
-                (out, saved.map(|s| NativeSaved::Fast(s, steps, b)))
+                (out, saved.map(SavedPath::Fast))
             }
             NativePath::Reference => {
                 let (out, saved) =
                     reference::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
-                (out, saved.map(|s| NativeSaved::Reference(s, steps, b)))
+                (out, saved.map(SavedPath::Reference))
             }
-        })
+        };
+        let saved = path.map(|path| NativeSaved {
+            path,
+            instance: self.instance,
+            generation: self.generation,
+            steps,
+            batch: b,
+        });
+        Ok((out, saved))
     }
 }
 
@@ -116,6 +151,7 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
     fn set_params(&mut self, params: &GruParams<T>) -> Result<()> {
         params.check(&self.spec)?;
         self.params.clone_from(params);
+        self.generation += 1;
         Ok(())
     }
 
@@ -137,15 +173,18 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
             return Err(GruError::ModeMismatch { operation: "backward".into(), mode: self.mode.to_string() });
         }
         let saved: NativeSaved<T> = saved.take(self.computed_by())?;
-        Ok(match saved {
-            NativeSaved::Fast(s, steps, b) => {
-                grads.validate(&self.spec, steps, b)?;
-                stack::backward(&self.spec, &self.params, &s, grads)
-            }
-            NativeSaved::Reference(s, steps, b) => {
-                grads.validate(&self.spec, steps, b)?;
-                reference::backward(&self.spec, &self.params, &s, grads)
-            }
+        if saved.instance != self.instance {
+            return Err(GruError::SavedMismatch { reason: "saved by another prepared GRU stack".into() });
+        }
+        if saved.generation != self.generation {
+            return Err(GruError::SavedMismatch {
+                reason: "the parameters were replaced (set_params) after forward_train".into(),
+            });
+        }
+        grads.validate(&self.spec, saved.steps, saved.batch)?;
+        Ok(match &saved.path {
+            SavedPath::Fast(s) => stack::backward(&self.spec, &self.params, s, grads),
+            SavedPath::Reference(s) => reference::backward(&self.spec, &self.params, s, grads),
         })
     }
 }
