@@ -1,8 +1,10 @@
 //! # gru
 //!
-//! Gated Recurrent Unit layers that agree across engines. This crate is what users import;
-//! for now it re-exports the core math ([`gru_core`]): options, parameters, the engine
-//! contract and the native `Korali` engine. See `shared/DESIGN.md` for the equations.
+//! Gated Recurrent Unit layers that agree across engines. This crate is what users import:
+//! the MATLAB-style [`GruLayer`] (every `gruLayer` property, state handling, input
+//! formats), the Korali configuration ([`korali`]), engine selection ([`engines`]), and
+//! the core math re-exported from [`gru_core`] (options, parameters, the engine contract,
+//! the native `Korali` engine). See `shared/DESIGN.md` for the equations.
 //!
 //! ```
 //! use gru::{Engine, GruParams, GruSpec, KoraliEngine, OutputGrads, Plan, ResetGateMode, SequenceBatch};
@@ -22,4 +24,14 @@
 //! # }
 //! ```
 
+pub mod engines;
+pub mod error;
+pub mod korali;
+pub mod layer;
+
+pub use error::{Error, Result};
 pub use gru_core::*;
+pub use layer::{
+    BiasInitializer, GateFactor, GruLayer, GruLayerBuilder, HiddenState, LayerGradients, LayerInput, LayerOutput,
+    LayerSaved, LearnFactors, SequenceFormat, WeightInitializer,
+};

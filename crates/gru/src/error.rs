@@ -1,0 +1,52 @@
+//! The one error type of the `gru` crate. Core errors pass through unchanged; the others
+//! name the property, key path or engine and the value that was given.
+
+use thiserror::Error;
+
+pub use gru_core::GruError;
+
+/// Errors of layers, configurations and engines.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Error {
+    /// An error of the core math (shapes, lengths, options, non-finite values).
+    #[error(transparent)]
+    Core(#[from] GruError),
+
+    /// A layer property (MATLAB name) was given a value it cannot take.
+    #[error("invalid value for property {property}: {value}: {reason}")]
+    Property { property: String, value: String, reason: String },
+
+    /// A property is needed but not resolved yet (e.g. InputSize "auto" before any input).
+    #[error("property {property} is not set yet: {reason}")]
+    Unresolved { property: String, reason: String },
+
+    /// A configuration key (Korali JSON) has a wrong type or an out-of-range value.
+    #[error("invalid configuration value at {path}: {value}: {reason}")]
+    Config { path: String, value: String, reason: String },
+
+    /// A configuration key that Korali does not know.
+    #[error("unknown configuration key {path}{}", suggestion.as_ref().map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default())]
+    UnknownKey { path: String, suggestion: Option<String> },
+
+    /// An engine that is not built in or cannot run here; `remedy` says how to get it.
+    #[error("engine {engine} is not available: {reason}. {remedy}")]
+    EngineUnavailable { engine: String, reason: String, remedy: String },
+
+    /// An operation that has no meaning for this layer (e.g. stateful prediction on a
+    /// bidirectional layer).
+    #[error("{operation} is not possible: {reason}")]
+    Unsupported { operation: String, reason: String },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn property(property: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+        Error::Property { property: property.into(), value: value.to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn config(path: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+        Error::Config { path: path.into(), value: value.to_string(), reason: reason.into() }
+    }
+}

@@ -1,0 +1,239 @@
+//! `GruLayerBuilder`: every option of a GRU layer with MATLAB's defaults, validated once
+//! by [`GruLayerBuilder::build`].
+
+use gru_core::{EngineKind, GateActivation, Mode, OutputMode, Real, ResetGateMode, StateActivation};
+
+use super::factors::{GateFactor, LearnFactors};
+use super::init::{BiasInitializer, WeightInitializer};
+use super::state::HiddenState;
+use super::GruLayer;
+use crate::error::Result;
+
+/// Options of a [`GruLayer`]. Defaults are MATLAB's `gruLayer(numHiddenUnits)`:
+/// Name "", InputSize "auto", OutputMode "sequence", HasStateInputs/Outputs false,
+/// ResetGateMode "after-multiplication", StateActivationFunction "tanh",
+/// GateActivationFunction "sigmoid", InputWeightsInitializer "glorot",
+/// RecurrentWeightsInitializer "orthogonal", BiasInitializer "zeros", learn-rate factors 1,
+/// L2 factors 1 except BiasL2Factor 0. Beyond MATLAB: depth (stacked layers),
+/// bidirectional, clip, a learnable initial state, the engine and its plan, the seed.
+#[derive(Clone, Debug)]
+pub struct GruLayerBuilder<T> {
+    pub(crate) name: String,
+    pub(crate) num_hidden_units: usize,
+    pub(crate) input_size: Option<usize>,
+    pub(crate) output_mode: OutputMode,
+    pub(crate) has_state_inputs: bool,
+    pub(crate) has_state_outputs: bool,
+    pub(crate) reset_gate_mode: ResetGateMode,
+    pub(crate) state_activation: StateActivation,
+    pub(crate) gate_activation: GateActivation,
+    pub(crate) clip: Option<f64>,
+    pub(crate) depth: usize,
+    pub(crate) bidirectional: bool,
+    pub(crate) input_weights_initializer: WeightInitializer,
+    pub(crate) recurrent_weights_initializer: WeightInitializer,
+    pub(crate) bias_initializer: BiasInitializer,
+    pub(crate) input_weights: Option<Vec<T>>,
+    pub(crate) recurrent_weights: Option<Vec<T>>,
+    pub(crate) bias: Option<Vec<T>>,
+    pub(crate) factors: LearnFactors,
+    pub(crate) hidden_state: Option<HiddenState<T>>,
+    pub(crate) learnable_initial_state: bool,
+    pub(crate) engine: EngineKind,
+    pub(crate) mode: Mode,
+    pub(crate) batch_sizes: Vec<usize>,
+    pub(crate) timestep_count: Option<usize>,
+    pub(crate) seed: u64,
+}
+
+impl<T: Real> GruLayerBuilder<T> {
+    pub(crate) fn new(num_hidden_units: usize) -> Self {
+        Self {
+            name: String::new(),
+            num_hidden_units,
+            input_size: None,
+            output_mode: OutputMode::Sequence,
+            has_state_inputs: false,
+            has_state_outputs: false,
+            reset_gate_mode: ResetGateMode::AfterMultiplication,
+            state_activation: StateActivation::Tanh,
+            gate_activation: GateActivation::Sigmoid,
+            clip: None,
+            depth: 1,
+            bidirectional: false,
+            input_weights_initializer: WeightInitializer::Glorot,
+            recurrent_weights_initializer: WeightInitializer::Orthogonal,
+            bias_initializer: BiasInitializer::Zeros,
+            input_weights: None,
+            recurrent_weights: None,
+            bias: None,
+            factors: LearnFactors::default(),
+            hidden_state: None,
+            learnable_initial_state: false,
+            engine: EngineKind::Korali,
+            mode: Mode::Training,
+            batch_sizes: Vec::new(),
+            timestep_count: None,
+            seed: 0,
+        }
+    }
+
+    /// `Name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+    /// `InputSize`; leave unset for "auto" (resolved from the first input or the network).
+    pub fn input_size(mut self, input_size: usize) -> Self {
+        self.input_size = Some(input_size);
+        self
+    }
+    /// `OutputMode`: sequence or last.
+    pub fn output_mode(mut self, mode: OutputMode) -> Self {
+        self.output_mode = mode;
+        self
+    }
+    /// `HasStateInputs`: a second input named "hidden" gives the initial state.
+    pub fn has_state_inputs(mut self, yes: bool) -> Self {
+        self.has_state_inputs = yes;
+        self
+    }
+    /// `HasStateOutputs`: a second output named "hidden" returns the final state.
+    pub fn has_state_outputs(mut self, yes: bool) -> Self {
+        self.has_state_outputs = yes;
+        self
+    }
+    /// `ResetGateMode`.
+    pub fn reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
+        self.reset_gate_mode = mode;
+        self
+    }
+    /// `StateActivationFunction`: tanh or softsign.
+    pub fn state_activation_function(mut self, f: StateActivation) -> Self {
+        self.state_activation = f;
+        self
+    }
+    /// `GateActivationFunction`: sigmoid or hard-sigmoid.
+    pub fn gate_activation_function(mut self, f: GateActivation) -> Self {
+        self.gate_activation = f;
+        self
+    }
+    /// ONNX `clip` of every gate pre-activation (beyond MATLAB).
+    pub fn clip(mut self, clip: Option<f64>) -> Self {
+        self.clip = clip;
+        self
+    }
+    /// Stacked copies of the layer (Korali's "Depth"; beyond MATLAB).
+    pub fn depth(mut self, depth: usize) -> Self {
+        self.depth = depth;
+        self
+    }
+    /// A reverse direction in every layer (beyond MATLAB's gruLayer).
+    pub fn bidirectional(mut self, yes: bool) -> Self {
+        self.bidirectional = yes;
+        self
+    }
+    /// `InputWeightsInitializer`.
+    pub fn input_weights_initializer(mut self, init: WeightInitializer) -> Self {
+        self.input_weights_initializer = init;
+        self
+    }
+    /// `RecurrentWeightsInitializer`.
+    pub fn recurrent_weights_initializer(mut self, init: WeightInitializer) -> Self {
+        self.recurrent_weights_initializer = init;
+        self
+    }
+    /// `BiasInitializer`.
+    pub fn bias_initializer(mut self, init: BiasInitializer) -> Self {
+        self.bias_initializer = init;
+        self
+    }
+    /// `InputWeights` of the first layer's forward direction, 3H × InputSize row-major
+    /// (rows r, z, n). Sets InputSize when it is "auto".
+    pub fn input_weights(mut self, w: Vec<T>) -> Self {
+        self.input_weights = Some(w);
+        self
+    }
+    /// `RecurrentWeights` of the first layer's forward direction, 3H × H row-major.
+    pub fn recurrent_weights(mut self, r: Vec<T>) -> Self {
+        self.recurrent_weights = Some(r);
+        self
+    }
+    /// `Bias` of the first layer's forward direction: 3H, or 6H for
+    /// recurrent-bias-after-multiplication.
+    pub fn bias(mut self, b: Vec<T>) -> Self {
+        self.bias = Some(b);
+        self
+    }
+    /// `InputWeightsLearnRateFactor` (scalar or `[r z n]`).
+    pub fn input_weights_learn_rate_factor(mut self, f: impl Into<GateFactor>) -> Self {
+        self.factors.input_weights_learn_rate = f.into();
+        self
+    }
+    /// `RecurrentWeightsLearnRateFactor`.
+    pub fn recurrent_weights_learn_rate_factor(mut self, f: impl Into<GateFactor>) -> Self {
+        self.factors.recurrent_weights_learn_rate = f.into();
+        self
+    }
+    /// `BiasLearnRateFactor`.
+    pub fn bias_learn_rate_factor(mut self, f: impl Into<GateFactor>) -> Self {
+        self.factors.bias_learn_rate = f.into();
+        self
+    }
+    /// `InputWeightsL2Factor`.
+    pub fn input_weights_l2_factor(mut self, f: impl Into<GateFactor>) -> Self {
+        self.factors.input_weights_l2 = f.into();
+        self
+    }
+    /// `RecurrentWeightsL2Factor`.
+    pub fn recurrent_weights_l2_factor(mut self, f: impl Into<GateFactor>) -> Self {
+        self.factors.recurrent_weights_l2 = f.into();
+        self
+    }
+    /// `BiasL2Factor` (default 0).
+    pub fn bias_l2_factor(mut self, f: impl Into<GateFactor>) -> Self {
+        self.factors.bias_l2 = f.into();
+        self
+    }
+    /// `HiddenState`: the initial state (must stay empty when HasStateInputs is true).
+    pub fn hidden_state(mut self, state: HiddenState<T>) -> Self {
+        self.hidden_state = Some(state);
+        self
+    }
+    /// A learnable initial state `[D·dirs, H]`, broadcast over the batch (beyond MATLAB).
+    pub fn learnable_initial_state(mut self, yes: bool) -> Self {
+        self.learnable_initial_state = yes;
+        self
+    }
+    /// The engine that computes the layer (Korali's "Engine").
+    pub fn engine(mut self, engine: EngineKind) -> Self {
+        self.engine = engine;
+        self
+    }
+    /// Korali's "Mode": Inference keeps no training state and refuses backward.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Korali's "Batch Sizes": the batch sizes the engine plans for.
+    pub fn batch_sizes(mut self, sizes: Vec<usize>) -> Self {
+        self.batch_sizes = sizes;
+        self
+    }
+    /// Korali's "Timestep Count": the step count the engine plans for.
+    pub fn timestep_count(mut self, steps: usize) -> Self {
+        self.timestep_count = Some(steps);
+        self
+    }
+    /// Seed of the initializers (the same seed gives the same weights).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Validates every option and builds the layer; its weights are drawn now when the
+    /// input size is known, else at the first input.
+    pub fn build(self) -> Result<GruLayer<T>> {
+        GruLayer::from_builder(self)
+    }
+}
