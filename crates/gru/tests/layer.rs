@@ -347,3 +347,14 @@ fn custom_initializers_receive_matlab_shapes() {
     let err = GruLayer::<f64>::builder(2).input_size(5).input_weights_initializer(short).build().unwrap_err();
     assert!(matches!(err, Error::Property { ref property, .. } if property == "InputWeightsInitializer"), "{err:?}");
 }
+
+#[test]
+fn input_size_auto_is_resolved_once() {
+    let mut layer = GruLayer::<f32>::builder(4).build().unwrap();
+    layer.resolve_input_size(7).unwrap();
+    assert_eq!(layer.input_size(), Some(7));
+    assert_eq!(layer.input_weights().unwrap().len(), 12 * 7);
+    layer.resolve_input_size(7).unwrap();
+    let err = layer.resolve_input_size(8).unwrap_err();
+    assert!(matches!(err, Error::Property { ref property, .. } if property == "InputSize"), "{err:?}");
+}

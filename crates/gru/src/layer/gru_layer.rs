@@ -151,6 +151,19 @@ impl<T: Real> GruLayer<T> {
         Ok(())
     }
 
+    /// Resolves InputSize "auto" (what a network does when it knows the layer before) and
+    /// draws the weights; an already resolved, different size is an error.
+    pub fn resolve_input_size(&mut self, input_size: usize) -> Result<()> {
+        match self.opts.input_size {
+            Some(i) if i == input_size && self.params.is_some() => Ok(()),
+            Some(i) if i != input_size => {
+                Err(Error::property("InputSize", input_size, format!("the layer's InputSize is already {i}")))
+            }
+            _ if input_size == 0 => Err(Error::property("InputSize", 0, "must be a positive integer")),
+            _ => self.initialize(input_size),
+        }
+    }
+
     /// The options as a core spec (needs a resolved InputSize).
     pub fn spec(&self) -> Result<GruSpec> {
         let i = self.opts.input_size.ok_or_else(|| unresolved("InputSize"))?;
