@@ -32,6 +32,15 @@ pub enum Error {
     #[error("engine {engine} is not available: {reason}. {remedy}")]
     EngineUnavailable { engine: String, reason: String, remedy: String },
 
+    /// A file (checkpoint, data set, export) could not be read or written, or its content
+    /// is malformed; `reason` says what was wrong (and where, when known).
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+
+    /// Training data or targets that do not fit the network (names the field and value).
+    #[error("invalid data for {field}: {value}: {reason}")]
+    Data { field: String, value: String, reason: String },
+
     /// An operation that has no meaning for this layer (e.g. stateful prediction on a
     /// bidirectional layer).
     #[error("{operation} is not possible: {reason}")]
@@ -44,6 +53,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn property(property: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
         Error::Property { property: property.into(), value: value.to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn file(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        Error::File { path: path.display().to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn data(field: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+        Error::Data { field: field.into(), value: value.to_string(), reason: reason.into() }
     }
 
     pub(crate) fn config(path: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {

@@ -28,6 +28,7 @@ pub mod engines;
 pub mod error;
 pub mod korali;
 pub mod layer;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gru_core::*;
