@@ -24,15 +24,20 @@
 //! # }
 //! ```
 
+pub mod data;
 pub mod engines;
 pub mod error;
 pub mod korali;
 pub mod layer;
+pub mod network;
 pub mod train;
 
+pub use data::{SequenceDataset, Targets};
 pub use error::{Error, Result};
 pub use gru_core::*;
 pub use layer::{
     BiasInitializer, GateFactor, GruLayer, GruLayerBuilder, HiddenState, LayerGradients, LayerInput, LayerOutput,
     LayerSaved, LearnFactors, SequenceFormat, WeightInitializer,
 };
+pub use network::Network;
+pub use train::{Trainer, TrainingOptions};

@@ -105,10 +105,7 @@ impl<T: Real> GruLayer<T> {
     /// Inference: "out" (and "hidden"), starting from the hidden state; the state is not
     /// updated (MATLAB `predict`).
     pub fn predict(&mut self, input: &LayerInput<'_, T>) -> Result<LayerOutput<T>> {
-        let c = self.canonical(input)?;
-        let prepared = self.prepared()?;
-        let out = prepared.forward(&batch_of(&c, input.lengths))?;
-        Ok(self.output(out, input.format, c.steps, c.batch))
+        Ok(self.predict_from(input, None)?.0)
     }
 
     /// Stateful prediction (MATLAB `predictAndUpdateState`): like [`GruLayer::predict`],
@@ -127,20 +124,45 @@ impl<T: Real> GruLayer<T> {
                 reason: "the layer has state inputs: pass the state as the \"hidden\" input".into(),
             });
         }
-        let c = self.canonical(input)?;
-        let prepared = self.prepared()?;
-        let out = prepared.forward(&batch_of(&c, input.lengths))?;
-        self.hidden_state = Some(HiddenState::per_sequence(out.h_t.clone(), c.batch));
-        Ok(self.output(out, input.format, c.steps, c.batch))
+        let (out, h_t) = self.predict_from(input, None)?;
+        let batch = input.format.tbc_dims(input.dims).1;
+        self.hidden_state = Some(HiddenState::per_sequence(h_t, batch));
+        Ok(out)
     }
 
     /// Training forward: outputs and the state `backward` needs. Refused in Inference mode.
     pub fn forward_train(&mut self, input: &LayerInput<'_, T>) -> Result<(LayerOutput<T>, LayerSaved)> {
-        let c = self.canonical(input)?;
+        let (out, saved, _) = self.forward_train_from(input, None)?;
+        Ok((out, saved))
+    }
+
+    /// [`GruLayer::predict`] from an explicit initial state `[D·dirs, B, H]` (when given),
+    /// also returning the final state `[D·dirs, B, H]` (for networks and truncated BPTT).
+    pub(crate) fn predict_from(
+        &mut self,
+        input: &LayerInput<'_, T>,
+        h0: Option<&[T]>,
+    ) -> Result<(LayerOutput<T>, Vec<T>)> {
+        let c = self.canonical(input, h0)?;
+        let prepared = self.prepared()?;
+        let out = prepared.forward(&batch_of(&c, input.lengths))?;
+        let h_t = out.h_t.clone();
+        Ok((self.output(out, input.format, c.steps, c.batch), h_t))
+    }
+
+    /// [`GruLayer::forward_train`] from an explicit initial state (its gradient is not
+    /// returned: truncated BPTT), also returning the final state.
+    pub(crate) fn forward_train_from(
+        &mut self,
+        input: &LayerInput<'_, T>,
+        h0: Option<&[T]>,
+    ) -> Result<(LayerOutput<T>, LayerSaved, Vec<T>)> {
+        let c = self.canonical(input, h0)?;
         let prepared = self.prepared()?;
         let (out, saved) = prepared.forward_train(&batch_of(&c, input.lengths))?;
+        let h_t = out.h_t.clone();
         let saved = LayerSaved { saved, format: input.format, steps: c.steps, batch: c.batch, source: c.source };
-        Ok((self.output(out, input.format, c.steps, c.batch), saved))
+        Ok((self.output(out, input.format, c.steps, c.batch), saved, h_t))
     }
 
     /// Gradients from dL/d"out" (in the input's format) and, with HasStateOutputs, dL/d"hidden".
@@ -191,7 +213,7 @@ impl<T: Real> GruLayer<T> {
     }
 
     /// Converts the input to `[T, B, C]`, resolves InputSize "auto" and the initial state.
-    fn canonical(&mut self, input: &LayerInput<'_, T>) -> Result<Canonical<T>> {
+    fn canonical(&mut self, input: &LayerInput<'_, T>, h0_override: Option<&[T]>) -> Result<Canonical<T>> {
         let (steps, batch, channels) = input.format.tbc_dims(input.dims);
         let expected = input.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         if expected != Some(input.x.len()) {
@@ -214,7 +236,9 @@ impl<T: Real> GruLayer<T> {
             _ => {}
         }
         let (blocks, h) = (self.blocks(), self.opts.num_hidden_units);
-        let (h0, source) = if self.opts.has_state_inputs {
+        let (h0, source) = if let Some(h0) = h0_override {
+            (Some(h0.to_vec()), StateSource::HiddenState)
+        } else if self.opts.has_state_inputs {
             let hidden = input.hidden.ok_or_else(|| {
                 Error::property("hidden", "missing", "HasStateInputs is true: pass the \"hidden\" input [D·dirs, B, H]")
             })?;

@@ -1,1 +1,634 @@
-//! (in progress)
+//! MATLAB's minibatch options for variable-length sequences, as pure functions:
+//! `Shuffle` ([`epoch_order`]), `MiniBatchSize` ([`minibatches`]), `SequenceLength` and
+//! `SequencePaddingDirection` ([`chunk_minibatch`], [`to_valid_first`], [`from_valid_first`]).
+//!
+//! Layouts: a sequence is a row-major `[len, C]` slice; a batch for the engine is time-major
+//! `[T, B, C]` (row-major, element `(t, b, c)` at `(t·B + b)·C + c`) with `lengths[b]` in
+//! `1..=T` and the valid steps first (right padding). Masking is exact, so padding values never
+//! matter; this module fills them with zero.
+
+use std::fmt;
+use std::str::FromStr;
+
+use gru_core::Real;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// MATLAB `SequenceLength`: `"longest"` (default), `"shortest"` or a positive integer N.
+///
+/// JSON form: `"longest"`, `"shortest"` or the number N (the string `"20"` is read too).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SequenceLengthRepr", into = "SequenceLengthRepr")]
+pub enum SequenceLength {
+    /// Pad every sequence to the longest one of the minibatch.
+    #[default]
+    Longest,
+    /// Truncate every sequence to the shortest one of the minibatch (on the padding side).
+    Shortest,
+    /// Pad to a multiple of N steps and cut into chunks of N steps (truncated BPTT).
+    Fixed(usize),
+}
+
+/// The JSON form of [`SequenceLength`]: a name or a step count.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SequenceLengthRepr {
+    Steps(u64),
+    Name(String),
+}
+
+impl From<SequenceLength> for SequenceLengthRepr {
+    fn from(v: SequenceLength) -> Self {
+        match v {
+            SequenceLength::Fixed(n) => SequenceLengthRepr::Steps(n as u64),
+            other => SequenceLengthRepr::Name(other.to_string()),
+        }
+    }
+}
+
+impl TryFrom<SequenceLengthRepr> for SequenceLength {
+    type Error = Error;
+    fn try_from(v: SequenceLengthRepr) -> Result<Self> {
+        match v {
+            SequenceLengthRepr::Name(s) => s.parse(),
+            SequenceLengthRepr::Steps(n) => n.to_string().parse(),
+        }
+    }
+}
+
+impl FromStr for SequenceLength {
+    type Err = Error;
+    /// Reads `"longest"`, `"shortest"` (any case) or a positive integer.
+    fn from_str(s: &str) -> Result<Self> {
+        let names = [(SequenceLength::Longest, "longest"), (SequenceLength::Shortest, "shortest")];
+        match s.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(SequenceLength::Fixed(n)),
+            _ => parse_name(s, "SequenceLength", &names, " or a positive integer"),
+        }
+    }
+}
+
+impl fmt::Display for SequenceLength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SequenceLength::Longest => f.write_str("longest"),
+            SequenceLength::Shortest => f.write_str("shortest"),
+            SequenceLength::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// MATLAB `SequencePaddingDirection`: `"right"` (default: valid steps first) or `"left"`
+/// (valid steps last, aligned at the end).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PaddingDirection {
+    #[default]
+    Right,
+    Left,
+}
+
+impl PaddingDirection {
+    /// Each value with its MATLAB name.
+    pub const NAMES: [(Self, &'static str); 2] = [(Self::Right, "right"), (Self::Left, "left")];
+}
+
+/// MATLAB `Shuffle`: `"once"` (default), `"never"` or `"every-epoch"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shuffle {
+    #[default]
+    Once,
+    Never,
+    EveryEpoch,
+}
+
+impl Shuffle {
+    /// Each value with its MATLAB name.
+    pub const NAMES: [(Self, &'static str); 3] =
+        [(Self::Once, "once"), (Self::Never, "never"), (Self::EveryEpoch, "every-epoch")];
+}
+
+/// `FromStr` (MATLAB's name, any case) and `Display` (MATLAB's name) from a `NAMES` table.
+macro_rules! named_option {
+    ($t:ty, $property:literal) => {
+        impl FromStr for $t {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                parse_name(s, $property, &Self::NAMES, "")
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(Self::NAMES.iter().find(|(v, _)| v == self).map_or("", |(_, n)| n))
+            }
+        }
+    };
+}
+
+named_option!(PaddingDirection, "SequencePaddingDirection");
+named_option!(Shuffle, "Shuffle");
+
+/// The value whose name is `s` (trimmed, any case), else an `Error::Property` naming
+/// `property` and listing the names (and `more`).
+fn parse_name<E: Copy>(s: &str, property: &str, names: &[(E, &str)], more: &str) -> Result<E> {
+    match names.iter().find(|(_, n)| s.trim().eq_ignore_ascii_case(n)) {
+        Some(&(v, _)) => Ok(v),
+        None => {
+            let list: Vec<String> = names.iter().map(|(_, n)| format!("\"{n}\"")).collect();
+            Err(Error::property(property, format!("\"{s}\""), format!("expected {}{more}", list.join(", "))))
+        }
+    }
+}
+
+/// Order of the `n` training observations in `epoch` (0-based).
+///
+/// - `Never`: `0..n`.
+/// - `Once`: one permutation, drawn from `ChaCha8Rng::seed_from_u64(seed)` (stream 0), the
+///   same in every epoch.
+/// - `EveryEpoch`: the permutation drawn from the same generator on stream `epoch` (so epoch 0
+///   equals `Once`).
+///
+/// Deterministic: a resumed run recomputes the same orders from `(seed, epoch)` alone.
+pub fn epoch_order(n: usize, shuffle: Shuffle, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let stream = match shuffle {
+        Shuffle::Never => return order,
+        Shuffle::Once => 0,
+        Shuffle::EveryEpoch => epoch as u64,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Consecutive minibatches of `size` observations of `order` (indices into the data set).
+///
+/// With `discard_partial` (MATLAB training), the observations that do not fill a last complete
+/// minibatch are dropped; when `order.len() < size` there is one minibatch of all of them.
+/// Without it (validation, prediction) the last minibatch may be shorter. An empty `order`
+/// gives no minibatch. `size = 0` is an error.
+pub fn minibatches(order: &[usize], size: usize, discard_partial: bool) -> Result<Vec<Vec<usize>>> {
+    if size == 0 {
+        return Err(Error::data("MiniBatchSize", 0, "the minibatch size must be a positive integer"));
+    }
+    let used = if discard_partial && order.len() >= size { order.len() / size * size } else { order.len() };
+    Ok(order[..used].chunks(size).map(<[usize]>::to_vec).collect())
+}
+
+/// One chunk of a minibatch, ready for the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chunk<T> {
+    /// Inputs `[steps, members.len(), C]` time-major, valid steps first, padding zero.
+    pub x: Vec<T>,
+    /// Number of time steps `T` of `x`.
+    pub steps: usize,
+    /// Positions (`0..B`) within the minibatch of the sequences with valid steps in this chunk,
+    /// ascending.
+    pub members: Vec<usize>,
+    /// Valid steps of each member in this chunk (`1..=steps`).
+    pub lengths: Vec<usize>,
+    /// Index, in the member's sequence, of its first step in this chunk.
+    pub offsets: Vec<usize>,
+    /// This chunk holds the member's first used step: its state starts from the initial state
+    /// (otherwise it continues the state carried from the previous chunk).
+    pub starts: Vec<bool>,
+    /// This chunk holds the member's last used step (sequence-to-one losses are taken there).
+    pub ends: Vec<bool>,
+}
+
+/// Splits a minibatch of sequences (each `[len_i, C]` row-major, `len_i >= 1`) into chunks
+/// `[steps, members, C]` for the engine:
+///
+/// - `Longest`: one chunk, `steps` = the longest length, every sequence whole.
+/// - `Shortest`: one chunk, every sequence truncated to the shortest length `L`: `Right`
+///   keeps each sequence's first `L` steps, `Left` its last `L` (MATLAB truncates on the
+///   padding side).
+/// - `Fixed(N)`: the minibatch is padded to `P` = the smallest multiple of `N` >= the longest
+///   length and cut into `P / N` chunks of `steps = N`. With `Right` a sequence occupies padded
+///   steps `[0, len)`, with `Left` `[P − len, P)`. Chunk `k` covers `[kN, (k+1)N)`; its members
+///   are the sequences whose range meets it, with the intersection as valid steps, copied
+///   valid-first. Chunks without members are skipped. The trainer carries each member's state
+///   from one chunk to the next (truncated BPTT).
+///
+/// (`Longest` and `Shortest` are the same cut with `N` = the longest or shortest length, after
+/// `Shortest` has truncated the sequences.)
+///
+/// Errors (`Error::Data`): no sequence, `channels = 0`, a sequence of length 0, a slice whose
+/// length is not a multiple of `channels`, or `Fixed(0)`.
+pub fn chunk_minibatch<T: Real>(
+    sequences: &[&[T]],
+    channels: usize,
+    length: SequenceLength,
+    direction: PaddingDirection,
+) -> Result<Vec<Chunk<T>>> {
+    if sequences.is_empty() {
+        return Err(Error::data("sequences", 0, "the minibatch holds no sequence"));
+    }
+    if channels == 0 {
+        return Err(Error::data("channels", 0, "the number of channels must be positive"));
+    }
+    let mut lens = Vec::with_capacity(sequences.len());
+    for (i, s) in sequences.iter().enumerate() {
+        if s.len() % channels != 0 {
+            let reason = format!("the slice length is not a multiple of the {channels} channels");
+            return Err(Error::data(&format!("sequences[{i}]"), s.len(), reason));
+        }
+        if s.is_empty() {
+            return Err(Error::data(&format!("sequences[{i}]"), 0, "a sequence must have at least one step"));
+        }
+        lens.push(s.len() / channels);
+    }
+    let longest = lens.iter().copied().max().unwrap_or(0);
+    let shortest = lens.iter().copied().min().unwrap_or(0);
+    // The used steps `[base, base + used)` of each sequence, and the chunk length `n`.
+    let (used, n): (Vec<(usize, usize)>, usize) = match length {
+        SequenceLength::Longest => (lens.iter().map(|&l| (0, l)).collect(), longest),
+        SequenceLength::Shortest => {
+            let base = |l: usize| if direction == PaddingDirection::Left { l - shortest } else { 0 };
+            (lens.iter().map(|&l| (base(l), shortest)).collect(), shortest)
+        }
+        SequenceLength::Fixed(0) => {
+            return Err(Error::data("SequenceLength", 0, "the chunk length must be a positive integer"));
+        }
+        SequenceLength::Fixed(n) => (lens.iter().map(|&l| (0, l)).collect(), n),
+    };
+    let padded = used.iter().map(|u| u.1).max().unwrap_or(0).div_ceil(n) * n;
+    let mut chunks = Vec::with_capacity(padded / n);
+    for k in 0..padded / n {
+        let (lo, hi) = (k * n, (k + 1) * n);
+        let mut chunk = Chunk {
+            x: vec![],
+            steps: n,
+            members: vec![],
+            lengths: vec![],
+            offsets: vec![],
+            starts: vec![],
+            ends: vec![],
+        };
+        for (i, &(base, l)) in used.iter().enumerate() {
+            // The sequence occupies padded steps [first, first + l).
+            let first = if direction == PaddingDirection::Left { padded - l } else { 0 };
+            let (a, b) = (lo.max(first), hi.min(first + l));
+            if a < b {
+                chunk.members.push(i);
+                chunk.lengths.push(b - a);
+                chunk.offsets.push(base + a - first);
+                chunk.starts.push(a == first);
+                chunk.ends.push(b == first + l);
+            }
+        }
+        if !chunk.members.is_empty() {
+            fill(&mut chunk, sequences, channels);
+            chunks.push(chunk);
+        }
+    }
+    Ok(chunks)
+}
+
+/// Copies the members' valid steps from `sequences` into `chunk.x: [steps, members, C]`,
+/// valid steps first, padding zero.
+fn fill<T: Real>(chunk: &mut Chunk<T>, sequences: &[&[T]], channels: usize) {
+    let m = chunk.members.len();
+    chunk.x = vec![T::zero(); chunk.steps * m * channels];
+    for (j, (&i, (&o, &l))) in chunk.members.iter().zip(chunk.offsets.iter().zip(&chunk.lengths)).enumerate() {
+        for (t, step) in sequences[i][o * channels..(o + l) * channels].chunks_exact(channels).enumerate() {
+            let at = (t * m + j) * channels;
+            chunk.x[at..at + channels].copy_from_slice(step);
+        }
+    }
+}
+
+/// Moves the valid steps of each sequence of a padded batch `x: [steps, batch, channels]`
+/// (time-major) from where `from` puts them to where `to` puts them; padding becomes zero.
+fn realign<T: Real>(
+    x: &[T],
+    (steps, batch, channels): (usize, usize, usize),
+    lengths: &[usize],
+    from: PaddingDirection,
+    to: PaddingDirection,
+) -> Result<Vec<T>> {
+    if x.len() != steps * batch * channels {
+        let reason = format!("expected {steps}·{batch}·{channels} = {} values ([T, B, C])", steps * batch * channels);
+        return Err(Error::data("x", x.len(), reason));
+    }
+    if lengths.len() != batch {
+        return Err(Error::data("lengths", lengths.len(), format!("expected one length per sequence ({batch})")));
+    }
+    if let Some((b, &l)) = lengths.iter().enumerate().find(|(_, &l)| l == 0 || l > steps) {
+        return Err(Error::data(&format!("lengths[{b}]"), l, format!("a length must be in 1..={steps}")));
+    }
+    let first = |dir: PaddingDirection, l: usize| if dir == PaddingDirection::Left { steps - l } else { 0 };
+    let mut y = vec![T::zero(); x.len()];
+    for (b, &l) in lengths.iter().enumerate() {
+        let (src0, dst0) = (first(from, l), first(to, l));
+        for t in 0..l {
+            let src = ((src0 + t) * batch + b) * channels;
+            let dst = ((dst0 + t) * batch + b) * channels;
+            y[dst..dst + channels].copy_from_slice(&x[src..src + channels]);
+        }
+    }
+    Ok(y)
+}
+
+/// Converts a user's padded batch `x: [steps, batch, channels]` (time-major) laid out with
+/// `direction` (`Left`: sequence `b` holds its valid steps in the last `lengths[b]` steps) to
+/// valid steps first, as the engine takes it. `Right` copies the valid steps in place.
+/// Padding positions of the result are zero. Errors (`Error::Data`): `x` not of
+/// `steps·batch·channels` values, `lengths` not of `batch` values or one outside `1..=steps`.
+pub fn to_valid_first<T: Real>(
+    x: &[T],
+    steps: usize,
+    batch: usize,
+    channels: usize,
+    lengths: &[usize],
+    direction: PaddingDirection,
+) -> Result<Vec<T>> {
+    realign(x, (steps, batch, channels), lengths, direction, PaddingDirection::Right)
+}
+
+/// The inverse of [`to_valid_first`]: puts the valid steps of an engine output
+/// `x: [steps, batch, channels]` (valid steps first) where `direction` expects them (`Left`:
+/// the last `lengths[b]` steps). Padding positions of the result are zero; same errors.
+pub fn from_valid_first<T: Real>(
+    x: &[T],
+    steps: usize,
+    batch: usize,
+    channels: usize,
+    lengths: &[usize],
+    direction: PaddingDirection,
+) -> Result<Vec<T>> {
+    realign(x, (steps, batch, channels), lengths, PaddingDirection::Right, direction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sequence `i` of `len` steps and `c` channels with values `100·i + 10·t + ch + 1`.
+    fn seq(i: usize, len: usize, c: usize) -> Vec<f64> {
+        (0..len * c).map(|k| (100 * i + 10 * (k / c) + k % c + 1) as f64).collect()
+    }
+
+    fn seqs(lens: &[usize], c: usize) -> Vec<Vec<f64>> {
+        lens.iter().enumerate().map(|(i, &l)| seq(i, l, c)).collect()
+    }
+
+    fn refs(s: &[Vec<f64>]) -> Vec<&[f64]> {
+        s.iter().map(Vec::as_slice).collect()
+    }
+
+    /// Member `j`'s valid steps of a chunk, flattened `[len, C]`.
+    fn member_steps(ch: &Chunk<f64>, j: usize, c: usize) -> Vec<f64> {
+        let m = ch.members.len();
+        (0..ch.lengths[j]).flat_map(|t| ch.x[(t * m + j) * c..(t * m + j + 1) * c].to_vec()).collect()
+    }
+
+    fn is_data(r: Result<impl fmt::Debug>) -> bool {
+        matches!(r, Err(Error::Data { .. }))
+    }
+
+    #[test]
+    fn orders() {
+        assert_eq!(epoch_order(5, Shuffle::Never, 7, 3), vec![0, 1, 2, 3, 4]);
+        assert!(epoch_order(0, Shuffle::EveryEpoch, 7, 3).is_empty());
+        // Once: the same permutation in every epoch, another one for another seed.
+        let once = epoch_order(50, Shuffle::Once, 1, 0);
+        assert_eq!(once, epoch_order(50, Shuffle::Once, 1, 7));
+        assert_ne!(once, epoch_order(50, Shuffle::Once, 2, 0));
+        assert_ne!(once, (0..50).collect::<Vec<_>>());
+        // EveryEpoch: one per epoch, reproducible, depends on the seed.
+        let e1 = epoch_order(50, Shuffle::EveryEpoch, 1, 1);
+        assert_ne!(e1, epoch_order(50, Shuffle::EveryEpoch, 1, 0));
+        assert_eq!(e1, epoch_order(50, Shuffle::EveryEpoch, 1, 1));
+        assert_ne!(e1, epoch_order(50, Shuffle::EveryEpoch, 2, 1));
+    }
+
+    #[test]
+    fn minibatch_discard_rule() {
+        let order: Vec<usize> = (0..7).collect();
+        assert_eq!(minibatches(&order, 3, true).unwrap(), vec![vec![0, 1, 2], vec![3, 4, 5]]);
+        assert_eq!(minibatches(&order, 3, false).unwrap(), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        assert_eq!(minibatches(&order, 7, true).unwrap(), vec![order.clone()]);
+        assert_eq!(minibatches(&order, 10, true).unwrap(), vec![order.clone()]);
+        assert_eq!(minibatches(&order, 10, false).unwrap(), vec![order.clone()]);
+        assert!(minibatches(&[], 4, true).unwrap().is_empty());
+        assert!(is_data(minibatches(&order, 0, false)));
+    }
+
+    #[test]
+    fn longest_layout() {
+        let s = seqs(&[2, 3], 2);
+        let chunks = chunk_minibatch(&refs(&s), 2, SequenceLength::Longest, PaddingDirection::Left).unwrap();
+        assert_eq!(chunks.len(), 1);
+        let ch = &chunks[0];
+        assert_eq!((ch.steps, ch.members.clone(), ch.lengths.clone()), (3, vec![0, 1], vec![2, 3]));
+        assert_eq!(
+            (ch.offsets.clone(), ch.starts.clone(), ch.ends.clone()),
+            (vec![0, 0], vec![true; 2], vec![true; 2])
+        );
+        // x: [3, 2, 2]: (t, b, c) at (t·2 + b)·2 + c; sequence 0 padded with zero at t = 2.
+        let want = [1.0, 2.0, 101.0, 102.0, 11.0, 12.0, 111.0, 112.0, 0.0, 0.0, 121.0, 122.0];
+        assert_eq!(ch.x, want);
+    }
+
+    #[test]
+    fn shortest_right_keeps_first_left_keeps_last() {
+        let s = seqs(&[4, 2], 1);
+        let right = chunk_minibatch(&refs(&s), 1, SequenceLength::Shortest, PaddingDirection::Right).unwrap();
+        assert_eq!(right.len(), 1);
+        assert_eq!((right[0].steps, right[0].lengths.clone(), right[0].offsets.clone()), (2, vec![2, 2], vec![0, 0]));
+        assert_eq!(right[0].x, [1.0, 101.0, 11.0, 111.0]);
+        let left = chunk_minibatch(&refs(&s), 1, SequenceLength::Shortest, PaddingDirection::Left).unwrap();
+        assert_eq!((left[0].lengths.clone(), left[0].offsets.clone()), (vec![2, 2], vec![2, 0]));
+        assert_eq!(left[0].x, [21.0, 101.0, 31.0, 111.0]);
+        assert_eq!((left[0].starts.clone(), left[0].ends.clone()), (vec![true; 2], vec![true; 2]));
+    }
+
+    /// (members, lengths, offsets, starts, ends) of a chunk.
+    type Meta = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<bool>, Vec<bool>);
+
+    fn meta(ch: &Chunk<f64>) -> Meta {
+        (ch.members.clone(), ch.lengths.clone(), ch.offsets.clone(), ch.starts.clone(), ch.ends.clone())
+    }
+
+    #[test]
+    fn fixed_right() {
+        let s = seqs(&[7, 3, 5], 2);
+        let chunks = chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(3), PaddingDirection::Right).unwrap();
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks.iter().all(|c| c.steps == 3 && c.x.len() == 3 * c.members.len() * 2));
+        let (t, f) = (true, false);
+        assert_eq!(meta(&chunks[0]), (vec![0, 1, 2], vec![3, 3, 3], vec![0, 0, 0], vec![t, t, t], vec![f, t, f]));
+        assert_eq!(meta(&chunks[1]), (vec![0, 2], vec![3, 2], vec![3, 3], vec![f, f], vec![f, t]));
+        assert_eq!(meta(&chunks[2]), (vec![0], vec![1], vec![6], vec![f], vec![t]));
+        assert_eq!(member_steps(&chunks[1], 1, 2), s[2][6..10]);
+        assert_eq!(chunks[2].x, [61.0, 62.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn fixed_left() {
+        // P = 9: sequence 0 occupies [2, 9), 1 occupies [6, 9), 2 occupies [4, 9).
+        let s = seqs(&[7, 3, 5], 2);
+        let chunks = chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(3), PaddingDirection::Left).unwrap();
+        assert_eq!(chunks.len(), 3);
+        let (t, f) = (true, false);
+        assert_eq!(meta(&chunks[0]), (vec![0], vec![1], vec![0], vec![t], vec![f]));
+        assert_eq!(meta(&chunks[1]), (vec![0, 2], vec![3, 2], vec![1, 0], vec![f, t], vec![f, f]));
+        assert_eq!(meta(&chunks[2]), (vec![0, 1, 2], vec![3, 3, 3], vec![4, 0, 2], vec![f, t, f], vec![t, t, t]));
+        assert_eq!(chunks[0].x, [1.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
+        // Chunk 1, x: [3, 2, 2]; sequence 2's two steps come first, then zero padding.
+        assert_eq!(chunks[1].x, [11.0, 12.0, 201.0, 202.0, 21.0, 22.0, 211.0, 212.0, 31.0, 32.0, 0.0, 0.0]);
+        assert_eq!(member_steps(&chunks[2], 2, 2), s[2][4..10]);
+    }
+
+    #[test]
+    fn chunk_errors() {
+        let s = seqs(&[3, 2], 2);
+        let (l, r) = (SequenceLength::Longest, PaddingDirection::Right);
+        assert!(is_data(chunk_minibatch::<f64>(&[], 2, l, r)));
+        assert!(is_data(chunk_minibatch(&refs(&s), 0, l, r)));
+        assert!(is_data(chunk_minibatch(&refs(&s), 4, l, r)));
+        assert!(is_data(chunk_minibatch(&[&s[0][..], &[]], 2, l, r)));
+        assert!(is_data(chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(0), r)));
+    }
+
+    #[test]
+    fn valid_first_placement_and_round_trip() {
+        // x: [3, 2, 1], Left: sequence 0 (length 2) at t = 1, 2; sequence 1 (length 3) everywhere.
+        let x = [9.0, 10.0, 1.0, 11.0, 2.0, 12.0];
+        let v = to_valid_first(&x, 3, 2, 1, &[2, 3], PaddingDirection::Left).unwrap();
+        assert_eq!(v, [1.0, 10.0, 2.0, 11.0, 0.0, 12.0]);
+        let back = from_valid_first(&v, 3, 2, 1, &[2, 3], PaddingDirection::Left).unwrap();
+        assert_eq!(back, [0.0, 10.0, 1.0, 11.0, 2.0, 12.0]);
+        let right = to_valid_first(&x, 3, 2, 1, &[2, 3], PaddingDirection::Right).unwrap();
+        assert_eq!(right, [9.0, 10.0, 1.0, 11.0, 0.0, 12.0]);
+    }
+
+    #[test]
+    fn valid_first_errors() {
+        let x = [0.0f32; 6];
+        let d = PaddingDirection::Left;
+        assert!(is_data(to_valid_first(&x, 3, 2, 2, &[1, 1], d)));
+        assert!(is_data(to_valid_first(&x, 3, 2, 1, &[1], d)));
+        assert!(is_data(to_valid_first(&x, 3, 2, 1, &[0, 1], d)));
+        assert!(is_data(from_valid_first(&x, 3, 2, 1, &[4, 1], d)));
+    }
+
+    #[test]
+    fn parse_and_serde() {
+        assert_eq!("longest".parse::<SequenceLength>().unwrap(), SequenceLength::Longest);
+        assert_eq!("Shortest".parse::<SequenceLength>().unwrap(), SequenceLength::Shortest);
+        assert_eq!("20".parse::<SequenceLength>().unwrap(), SequenceLength::Fixed(20));
+        assert_eq!("left".parse::<PaddingDirection>().unwrap(), PaddingDirection::Left);
+        assert_eq!("every-epoch".parse::<Shuffle>().unwrap(), Shuffle::EveryEpoch);
+        for (e, name) in [
+            ("0".parse::<SequenceLength>().unwrap_err(), "SequenceLength"),
+            ("x".parse::<PaddingDirection>().unwrap_err(), "SequencePaddingDirection"),
+            ("always".parse::<Shuffle>().unwrap_err(), "Shuffle"),
+        ] {
+            assert!(matches!(e, Error::Property { ref property, .. } if property == name), "{e}");
+        }
+        for v in [SequenceLength::Longest, SequenceLength::Shortest, SequenceLength::Fixed(20)] {
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(serde_json::from_str::<SequenceLength>(&json).unwrap(), v);
+        }
+        assert_eq!(serde_json::to_string(&SequenceLength::Fixed(20)).unwrap(), "20");
+        assert_eq!(serde_json::to_string(&SequenceLength::Longest).unwrap(), "\"longest\"");
+        assert_eq!(serde_json::from_str::<SequenceLength>("\"20\"").unwrap(), SequenceLength::Fixed(20));
+        assert!(serde_json::from_str::<SequenceLength>("0").is_err());
+        assert_eq!(serde_json::to_string(&Shuffle::EveryEpoch).unwrap(), "\"every-epoch\"");
+        assert_eq!(serde_json::from_str::<PaddingDirection>("\"left\"").unwrap(), PaddingDirection::Left);
+    }
+
+    fn direction() -> impl Strategy<Value = PaddingDirection> {
+        prop_oneof![Just(PaddingDirection::Right), Just(PaddingDirection::Left)]
+    }
+
+    fn sequence_length() -> impl Strategy<Value = SequenceLength> {
+        prop_oneof![
+            Just(SequenceLength::Longest),
+            Just(SequenceLength::Shortest),
+            (1usize..6).prop_map(SequenceLength::Fixed)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn orders_are_permutations(n in 0usize..60, seed in any::<u64>(), epoch in 0usize..10, k in 0usize..3) {
+            let shuffle = [Shuffle::Once, Shuffle::Never, Shuffle::EveryEpoch][k];
+            let mut order = epoch_order(n, shuffle, seed, epoch);
+            order.sort_unstable();
+            prop_assert_eq!(order, (0..n).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn chunks_cover_each_sequence_once(
+            lens in prop::collection::vec(1usize..12, 1..6),
+            c in 1usize..3,
+            length in sequence_length(),
+            dir in direction(),
+        ) {
+            let s = seqs(&lens, c);
+            let chunks = chunk_minibatch(&refs(&s), c, length, dir).unwrap();
+            let shortest = lens.iter().copied().min().unwrap_or(0);
+            for (i, &l) in lens.iter().enumerate() {
+                let want = match (length, dir) {
+                    (SequenceLength::Shortest, PaddingDirection::Right) => s[i][..shortest * c].to_vec(),
+                    (SequenceLength::Shortest, PaddingDirection::Left) => s[i][(l - shortest) * c..].to_vec(),
+                    _ => s[i].clone(),
+                };
+                let (mut got, mut starts, mut ends, mut next) = (Vec::new(), 0, 0, None);
+                for ch in &chunks {
+                    prop_assert!(ch.lengths.iter().all(|&v| v >= 1 && v <= ch.steps));
+                    if let Some(j) = ch.members.iter().position(|&m| m == i) {
+                        if let Some(o) = next {
+                            prop_assert_eq!(ch.offsets[j], o);
+                        }
+                        next = Some(ch.offsets[j] + ch.lengths[j]);
+                        starts += usize::from(ch.starts[j]);
+                        ends += usize::from(ch.ends[j]);
+                        prop_assert_eq!(ch.starts[j], got.is_empty());
+                        got.extend(member_steps(ch, j, c));
+                        prop_assert_eq!(ch.ends[j], got.len() == want.len());
+                    }
+                }
+                prop_assert_eq!(got, want);
+                prop_assert_eq!((starts, ends), (1, 1));
+            }
+        }
+
+        #[test]
+        fn valid_first_round_trip(
+            lens in prop::collection::vec(1usize..6, 1..5),
+            c in 1usize..3,
+            dir in direction(),
+        ) {
+            let (steps, batch) = (lens.iter().copied().max().unwrap_or(1), lens.len());
+            let x: Vec<f64> = (0..steps * batch * c).map(|k| k as f64 + 1.0).collect();
+            let v = to_valid_first(&x, steps, batch, c, &lens, dir).unwrap();
+            let back = from_valid_first(&v, steps, batch, c, &lens, dir).unwrap();
+            for t in 0..steps {
+                for (b, &l) in lens.iter().enumerate() {
+                    let valid = match dir {
+                        PaddingDirection::Right => t < l,
+                        PaddingDirection::Left => t >= steps - l,
+                    };
+                    let at = (t * batch + b) * c;
+                    let want = if valid { &x[at..at + c] } else { &[0.0; 2][..c] };
+                    prop_assert_eq!(&back[at..at + c], want);
+                    if t >= l {
+                        prop_assert!(v[at..at + c].iter().all(|&e| e == 0.0));
+                    }
+                }
+            }
+        }
+    }
+}

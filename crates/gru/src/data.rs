@@ -1,0 +1,196 @@
+//! In-memory data sets of variable-length sequences and their targets.
+//!
+//! A sequence is a row-major `[len, C]` buffer (time steps of C channels). Targets are
+//! one class or response vector per sequence (sequence-to-one) or per step
+//! (sequence-to-sequence).
+
+use gru_core::Real;
+
+use crate::error::{Error, Result};
+
+/// What a network is trained to predict.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// One class index per sequence.
+    Classes(Vec<usize>),
+    /// One class index per step of each sequence.
+    ClassSequences(Vec<Vec<usize>>),
+    /// One response vector `[R]` per sequence.
+    Responses(Vec<Vec<f64>>),
+    /// One response vector per step: `[len, R]` row-major per sequence.
+    ResponseSequences(Vec<Vec<f64>>),
+}
+
+impl Targets {
+    /// Number of observations.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes(v) => v.len(),
+            Targets::ClassSequences(v) => v.len(),
+            Targets::Responses(v) => v.len(),
+            Targets::ResponseSequences(v) => v.len(),
+        }
+    }
+
+    /// True when there is no observation.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True for per-step targets.
+    pub fn per_step(&self) -> bool {
+        matches!(self, Targets::ClassSequences(_) | Targets::ResponseSequences(_))
+    }
+
+    /// The targets of the observations `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Targets {
+        match self {
+            Targets::Classes(v) => Targets::Classes(idx.iter().map(|&i| v[i]).collect()),
+            Targets::ClassSequences(v) => Targets::ClassSequences(idx.iter().map(|&i| v[i].clone()).collect()),
+            Targets::Responses(v) => Targets::Responses(idx.iter().map(|&i| v[i].clone()).collect()),
+            Targets::ResponseSequences(v) => Targets::ResponseSequences(idx.iter().map(|&i| v[i].clone()).collect()),
+        }
+    }
+}
+
+/// Sequences with their targets and class names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequenceDataset<T> {
+    /// Each `[len_i, C]` row-major, `len_i >= 1`.
+    pub sequences: Vec<Vec<T>>,
+    pub channels: usize,
+    pub targets: Targets,
+    /// Names of the classes (classification), index = class.
+    pub class_names: Vec<String>,
+}
+
+impl<T: Real> SequenceDataset<T> {
+    /// A checked data set; class names default to "0", "1", ... up to the largest class.
+    pub fn new(sequences: Vec<Vec<T>>, channels: usize, targets: Targets) -> Result<Self> {
+        let classes = match &targets {
+            Targets::Classes(v) => v.iter().copied().max().map_or(0, |m| m + 1),
+            Targets::ClassSequences(v) => v.iter().flatten().copied().max().map_or(0, |m| m + 1),
+            _ => 0,
+        };
+        let ds = Self { sequences, channels, targets, class_names: (0..classes).map(|c| c.to_string()).collect() };
+        ds.validate()?;
+        Ok(ds)
+    }
+
+    /// Replaces the class names (their count must cover every class index).
+    pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self> {
+        self.class_names = names;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Number of sequences.
+    pub fn len(&self) -> usize {
+        self.sequences.len()
+    }
+
+    /// True when there is no sequence.
+    pub fn is_empty(&self) -> bool {
+        self.sequences.is_empty()
+    }
+
+    /// Steps of sequence `i`.
+    pub fn steps(&self, i: usize) -> usize {
+        self.sequences[i].len() / self.channels.max(1)
+    }
+
+    /// Response count R (regression), or class count (classification).
+    pub fn target_width(&self) -> usize {
+        match &self.targets {
+            Targets::Classes(_) | Targets::ClassSequences(_) => self.class_names.len(),
+            Targets::Responses(v) => v.first().map_or(0, Vec::len),
+            Targets::ResponseSequences(v) => v.first().map_or(0, |r| r.len() / self.steps(0).max(1)),
+        }
+    }
+
+    /// The observations `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Self {
+        Self {
+            sequences: idx.iter().map(|&i| self.sequences[i].clone()).collect(),
+            channels: self.channels,
+            targets: self.targets.select(idx),
+            class_names: self.class_names.clone(),
+        }
+    }
+
+    /// Checks shapes, values and targets; errors name the observation.
+    pub fn validate(&self) -> Result<()> {
+        if self.channels == 0 {
+            return Err(Error::data("channels", 0, "must be at least 1"));
+        }
+        if self.sequences.is_empty() {
+            return Err(Error::data("sequences", 0, "the data set is empty"));
+        }
+        if self.targets.len() != self.sequences.len() {
+            return Err(Error::data(
+                "targets",
+                self.targets.len(),
+                format!("{} sequences need as many targets", self.len()),
+            ));
+        }
+        for (i, s) in self.sequences.iter().enumerate() {
+            if s.is_empty() || s.len() % self.channels != 0 {
+                return Err(Error::data(
+                    &format!("sequences[{i}]"),
+                    format!("{} values", s.len()),
+                    format!("must be a non-empty [len, {}] buffer", self.channels),
+                ));
+            }
+            if let Some(j) = s.iter().position(|v| !v.is_finite()) {
+                return Err(Error::data(&format!("sequences[{i}]"), s[j], format!("value {j} is not finite")));
+            }
+        }
+        let classes = self.class_names.len();
+        match &self.targets {
+            Targets::Classes(v) => {
+                if let Some(i) = v.iter().position(|&c| c >= classes) {
+                    return Err(Error::data(&format!("targets[{i}]"), v[i], format!("only {classes} class names")));
+                }
+            }
+            Targets::ClassSequences(v) => {
+                for (i, t) in v.iter().enumerate() {
+                    if t.len() != self.steps(i) {
+                        return Err(Error::data(
+                            &format!("targets[{i}]"),
+                            format!("{} labels", t.len()),
+                            format!("the sequence has {} steps", self.steps(i)),
+                        ));
+                    }
+                    if let Some(c) = t.iter().find(|&&c| c >= classes) {
+                        return Err(Error::data(&format!("targets[{i}]"), c, format!("only {classes} class names")));
+                    }
+                }
+            }
+            Targets::Responses(v) => {
+                let r = v[0].len();
+                for (i, t) in v.iter().enumerate() {
+                    if t.is_empty() || t.len() != r || t.iter().any(|x| !x.is_finite()) {
+                        return Err(Error::data(
+                            &format!("targets[{i}]"),
+                            format!("{t:?}"),
+                            format!("must be {r} finite responses"),
+                        ));
+                    }
+                }
+            }
+            Targets::ResponseSequences(v) => {
+                let r = v[0].len() / self.steps(0);
+                for (i, t) in v.iter().enumerate() {
+                    if r == 0 || t.len() != r * self.steps(i) || t.iter().any(|x| !x.is_finite()) {
+                        return Err(Error::data(
+                            &format!("targets[{i}]"),
+                            format!("{} values", t.len()),
+                            format!("must be [{}, {r}] finite responses", self.steps(i)),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! Saving and loading a network: one `.safetensors` file (see `train::checkpoint`) with the
+//! tensors `params` (every learnable value, the order of [`Network::params_flat`]) and,
+//! when fitted, `normalization.mean` / `normalization.std` (`[C]`); its header's model JSON
+//! holds `{"kind": "gru-network", "dtype", "layers", "seed", "class_names"}`.
+
+use std::path::Path;
+
+use gru_core::Real;
+use serde_json::{json, Value};
+
+use super::{LayerSpec, Network};
+use crate::error::{Error, Result};
+use crate::train::checkpoint::{self, take_as, NamedTensor};
+
+impl<T: Real> Network<T> {
+    /// The model JSON and tensors of this network.
+    pub(crate) fn to_parts(&self) -> (Value, Vec<NamedTensor>) {
+        let params = self.params_flat();
+        let mut tensors = vec![NamedTensor::new("params", vec![params.len()], params)];
+        if let Some((mean, std)) = self.normalization() {
+            tensors.push(NamedTensor::new("normalization.mean", vec![mean.len()], mean.clone()));
+            tensors.push(NamedTensor::new("normalization.std", vec![std.len()], std.clone()));
+        }
+        let model = json!({
+            "kind": "gru-network",
+            "dtype": T::DTYPE,
+            "layers": self.specs(),
+            "seed": self.seed(),
+            "class_names": self.class_names(),
+        });
+        (model, tensors)
+    }
+
+    /// Rebuilds a network from its model JSON and tensors (consumes the tensors it uses).
+    pub(crate) fn from_parts(model: &Value, tensors: &mut Vec<NamedTensor>, path: &Path) -> Result<Self> {
+        let bad = |reason: String| Error::file(path, reason);
+        if model.get("kind").and_then(Value::as_str) != Some("gru-network") {
+            return Err(bad("not a gru network model (\"kind\" is not \"gru-network\")".into()));
+        }
+        let dtype = model.get("dtype").and_then(Value::as_str).unwrap_or("?");
+        if dtype != T::DTYPE.to_string() {
+            return Err(bad(format!("the model holds {dtype} values; a {} network was asked for", T::DTYPE)));
+        }
+        let specs: Vec<LayerSpec> = serde_json::from_value(model.get("layers").cloned().unwrap_or(Value::Null))
+            .map_err(|e| bad(format!("layers: {e}")))?;
+        let seed = model.get("seed").and_then(Value::as_u64).ok_or_else(|| bad("missing \"seed\"".into()))?;
+        let mut net = Network::<T>::new(specs, seed)?;
+        let n = net.params_flat().len();
+        let params = take_as::<T>(tensors, "params", &[n], path)?;
+        net.set_params_flat(&params)?;
+        if tensors.iter().any(|t| t.name == "normalization.mean") {
+            let c = net.input_size();
+            let mean = take_as::<T>(tensors, "normalization.mean", &[c], path)?;
+            let std = take_as::<T>(tensors, "normalization.std", &[c], path)?;
+            net.set_normalization(Some((mean, std)))?;
+        }
+        if let Some(names) = model.get("class_names").and_then(Value::as_array) {
+            let names: Vec<String> = names.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+            if !names.is_empty() {
+                net.set_class_names(names)?;
+            }
+        }
+        Ok(net)
+    }
+
+    /// Writes the network to `path` (atomically: a temporary file, then a rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let (model, tensors) = self.to_parts();
+        checkpoint::save(path, &tensors, &model)
+    }
+
+    /// Reads a network written by [`Network::save`] (or a training checkpoint).
+    pub fn load(path: &Path) -> Result<Self> {
+        let (mut tensors, model) = checkpoint::load(path)?;
+        Self::from_parts(&model, &mut tensors, path)
+    }
+}

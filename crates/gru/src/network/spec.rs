@@ -1,0 +1,242 @@
+//! Layer arrays, MATLAB style, in Rust and in JSON.
+//!
+//! ```
+//! use gru::network::{classification, fully_connected, gru, sequence_input, softmax};
+//! use gru::{layers, OutputMode};
+//! let specs = layers![sequence_input(12), gru(100).output_mode(OutputMode::Last), fully_connected(9), softmax(), classification()];
+//! let json = serde_json::to_string(&specs).unwrap();
+//! assert_eq!(serde_json::from_str::<Vec<gru::network::LayerSpec>>(&json).unwrap(), specs);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use gru_core::{EngineKind, GateActivation, OutputMode, ResetGateMode, StateActivation};
+
+use crate::layer::LearnFactors;
+
+/// Normalization of a sequence input layer (MATLAB `Normalization`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// The data pass unchanged.
+    #[default]
+    None,
+    /// `(x - mean_c) / std_c` per channel c, the statistics computed from the training data
+    /// (all valid steps of all sequences) and saved with the model.
+    Zscore,
+}
+
+/// One layer of a network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LayerSpec {
+    /// `sequenceInputLayer(input_size)`: the first layer.
+    SequenceInput {
+        input_size: usize,
+        #[serde(default)]
+        normalization: Normalization,
+    },
+    /// `gruLayer(num_hidden_units)` and the options beyond MATLAB.
+    Gru(Box<GruLayerSpec>),
+    /// `dropoutLayer(probability)`: in training, each value is zeroed with `probability`
+    /// and the others scaled by `1 / (1 - probability)`; identity in prediction.
+    Dropout { probability: f64 },
+    /// `fullyConnectedLayer(output_size)`: `y = W x + b` per step, or per sequence after a
+    /// GRU with output mode last. W is `output_size × input` row-major (glorot), b zeros.
+    FullyConnected { output_size: usize },
+    /// `softmaxLayer`: over the channels, per step or per sequence.
+    Softmax,
+    /// `classificationLayer`: cross-entropy on the softmax output, optional class weights.
+    Classification {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        classes: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class_weights: Option<Vec<f64>>,
+    },
+    /// `regressionLayer`: half mean squared error.
+    Regression,
+}
+
+/// The options of a GRU layer in a network (a serializable subset of the layer builder).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GruLayerSpec {
+    pub num_hidden_units: usize,
+    #[serde(default)]
+    pub output_mode: OutputMode,
+    #[serde(default)]
+    pub reset_gate_mode: ResetGateMode,
+    #[serde(default)]
+    pub state_activation: StateActivation,
+    #[serde(default)]
+    pub gate_activation: GateActivation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
+    #[serde(default = "one")]
+    pub depth: usize,
+    #[serde(default)]
+    pub bidirectional: bool,
+    /// Dropout between the stacked layers of this GRU (PyTorch's `dropout=`), in training.
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default = "glorot")]
+    pub input_weights_initializer: String,
+    #[serde(default = "orthogonal")]
+    pub recurrent_weights_initializer: String,
+    #[serde(default = "zeros")]
+    pub bias_initializer: String,
+    #[serde(default)]
+    pub learnable_initial_state: bool,
+    #[serde(default = "LearnFactors::default")]
+    pub factors: LearnFactors,
+    #[serde(default)]
+    pub engine: EngineKind,
+}
+
+fn one() -> usize {
+    1
+}
+fn glorot() -> String {
+    "glorot".into()
+}
+fn orthogonal() -> String {
+    "orthogonal".into()
+}
+fn zeros() -> String {
+    "zeros".into()
+}
+
+impl GruLayerSpec {
+    pub fn output_mode(mut self, mode: OutputMode) -> Self {
+        self.output_mode = mode;
+        self
+    }
+    pub fn reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
+        self.reset_gate_mode = mode;
+        self
+    }
+    pub fn state_activation_function(mut self, f: StateActivation) -> Self {
+        self.state_activation = f;
+        self
+    }
+    pub fn gate_activation_function(mut self, f: GateActivation) -> Self {
+        self.gate_activation = f;
+        self
+    }
+    pub fn clip(mut self, clip: Option<f64>) -> Self {
+        self.clip = clip;
+        self
+    }
+    pub fn depth(mut self, depth: usize) -> Self {
+        self.depth = depth;
+        self
+    }
+    pub fn bidirectional(mut self, yes: bool) -> Self {
+        self.bidirectional = yes;
+        self
+    }
+    /// Dropout between stacked layers (needs depth >= 2 to have an effect).
+    pub fn dropout(mut self, probability: f64) -> Self {
+        self.dropout = probability;
+        self
+    }
+    pub fn learnable_initial_state(mut self, yes: bool) -> Self {
+        self.learnable_initial_state = yes;
+        self
+    }
+    pub fn factors(mut self, factors: LearnFactors) -> Self {
+        self.factors = factors;
+        self
+    }
+    pub fn engine(mut self, engine: EngineKind) -> Self {
+        self.engine = engine;
+        self
+    }
+    pub fn input_weights_initializer(mut self, name: &str) -> Self {
+        self.input_weights_initializer = name.into();
+        self
+    }
+    pub fn recurrent_weights_initializer(mut self, name: &str) -> Self {
+        self.recurrent_weights_initializer = name.into();
+        self
+    }
+    pub fn bias_initializer(mut self, name: &str) -> Self {
+        self.bias_initializer = name.into();
+        self
+    }
+}
+
+impl From<GruLayerSpec> for LayerSpec {
+    fn from(g: GruLayerSpec) -> Self {
+        LayerSpec::Gru(Box::new(g))
+    }
+}
+
+/// `sequenceInputLayer(input_size)`.
+pub fn sequence_input(input_size: usize) -> LayerSpec {
+    LayerSpec::SequenceInput { input_size, normalization: Normalization::None }
+}
+
+/// `sequenceInputLayer(input_size, Normalization="zscore")`.
+pub fn sequence_input_zscore(input_size: usize) -> LayerSpec {
+    LayerSpec::SequenceInput { input_size, normalization: Normalization::Zscore }
+}
+
+/// `gruLayer(num_hidden_units)` with MATLAB's defaults.
+pub fn gru(num_hidden_units: usize) -> GruLayerSpec {
+    GruLayerSpec {
+        num_hidden_units,
+        output_mode: OutputMode::Sequence,
+        reset_gate_mode: ResetGateMode::AfterMultiplication,
+        state_activation: StateActivation::Tanh,
+        gate_activation: GateActivation::Sigmoid,
+        clip: None,
+        depth: 1,
+        bidirectional: false,
+        dropout: 0.0,
+        input_weights_initializer: glorot(),
+        recurrent_weights_initializer: orthogonal(),
+        bias_initializer: zeros(),
+        learnable_initial_state: false,
+        factors: LearnFactors::default(),
+        engine: EngineKind::Korali,
+    }
+}
+
+/// `dropoutLayer(probability)`.
+pub fn dropout(probability: f64) -> LayerSpec {
+    LayerSpec::Dropout { probability }
+}
+
+/// `fullyConnectedLayer(output_size)`.
+pub fn fully_connected(output_size: usize) -> LayerSpec {
+    LayerSpec::FullyConnected { output_size }
+}
+
+/// `softmaxLayer`.
+pub fn softmax() -> LayerSpec {
+    LayerSpec::Softmax
+}
+
+/// `classificationLayer` (classes named from the data).
+pub fn classification() -> LayerSpec {
+    LayerSpec::Classification { classes: None, class_weights: None }
+}
+
+/// `classificationLayer(Classes=..., ClassWeights=...)`.
+pub fn classification_weighted(classes: Vec<String>, class_weights: Vec<f64>) -> LayerSpec {
+    LayerSpec::Classification { classes: Some(classes), class_weights: Some(class_weights) }
+}
+
+/// `regressionLayer`.
+pub fn regression() -> LayerSpec {
+    LayerSpec::Regression
+}
+
+/// A layer array: `layers![sequence_input(12), gru(100), fully_connected(9), softmax(), classification()]`.
+#[macro_export]
+macro_rules! layers {
+    ($($layer:expr),* $(,)?) => {
+        vec![$($crate::network::LayerSpec::from($layer)),*]
+    };
+}

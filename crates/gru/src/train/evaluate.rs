@@ -1,0 +1,136 @@
+//! Evaluation and prediction of a network on a data set (no dropout, whole sequences).
+
+use gru_core::Real;
+
+use super::batching::{chunk_minibatch, minibatches, PaddingDirection, SequenceLength};
+use crate::data::{SequenceDataset, Targets};
+use crate::error::Result;
+use crate::network::{Head, LossTargets, Network};
+
+/// Loss and metric of a network on a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss over all observations.
+    pub loss: f64,
+    /// Fraction of correct predictions (classification).
+    pub accuracy: Option<f64>,
+    /// Root mean squared error over all responses (regression).
+    pub rmse: Option<f64>,
+    /// Observations (sequences, or steps for sequence-to-sequence).
+    pub count: usize,
+}
+
+/// The targets of one batch (`idx` into the data set), one per batch row.
+pub(crate) fn batch_targets<'a>(
+    targets: &'a Targets,
+    idx: &[usize],
+    offsets: &[usize],
+    lengths: &[usize],
+    ends: &[bool],
+    width: usize,
+) -> LossTargets<'a> {
+    match targets {
+        Targets::Classes(c) => LossTargets::Classes(idx.iter().zip(ends).map(|(&i, &e)| e.then_some(c[i])).collect()),
+        Targets::ClassSequences(c) => LossTargets::ClassSteps(
+            idx.iter().enumerate().map(|(m, &i)| &c[i][offsets[m]..offsets[m] + lengths[m]]).collect(),
+        ),
+        Targets::Responses(r) => {
+            LossTargets::Responses(idx.iter().zip(ends).map(|(&i, &e)| e.then_some(&r[i][..])).collect())
+        }
+        Targets::ResponseSequences(r) => LossTargets::ResponseSteps(
+            idx.iter()
+                .enumerate()
+                .map(|(m, &i)| &r[i][offsets[m] * width..(offsets[m] + lengths[m]) * width])
+                .collect(),
+        ),
+    }
+}
+
+/// Evaluates `network` on `data` in minibatches of `mini_batch_size`.
+pub fn evaluate<T: Real>(
+    network: &mut Network<T>,
+    data: &SequenceDataset<T>,
+    mini_batch_size: usize,
+) -> Result<Evaluation> {
+    let order: Vec<usize> = (0..data.len()).collect();
+    let width = network.output_width();
+    let (mut loss, mut count, mut correct, mut sq, mut elements) = (0.0, 0usize, 0usize, 0.0, 0usize);
+    for mb in minibatches(&order, mini_batch_size, false)? {
+        let seqs: Vec<&[T]> = mb.iter().map(|&i| &data.sequences[i][..]).collect();
+        for chunk in chunk_minibatch(&seqs, data.channels, SequenceLength::Longest, PaddingDirection::Right)? {
+            let idx: Vec<usize> = chunk.members.iter().map(|&m| mb[m]).collect();
+            let targets = batch_targets(&data.targets, &idx, &chunk.offsets, &chunk.lengths, &chunk.ends, width);
+            let pass = network.forward(&chunk.x, chunk.steps, &chunk.lengths, None, None)?;
+            let (stats, _) = crate::network::loss_and_grad(network, &pass, &targets)?;
+            loss += stats.loss * stats.count as f64;
+            count += stats.count;
+            correct += stats.correct;
+            sq += stats.squared_error;
+            elements += stats.elements;
+        }
+    }
+    let classification = matches!(network.head(), Head::Classification { .. });
+    Ok(Evaluation {
+        loss: loss / count.max(1) as f64,
+        accuracy: classification.then(|| correct as f64 / count.max(1) as f64),
+        rmse: (!classification).then(|| (sq / elements.max(1) as f64).sqrt()),
+        count,
+    })
+}
+
+/// The network's outputs for each sequence: class probabilities `[K]` or responses `[R]`
+/// (sequence-to-one), or `[len, K]` / `[len, R]` (sequence-to-sequence).
+pub fn predict<T: Real>(
+    network: &mut Network<T>,
+    sequences: &[Vec<T>],
+    channels: usize,
+    mini_batch_size: usize,
+) -> Result<Vec<Vec<T>>> {
+    let order: Vec<usize> = (0..sequences.len()).collect();
+    let width = network.output_width();
+    let mut out = vec![Vec::new(); sequences.len()];
+    for mb in minibatches(&order, mini_batch_size, false)? {
+        let seqs: Vec<&[T]> = mb.iter().map(|&i| &sequences[i][..]).collect();
+        for chunk in chunk_minibatch(&seqs, channels, SequenceLength::Longest, PaddingDirection::Right)? {
+            let pass = network.forward(&chunk.x, chunk.steps, &chunk.lengths, None, None)?;
+            let batch = chunk.members.len();
+            for (m, &member) in chunk.members.iter().enumerate() {
+                let i = mb[member];
+                out[i] = if network.sequence_output() {
+                    (0..chunk.lengths[m])
+                        .flat_map(|t| pass.output[(t * batch + m) * width..(t * batch + m + 1) * width].to_vec())
+                        .collect()
+                } else {
+                    pass.output[m * width..(m + 1) * width].to_vec()
+                };
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The most probable class of each prediction row of `width` (argmax).
+pub fn argmax_rows<T: Real>(p: &[T], width: usize) -> Vec<usize> {
+    p.chunks_exact(width).map(|row| (0..width).fold(0, |best, k| if row[k] > row[best] { k } else { best })).collect()
+}
+
+/// The network's output for a padded batch `x` (`[T, B, C]`) whose sequences are laid out
+/// with `direction` (Left: each sequence's valid steps are its last `lengths[b]` steps).
+/// Sequence outputs come back in the same layout (`[T, B, K]`, zero at padding); per
+/// sequence outputs are `[B, K]`. Masking is exact, so both directions give the same values.
+pub fn predict_padded<T: Real>(
+    network: &mut Network<T>,
+    x: &[T],
+    steps: usize,
+    lengths: &[usize],
+    direction: super::batching::PaddingDirection,
+) -> Result<Vec<T>> {
+    let (batch, c) = (lengths.len(), network.input_size());
+    let valid_first = super::batching::to_valid_first(x, steps, batch, c, lengths, direction)?;
+    let pass = network.forward(&valid_first, steps, lengths, None, None)?;
+    if network.sequence_output() {
+        super::batching::from_valid_first(&pass.output, steps, batch, network.output_width(), lengths, direction)
+    } else {
+        Ok(pass.output)
+    }
+}

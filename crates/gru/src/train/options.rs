@@ -1,0 +1,129 @@
+//! `TrainingOptions`: MATLAB's `trainingOptions` names and defaults.
+//!
+//! | option | default | MATLAB |
+//! |---|---|---|
+//! | `solver` | Adam (β1 0.9, β2 0.999, ε 1e-8) | the solver argument: "sgdm" / "adam" / "rmsprop" |
+//! | `initial_learn_rate` | solver default: 0.01 sgdm, 0.001 adam and rmsprop | InitialLearnRate |
+//! | `learn_rate_schedule` | none | LearnRateSchedule, LearnRateDropFactor (0.1), LearnRateDropPeriod (10) |
+//! | `l2_regularization` | 1e-4 | L2Regularization |
+//! | `gradient_threshold_method` | l2norm | GradientThresholdMethod |
+//! | `gradient_threshold` | +inf (no clipping) | GradientThreshold |
+//! | `max_epochs` | 30 | MaxEpochs |
+//! | `mini_batch_size` | 128 | MiniBatchSize |
+//! | `shuffle` | once | Shuffle |
+//! | `sequence_length` | longest | SequenceLength |
+//! | `sequence_padding_direction` | right | SequencePaddingDirection |
+//! | `validation_frequency` | 50 (iterations) | ValidationFrequency |
+//! | `validation_patience` | none (+inf) | ValidationPatience |
+//! | `output_network` | last-iteration | OutputNetwork |
+//! | `seed` | 0 | (the RNG of shuffles and dropout) |
+//! | `checkpoint_path` | none | CheckpointPath (a checkpoint after every `checkpoint_frequency` epochs) |
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::batching::{PaddingDirection, SequenceLength, Shuffle};
+use super::optim::{GradientThresholdMethod, LearnRateSchedule, Solver};
+use crate::error::{Error, Result};
+
+/// Which parameters training returns (MATLAB `OutputNetwork`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputNetwork {
+    #[default]
+    LastIteration,
+    /// The parameters of the validation with the lowest loss (needs validation data).
+    BestValidationLoss,
+}
+
+/// Options of a training run; see the module documentation for names and defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingOptions {
+    pub solver: Solver,
+    pub initial_learn_rate: Option<f64>,
+    pub learn_rate_schedule: LearnRateSchedule,
+    pub l2_regularization: f64,
+    pub gradient_threshold_method: GradientThresholdMethod,
+    pub gradient_threshold: f64,
+    pub max_epochs: usize,
+    pub mini_batch_size: usize,
+    pub shuffle: Shuffle,
+    pub sequence_length: SequenceLength,
+    pub sequence_padding_direction: PaddingDirection,
+    pub validation_frequency: usize,
+    pub validation_patience: Option<usize>,
+    pub output_network: OutputNetwork,
+    pub seed: u64,
+    pub checkpoint_path: Option<PathBuf>,
+    pub checkpoint_frequency: usize,
+}
+
+impl Default for TrainingOptions {
+    fn default() -> Self {
+        Self {
+            solver: Solver::adam(),
+            initial_learn_rate: None,
+            learn_rate_schedule: LearnRateSchedule::None,
+            l2_regularization: 1e-4,
+            gradient_threshold_method: GradientThresholdMethod::L2Norm,
+            gradient_threshold: f64::INFINITY,
+            max_epochs: 30,
+            mini_batch_size: 128,
+            shuffle: Shuffle::Once,
+            sequence_length: SequenceLength::Longest,
+            sequence_padding_direction: PaddingDirection::Right,
+            validation_frequency: 50,
+            validation_patience: None,
+            output_network: OutputNetwork::LastIteration,
+            seed: 0,
+            checkpoint_path: None,
+            checkpoint_frequency: 1,
+        }
+    }
+}
+
+impl TrainingOptions {
+    /// The initial learn rate: the given one or the solver's default.
+    pub fn learn_rate(&self) -> f64 {
+        self.initial_learn_rate.unwrap_or_else(|| self.solver.default_learn_rate())
+    }
+
+    /// Checks every option; errors name the MATLAB option and the value.
+    pub fn validate(&self) -> Result<()> {
+        self.solver.validate()?;
+        self.learn_rate_schedule.validate()?;
+        let lr = self.learn_rate();
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::property("InitialLearnRate", lr, "must be a finite number > 0"));
+        }
+        if !(self.l2_regularization.is_finite() && self.l2_regularization >= 0.0) {
+            return Err(Error::property("L2Regularization", self.l2_regularization, "must be a finite number >= 0"));
+        }
+        if self.gradient_threshold.is_nan() || self.gradient_threshold <= 0.0 {
+            return Err(Error::property("GradientThreshold", self.gradient_threshold, "must be > 0 (or +inf)"));
+        }
+        for (name, v) in [
+            ("MaxEpochs", self.max_epochs),
+            ("MiniBatchSize", self.mini_batch_size),
+            ("ValidationFrequency", self.validation_frequency),
+            ("CheckpointFrequency", self.checkpoint_frequency),
+        ] {
+            if v == 0 {
+                return Err(Error::property(name, 0, "must be a positive integer"));
+            }
+        }
+        if self.validation_patience == Some(0) {
+            return Err(Error::property("ValidationPatience", 0, "must be a positive integer (or none for +inf)"));
+        }
+        if let SequenceLength::Fixed(0) = self.sequence_length {
+            return Err(Error::property(
+                "SequenceLength",
+                0,
+                "must be \"longest\", \"shortest\" or a positive integer",
+            ));
+        }
+        Ok(())
+    }
+}

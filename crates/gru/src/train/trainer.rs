@@ -1,0 +1,314 @@
+//! The training loop: epochs of shuffled minibatches of variable-length sequences, split
+//! into chunks for truncated BPTT when `SequenceLength` is a number, an optimizer step per
+//! chunk, validation with patience, checkpoints, and a metrics history.
+//!
+//! Reproducibility: the order of each epoch and every dropout mask derive from the seed
+//! and the epoch or iteration number alone, so a run resumed from a checkpoint (saved at
+//! the end of an epoch) continues exactly as the uninterrupted run.
+
+use std::path::Path;
+
+use gru_core::Real;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::batching::{chunk_minibatch, epoch_order, minibatches, SequenceLength};
+use super::evaluate::{batch_targets, evaluate, Evaluation};
+use super::history::{History, IterationRecord, ValidationRecord};
+use super::optim::{clip_gradients, OptimizerState};
+use super::options::{OutputNetwork, TrainingOptions};
+use crate::data::{SequenceDataset, Targets};
+use crate::error::{Error, Result};
+use crate::network::{loss_and_grad, Head, Network, Node};
+
+/// What the trainer reports while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress<'a> {
+    /// After each optimizer step; `of` is the total number of iterations planned.
+    Iteration { record: &'a IterationRecord, of: usize },
+    /// After each validation.
+    Validation(&'a ValidationRecord),
+    /// After each epoch (1-based), with the checkpoint written, if any.
+    Epoch { epoch: usize, of: usize, checkpoint: Option<&'a Path> },
+}
+
+/// Where a run stands: everything a checkpoint needs to resume it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainState<T> {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub iteration: usize,
+    pub optimizer: OptimizerState<T>,
+    /// The lowest validation loss and the parameters that gave it.
+    pub best: Option<(f64, Vec<T>)>,
+    /// Validations since the best one (patience counter).
+    pub bad_validations: usize,
+    pub stopped_early: bool,
+    pub history: History,
+}
+
+/// The outcome of [`Trainer::fit`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingReport {
+    pub history: History,
+    pub epochs: usize,
+    pub iterations: usize,
+    pub stopped_early: bool,
+    /// The last validation, if validation data were given.
+    pub final_validation: Option<Evaluation>,
+}
+
+/// Trains a [`Network`] with [`TrainingOptions`].
+pub struct Trainer<T: Real> {
+    pub options: TrainingOptions,
+    pub state: TrainState<T>,
+}
+
+fn dropout_rng(seed: u64, iteration: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_D20F_0000_0000);
+    rng.set_stream(iteration as u64);
+    rng
+}
+
+impl<T: Real> Trainer<T> {
+    /// A fresh run for `network`.
+    pub fn new(network: &Network<T>, options: TrainingOptions) -> Result<Self> {
+        options.validate()?;
+        let n = network.params_flat().len();
+        let state = TrainState {
+            epoch: 0,
+            iteration: 0,
+            optimizer: OptimizerState::new(options.solver, n),
+            best: None,
+            bad_validations: 0,
+            stopped_early: false,
+            history: History::default(),
+        };
+        Ok(Self { options, state })
+    }
+
+    /// Checks that `data` fits `network` (channels, target kind and width).
+    fn check_data(network: &Network<T>, data: &SequenceDataset<T>, what: &str) -> Result<()> {
+        data.validate()?;
+        if data.channels != network.input_size() {
+            return Err(Error::data(
+                what,
+                data.channels,
+                format!("channels; the network reads {}", network.input_size()),
+            ));
+        }
+        let kind_ok = matches!(
+            (network.head(), &data.targets, network.sequence_output()),
+            (Head::Classification { .. }, Targets::Classes(_), false)
+                | (Head::Classification { .. }, Targets::ClassSequences(_), true)
+                | (Head::Regression, Targets::Responses(_), false)
+                | (Head::Regression, Targets::ResponseSequences(_), true)
+        );
+        if !kind_ok {
+            return Err(Error::data(
+                what,
+                "targets",
+                "the target kind does not match the network (classes vs responses, per sequence vs per step)",
+            ));
+        }
+        if data.target_width() != network.output_width() {
+            return Err(Error::data(
+                what,
+                data.target_width(),
+                format!("classes or responses; the network outputs {}", network.output_width()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Trains until `max_epochs`, early stopping or the end of the data; `progress` is
+    /// called after every iteration, validation and epoch.
+    pub fn fit(
+        &mut self,
+        network: &mut Network<T>,
+        train: &SequenceDataset<T>,
+        validation: Option<&SequenceDataset<T>>,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<TrainingReport> {
+        let o = self.options.clone();
+        Self::check_data(network, train, "training data")?;
+        if let Some(v) = validation {
+            Self::check_data(network, v, "validation data")?;
+        }
+        if o.output_network == OutputNetwork::BestValidationLoss && validation.is_none() {
+            return Err(Error::property("OutputNetwork", "best-validation-loss", "needs validation data"));
+        }
+        if matches!(o.sequence_length, SequenceLength::Fixed(_)) && network.gru_layers().any(|g| g.bidirectional()) {
+            return Err(Error::property(
+                "SequenceLength",
+                format!("{:?}", o.sequence_length),
+                "splitting sequences (truncated BPTT) has no meaning for bidirectional layers",
+            ));
+        }
+        if self.state.epoch == 0 && self.state.iteration == 0 {
+            network.fit_normalization(train)?;
+        }
+        let segments = network.segments();
+        let per_epoch = minibatches(&(0..train.len()).collect::<Vec<_>>(), o.mini_batch_size, true)?.len();
+        let planned = per_epoch * o.max_epochs;
+        let width = network.output_width();
+        let classification = matches!(network.head(), Head::Classification { .. });
+        let mut last_validation = None;
+        let mut validated_at = None;
+        while self.state.epoch < o.max_epochs && !self.state.stopped_early {
+            let epoch = self.state.epoch;
+            let lr = o.learn_rate_schedule.learn_rate(o.learn_rate(), epoch + 1);
+            let order = epoch_order(train.len(), o.shuffle, o.seed, epoch);
+            for mb in minibatches(&order, o.mini_batch_size, true)? {
+                let seqs: Vec<&[T]> = mb.iter().map(|&i| &train.sequences[i][..]).collect();
+                let chunks = chunk_minibatch(&seqs, train.channels, o.sequence_length, o.sequence_padding_direction)?;
+                // Carried state per GRU node, [blocks, B_mb, H] for the whole minibatch.
+                let mut carried: Vec<Option<(Vec<T>, usize, usize)>> = network
+                    .nodes
+                    .iter()
+                    .map(|n| match n {
+                        Node::Gru(g) => {
+                            let blocks = g.depth() * if g.bidirectional() { 2 } else { 1 };
+                            Some((
+                                vec![T::zero(); blocks * mb.len() * g.num_hidden_units()],
+                                blocks,
+                                g.num_hidden_units(),
+                            ))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                for chunk in chunks {
+                    let b = chunk.members.len();
+                    let split = chunk.starts.iter().any(|s| !s);
+                    let initial: Vec<Option<Vec<T>>> = carried
+                        .iter()
+                        .map(|c| {
+                            let (state, blocks, h) = c.as_ref()?;
+                            if !split {
+                                return None;
+                            }
+                            let mut h0 = vec![T::zero(); blocks * b * h];
+                            for blk in 0..*blocks {
+                                for (m, &member) in chunk.members.iter().enumerate() {
+                                    if !chunk.starts[m] {
+                                        let src = (blk * mb.len() + member) * h;
+                                        h0[(blk * b + m) * h..(blk * b + m + 1) * h]
+                                            .copy_from_slice(&state[src..src + h]);
+                                    }
+                                }
+                            }
+                            Some(h0)
+                        })
+                        .collect();
+                    let mut rng = dropout_rng(o.seed, self.state.iteration + 1);
+                    let pass =
+                        network.forward(&chunk.x, chunk.steps, &chunk.lengths, Some(&initial), Some(&mut rng))?;
+                    for (c, fin) in carried.iter_mut().zip(&pass.final_states) {
+                        if let (Some((state, blocks, h)), Some(fin)) = (c.as_mut(), fin) {
+                            for blk in 0..*blocks {
+                                for (m, &member) in chunk.members.iter().enumerate() {
+                                    let dst = (blk * mb.len() + member) * *h;
+                                    state[dst..dst + *h]
+                                        .copy_from_slice(&fin[(blk * b + m) * *h..(blk * b + m + 1) * *h]);
+                                }
+                            }
+                        }
+                    }
+                    let idx: Vec<usize> = chunk.members.iter().map(|&m| mb[m]).collect();
+                    let targets =
+                        batch_targets(&train.targets, &idx, &chunk.offsets, &chunk.lengths, &chunk.ends, width);
+                    let (stats, d_out) = loss_and_grad(network, &pass, &targets)?;
+                    if stats.count == 0 {
+                        continue; // an early chunk of sequence-to-one targets: no loss here
+                    }
+                    let mut grads = network.backward(pass, &d_out)?;
+                    clip_gradients(&mut grads, &segments, o.gradient_threshold_method, o.gradient_threshold);
+                    let mut params = network.params_flat();
+                    self.state.optimizer.step(&mut params, &grads, &segments, lr, o.l2_regularization)?;
+                    network.set_params_flat(&params)?;
+                    self.state.iteration += 1;
+                    let record = IterationRecord {
+                        epoch: epoch + 1,
+                        iteration: self.state.iteration,
+                        loss: stats.loss,
+                        accuracy: classification.then(|| stats.correct as f64 / stats.count as f64),
+                        rmse: (!classification).then(|| (stats.squared_error / stats.elements.max(1) as f64).sqrt()),
+                        learn_rate: lr,
+                    };
+                    self.state.history.iterations.push(record.clone());
+                    progress(&Progress::Iteration { record: &record, of: planned });
+                    if let Some(v) = validation {
+                        if self.state.iteration.is_multiple_of(o.validation_frequency) {
+                            last_validation = Some(self.validate(network, v, epoch + 1, progress)?);
+                            validated_at = Some(self.state.iteration);
+                            if self.state.stopped_early {
+                                break;
+                            }
+                        }
+                    }
+                }
+                if self.state.stopped_early {
+                    break;
+                }
+            }
+            self.state.epoch += 1;
+            let mut written = None;
+            if let Some(path) = &o.checkpoint_path {
+                if self.state.epoch.is_multiple_of(o.checkpoint_frequency) {
+                    super::resume::save_training_checkpoint(path, network, self)?;
+                    written = Some(path.as_path());
+                }
+            }
+            progress(&Progress::Epoch { epoch: self.state.epoch, of: o.max_epochs, checkpoint: written });
+        }
+        if let Some(v) = validation {
+            if validated_at != Some(self.state.iteration) {
+                last_validation = Some(self.validate(network, v, self.state.epoch, progress)?);
+            }
+        }
+        if o.output_network == OutputNetwork::BestValidationLoss {
+            if let Some((_, best)) = &self.state.best {
+                network.set_params_flat(best)?;
+            }
+        }
+        Ok(TrainingReport {
+            history: self.state.history.clone(),
+            epochs: self.state.epoch,
+            iterations: self.state.iteration,
+            stopped_early: self.state.stopped_early,
+            final_validation: last_validation,
+        })
+    }
+
+    fn validate(
+        &mut self,
+        network: &mut Network<T>,
+        data: &SequenceDataset<T>,
+        epoch: usize,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<Evaluation> {
+        let e = evaluate(network, data, self.options.mini_batch_size)?;
+        let record = ValidationRecord {
+            epoch,
+            iteration: self.state.iteration,
+            loss: e.loss,
+            accuracy: e.accuracy,
+            rmse: e.rmse,
+        };
+        let improved = self.state.best.as_ref().is_none_or(|(best, _)| e.loss < *best);
+        if improved {
+            self.state.best = Some((e.loss, network.params_flat()));
+            self.state.bad_validations = 0;
+        } else {
+            self.state.bad_validations += 1;
+            if self.options.validation_patience.is_some_and(|p| self.state.bad_validations >= p) {
+                self.state.stopped_early = true;
+            }
+        }
+        self.state.history.validations.push(record.clone());
+        progress(&Progress::Validation(&record));
+        Ok(e)
+    }
+}
