@@ -311,7 +311,7 @@ impl<T: Real> OptimizerState<T> {
     }
 
     /// One update of `params: [P]` from the loss gradients `grads: [P]` (already clipped); the
-    /// step count becomes `t`. For each segment `s`, with `α_s = learn_rate · learn_rate_factor`,
+    /// step count advances to `t` (adam's bias correction uses it). For each segment `s`, with `α_s = learn_rate · learn_rate_factor`,
     /// `λ_s = l2_regularization · l2_factor` and `g' = g + λ_s θ` (the gradient of MATLAB's
     /// regularized loss `L + λ/2 · Σ l2_factor · θ²`):
     ///

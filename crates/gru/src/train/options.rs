@@ -46,6 +46,8 @@ pub struct TrainingOptions {
     pub learn_rate_schedule: LearnRateSchedule,
     pub l2_regularization: f64,
     pub gradient_threshold_method: GradientThresholdMethod,
+    /// `+inf` (no clipping) is written as JSON `null`, which JSON numbers cannot express.
+    #[serde(with = "infinite_as_null")]
     pub gradient_threshold: f64,
     pub max_epochs: usize,
     pub mini_batch_size: usize,
@@ -125,5 +127,39 @@ impl TrainingOptions {
             ));
         }
         Ok(())
+    }
+}
+
+/// `f64::INFINITY` <-> JSON `null` (JSON has no infinity).
+mod infinite_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_infinite() && *v > 0.0 {
+            s.serialize_none()
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_round_trip_through_json_with_their_defaults() {
+        let o = TrainingOptions::default();
+        let json = serde_json::to_string(&o).unwrap();
+        assert_eq!(serde_json::from_str::<TrainingOptions>(&json).unwrap(), o);
+        let partial: TrainingOptions = serde_json::from_str(r#"{"max_epochs": 5, "gradient_threshold": 2.0}"#).unwrap();
+        assert_eq!((partial.max_epochs, partial.gradient_threshold, partial.mini_batch_size), (5, 2.0, 128));
+        assert!(serde_json::from_str::<TrainingOptions>(r#"{"max_epoch": 5}"#).is_err());
+        assert_eq!(o.learn_rate(), 0.001);
+        o.validate().unwrap();
     }
 }
