@@ -20,7 +20,7 @@ fn oscillations(n: usize, seed: u64) -> SequenceDataset<f32> {
     for i in 0..n {
         let class = i % 3;
         let omega = [0.4, 0.9, 1.6][class];
-        let (len, phase) = (rng.random_range(8..=20), rng.random_range(0.0..6.28));
+        let (len, phase) = (rng.random_range(8..=20), rng.random_range(0.0..std::f64::consts::TAU));
         let mut s = Vec::new();
         for t in 0..len {
             let a = omega * t as f64 + phase;
