@@ -1,17 +1,22 @@
-//! `gru`: the command-line tool of the gru project.
+//! `gru`: train, evaluate and run GRU networks from the command line.
 //!
-//! For now: `gru inspect SPEC.json` (the layers, parameter shapes and counts of a GRU
-//! spec) and `gru engines` (which engines this build can run). Training, evaluation and
-//! prediction arrive with the networks and data loaders.
+//! ```text
+//! gru demo                      train + evaluate on the shipped data set, write a plot
+//! gru train --train F ...       train a network on a data file, save the model
+//! gru eval --model M --data F   accuracy, per-class precision/recall, confusion matrix; RMSE/MAE
+//! gru predict --model M --data F [--out F.csv|F.json]
+//! gru inspect FILE              a model, a network or Korali JSON, or a GRU spec
+//! gru engines                   which engines this build can run
+//! ```
 
-use std::path::PathBuf;
+mod commands;
+mod plot;
+mod progress;
 
-use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use gru::{EngineKind, GruParams, GruSpec};
 
 #[derive(Parser)]
-#[command(name = "gru", version, about = "Gated Recurrent Unit networks")]
+#[command(name = "gru", version, about = "Gated Recurrent Unit networks: train, evaluate, predict")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,62 +24,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show the layers, parameter shapes and counts of a GRU spec (JSON).
-    Inspect {
-        /// A JSON file with the fields of `GruSpec`, e.g. {"input_size": 12, "hidden_size": 100}.
-        spec: PathBuf,
-    },
+    /// Train and evaluate a GRU classifier on the shipped GestureShapes data set.
+    Demo(commands::demo::DemoArgs),
+    /// Train a network on a data file (.ts, .tsv, .csv, .npz) and save the model.
+    Train(Box<commands::train::TrainArgs>),
+    /// Evaluate a saved model on a labelled data file.
+    Eval(commands::eval::EvalArgs),
+    /// Predict with a saved model; CSV or JSON out.
+    Predict(commands::predict::PredictArgs),
+    /// Describe a model (.safetensors), a network / Korali / GRU-spec JSON.
+    Inspect(commands::inspect::InspectArgs),
     /// List the engines and whether this build can run them.
     Engines,
 }
 
-fn inspect(path: &PathBuf) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let spec: GruSpec = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    spec.validate().with_context(|| format!("validating {}", path.display()))?;
-    let params = GruParams::<f32>::zeros(&spec);
-    let mut out = format!(
-        "GRU: input {} -> hidden {} x {} direction(s), depth {}, output {:?}\n\
-         reset gate: {}, state activation: {:?}, gate activation: {:?}, clip: {:?}\n",
-        spec.input_size,
-        spec.hidden_size,
-        spec.directions(),
-        spec.depth,
-        spec.output_mode,
-        spec.reset_gate_mode.name(),
-        spec.state_activation,
-        spec.gate_activation,
-        spec.clip,
-    );
-    let h = spec.hidden_size;
-    for (i, b) in params.blocks().iter().enumerate() {
-        let (layer, dir) = (i / spec.directions(), i % spec.directions());
-        out += &format!(
-            "  layer {layer} {}: W {}x{}, R {}x{}, bias {}\n",
-            if dir == 0 { "forward" } else { "backward" },
-            3 * h,
-            b.input_size(),
-            3 * h,
-            h,
-            b.bias().len()
-        );
-    }
-    out += &format!("parameters: {}\n", params.num_params());
-    Ok(out)
-}
-
-fn main() -> Result<()> {
+fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Inspect { spec } => print!("{}", inspect(&spec)?),
+        Command::Demo(a) => commands::demo::run(&a),
+        Command::Train(a) => commands::train::run(&a),
+        Command::Eval(a) => commands::eval::run(&a),
+        Command::Predict(a) => commands::predict::run(&a),
+        Command::Inspect(a) => commands::inspect::run(&a),
         Command::Engines => {
-            for kind in [EngineKind::Korali, EngineKind::OneDNN, EngineKind::CuDNN] {
-                let status = match kind {
-                    EngineKind::Korali => "available (native Rust, always built)",
-                    _ => "not yet implemented in this build",
-                };
-                println!("{kind}: {status}");
+            let available = gru::engines::available_engines();
+            for kind in [gru::EngineKind::Korali, gru::EngineKind::OneDNN, gru::EngineKind::CuDNN] {
+                match gru::engines::engine_for::<f32>(kind) {
+                    Ok(_) if available.contains(&kind) => println!("{kind}: available"),
+                    Ok(_) => println!("{kind}: available"),
+                    Err(e) => println!("{kind}: unavailable ({e})"),
+                }
             }
+            Ok(())
         }
     }
-    Ok(())
 }

@@ -1,45 +1,194 @@
-//! The `gru` binary as a user runs it.
+//! The `gru` binary as a user runs it: demo, train -> eval -> predict, inspect, engines,
+//! and the errors a user sees.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-fn gru(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_gru"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .unwrap()
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn gru(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gru")).args(args).current_dir(root()).output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn is_png(p: &Path) -> bool {
+    let bytes = std::fs::read(p).unwrap();
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000
+}
+
+fn is_svg(p: &Path) -> bool {
+    let text = std::fs::read_to_string(p).unwrap();
+    text.contains("<svg") && text.trim_end().ends_with("</svg>")
 }
 
 #[test]
-fn inspect_prints_blocks_and_parameter_count() {
-    let out = gru(&["inspect", "examples/spec.json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("layer 1 backward: W 300x200, R 300x100, bias 600"), "{text}");
-    assert!(text.contains("parameters: 249600"), "{text}");
+fn demo_trains_evaluates_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let text = ok(&gru(&["demo", "--out", out, "--epochs", "2", "--hidden", "8", "--quiet"]));
+    assert!(text.contains("test accuracy:"), "{text}");
+    for f in ["model.safetensors", "history.csv", "GestureShapes_TRAIN.ts"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    assert!(is_png(&dir.path().join("training.png")));
+    assert!(is_svg(&dir.path().join("training.svg")));
 }
 
 #[test]
-fn inspect_rejects_unknown_keys_and_bad_values_with_the_field_name() {
-    let dir = std::env::temp_dir().join(format!("gru-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let unknown = dir.join("unknown.json");
-    std::fs::write(&unknown, r#"{"input_size": 3, "hidden_size": 4, "hiden": 5}"#).unwrap();
-    let out = gru(&["inspect", unknown.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hiden"));
-    let bad = dir.join("bad.json");
-    std::fs::write(&bad, r#"{"input_size": 3, "hidden_size": 4, "clip": -1.0}"#).unwrap();
-    let out = gru(&["inspect", bad.to_str().unwrap()]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("clip") && err.contains("-1"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
+fn train_eval_predict_on_the_shipped_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let (model, history, png, svg) = (p("m.safetensors"), p("h.csv"), p("c.png"), p("c.svg"));
+    let text = ok(&gru(&[
+        "train",
+        "--train",
+        "data/demo/GestureShapes_TRAIN.ts",
+        "--validation",
+        "data/demo/GestureShapes_TEST.ts",
+        "--hidden",
+        "8",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--learn-rate",
+        "0.01",
+        "--out",
+        &model,
+        "--history",
+        &history,
+        "--plot",
+        &png,
+        "--plot",
+        &svg,
+    ]));
+    assert!(text.contains("model saved to"), "{text}");
+    assert!(text.contains("validation: loss"), "{text}");
+    let csv = std::fs::read_to_string(&history).unwrap();
+    assert!(csv.starts_with("epoch,iteration,loss,accuracy"));
+    assert_eq!(csv.lines().count(), 1 + 2 * (400 / 32));
+    assert!(is_png(Path::new(&png)) && is_svg(Path::new(&svg)));
+
+    let report = ok(&gru(&["eval", "--model", &model, "--data", "data/demo/GestureShapes_TEST.ts"]));
+    assert!(
+        report.contains("accuracy:") && report.contains("confusion matrix") && report.contains("zigzag"),
+        "{report}"
+    );
+    let json = ok(&gru(&["eval", "--model", &model, "--data", "data/demo/GestureShapes_TEST.ts", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["confusion"].as_array().unwrap().len(), 4);
+
+    let (pcsv, pjson) = (p("pred.csv"), p("pred.json"));
+    ok(&gru(&["predict", "--model", &model, "--data", "data/demo/GestureShapes_TEST.ts", "--out", &pcsv]));
+    let lines: Vec<String> = std::fs::read_to_string(&pcsv).unwrap().lines().map(String::from).collect();
+    assert_eq!(lines[0], "sequence,step,prediction,circle,square,triangle,zigzag");
+    assert_eq!(lines.len(), 201);
+    ok(&gru(&["predict", "--model", &model, "--data", "data/demo/GestureShapes_TEST.ts", "--out", &pjson]));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&pjson).unwrap()).unwrap();
+    assert_eq!(v["predictions"].as_array().unwrap().len(), 200);
+
+    let text = ok(&gru(&["inspect", &model]));
+    assert!(
+        text.contains("GRU 0 (engine Korali)") && text.contains("classes: circle, square, triangle, zigzag"),
+        "{text}"
+    );
+}
+
+#[test]
+fn train_a_regressor_from_a_generated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A univariate .ts regression problem: the target is the mean of the sequence.
+    let mut ts = String::from("@problemName Means\n@univariate true\n@equalLength false\n@targetLabel true\n@data\n");
+    for i in 0..60 {
+        let len = 4 + i % 5;
+        let vals: Vec<f64> = (0..len).map(|t| ((i * 7 + t * 3) % 11) as f64 / 10.0 - 0.5).collect();
+        let mean = vals.iter().sum::<f64>() / len as f64;
+        let cells: Vec<String> = vals.iter().map(|v| format!("{v}")).collect();
+        ts += &format!("{}:{mean}\n", cells.join(","));
+    }
+    let data = dir.path().join("means.ts");
+    std::fs::write(&data, ts).unwrap();
+    let model = dir.path().join("r.safetensors");
+    let text = ok(&gru(&[
+        "train",
+        "--train",
+        data.to_str().unwrap(),
+        "--hidden",
+        "6",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--out",
+        model.to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert!(text.contains("rmse"), "{text}");
+    let report = ok(&gru(&["eval", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap()]));
+    assert!(report.contains("rmse:") && report.contains("mae:"), "{report}");
+}
+
+#[test]
+fn inspect_describes_specs_networks_and_korali_configs() {
+    let text = ok(&gru(&["inspect", "examples/spec.json"]));
+    assert!(
+        text.contains("layer 1 backward: W 300x200, R 300x100, bias 600") && text.contains("parameters: 249600"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let korali = dir.path().join("korali.json");
+    std::fs::write(
+        &korali,
+        r#"{"Engine": "Korali", "Hidden Layers": [{"Type": "Layer/Recurrent/GRU", "Output Channels": 32, "Depth": 2}], "Results": {}}"#,
+    )
+    .unwrap();
+    let text = ok(&gru(&["inspect", korali.to_str().unwrap()]));
+    assert!(text.contains("Layer/Recurrent/GRU") && text.contains("warning"), "{text}");
+    let layers = dir.path().join("layers.json");
+    std::fs::write(
+        &layers,
+        r#"[{"type": "sequence-input", "input_size": 3}, {"type": "gru", "num_hidden_units": 5, "output_mode": "last"},
+            {"type": "fully-connected", "output_size": 2}, {"type": "regression"}]"#,
+    )
+    .unwrap();
+    let text = ok(&gru(&["inspect", layers.to_str().unwrap()]));
+    assert!(text.contains("learnable values"), "{text}");
+}
+
+#[test]
+fn user_errors_are_reported_not_panicked() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.ts");
+    std::fs::write(&bad, "@dimensions 2\n@classLabel true a b\n@data\n1,2:3,4:a\n1,2:b\n").unwrap();
+    for args in [
+        vec!["train", "--train", bad.to_str().unwrap(), "--epochs", "1"],
+        vec!["train", "--train", "data/demo/GestureShapes_TRAIN.ts", "--epochs", "0"],
+        vec!["train", "--train", "data/demo/GestureShapes_TRAIN.ts", "--engine", "OneDNN"],
+        vec!["eval", "--model", "missing.safetensors", "--data", "data/demo/GestureShapes_TEST.ts"],
+        vec!["inspect", "Cargo.lock"],
+    ] {
+        let out = gru(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("Error:") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+    let out = gru(&["train", "--train", bad.to_str().unwrap(), "--epochs", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 5"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
 fn engines_lists_the_native_engine() {
-    let out = gru(&["engines"]);
-    assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap().contains("Korali: available"));
+    let text = ok(&gru(&["engines"]));
+    assert!(text.contains("Korali: available") && text.contains("OneDNN: unavailable"), "{text}");
 }

@@ -4,6 +4,18 @@
 //! one class or response vector per sequence (sequence-to-one) or per step
 //! (sequence-to-sequence).
 
+pub mod csv;
+pub mod load;
+pub mod npy;
+pub mod ts;
+pub mod tsv;
+
+pub use self::csv::{load_csv, parse_csv, CsvLayout};
+pub use load::{load_any, TargetKind};
+pub use npy::{load_npy, load_npz, parse_npy, parse_npz};
+pub use ts::{load_ts, parse_ts};
+pub use tsv::{load_ucr_tsv, parse_ucr_tsv};
+
 use gru_core::Real;
 
 use crate::error::{Error, Result};

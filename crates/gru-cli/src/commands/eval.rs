@@ -1,0 +1,86 @@
+//! `gru eval`: a saved model on a labelled data file.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use gru::network::Head;
+use gru::train::metrics::{ClassificationReport, RegressionReport};
+use gru::train::{argmax_rows, predict};
+use gru::{Network, Real, Targets};
+
+use super::{load_data, load_model, AnyNetwork};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A model saved by `gru train` (.safetensors).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled data (.ts, .tsv, .csv, .npz).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: &EvalArgs) -> Result<()> {
+    let text = match load_model(&a.model)? {
+        AnyNetwork::F32(mut n) => report(&mut n, a)?,
+        AnyNetwork::F64(mut n) => report(&mut n, a)?,
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// The evaluation report as text (or JSON).
+pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
+    let data = load_data::<T>(&a.data)?;
+    let out = predict(net, &data.sequences, data.channels, 128)?;
+    let width = net.output_width();
+    Ok(match (net.head().clone(), &data.targets) {
+        (Head::Classification { .. }, Targets::Classes(t)) => {
+            let pred: Vec<usize> = out.iter().map(|p| argmax_rows(p, width)[0]).collect();
+            class_report(net, &data.class_names, t, &pred, a.json)?
+        }
+        (Head::Classification { .. }, Targets::ClassSequences(t)) => {
+            let pred: Vec<usize> = out.iter().flat_map(|p| argmax_rows(p, width)).collect();
+            let truth: Vec<usize> = t.iter().flatten().copied().collect();
+            class_report(net, &data.class_names, &truth, &pred, a.json)?
+        }
+        (Head::Regression, Targets::Responses(t)) | (Head::Regression, Targets::ResponseSequences(t)) => {
+            let pred: Vec<f64> = out.iter().flatten().map(|v| v.widen()).collect();
+            let truth: Vec<f64> = t.iter().flatten().copied().collect();
+            let r = RegressionReport::new(&pred, &truth);
+            if a.json {
+                serde_json::to_string_pretty(&r)? + "\n"
+            } else {
+                format!("rmse: {:.6}\nmae:  {:.6}\nvalues: {}\n", r.rmse, r.mae, r.count)
+            }
+        }
+        _ => anyhow::bail!("the data's targets do not match the model's output (classes vs responses)"),
+    })
+}
+
+/// Maps the data's class indices onto the model's class names, then reports.
+fn class_report<T: Real>(
+    net: &Network<T>,
+    data_names: &[String],
+    truth: &[usize],
+    pred: &[usize],
+    json: bool,
+) -> Result<String> {
+    let names = net.class_names().to_vec();
+    let truth: Vec<usize> = truth
+        .iter()
+        .map(|&t| {
+            let name = &data_names[t];
+            names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| anyhow::anyhow!("class {name:?} of the data is not a class of the model {names:?}"))
+        })
+        .collect::<Result<_>>()?;
+    let r = ClassificationReport::new(names, &truth, pred);
+    Ok(if json { serde_json::to_string_pretty(&r)? + "\n" } else { r.to_text() })
+}

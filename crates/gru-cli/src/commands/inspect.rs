@@ -1,0 +1,109 @@
+//! `gru inspect`: what a model file, a network JSON, a Korali JSON or a GRU spec holds.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use gru::korali::KoraliNetwork;
+use gru::network::LayerSpec;
+use gru::{GruParams, GruSpec, Network, Real};
+
+use super::{load_model, AnyNetwork};
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A model (.safetensors), a layer-array JSON, a Korali network JSON or a GRU spec JSON.
+    pub file: PathBuf,
+}
+
+pub fn run(a: &InspectArgs) -> Result<()> {
+    print!("{}", inspect(&a.file)?);
+    Ok(())
+}
+
+pub fn inspect(path: &PathBuf) -> Result<String> {
+    if path.extension().is_some_and(|e| e == "safetensors") {
+        return Ok(match load_model(path)? {
+            AnyNetwork::F32(n) => describe_network(&n),
+            AnyNetwork::F64(n) => describe_network(&n),
+        });
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if value.is_array() {
+        let specs: Vec<LayerSpec> = serde_json::from_value(value).context("a layer array")?;
+        let net = Network::<f32>::new(specs, 0)?;
+        return Ok(describe_network(&net));
+    }
+    if value.get("Layers").is_some() || value.get("Hidden Layers").is_some() {
+        let (net, warnings) = KoraliNetwork::from_json(&value)?;
+        let mut s = format!(
+            "Korali network: engine {}, mode {}, timestep count {:?}, batch sizes {:?}\n",
+            net.engine, net.mode, net.timestep_count, net.batch_sizes
+        );
+        for (i, l) in net.layers.iter().enumerate() {
+            s += &format!("  layer {i}: {}\n", serde_json::to_string(&l.to_json())?);
+        }
+        for w in warnings {
+            s += &format!("warning: {}: {}\n", w.path, w.message);
+        }
+        return Ok(s);
+    }
+    let spec: GruSpec = serde_json::from_value(value).context("a GRU spec (input_size, hidden_size, ...)")?;
+    spec.validate()?;
+    Ok(describe_spec(&spec))
+}
+
+fn describe_spec(spec: &GruSpec) -> String {
+    let params = GruParams::<f32>::zeros(spec);
+    let h = spec.hidden_size;
+    let mut out = format!(
+        "GRU: input {} -> hidden {} x {} direction(s), depth {}, output {:?}\n\
+         reset gate: {}, state activation: {:?}, gate activation: {:?}, clip: {:?}\n",
+        spec.input_size,
+        h,
+        spec.directions(),
+        spec.depth,
+        spec.output_mode,
+        spec.reset_gate_mode.name(),
+        spec.state_activation,
+        spec.gate_activation,
+        spec.clip,
+    );
+    for (i, b) in params.blocks().iter().enumerate() {
+        let (layer, dir) = (i / spec.directions(), i % spec.directions());
+        out += &format!(
+            "  layer {layer} {}: W {}x{}, R {}x{}, bias {}\n",
+            if dir == 0 { "forward" } else { "backward" },
+            3 * h,
+            b.input_size(),
+            3 * h,
+            h,
+            b.bias().len()
+        );
+    }
+    out + &format!("parameters: {}\n", params.num_params())
+}
+
+fn describe_network<T: Real>(net: &Network<T>) -> String {
+    let mut s = format!("network ({}), {} learnable values\n", T::DTYPE, net.params_flat().len());
+    for (i, spec) in net.specs().iter().enumerate() {
+        s += &format!("  {i}: {}\n", serde_json::to_string(spec).unwrap_or_default());
+    }
+    for (k, g) in net.gru_layers().enumerate() {
+        if let Ok(spec) = g.spec() {
+            s += &format!("GRU {k} (engine {}):\n", g.engine());
+            for line in describe_spec(&spec).lines() {
+                s += &format!("    {line}\n");
+            }
+        }
+    }
+    if let Some((mean, _)) = net.normalization() {
+        s += &format!("input normalization: z-score over {} channels\n", mean.len());
+    }
+    if !net.class_names().is_empty() {
+        s += &format!("classes: {}\n", net.class_names().join(", "));
+    }
+    s
+}

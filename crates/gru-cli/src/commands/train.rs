@@ -1,0 +1,233 @@
+//! `gru train`: data file -> trained, saved model, with history CSV and plot.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use gru::layers;
+use gru::network::{
+    classification, fully_connected, gru as gru_layer, regression, sequence_input_zscore, softmax, LayerSpec,
+};
+use gru::train::batching::{SequenceLength, Shuffle};
+use gru::train::optim::{GradientThresholdMethod, Solver};
+use gru::train::{evaluate, load_training_checkpoint, Trainer, TrainingOptions};
+use gru::{EngineKind, Network, OutputMode, Real, ResetGateMode, SequenceDataset, Targets};
+
+use crate::progress::{metrics, Reporter};
+
+/// Options of `gru train`. Flags override the values of `--options`.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Training data (.ts, .tsv, .csv, .npz).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Validation data (same format).
+    #[arg(long)]
+    pub validation: Option<PathBuf>,
+    /// Where to save the trained model (.safetensors).
+    #[arg(long, default_value = "model.safetensors")]
+    pub out: PathBuf,
+    /// A layer array as JSON (see `gru::network::LayerSpec`); default: z-score input,
+    /// GRU (--hidden, output last, or sequence for per-step targets), fully connected,
+    /// softmax + classification or regression.
+    #[arg(long)]
+    pub network: Option<PathBuf>,
+    /// Training options as JSON (`gru::TrainingOptions`, MATLAB trainingOptions names).
+    #[arg(long)]
+    pub options: Option<PathBuf>,
+    /// Hidden units of the default network's GRU.
+    #[arg(long, default_value_t = 64)]
+    pub hidden: usize,
+    /// Stacked GRU layers of the default network.
+    #[arg(long, default_value_t = 1)]
+    pub depth: usize,
+    /// A bidirectional GRU in the default network.
+    #[arg(long)]
+    pub bidirectional: bool,
+    /// Reset gate mode of the default network: after-multiplication | before-multiplication |
+    /// recurrent-bias-after-multiplication.
+    #[arg(long, default_value = "after-multiplication")]
+    pub reset_gate_mode: String,
+    /// Engine of the default network's GRU: Korali | OneDNN | CuDNN.
+    #[arg(long, default_value = "Korali")]
+    pub engine: String,
+    /// sgdm | adam | rmsprop.
+    #[arg(long)]
+    pub solver: Option<String>,
+    #[arg(long)]
+    pub learn_rate: Option<f64>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub l2: Option<f64>,
+    /// Clip gradients to this global L2 norm.
+    #[arg(long)]
+    pub gradient_threshold: Option<f64>,
+    /// longest | shortest | N (truncated BPTT).
+    #[arg(long)]
+    pub sequence_length: Option<String>,
+    /// once | never | every-epoch.
+    #[arg(long)]
+    pub shuffle: Option<String>,
+    #[arg(long)]
+    pub validation_frequency: Option<usize>,
+    #[arg(long)]
+    pub patience: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// f32 | f64.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Write a checkpoint after every epoch here.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Resume from a training checkpoint (its network and options; flags still override).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// The metrics history as CSV.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// The training curves (.png or .svg; repeat for both).
+    #[arg(long)]
+    pub plot: Vec<PathBuf>,
+    /// Print only the final result.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The default layer array for a data set.
+pub fn default_network<T: Real>(data: &SequenceDataset<T>, a: &TrainArgs) -> Result<Vec<LayerSpec>> {
+    let mode: ResetGateMode = serde_json::from_value(serde_json::Value::String(a.reset_gate_mode.clone()))
+        .with_context(|| format!("--reset-gate-mode {}", a.reset_gate_mode))?;
+    let engine: EngineKind = serde_json::from_value(serde_json::Value::String(a.engine.clone()))
+        .with_context(|| format!("--engine {} (Korali, OneDNN or CuDNN)", a.engine))?;
+    let per_step = data.targets.per_step();
+    let g = gru_layer(a.hidden)
+        .depth(a.depth)
+        .bidirectional(a.bidirectional)
+        .reset_gate_mode(mode)
+        .engine(engine)
+        .output_mode(if per_step { OutputMode::Sequence } else { OutputMode::Last });
+    let width = data.target_width();
+    Ok(match data.targets {
+        Targets::Classes(_) | Targets::ClassSequences(_) => {
+            layers![sequence_input_zscore(data.channels), g, fully_connected(width), softmax(), classification()]
+        }
+        _ => layers![sequence_input_zscore(data.channels), g, fully_connected(width), regression()],
+    })
+}
+
+fn options(a: &TrainArgs, base: TrainingOptions) -> Result<TrainingOptions> {
+    let mut o = base;
+    if let Some(s) = &a.solver {
+        o.solver = match s.as_str() {
+            "sgdm" => Solver::sgdm(),
+            "adam" => Solver::adam(),
+            "rmsprop" => Solver::rmsprop(),
+            other => bail!("--solver {other}: expected sgdm, adam or rmsprop"),
+        };
+    }
+    o.initial_learn_rate = a.learn_rate.or(o.initial_learn_rate);
+    o.max_epochs = a.epochs.unwrap_or(o.max_epochs);
+    o.mini_batch_size = a.batch_size.unwrap_or(o.mini_batch_size);
+    o.l2_regularization = a.l2.unwrap_or(o.l2_regularization);
+    if let Some(t) = a.gradient_threshold {
+        o.gradient_threshold = t;
+        o.gradient_threshold_method = GradientThresholdMethod::GlobalL2Norm;
+    }
+    if let Some(s) = &a.sequence_length {
+        o.sequence_length = s.parse::<SequenceLength>()?;
+    }
+    if let Some(s) = &a.shuffle {
+        o.shuffle = s.parse::<Shuffle>()?;
+    }
+    o.validation_frequency = a.validation_frequency.unwrap_or(o.validation_frequency);
+    o.validation_patience = a.patience.or(o.validation_patience);
+    o.seed = a.seed.unwrap_or(o.seed);
+    if a.checkpoint.is_some() {
+        o.checkpoint_path = a.checkpoint.clone();
+    }
+    o.validate()?;
+    Ok(o)
+}
+
+/// Runs `gru train`.
+pub fn run(a: &TrainArgs) -> Result<()> {
+    match a.dtype.as_str() {
+        "f32" => train::<f32>(a).map(drop),
+        "f64" => train::<f64>(a).map(drop),
+        other => bail!("--dtype {other}: expected f32 or f64"),
+    }
+}
+
+/// Trains and saves; returns the network and the final validation accuracy or RMSE line.
+pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::Evaluation>)> {
+    let data = super::load_data::<T>(&a.train)?;
+    let validation = a.validation.as_deref().map(super::load_data::<T>).transpose()?;
+    let (mut net, mut trainer) = match &a.resume {
+        Some(path) => {
+            let (net, mut trainer) = load_training_checkpoint::<T>(path)?;
+            trainer.options = options(a, trainer.options.clone())?;
+            (net, trainer)
+        }
+        None => {
+            let base = match &a.options {
+                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
+                None => TrainingOptions::default(),
+            };
+            let o = options(a, base)?;
+            let specs = match &a.network {
+                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
+                None => default_network(&data, a)?,
+            };
+            let mut net = Network::<T>::new(specs, o.seed)?;
+            if matches!(data.targets, Targets::Classes(_) | Targets::ClassSequences(_)) {
+                net.set_class_names(data.class_names.clone())?;
+            }
+            let trainer = Trainer::new(&net, o)?;
+            (net, trainer)
+        }
+    };
+    let mut reporter = Reporter::new(a.quiet);
+    let report = trainer.fit(&mut net, &data, validation.as_ref(), &mut |p| reporter.report(p))?;
+    reporter.finish();
+    net.save(&a.out).with_context(|| format!("saving {}", a.out.display()))?;
+    if let Some(h) = &a.history {
+        write_atomic(h, report.history.to_csv().as_bytes())?;
+    }
+    for p in &a.plot {
+        crate::plot::plot_history(&report.history, "gru train", p)?;
+    }
+    let eval = match &validation {
+        Some(v) => Some(evaluate(&mut net, v, trainer.options.mini_batch_size)?),
+        None => None,
+    };
+    let train_eval = evaluate(&mut net, &data, trainer.options.mini_batch_size)?;
+    println!(
+        "trained {} epochs, {} iterations{}; model saved to {}",
+        report.epochs,
+        report.iterations,
+        if report.stopped_early { " (stopped early)" } else { "" },
+        a.out.display()
+    );
+    println!("training:   {}", metrics(train_eval.loss, train_eval.accuracy, train_eval.rmse, None));
+    if let Some(e) = &eval {
+        println!("validation: {}", metrics(e.loss, e.accuracy, e.rmse, None));
+    }
+    Ok((net, eval))
+}
+
+pub fn read(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+}
+
+/// Writes a file through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
