@@ -124,3 +124,26 @@ fn sequence_to_sequence_classifier() {
     let c: [&[usize]; 3] = [&[0, 1, 1, 0], &[1], &[0, 0, 1]];
     check(specs, LossTargets::ClassSteps(c.to_vec()), None);
 }
+
+#[test]
+fn korali_style_network_with_activations_and_output_transform() {
+    use gru::network::{activation, Elementwise, OutputTransform, Transformation};
+    let specs = layers![
+        sequence_input(2),
+        gru(3).reset_gate_mode(ResetGateMode::BeforeMultiplication).output_mode(OutputMode::Last),
+        fully_connected(4),
+        activation(Elementwise::Tanh),
+        fully_connected(4),
+        activation(Elementwise::Softrelu),
+        fully_connected(2),
+        activation(Elementwise::Logistic),
+        LayerSpec::OutputTransform(OutputTransform {
+            transformations: vec![Transformation::Softplus, Transformation::Tanh],
+            scale: vec![2.0, 0.5],
+            shift: vec![0.1, -0.3],
+        }),
+        regression(),
+    ];
+    let r = [values(2, 11), values(2, 12), values(2, 13)];
+    check(specs, LossTargets::Responses(r.iter().map(|v| Some(&v[..])).collect()), None);
+}

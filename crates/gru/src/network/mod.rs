@@ -6,6 +6,7 @@
 //! GRU with output mode `last`, then `[B, C]` per sequence.
 
 mod dense;
+mod elementwise;
 mod io;
 mod loss;
 mod pass;
@@ -21,10 +22,11 @@ use crate::layer::{BiasInitializer, GruLayer, WeightInitializer};
 use crate::train::optim::Segment;
 
 pub use dense::{softmax as softmax_rows, Dense};
+pub use elementwise::{Elementwise, OutputTransform, Transformation};
 pub use loss::{LossStats, LossTargets};
 pub use pass::Pass;
 pub use spec::{
-    classification, classification_weighted, dropout, fully_connected, gru, regression, sequence_input,
+    activation, classification, classification_weighted, dropout, fully_connected, gru, regression, sequence_input,
     sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
 };
 
@@ -40,6 +42,8 @@ pub(crate) enum Node<T: Real> {
     Dropout(f64),
     Dense(Dense<T>),
     Softmax,
+    Elementwise(Elementwise),
+    Output(OutputTransform),
 }
 
 /// The output layer.
@@ -127,6 +131,11 @@ impl<T: Real> Network<T> {
                     width = *output_size;
                 }
                 LayerSpec::Softmax => nodes.push(Node::Softmax),
+                LayerSpec::Activation(f) => nodes.push(Node::Elementwise(*f)),
+                LayerSpec::OutputTransform(o) => {
+                    o.validate(width)?;
+                    nodes.push(Node::Output(o.clone()));
+                }
                 LayerSpec::Classification { classes, class_weights } => {
                     if !matches!(nodes.last(), Some(Node::Softmax)) {
                         return Err(layer_err(i, "a classification layer must follow a softmax layer"));

@@ -17,6 +17,8 @@ enum Cache<T> {
     Dropout(Vec<T>),
     Dense(Vec<T>),
     Softmax(Vec<T>),
+    Elementwise(Vec<T>, Vec<T>),
+    Output(Vec<T>),
 }
 
 /// The result of a forward pass: the output, each GRU node's final state, and the caches.
@@ -111,6 +113,24 @@ impl<T: Real> Network<T> {
                         Cache::None
                     }
                 }
+                Node::Elementwise(f) => {
+                    let y = f.forward(&act);
+                    let x = std::mem::replace(&mut act, y);
+                    if training.is_some() {
+                        Cache::Elementwise(x, act.clone())
+                    } else {
+                        Cache::None
+                    }
+                }
+                Node::Output(o) => {
+                    let y = o.forward(&act, width);
+                    let x = std::mem::replace(&mut act, y);
+                    if training.is_some() {
+                        Cache::Output(x)
+                    } else {
+                        Cache::None
+                    }
+                }
             };
             caches.push(cache);
         }
@@ -159,6 +179,11 @@ impl<T: Real> Network<T> {
                 (Node::Softmax, Cache::Softmax(p)) => {
                     let width = p.len() / if seq { steps * batch } else { batch };
                     grad = softmax_backward(&p, &grad, width);
+                }
+                (Node::Elementwise(f), Cache::Elementwise(x, y)) => grad = f.backward(&x, &y, &grad),
+                (Node::Output(o), Cache::Output(x)) => {
+                    let width = x.len() / if seq { steps * batch } else { batch };
+                    grad = o.backward(&x, &grad, width);
                 }
                 (Node::Input { .. }, _) | (Node::Dropout(_), Cache::None) => {}
                 _ => return Err(Error::data("pass", i, "the pass does not belong to this network")),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use gru_core::{EngineKind, GateActivation, OutputMode, ResetGateMode, StateActivation};
 
+use super::elementwise::{Elementwise, OutputTransform};
 use crate::layer::LearnFactors;
 
 /// Normalization of a sequence input layer (MATLAB `Normalization`).
@@ -46,6 +47,10 @@ pub enum LayerSpec {
     FullyConnected { output_size: usize },
     /// `softmaxLayer`: over the channels, per step or per sequence.
     Softmax,
+    /// An element-wise activation (tanh, relu, logistic, ...; Korali's `Layer/Activation`).
+    Activation(Elementwise),
+    /// Korali's output layer: per-channel transformation, scale and shift.
+    OutputTransform(OutputTransform),
     /// `classificationLayer`: cross-entropy on the softmax output, optional class weights.
     Classification {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,6 +221,11 @@ pub fn fully_connected(output_size: usize) -> LayerSpec {
 /// `softmaxLayer`.
 pub fn softmax() -> LayerSpec {
     LayerSpec::Softmax
+}
+
+/// An element-wise activation layer.
+pub fn activation(function: Elementwise) -> LayerSpec {
+    LayerSpec::Activation(function)
 }
 
 /// `classificationLayer` (classes named from the data).
