@@ -192,3 +192,33 @@ fn engines_lists_the_native_engine() {
     let text = ok(&gru(&["engines"]));
     assert!(text.contains("Korali: available") && text.contains("OneDNN: unavailable"), "{text}");
 }
+
+#[test]
+fn a_korali_experiment_trains_unchanged_and_predicts_korali_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exp: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/korali/sine_rnn_experiment.json")).unwrap(),
+    )
+    .unwrap();
+    exp["Solver"]["Termination Criteria"]["Max Generations"] = serde_json::json!(3);
+    exp["Solver"]["Steps Per Generation"] = serde_json::json!(2);
+    let path = dir.path().join("exp.json");
+    std::fs::write(&path, exp.to_string()).unwrap();
+    let model = dir.path().join("sine.safetensors");
+    let text = ok(&gru(&["train", "--experiment", path.to_str().unwrap(), "--out", model.to_str().unwrap()]));
+    assert_eq!(text.matches("+ Training Loss:").count(), 3, "{text}");
+    assert!(text.contains("[gru] Generation 3 (6 steps"), "{text}");
+    let out = dir.path().join("pred.json");
+    ok(&gru(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--korali-input",
+        "examples/korali/sine_rnn_test_input.json",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let pred: Vec<Vec<f64>> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(pred.len(), 100);
+    assert!(pred.iter().all(|p| p.len() == 1 && p[0].is_finite()));
+}

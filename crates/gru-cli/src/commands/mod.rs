@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod eval;
 pub mod inspect;
+pub mod korali;
 pub mod predict;
 pub mod train;
 

@@ -17,14 +17,28 @@ pub struct PredictArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Data (.ts, .tsv, .csv, .npz); its labels, if any, are ignored.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "korali_input")]
+    pub data: Option<PathBuf>,
+    /// Korali-style input instead: a JSON list of sequences, each a list of steps of values;
+    /// the output is a JSON list of output vectors.
+    #[arg(long, conflicts_with = "data")]
+    pub korali_input: Option<PathBuf>,
     /// Output file: .csv or .json (stdout as CSV when absent).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
 pub fn run(a: &PredictArgs) -> Result<()> {
+    if let Some(input) = &a.korali_input {
+        let json = serde_json::to_string(&super::korali::predict_korali(&a.model, input, 100)?)? + "\n";
+        return match &a.out {
+            Some(p) => super::train::write_atomic(p, json.as_bytes()),
+            None => {
+                print!("{json}");
+                Ok(())
+            }
+        };
+    }
     let (csv, json) = match load_model(&a.model)? {
         AnyNetwork::F32(mut n) => render(&mut n, a)?,
         AnyNetwork::F64(mut n) => render(&mut n, a)?,
@@ -44,7 +58,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
 /// CSV: `sequence,step,prediction,<one column per class probability or response>` (step is
 /// empty for sequence-to-one); JSON: a list of objects with the same content.
 fn render<T: Real>(net: &mut Network<T>, a: &PredictArgs) -> Result<(String, serde_json::Value)> {
-    let data = load_data::<T>(&a.data)?;
+    let data = load_data::<T>(a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?)?;
     let out = predict(net, &data.sequences, data.channels, 128)?;
     let width = net.output_width();
     let classification = matches!(net.head(), Head::Classification { .. });

@@ -19,8 +19,12 @@ use crate::progress::{metrics, Reporter};
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Training data (.ts, .tsv, .csv, .npz).
-    #[arg(long)]
-    pub train: PathBuf,
+    #[arg(long, required_unless_present = "experiment")]
+    pub train: Option<PathBuf>,
+    /// A Korali supervised-learning experiment (JSON, data included): trained as Korali's
+    /// DeepSupervisor does, the loss printed per generation.
+    #[arg(long, conflicts_with_all = ["validation", "network", "options", "resume"])]
+    pub experiment: Option<PathBuf>,
     /// Validation data (same format).
     #[arg(long)]
     pub validation: Option<PathBuf>,
@@ -155,6 +159,9 @@ fn options(a: &TrainArgs, base: TrainingOptions) -> Result<TrainingOptions> {
 
 /// Runs `gru train`.
 pub fn run(a: &TrainArgs) -> Result<()> {
+    if let Some(e) = &a.experiment {
+        return super::korali::train_experiment(e, &a.out, a.quiet);
+    }
     match a.dtype.as_str() {
         "f32" => train::<f32>(a).map(drop),
         "f64" => train::<f64>(a).map(drop),
@@ -164,7 +171,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 
 /// Trains and saves; returns the network and the final validation accuracy or RMSE line.
 pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::Evaluation>)> {
-    let data = super::load_data::<T>(&a.train)?;
+    let train_path = a.train.as_deref().context("--train is required")?;
+    let data = super::load_data::<T>(train_path)?;
     let validation = a.validation.as_deref().map(super::load_data::<T>).transpose()?;
     let (mut net, mut trainer) = match &a.resume {
         Some(path) => {

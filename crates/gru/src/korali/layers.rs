@@ -364,6 +364,19 @@ impl KoraliLayer {
     }
 }
 
+/// Reads the DeepSupervisor's `"Output Layer"` section (the keys of `Layer/Output`, no
+/// `"Type"` needed) at `path`.
+pub(crate) fn parse_output_section(
+    value: &Value,
+    path: &str,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<KoraliOutput> {
+    match KoraliLayer::output(json::object(value, path)?, path, warnings)? {
+        KoraliLayer::Output(o) => Ok(o),
+        _ => unreachable!("output() returns an output layer"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

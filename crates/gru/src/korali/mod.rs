@@ -78,18 +78,22 @@
 //! ```
 
 mod build;
+mod experiment;
 mod gru;
 mod json;
 mod layers;
 mod names;
 mod network;
+mod run;
 
 use std::collections::BTreeSet;
 use std::fmt;
 
+pub use experiment::{DeepSupervisor, KoraliExperiment, KoraliLoss, SupervisedProblem};
 pub use gru::KoraliGru;
 pub use layers::{KoraliActivation, KoraliInput, KoraliLayer, KoraliLinear, KoraliOutput};
 pub use network::{KoraliNetwork, LayerList, UniformGenerator};
+pub use run::{predict_sequences, GenerationReport};
 
 /// A key that was accepted but ignored: where it was and why.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -109,7 +109,9 @@ fn softplus(x: f64) -> f64 {
     }
 }
 
-/// Korali's output transformations, per channel.
+/// Korali's output transformations, per channel (`layer/output/output.cpp`): identity,
+/// `|x|`, Korali's "softplus" `(x + sqrt(1 + x²)) / 2` (a smooth positive map, not
+/// `ln(1 + e^x)`), `tanh(x)`, `1 / (1 + e^-x)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transformation {
@@ -139,7 +141,7 @@ impl Transformation {
         match self {
             Transformation::Identity => x,
             Transformation::Absolute => x.abs(),
-            Transformation::Softplus => softplus(x),
+            Transformation::Softplus => 0.5 * (x + (1.0 + x * x).sqrt()),
             Transformation::Tanh => x.tanh(),
             Transformation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
         }
@@ -149,13 +151,10 @@ impl Transformation {
         match self {
             Transformation::Identity => 1.0,
             Transformation::Absolute => x.signum(),
-            Transformation::Softplus | Transformation::Sigmoid => {
+            Transformation::Softplus => 0.5 * (1.0 + x / (1.0 + x * x).sqrt()),
+            Transformation::Sigmoid => {
                 let s = 1.0 / (1.0 + (-x).exp());
-                if self == Transformation::Softplus {
-                    s
-                } else {
-                    s * (1.0 - s)
-                }
+                s * (1.0 - s)
             }
             Transformation::Tanh => 1.0 - x.tanh() * x.tanh(),
         }
@@ -249,7 +248,7 @@ mod tests {
         let x = [0.3f64, -0.4];
         let dy = [1.0f64, 1.0];
         let y = o.forward(&x, 2);
-        assert!((y[0] - (2.0 * (1.0 + 0.3f64.exp()).ln() + 1.0)).abs() < 1e-12);
+        assert!((y[0] - (2.0 * 0.5 * (0.3 + (1.0f64 + 0.09).sqrt()) + 1.0)).abs() < 1e-12);
         let g = o.backward(&x, &dy, 2);
         assert!((g[1] - 3.0 * (1.0 - (-0.4f64).tanh().powi(2))).abs() < 1e-12);
         assert_eq!(

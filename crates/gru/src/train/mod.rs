@@ -4,6 +4,7 @@ pub mod batching;
 pub mod checkpoint;
 mod evaluate;
 pub mod history;
+pub mod korali_optim;
 pub mod metrics;
 pub mod optim;
 pub mod options;

@@ -1,0 +1,254 @@
+//! Running a [`KoraliExperiment`]: the network Korali's DeepSupervisor builds, Korali's
+//! initialization, loss and optimizers, generations of optimizer steps.
+//!
+//! The network: `Input(Size)` -> the hidden layers (GRU, Linear, Activation) -> `Linear`
+//! (solution size) -> the output activation (unless `"Identity"`) -> the output layer
+//! (transformation, scale, shift). The output is read at each sequence's last step (the
+//! last GRU has output mode `last`).
+//!
+//! One step, as Korali: forward over the step's sequences; for "Mean Squared Error" the
+//! loss is `L = ½ Σ_b Σ_i (y - ŷ)²` (a sum over the batch; Korali reports `L / B`); for
+//! "Direct Gradient" the solution data `g` are Korali's ascent gradients, so `∂L/∂y = -g`
+//! (reported: `sqrt(Σ g² / (2B))`); then `λθ` is added when L2 is enabled and the optimizer
+//! takes one step.
+
+use std::time::{Duration, Instant};
+
+use gru_core::Real;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::experiment::{KoraliExperiment, KoraliLoss};
+use super::KoraliLayer;
+use crate::data::{SequenceDataset, Targets};
+use crate::error::{Error, Result};
+use crate::layer::init::korali_xavier;
+use crate::network::{
+    activation, fully_connected, gru, regression, sequence_input, softmax, Elementwise, LayerSpec, Network, Node,
+    OutputTransform, Transformation,
+};
+use crate::train::batching::{chunk_minibatch, epoch_order, minibatches, PaddingDirection, SequenceLength, Shuffle};
+use crate::train::korali_optim::KoraliOptimizerState;
+use crate::OutputMode;
+
+/// What one generation reports (Korali prints the same per generation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerationReport {
+    /// 1-based generation.
+    pub generation: usize,
+    /// Optimizer steps so far.
+    pub steps: usize,
+    /// The last step's loss (MSE: `½ Σ (y - ŷ)² / B`; direct gradient: `sqrt(Σ g² / (2B))`).
+    pub loss: f64,
+    pub elapsed: Duration,
+}
+
+fn activation_spec(function: &str, alpha: f64, beta: f64) -> Result<LayerSpec> {
+    Ok(if function == "Softmax" { softmax() } else { activation(Elementwise::from_korali(function, alpha, beta)?) })
+}
+
+impl KoraliExperiment {
+    /// The layer array of the network the DeepSupervisor builds.
+    pub fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
+        let (p, s) = (&self.problem, &self.solver);
+        let mut specs = vec![sequence_input(p.input_size)];
+        let last_gru = s.network.layers.iter().rposition(|l| matches!(l, KoraliLayer::Gru(_)));
+        for (i, layer) in s.network.layers.iter().enumerate() {
+            specs.push(match layer {
+                KoraliLayer::Gru(g) => gru(g.output_channels)
+                    .depth(g.depth)
+                    .reset_gate_mode(g.reset_gate_mode)
+                    .engine(s.network.engine)
+                    .output_mode(if Some(i) == last_gru { OutputMode::Last } else { OutputMode::Sequence })
+                    .into(),
+                KoraliLayer::Linear(l) => fully_connected(l.output_channels),
+                KoraliLayer::Activation(a) => activation_spec(&a.function, a.alpha, a.beta)?,
+                KoraliLayer::Input(_) | KoraliLayer::Output(_) => {
+                    return Err(Error::config(
+                        "[\"Solver\"][\"Neural Network\"]",
+                        layer.type_name(),
+                        "added by the solver itself",
+                    ))
+                }
+            });
+        }
+        if last_gru.is_none() {
+            return Err(Error::config(
+                "[\"Solver\"][\"Neural Network\"][\"Hidden Layers\"]",
+                "no Layer/Recurrent/GRU",
+                "sequence inputs need a GRU layer",
+            ));
+        }
+        specs.push(fully_connected(p.solution_size));
+        if let Some(f) = &s.output_activation {
+            specs.push(activation_spec(f, 1.0, 0.0)?);
+        }
+        if let Some(o) = &s.output_layer {
+            let transformations =
+                o.transformation_mask.iter().map(|t| Transformation::from_korali(t)).collect::<Result<_>>()?;
+            specs.push(LayerSpec::OutputTransform(OutputTransform {
+                transformations,
+                scale: o.scale.clone(),
+                shift: o.shift.clone(),
+            }));
+        }
+        specs.push(regression());
+        Ok(specs)
+    }
+
+    /// The network with Korali's initial weights: every weight of a GRU or linear layer
+    /// `s · sqrt(6 / (in + out)) · U(min, max)` (s: the layer's "Weight Scaling", or
+    /// "Output Weights Scaling" for the final linear layer), biases 0, from "Random Seed".
+    pub fn build_network<T: Real>(&self) -> Result<Network<T>> {
+        let mut net = Network::<T>::new(self.layer_specs()?, self.random_seed)?;
+        let u = &self.solver.network.uniform_generator;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.random_seed);
+        let mut scalings = self.solver.network.layers.iter().filter_map(|l| match l {
+            KoraliLayer::Gru(g) => Some(g.weight_scaling),
+            KoraliLayer::Linear(l) => Some(l.weight_scaling),
+            _ => None,
+        });
+        let mut flat = Vec::new();
+        for node in &net.nodes {
+            match node {
+                Node::Gru(g) => {
+                    let s = scalings.next().unwrap_or(1.0);
+                    let params = g.params().ok_or_else(|| Error::data("params", "GRU", "not initialized"))?;
+                    for b in params.blocks() {
+                        let (inp, h) = (b.input_size(), b.hidden_size());
+                        flat.extend(korali_xavier::<T>(b.w().len(), inp, h, s, u.minimum, u.maximum, &mut rng));
+                        flat.extend(korali_xavier::<T>(b.r().len(), inp, h, s, u.minimum, u.maximum, &mut rng));
+                        flat.extend(vec![T::zero(); b.bias().len()]);
+                    }
+                }
+                Node::Dense(d) => {
+                    let s = scalings.next().unwrap_or(self.solver.output_weights_scaling);
+                    flat.extend(korali_xavier::<T>(d.w.len(), d.inputs, d.outputs, s, u.minimum, u.maximum, &mut rng));
+                    flat.extend(vec![T::zero(); d.b.len()]);
+                }
+                _ => {}
+            }
+        }
+        net.set_params_flat(&flat)?;
+        Ok(net)
+    }
+
+    /// The problem's data as a data set (responses: the solution of each sequence's last step).
+    pub fn dataset<T: Real>(&self) -> Result<SequenceDataset<T>> {
+        let p = &self.problem;
+        let seqs = p.input.iter().map(|s| s.iter().flatten().map(|&v| T::lit(v)).collect()).collect();
+        SequenceDataset::new(seqs, p.input_size, Targets::Responses(p.solution.clone()))
+    }
+
+    /// Trains as Korali does; `progress` is called after every generation.
+    pub fn train<T: Real>(
+        &self,
+        progress: &mut dyn FnMut(&GenerationReport),
+    ) -> Result<(Network<T>, Vec<GenerationReport>)> {
+        let (p, s) = (&self.problem, &self.solver);
+        let mut net = self.build_network::<T>()?;
+        let data = self.dataset::<T>()?;
+        let n = data.len();
+        let mut opt = KoraliOptimizerState::<T>::new(s.optimizer, net.params_flat().len());
+        let started = Instant::now();
+        let mut reports = Vec::new();
+        let (mut step, mut epoch, mut queue) = (0usize, 0usize, Vec::<Vec<usize>>::new());
+        for generation in 1..=s.max_generations {
+            let mut loss = 0.0;
+            for _ in 0..s.steps_per_generation {
+                let batch = if p.training_batch_size >= n {
+                    (0..n).collect()
+                } else {
+                    if queue.is_empty() {
+                        queue = minibatches(
+                            &epoch_order(n, Shuffle::EveryEpoch, self.random_seed, epoch),
+                            p.training_batch_size,
+                            true,
+                        )?;
+                        queue.reverse();
+                        epoch += 1;
+                    }
+                    queue.pop().unwrap_or_default()
+                };
+                loss = self.step(&mut net, &mut opt, &data, &batch)?;
+                step += 1;
+            }
+            let r = GenerationReport { generation, steps: step, loss, elapsed: started.elapsed() };
+            progress(&r);
+            reports.push(r);
+        }
+        Ok((net, reports))
+    }
+
+    /// One optimizer step on the sequences `batch`; returns the reported loss.
+    fn step<T: Real>(
+        &self,
+        net: &mut Network<T>,
+        opt: &mut KoraliOptimizerState<T>,
+        data: &SequenceDataset<T>,
+        batch: &[usize],
+    ) -> Result<f64> {
+        let seqs: Vec<&[T]> = batch.iter().map(|&i| &data.sequences[i][..]).collect();
+        let chunk = chunk_minibatch(&seqs, data.channels, SequenceLength::Longest, PaddingDirection::Right)?
+            .pop()
+            .ok_or_else(|| Error::data("batch", 0, "empty"))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.random_seed);
+        let pass = net.forward(&chunk.x, chunk.steps, &chunk.lengths, None, Some(&mut rng))?;
+        let width = self.problem.solution_size;
+        let b = chunk.members.len() as f64;
+        let mut d = vec![T::zero(); pass.output.len()];
+        let mut sum = 0.0;
+        for (m, &member) in chunk.members.iter().enumerate() {
+            let target = &self.problem.solution[batch[member]];
+            for k in 0..width {
+                let (y, t) = (pass.output[m * width + k].widen(), target[k]);
+                match self.solver.loss {
+                    KoraliLoss::MeanSquaredError => {
+                        d[m * width + k] = T::lit(y - t);
+                        sum += 0.5 * (y - t) * (y - t);
+                    }
+                    KoraliLoss::DirectGradient => {
+                        d[m * width + k] = T::lit(-t);
+                        sum += 0.5 * t * t;
+                    }
+                }
+            }
+        }
+        let mut grads = net.backward(pass, &d)?;
+        let mut params = net.params_flat();
+        if let Some(lambda) = self.solver.l2_importance {
+            for (g, p) in grads.iter_mut().zip(&params) {
+                *g += T::lit(lambda) * *p;
+            }
+        }
+        opt.step(&mut params, &grads, self.solver.learning_rate)?;
+        net.set_params_flat(&params)?;
+        Ok(match self.solver.loss {
+            KoraliLoss::MeanSquaredError => sum / b,
+            KoraliLoss::DirectGradient => (sum / b).sqrt(),
+        })
+    }
+}
+
+/// Korali-style prediction: sequences × steps × input size in, one output vector per
+/// sequence out, in batches of `batch_size`.
+pub fn predict_sequences<T: Real>(
+    net: &mut Network<T>,
+    input: &[Vec<Vec<f64>>],
+    batch_size: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let c = net.input_size();
+    let mut seqs = Vec::with_capacity(input.len());
+    for (i, s) in input.iter().enumerate() {
+        if s.is_empty() || s.iter().any(|step| step.len() != c) {
+            return Err(Error::data(
+                &format!("input[{i}]"),
+                format!("{} steps", s.len()),
+                format!("each of >= 1 steps must have {c} values"),
+            ));
+        }
+        seqs.push(s.iter().flatten().map(|&v| T::lit(v)).collect::<Vec<T>>());
+    }
+    let out = crate::train::predict(net, &seqs, c, batch_size.max(1))?;
+    Ok(out.into_iter().map(|o| o.iter().map(|v| v.widen()).collect()).collect())
+}
