@@ -99,7 +99,8 @@ fn optimizer_is_accepted_in_the_network_section_and_l2_applies() {
 
 #[test]
 fn korali_users_mistakes_are_typed_errors_with_paths() {
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Mutation, &str)> = vec![
         (
             Box::new(|v| v["Solver"]["Neural Network"]["Hidden Layers"][0]["Type"] = json!("Layer/Recurrent/LSTM")),
             "LSTM",
