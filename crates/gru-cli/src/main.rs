@@ -36,6 +36,8 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// List the engines and whether this build can run them.
     Engines,
+    /// Time every engine on the reference shapes (inference and training).
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(&a),
         Command::Predict(a) => commands::predict::run(&a),
         Command::Inspect(a) => commands::inspect::run(&a),
+        Command::Bench(a) => commands::bench::run(&a),
         Command::Engines => {
             let available = gru::engines::available_engines();
             for kind in [gru::EngineKind::Korali, gru::EngineKind::OneDNN, gru::EngineKind::CuDNN] {

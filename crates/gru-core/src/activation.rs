@@ -85,6 +85,30 @@ impl<T: Real> Activations<T> {
         inner * self.clip_grad(a)
     }
 
+    /// `out = σ_g(clip(a))` element-wise (vectorized for sigmoid without clip).
+    pub fn gate_slice(&self, a: &[T], out: &mut [T]) {
+        match (self.gate, self.clip) {
+            (GateFn::Sigmoid, None) => T::sigmoid_slice(a, out),
+            _ => {
+                for (o, &v) in out.iter_mut().zip(a) {
+                    *o = self.gate(v);
+                }
+            }
+        }
+    }
+
+    /// `out = σ_s(clip(a))` element-wise (vectorized for tanh without clip).
+    pub fn state_slice(&self, a: &[T], out: &mut [T]) {
+        match (self.state, self.clip) {
+            (StateActivation::Tanh, None) => T::tanh_slice(a, out),
+            _ => {
+                for (o, &v) in out.iter_mut().zip(a) {
+                    *o = self.state(v);
+                }
+            }
+        }
+    }
+
     /// σ_s(clip(a)).
     #[inline]
     pub fn state(&self, a: T) -> T {

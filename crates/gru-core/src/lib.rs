@@ -34,6 +34,7 @@ pub mod native;
 pub mod params;
 pub mod real;
 mod reference;
+mod simd;
 pub mod spec;
 
 pub use activation::Activations;

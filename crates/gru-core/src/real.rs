@@ -38,14 +38,30 @@ pub trait Real:
     /// Widens to `f64` (exact for both types).
     fn widen(self) -> f64;
 
+    /// `dst[i] = 1 / (1 + e^-src[i])` (vectorized for f32).
+    fn sigmoid_slice(src: &[Self], dst: &mut [Self]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = Self::one() / (Self::one() + (-s).exp());
+        }
+    }
+
+    /// `dst[i] = tanh(src[i])` (vectorized for f32).
+    fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s.tanh();
+        }
+    }
+
     /// `dst = a · b` (or `dst += a · b` when `accumulate`), single-threaded.
     /// Shapes are checked by [`crate::linalg::matmul`] before this is called.
     fn matmul_impl(dst: MatMut<'_, Self>, accumulate: bool, a: MatRef<'_, Self>, b: MatRef<'_, Self>);
 }
 
 macro_rules! impl_real {
-    ($t:ty, $tag:expr) => {
+    ($t:ty, $tag:expr $(, $extra:item)*) => {
         impl Real for $t {
+            $($extra)*
+
             const DTYPE: DType = $tag;
 
             #[inline]
@@ -73,5 +89,14 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, DType::F32);
+impl_real!(
+    f32,
+    DType::F32,
+    fn sigmoid_slice(src: &[f32], dst: &mut [f32]) {
+        crate::simd::sigmoid_f32(src, dst)
+    },
+    fn tanh_slice(src: &[f32], dst: &mut [f32]) {
+        crate::simd::tanh_f32(src, dst)
+    }
+);
 impl_real!(f64, DType::F64);

@@ -42,6 +42,32 @@ impl<T> BlockShape<'_, T> {
     }
 }
 
+/// A block's weights transposed once (at `prepare` / `set_params`) for the forward GEMMs:
+/// `wt` = Wᵀ (`In × 3H` row-major), `rt` = Rᵀ (`H × 3H` row-major). A GEMM on a
+/// transposed (strided) view is several times slower than on a packed one.
+pub(crate) struct PackedBlock<T> {
+    wt: Vec<T>,
+    rt: Vec<T>,
+}
+
+impl<T: Real> PackedBlock<T> {
+    pub(crate) fn new(p: &BlockParams<T>) -> Self {
+        let (inp, g3) = (p.input_size(), 3 * p.hidden_size());
+        Self { wt: transpose(p.w(), g3, inp), rt: transpose(p.r(), g3, p.hidden_size()) }
+    }
+}
+
+/// `rows × cols` row-major -> `cols × rows` row-major.
+fn transpose<T: Real>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); rows * cols];
+    for i in 0..rows {
+        for j in 0..cols {
+            out[j * rows + i] = m[i * cols + j];
+        }
+    }
+    out
+}
+
 /// What backward needs from a block's forward pass; all `[T, B, ·]` time-major.
 pub(crate) struct BlockTrace<T> {
     /// Unclipped pre-activations `[a_r | a_z | a_n]`, `[T, B, 3H]`.
@@ -60,6 +86,7 @@ pub(crate) struct BlockTrace<T> {
 pub(crate) fn forward<T: Real>(
     s: &BlockShape<'_, T>,
     p: &BlockParams<T>,
+    packed: &PackedBlock<T>,
     x: &[T],
     h0: &[T],
     y: &mut [T],
@@ -71,12 +98,7 @@ pub(crate) fn forward<T: Real>(
 
     // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
     let mut gx = vec![T::zero(); steps * batch * g3];
-    matmul(
-        MatMut::new(&mut gx, steps * batch, g3),
-        false,
-        MatRef::new(x, steps * batch, inp),
-        MatRef::new(p.w(), g3, inp).t(),
-    );
+    matmul(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp), MatRef::new(&packed.wt, inp, g3));
     let mut bias_row = p.bias()[..g3].to_vec();
     for g in [Gate::Reset, Gate::Update] {
         if let Some(rb) = p.recurrent_bias(g) {
@@ -104,71 +126,79 @@ pub(crate) fn forward<T: Real>(
     let mut gh = vec![T::zero(); batch * rec_cols];
     let mut rh = vec![T::zero(); batch * hid];
     let mut gn = vec![T::zero(); batch * hid];
-    let mut rz = vec![T::zero(); batch * 2 * hid];
+    // Per step and sequence: pre-activations [a_r | a_z | a_n], gates [r | z | n], operand.
+    let mut pre = vec![T::zero(); batch * g3];
+    let mut gates = vec![T::zero(); batch * g3];
+    let mut operand = vec![T::zero(); batch * hid];
+    let zeros = vec![T::zero(); hid];
+    let rec_bias_n = rec_bias_n.unwrap_or(&zeros);
     let act = s.act;
+    // Rᵀ as a row-major H × 3H view (packed once at prepare); its first 2H columns for
+    // before-multiplication.
+    let rt = MatRef::strided(&packed.rt, hid, rec_cols, g3);
 
     for t in s.order() {
-        if !(0..batch).any(|b| s.active(t, b)) {
+        let active: Vec<usize> = (0..batch).filter(|&b| s.active(t, b)).collect();
+        if active.is_empty() {
             continue;
         }
         // GH = h · R[rows]ᵀ
-        matmul(
-            MatMut::new(&mut gh, batch, rec_cols),
-            false,
-            MatRef::new(&h, batch, hid),
-            MatRef::new(&p.r()[..rec_cols * hid], rec_cols, hid).t(),
-        );
-        // r, z for every active sequence.
-        for b in (0..batch).filter(|&b| s.active(t, b)) {
-            let gxr = &gx[(t * batch + b) * g3..][..g3];
-            for j in 0..2 * hid {
-                let a = gxr[j] + gh[b * rec_cols + j];
-                rz[b * 2 * hid + j] = act.gate(a);
-                if keep {
-                    trace.pre[(t * batch + b) * g3 + j] = a;
-                }
+        matmul(MatMut::new(&mut gh, batch, rec_cols), false, MatRef::new(&h, batch, hid), rt);
+        // r, z for every active sequence: one vectorized pass over 2H values.
+        for &b in &active {
+            let gxr = &gx[(t * batch + b) * g3..][..2 * hid];
+            let ghr = &gh[b * rec_cols..][..2 * hid];
+            let pr = &mut pre[b * g3..][..2 * hid];
+            for ((p, &x), &r) in pr.iter_mut().zip(gxr).zip(ghr) {
+                *p = x + r;
             }
+            act.gate_slice(&pre[b * g3..][..2 * hid], &mut gates[b * g3..][..2 * hid]);
         }
         if before {
             // gn = (r ⊙ h) · R_nᵀ
-            for b in 0..batch {
+            rh.fill(T::zero());
+            for &b in &active {
                 for k in 0..hid {
-                    rh[b * hid + k] = if s.active(t, b) { rz[b * 2 * hid + k] * h[b * hid + k] } else { T::zero() };
+                    rh[b * hid + k] = gates[b * g3 + k] * h[b * hid + k];
                 }
             }
-            matmul(
-                MatMut::new(&mut gn, batch, hid),
-                false,
-                MatRef::new(&rh, batch, hid),
-                MatRef::new(p.r_gate(Gate::Candidate), hid, hid).t(),
-            );
+            let rt_n = MatRef::strided(&packed.rt[2 * hid..], hid, hid, g3);
+            matmul(MatMut::new(&mut gn, batch, hid), false, MatRef::new(&rh, batch, hid), rt_n);
         }
-        for b in (0..batch).filter(|&b| s.active(t, b)) {
+        for &b in &active {
             let row = t * batch + b;
-            let gxr = &gx[row * g3..][..g3];
-            for j in 0..hid {
-                let r = rz[b * 2 * hid + j];
-                let z = rz[b * 2 * hid + hid + j];
-                let (operand, a_n) = if before {
-                    (rh[b * hid + j], gxr[2 * hid + j] + gn[b * hid + j])
-                } else {
-                    let hn = gh[b * rec_cols + 2 * hid + j] + rec_bias_n.map_or(T::zero(), |rb| rb[j]);
-                    (hn, gxr[2 * hid + j] + r * hn)
-                };
-                let n = act.state(a_n);
-                let h_old = h[b * hid + j];
-                let h_new = (T::one() - z) * n + z * h_old;
-                if keep {
-                    trace.pre[row * g3 + 2 * hid + j] = a_n;
-                    trace.gates[row * g3 + j] = r;
-                    trace.gates[row * g3 + hid + j] = z;
-                    trace.gates[row * g3 + 2 * hid + j] = n;
-                    trace.operand[row * hid + j] = operand;
-                    trace.h_prev[row * hid + j] = h_old;
+            let gxn = &gx[row * g3 + 2 * hid..][..hid];
+            let (pr, gr) = (&mut pre[b * g3..][..g3], &mut gates[b * g3..][..g3]);
+            let op = &mut operand[b * hid..][..hid];
+            if before {
+                op.copy_from_slice(&rh[b * hid..][..hid]);
+                for ((a, &x), &n) in pr[2 * hid..].iter_mut().zip(gxn).zip(&gn[b * hid..][..hid]) {
+                    *a = x + n;
                 }
-                y[row * hid + j] = h_new;
+            } else {
+                let ghn = &gh[b * rec_cols + 2 * hid..][..hid];
+                for j in 0..hid {
+                    op[j] = ghn[j] + rec_bias_n[j];
+                    pr[2 * hid + j] = gxn[j] + gr[j] * op[j];
+                }
             }
-            h[b * hid..(b + 1) * hid].copy_from_slice(&y[row * hid..(row + 1) * hid]);
+            let (rz, n) = gr.split_at_mut(2 * hid);
+            act.state_slice(&pr[2 * hid..], n);
+            let (hb, yb) = (&mut h[b * hid..][..hid], &mut y[row * hid..][..hid]);
+            if keep {
+                trace.pre[row * g3..][..g3].copy_from_slice(pr);
+                trace.gates[row * g3..][..2 * hid].copy_from_slice(rz);
+                trace.gates[row * g3 + 2 * hid..][..hid].copy_from_slice(n);
+                trace.operand[row * hid..][..hid].copy_from_slice(op);
+                trace.h_prev[row * hid..][..hid].copy_from_slice(hb);
+            }
+            // h' = (1 - z) n + z h = n + z (h - n)
+            let z = &rz[hid..];
+            for j in 0..hid {
+                let h_new = n[j] + z[j] * (hb[j] - n[j]);
+                yb[j] = h_new;
+                hb[j] = h_new;
+            }
         }
     }
     (h, keep.then_some(trace))

@@ -69,6 +69,7 @@ impl<T: Real> Engine<T> for KoraliEngine {
             params: params.clone(),
             mode: plan.mode,
             path: self.path,
+            packed: if self.path == NativePath::Fast { params.blocks().iter().map(block::PackedBlock::new).collect() } else { Vec::new() },
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
         }))
@@ -84,6 +85,8 @@ struct KoraliPrepared<T> {
     params: GruParams<T>,
     mode: Mode,
     path: NativePath,
+    /// The fast path's transposed weights, one per block.
+    packed: Vec<block::PackedBlock<T>>,
     /// Identity of this prepared stack.
     instance: u64,
     /// Incremented by every `set_params`: saved state belongs to one parameter version.
@@ -112,7 +115,7 @@ impl<T: Real> KoraliPrepared<T> {
         let (steps, b) = (batch.steps, batch.batch);
         let (out, path) = match self.path {
             NativePath::Fast => {
-                let (out, saved) = stack::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
+                let (out, saved) = stack::forward(&self.spec, &self.params, &self.packed, batch.x, steps, &lengths, batch.h0, keep);
                 (out, saved.map(SavedPath::Fast))
             }
             NativePath::Reference => {
@@ -151,6 +154,9 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
     fn set_params(&mut self, params: &GruParams<T>) -> Result<()> {
         params.check(&self.spec)?;
         self.params.clone_from(params);
+        if self.path == NativePath::Fast {
+            self.packed = params.blocks().iter().map(block::PackedBlock::new).collect();
+        }
         self.generation += 1;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The fast path over a whole stack: layers bottom-up, each direction through
 //! [`block::forward`], outputs concatenated `[forward, backward]` per step.
 
-use super::block::{self, BlockShape, BlockTrace};
+use super::block::{self, BlockShape, BlockTrace, PackedBlock};
 use crate::activation::Activations;
 use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
 use crate::params::GruParams;
@@ -29,9 +29,11 @@ fn set_columns<T: Real>(wide: &mut [T], narrow: &[T], dirs: usize, hid: usize, d
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
+    packed: &[PackedBlock<T>],
     x: &[T],
     steps: usize,
     lengths: &[usize],
@@ -54,7 +56,7 @@ pub(crate) fn forward<T: Real>(
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
             let mut y_dir = vec![T::zero(); steps * batch * hid];
             let (h_last, trace) =
-                block::forward(&shape, params.block(layer, dir, dirs), &layer_in, h0_blk, &mut y_dir, keep);
+                block::forward(&shape, params.block(layer, dir, dirs), &packed[blk], &layer_in, h0_blk, &mut y_dir, keep);
             h_t[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&h_last);
             set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
             traces.extend(trace);
