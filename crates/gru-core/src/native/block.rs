@@ -9,6 +9,7 @@
 //! Gate blocks of a `3H` row are `[r | z | n]`. A step `t` is active for sequence `b` when
 //! `t < lengths[b]`; inactive steps leave `h` untouched and produce zero output.
 
+use super::pool::Pool;
 use crate::activation::Activations;
 use crate::linalg::{matmul, MatMut, MatRef};
 use crate::params::{BlockParams, Gate};
@@ -81,6 +82,15 @@ pub(crate) struct BlockTrace<T> {
     h_prev: Vec<T>,
 }
 
+impl<T: Real> BlockTrace<T> {
+    /// Returns the trace's buffers for reuse.
+    pub(crate) fn give_to(self, pool: &mut Pool<T>) {
+        for v in [self.pre, self.gates, self.operand, self.h_prev] {
+            pool.give(v);
+        }
+    }
+}
+
 /// Runs one block forward. `x`: `[T, B, In]`, `h0`: `[B, H]`. Writes `y`: `[T, B, H]`
 /// (zero where inactive) and returns the final state `[B, H]` and, if `keep`, the trace.
 pub(crate) fn forward<T: Real>(
@@ -91,13 +101,14 @@ pub(crate) fn forward<T: Real>(
     h0: &[T],
     y: &mut [T],
     keep: bool,
+    pool: &mut Pool<T>,
 ) -> (Vec<T>, Option<BlockTrace<T>>) {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
     let g3 = 3 * hid;
     let before = s.mode == ResetGateMode::BeforeMultiplication;
 
     // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
-    let mut gx = vec![T::zero(); steps * batch * g3];
+    let mut gx = pool.zeros(steps * batch * g3);
     matmul(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp), MatRef::new(&packed.wt, inp, g3));
     let mut bias_row = p.bias()[..g3].to_vec();
     for g in [Gate::Reset, Gate::Update] {
@@ -116,10 +127,10 @@ pub(crate) fn forward<T: Real>(
 
     let sz = if keep { steps * batch } else { 0 };
     let mut trace = BlockTrace {
-        pre: vec![T::zero(); sz * g3],
-        gates: vec![T::zero(); sz * g3],
-        operand: vec![T::zero(); sz * hid],
-        h_prev: vec![T::zero(); sz * hid],
+        pre: pool.zeros(sz * g3),
+        gates: pool.zeros(sz * g3),
+        operand: pool.zeros(sz * hid),
+        h_prev: pool.zeros(sz * hid),
     };
     let mut h = h0.to_vec();
     let rec_cols = if before { 2 * hid } else { g3 };
@@ -201,7 +212,12 @@ pub(crate) fn forward<T: Real>(
             }
         }
     }
-    (h, keep.then_some(trace))
+    pool.give(gx);
+    if !keep {
+        trace.give_to(pool);
+        return (h, None);
+    }
+    (h, Some(trace))
 }
 
 /// Runs one block backward. `dy`: `[T, B, H]` gradient of this block's output (read only at
@@ -217,14 +233,15 @@ pub(crate) fn backward<T: Real>(
     dh_t: &[T],
     dx: &mut [T],
     grads: &mut BlockParams<T>,
+    pool: &mut Pool<T>,
 ) -> Vec<T> {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
     let g3 = 3 * hid;
     let before = s.mode == ResetGateMode::BeforeMultiplication;
     let act = s.act;
     // dGX: [da_r | da_z | da_n]; dGH: [da_r | da_z | d(R_n-product operand)] (after modes).
-    let mut dgx = vec![T::zero(); steps * batch * g3];
-    let mut dgh = if before { Vec::new() } else { vec![T::zero(); steps * batch * g3] };
+    let mut dgx = pool.zeros(steps * batch * g3);
+    let mut dgh = if before { Vec::new() } else { pool.zeros(steps * batch * g3) };
     let mut dh = dh_t.to_vec();
     let mut dh_prev = vec![T::zero(); batch * hid];
     let mut q = vec![T::zero(); batch * hid];
@@ -337,5 +354,7 @@ pub(crate) fn backward<T: Real>(
             grads.bias_mut()[g3..].copy_from_slice(&db_rec);
         }
     }
+    pool.give(dgx);
+    pool.give(dgh);
     dh
 }

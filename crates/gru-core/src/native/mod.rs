@@ -7,6 +7,8 @@
 //!   obviously right; the oracle of the tests (`crate::reference`).
 
 mod block;
+mod pool;
+mod split;
 mod stack;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +38,8 @@ pub enum NativePath {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KoraliEngine {
     path: NativePath,
+    /// Threads of the fast path; `None`: `RAYON_NUM_THREADS`, else the available cores.
+    threads: Option<usize>,
 }
 
 impl KoraliEngine {
@@ -46,7 +50,12 @@ impl KoraliEngine {
 
     /// The scalar reference path, for testing.
     pub fn reference() -> Self {
-        Self { path: NativePath::Reference }
+        Self { path: NativePath::Reference, threads: None }
+    }
+
+    /// The fast path on `threads` threads (the batch is split between them).
+    pub fn with_threads(threads: usize) -> Self {
+        Self { path: NativePath::Fast, threads: Some(threads.max(1)) }
     }
 
     /// The path this engine runs.
@@ -69,6 +78,8 @@ impl<T: Real> Engine<T> for KoraliEngine {
             params: params.clone(),
             mode: plan.mode,
             path: self.path,
+            threads: self.threads.unwrap_or_else(split::default_threads),
+            pools: Vec::new(),
             packed: if self.path == NativePath::Fast { params.blocks().iter().map(block::PackedBlock::new).collect() } else { Vec::new() },
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
@@ -85,6 +96,10 @@ struct KoraliPrepared<T> {
     params: GruParams<T>,
     mode: Mode,
     path: NativePath,
+    /// Threads of the fast path.
+    threads: usize,
+    /// Reused buffers, one pool per thread.
+    pools: Vec<pool::Pool<T>>,
     /// The fast path's transposed weights, one per block.
     packed: Vec<block::PackedBlock<T>>,
     /// Identity of this prepared stack.
@@ -95,7 +110,8 @@ struct KoraliPrepared<T> {
 
 /// Saved state of either path.
 enum SavedPath<T> {
-    Fast(stack::FastSaved<T>),
+    /// One saved state per part of the batch (see `split.rs`).
+    Fast(Vec<stack::FastSaved<T>>, Vec<std::ops::Range<usize>>),
     Reference(reference::ReferenceSaved<T>),
 }
 
@@ -110,13 +126,25 @@ struct NativeSaved<T> {
 }
 
 impl<T: Real> KoraliPrepared<T> {
-    fn run(&self, batch: &SequenceBatch<'_, T>, keep: bool) -> Result<(GruOutput<T>, Option<NativeSaved<T>>)> {
+    fn run(&mut self, batch: &SequenceBatch<'_, T>, keep: bool) -> Result<(GruOutput<T>, Option<NativeSaved<T>>)> {
         let lengths = batch.validate(&self.spec)?;
         let (steps, b) = (batch.steps, batch.batch);
         let (out, path) = match self.path {
             NativePath::Fast => {
-                let (out, saved) = stack::forward(&self.spec, &self.params, &self.packed, batch.x, steps, &lengths, batch.h0, keep);
-                (out, saved.map(SavedPath::Fast))
+                let parts = split::parts(b, self.threads);
+                if self.pools.len() < parts.len() {
+                    self.pools.resize_with(parts.len(), pool::Pool::new);
+                }
+                let (out, saved) = if parts.len() == 1 {
+                    let pool = &mut self.pools[0];
+                    let (out, saved) =
+                        stack::forward(&self.spec, &self.params, &self.packed, batch.x, steps, &lengths, batch.h0, keep, pool);
+                    (out, saved.map(|s| vec![s]))
+                } else {
+                    let pools = &mut self.pools[..parts.len()];
+                    split::forward(&self.spec, &self.params, &self.packed, batch.x, steps, &lengths, batch.h0, keep, &parts, pools)
+                };
+                (out, saved.map(|s| SavedPath::Fast(s, parts)))
             }
             NativePath::Reference => {
                 let (out, saved) =
@@ -188,9 +216,17 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
             });
         }
         grads.validate(&self.spec, saved.steps, saved.batch)?;
-        Ok(match &saved.path {
-            SavedPath::Fast(s) => stack::backward(&self.spec, &self.params, s, grads),
-            SavedPath::Reference(s) => reference::backward(&self.spec, &self.params, s, grads),
+        let (steps, batch) = (saved.steps, saved.batch);
+        Ok(match saved.path {
+            SavedPath::Fast(mut s, parts) if parts.len() == 1 => {
+                let part = s.pop().expect("one saved part");
+                stack::backward(&self.spec, &self.params, part, grads, &mut self.pools[0])
+            }
+            SavedPath::Fast(s, parts) => {
+                let pools = &mut self.pools[..parts.len()];
+                split::backward(&self.spec, &self.params, s, grads, steps, batch, &parts, pools)
+            }
+            SavedPath::Reference(s) => reference::backward(&self.spec, &self.params, &s, grads),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! [`block::forward`], outputs concatenated `[forward, backward]` per step.
 
 use super::block::{self, BlockShape, BlockTrace, PackedBlock};
+use super::pool::Pool;
 use crate::activation::Activations;
 use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
 use crate::params::GruParams;
@@ -39,6 +40,7 @@ pub(crate) fn forward<T: Real>(
     lengths: &[usize],
     h0: Option<&[T]>,
     keep: bool,
+    pool: &mut Pool<T>,
 ) -> (GruOutput<T>, Option<FastSaved<T>>) {
     let batch = lengths.len();
     let (hid, dirs, out_w) = (spec.hidden_size, spec.directions(), spec.output_size());
@@ -47,33 +49,45 @@ pub(crate) fn forward<T: Real>(
     let zero_h0 = vec![T::zero(); batch * hid];
     let mut layer_inputs = Vec::new();
     let mut traces = Vec::new();
-    let mut layer_in = x.to_vec();
+    let mut layer_in = pool.copy_of(x);
     for layer in 0..spec.depth {
-        let mut layer_out = vec![T::zero(); steps * batch * out_w];
+        let mut layer_out = pool.zeros(steps * batch * out_w);
         for dir in 0..dirs {
             let blk = layer * dirs + dir;
             let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
-            let mut y_dir = vec![T::zero(); steps * batch * hid];
-            let (h_last, trace) =
-                block::forward(&shape, params.block(layer, dir, dirs), &packed[blk], &layer_in, h0_blk, &mut y_dir, keep);
+            let p = params.block(layer, dir, dirs);
+            let (h_last, trace) = if dirs == 1 {
+                block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut layer_out, keep, pool)
+            } else {
+                let mut y_dir = pool.zeros(steps * batch * hid);
+                let r = block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut y_dir, keep, pool);
+                set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
+                pool.give(y_dir);
+                r
+            };
             h_t[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&h_last);
-            set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
             traces.extend(trace);
         }
         let below = std::mem::replace(&mut layer_in, layer_out);
         if keep {
             layer_inputs.push(below);
+        } else {
+            pool.give(below);
         }
     }
     let y_shape = output_shape(spec, steps, batch);
     let y = match spec.output_mode {
         OutputMode::Sequence => layer_in,
-        OutputMode::Last => lengths
-            .iter()
-            .enumerate()
-            .flat_map(|(b, &len)| layer_in[((len - 1) * batch + b) * out_w..][..out_w].to_vec())
-            .collect(),
+        OutputMode::Last => {
+            let y = lengths
+                .iter()
+                .enumerate()
+                .flat_map(|(b, &len)| layer_in[((len - 1) * batch + b) * out_w..][..out_w].iter().copied())
+                .collect();
+            pool.give(layer_in);
+            y
+        }
     };
     let out = GruOutput { y, y_shape, h_t, computed_by: super::FAST_PATH };
     let saved = keep.then(|| FastSaved { steps, lengths: lengths.to_vec(), layer_inputs, traces });
@@ -83,8 +97,9 @@ pub(crate) fn forward<T: Real>(
 pub(crate) fn backward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
-    saved: &FastSaved<T>,
+    saved: FastSaved<T>,
     grads: &OutputGrads<'_, T>,
+    pool: &mut Pool<T>,
 ) -> GruGradients<T> {
     let (steps, lengths) = (saved.steps, &saved.lengths[..]);
     let batch = lengths.len();
@@ -96,36 +111,43 @@ pub(crate) fn backward<T: Real>(
 
     // dL/d(top layer output), [T, B, dirs·H].
     let mut d_above = match spec.output_mode {
-        OutputMode::Sequence => grads.dy.to_vec(),
+        OutputMode::Sequence => pool.copy_of(grads.dy),
         OutputMode::Last => {
-            let mut d = vec![T::zero(); steps * batch * out_w];
+            let mut d = pool.zeros(steps * batch * out_w);
             for (b, &len) in lengths.iter().enumerate() {
                 d[((len - 1) * batch + b) * out_w..][..out_w].copy_from_slice(&grads.dy[b * out_w..(b + 1) * out_w]);
             }
             d
         }
     };
+    let FastSaved { mut layer_inputs, traces, .. } = saved;
+    let mut traces: Vec<Option<BlockTrace<T>>> = traces.into_iter().map(Some).collect();
     for layer in (0..spec.depth).rev() {
         let inp = spec.layer_input_size(layer);
-        let mut d_below = vec![T::zero(); steps * batch * inp];
+        let mut d_below = pool.zeros(steps * batch * inp);
+        let layer_input = layer_inputs.pop().expect("one input per layer");
         for dir in 0..dirs {
             let blk = layer * dirs + dir;
             let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
-            let dy_dir = columns(&d_above, dirs, hid, dir);
+            let dy_dir = if dirs == 1 { None } else { Some(columns(&d_above, dirs, hid, dir)) };
             let dh_t = grads.dh_t.map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
+            let trace = traces[blk].take().expect("one trace per block");
             let dh = block::backward(
                 &shape,
                 params.block(layer, dir, dirs),
-                &saved.traces[blk],
-                &saved.layer_inputs[layer],
-                &dy_dir,
+                &trace,
+                &layer_input,
+                dy_dir.as_deref().unwrap_or(&d_above),
                 dh_t,
                 &mut d_below,
                 &mut dparams.blocks_mut()[blk],
+                pool,
             );
+            trace.give_to(pool);
             dh0[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&dh);
         }
-        d_above = d_below;
+        pool.give(layer_input);
+        pool.give(std::mem::replace(&mut d_above, d_below));
     }
     // Padded steps of x were read by the input GEMM but their dGX rows are zero, so dx is
     // zero there already.

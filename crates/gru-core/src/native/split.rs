@@ -1,0 +1,159 @@
+//! Threads for the fast path: the batch is cut into contiguous parts, one per thread, and
+//! each part runs the whole stack on its own (sequences are independent, so the threads
+//! never synchronize inside the recurrence); outputs are gathered back and the parameter
+//! gradients of the parts summed.
+
+use std::ops::Range;
+
+use super::block::PackedBlock;
+use super::pool::Pool;
+use super::stack::{self, FastSaved};
+use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
+use crate::params::GruParams;
+use crate::real::Real;
+use crate::spec::{GruSpec, OutputMode};
+
+/// Fewest sequences a thread gets: below this, threads cost more than they save.
+const MIN_ROWS_PER_THREAD: usize = 4;
+
+/// Threads to use by default: `RAYON_NUM_THREADS` when set, else the available cores.
+pub(crate) fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Contiguous parts of `0..batch`, at most `threads`, each at least `MIN_ROWS_PER_THREAD`.
+pub(crate) fn parts(batch: usize, threads: usize) -> Vec<Range<usize>> {
+    let n = threads.min(batch / MIN_ROWS_PER_THREAD).max(1);
+    (0..n).map(|i| i * batch / n..(i + 1) * batch / n).collect()
+}
+
+/// The batch rows `r` of an `outer × batch × inner` tensor.
+fn gather<T: Copy>(data: &[T], outer: usize, batch: usize, inner: usize, r: &Range<usize>) -> Vec<T> {
+    (0..outer).flat_map(|o| data[(o * batch + r.start) * inner..(o * batch + r.end) * inner].iter().copied()).collect()
+}
+
+/// Writes the rows `r` of an `outer × batch × inner` tensor from `src` (`outer × |r| × inner`).
+fn scatter<T: Copy>(dst: &mut [T], src: &[T], outer: usize, batch: usize, inner: usize, r: &Range<usize>) {
+    let w = r.len() * inner;
+    for o in 0..outer {
+        dst[(o * batch + r.start) * inner..(o * batch + r.end) * inner].copy_from_slice(&src[o * w..(o + 1) * w]);
+    }
+}
+
+/// `(outer, inner)` of `y` viewed as `outer × batch × inner`.
+fn y_dims(spec: &GruSpec, steps: usize) -> (usize, usize) {
+    match spec.output_mode {
+        OutputMode::Sequence => (steps, spec.output_size()),
+        OutputMode::Last => (1, spec.output_size()),
+    }
+}
+
+/// Forward over `parts` of the batch on as many threads.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward<T: Real>(
+    spec: &GruSpec,
+    params: &GruParams<T>,
+    packed: &[PackedBlock<T>],
+    x: &[T],
+    steps: usize,
+    lengths: &[usize],
+    h0: Option<&[T]>,
+    keep: bool,
+    parts: &[Range<usize>],
+    pools: &mut [Pool<T>],
+) -> (GruOutput<T>, Option<Vec<FastSaved<T>>>) {
+    let batch = lengths.len();
+    let (blocks, hid, inp) = (spec.num_blocks(), spec.hidden_size, spec.input_size);
+    let results: Vec<(GruOutput<T>, Option<FastSaved<T>>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .iter()
+            .zip(pools.iter_mut())
+            .map(|(r, pool)| {
+                let xs = gather(x, steps, batch, inp, r);
+                let h0s = h0.map(|h| gather(h, blocks, batch, hid, r));
+                let ls = lengths[r.clone()].to_vec();
+                s.spawn(move || stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, pool))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()
+    });
+    let shape = output_shape(spec, steps, batch);
+    let (outer, inner) = y_dims(spec, steps);
+    let mut y = vec![T::zero(); shape.iter().product()];
+    let mut h_t = vec![T::zero(); state_len(spec, batch)];
+    let mut saved = Vec::new();
+    for (r, (out, sv)) in parts.iter().zip(results) {
+        scatter(&mut y, &out.y, outer, batch, inner, r);
+        scatter(&mut h_t, &out.h_t, blocks, batch, hid, r);
+        saved.extend(sv);
+    }
+    let out = GruOutput { y, y_shape: shape, h_t, computed_by: super::FAST_PATH };
+    (out, keep.then_some(saved))
+}
+
+/// Backward of [`forward`]: each part on its own thread, parameter gradients summed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<T: Real>(
+    spec: &GruSpec,
+    params: &GruParams<T>,
+    saved: Vec<FastSaved<T>>,
+    grads: &OutputGrads<'_, T>,
+    steps: usize,
+    batch: usize,
+    parts: &[Range<usize>],
+    pools: &mut [Pool<T>],
+) -> GruGradients<T> {
+    let (blocks, hid, inp) = (spec.num_blocks(), spec.hidden_size, spec.input_size);
+    let (outer, inner) = y_dims(spec, steps);
+    let results: Vec<GruGradients<T>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .iter()
+            .zip(saved)
+            .zip(pools.iter_mut())
+            .map(|((r, sv), pool)| {
+                let dy = gather(grads.dy, outer, batch, inner, r);
+                let dh = grads.dh_t.map(|d| gather(d, blocks, batch, hid, r));
+                s.spawn(move || stack::backward(spec, params, sv, &OutputGrads { dy: &dy, dh_t: dh.as_deref() }, pool))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()
+    });
+    let mut dx = vec![T::zero(); steps * batch * inp];
+    let mut dh0 = vec![T::zero(); state_len(spec, batch)];
+    let mut flat = vec![T::zero(); params.num_params()];
+    for (r, g) in parts.iter().zip(&results) {
+        scatter(&mut dx, &g.dx, steps, batch, inp, r);
+        scatter(&mut dh0, &g.dh0, blocks, batch, hid, r);
+        for (a, &b) in flat.iter_mut().zip(&g.params.to_flat()) {
+            *a += b;
+        }
+    }
+    let mut dparams = GruParams::zeros(spec);
+    dparams.set_flat(&flat).expect("same spec, same size");
+    GruGradients { dx, dh0, params: dparams }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_batch() {
+        assert_eq!(parts(1, 2), vec![0..1]);
+        assert_eq!(parts(7, 2), vec![0..7]);
+        assert_eq!(parts(8, 2), vec![0..4, 4..8]);
+        assert_eq!(parts(33, 2), vec![0..16, 16..33]);
+        assert_eq!(parts(100, 1), vec![0..100]);
+        let data: Vec<u32> = (0..2 * 5 * 3).collect();
+        let r = 1..3;
+        let part = gather(&data, 2, 5, 3, &r);
+        let mut back = vec![0; data.len()];
+        scatter(&mut back, &part, 2, 5, 3, &r);
+        assert_eq!(&back[3..9], &data[3..9]);
+        assert_eq!(&back[18..24], &data[18..24]);
+    }
+}
