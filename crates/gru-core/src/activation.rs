@@ -109,6 +109,38 @@ impl<T: Real> Activations<T> {
         }
     }
 
+    /// `out = d σ_g(clip(a)) / da` element-wise, given the gate values `g`.
+    pub fn gate_grad_slice(&self, a: &[T], g: &[T], out: &mut [T]) {
+        match (self.gate, self.clip) {
+            (GateFn::Sigmoid, None) => {
+                for (o, &v) in out.iter_mut().zip(g) {
+                    *o = v * (T::one() - v);
+                }
+            }
+            _ => {
+                for ((o, &x), &v) in out.iter_mut().zip(a).zip(g) {
+                    *o = self.gate_grad(x, v);
+                }
+            }
+        }
+    }
+
+    /// `out = d σ_s(clip(a)) / da` element-wise, given the values `s`.
+    pub fn state_grad_slice(&self, a: &[T], s: &[T], out: &mut [T]) {
+        match (self.state, self.clip) {
+            (StateActivation::Tanh, None) => {
+                for (o, &v) in out.iter_mut().zip(s) {
+                    *o = T::one() - v * v;
+                }
+            }
+            _ => {
+                for ((o, &x), &v) in out.iter_mut().zip(a).zip(s) {
+                    *o = self.state_grad(x, v);
+                }
+            }
+        }
+    }
+
     /// σ_s(clip(a)).
     #[inline]
     pub fn state(&self, a: T) -> T {

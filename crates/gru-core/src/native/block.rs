@@ -256,20 +256,33 @@ pub(crate) fn backward<T: Real>(
                 dh_prev[b * hid..(b + 1) * hid].copy_from_slice(&dh[b * hid..(b + 1) * hid]);
                 continue;
             }
+            // One row: vectorizable passes over H values.
+            let gr = &trace.gates[row * g3..][..g3];
+            let pr = &trace.pre[row * g3..][..g3];
+            let (r, z, n) = (&gr[..hid], &gr[hid..2 * hid], &gr[2 * hid..]);
+            let hp = &trace.h_prev[row * hid..][..hid];
+            let dxr = &mut dgx[row * g3..][..g3];
+            let (dar, rest) = dxr.split_at_mut(hid);
+            let (daz, dan) = rest.split_at_mut(hid);
+            let dhb = &dh[b * hid..][..hid];
+            let dyb = &dy[row * hid..][..hid];
+            let dhp = &mut dh_prev[b * hid..][..hid];
+            // σ' of z and n (into daz, dan), then the chain rule.
+            act.gate_grad_slice(&pr[hid..2 * hid], z, daz);
+            act.state_grad_slice(&pr[2 * hid..], n, dan);
             for j in 0..hid {
-                let d = dh[b * hid + j] + dy[row * hid + j];
-                let (z, n) = (trace.gates[row * g3 + hid + j], trace.gates[row * g3 + 2 * hid + j]);
-                let dn = d * (T::one() - z);
-                let dz = d * (trace.h_prev[row * hid + j] - n);
-                dh_prev[b * hid + j] = d * z;
-                let da_n = dn * act.state_grad(trace.pre[row * g3 + 2 * hid + j], n);
-                dgx[row * g3 + hid + j] = dz * act.gate_grad(trace.pre[row * g3 + hid + j], z);
-                dgx[row * g3 + 2 * hid + j] = da_n;
-                if !before {
-                    let r = trace.gates[row * g3 + j];
-                    let dr = da_n * trace.operand[row * hid + j];
-                    dgx[row * g3 + j] = dr * act.gate_grad(trace.pre[row * g3 + j], r);
-                    dgh[row * g3 + 2 * hid + j] = da_n * r;
+                let d = dhb[j] + dyb[j];
+                dhp[j] = d * z[j];
+                daz[j] *= d * (hp[j] - n[j]);
+                dan[j] *= d * (T::one() - z[j]);
+            }
+            if !before {
+                let op = &trace.operand[row * hid..][..hid];
+                act.gate_grad_slice(&pr[..hid], r, dar);
+                let dghn = &mut dgh[row * g3 + 2 * hid..][..hid];
+                for j in 0..hid {
+                    dar[j] *= dan[j] * op[j];
+                    dghn[j] = dan[j] * r[j];
                 }
             }
         }
