@@ -507,7 +507,7 @@ def case_name(c, dtype_name):
              "seq" if c["output"] == "sequence" else "last", c["lengths_kind"], "h0" if c["h0"] else "zero"]
     if c["clip"] is not None:
         parts.append("clip" + str(c["clip"]).replace(".", ""))
-    if c.get("large"):
+    if c.get("large") or c.get("sized"):
         parts.append(f"i{c['I']}h{c['H']}t{c['T']}b{c['B']}")
     parts.append(dtype_name)
     return "_".join(parts)
@@ -538,6 +538,21 @@ def large_cases():
         dict(mode="rba", state="softsign", gate="sigmoid", depth=1, bi=False, output="last", h0=False, clip=None, I=64, H=64),
     ]
     return [(dict(base, **s), "f32") for s in specs]
+
+
+def onednn_cases():
+    """f32 cases with the options oneDNN's GRU computes (tanh, sigmoid, no clip), for each
+    reset mode: stacks whose input width differs from the layers above (I != dirs*H), one
+    where it does not (I == H, one multi-layer primitive there), bidirectional stacks (every
+    layer reads the concatenated output below), and ragged batches with repeated lengths."""
+    base = dict(state="tanh", gate="sigmoid", clip=None, wscale=1.0, bscale=1.0, sized=True)
+    shapes = [
+        dict(depth=2, bi=True, output="sequence", h0=True, I=3, H=5, T=6, B=4, lengths_kind="ragged", lengths=[6, 1, 4, 6]),
+        dict(depth=2, bi=False, output="last", h0=False, I=3, H=5, T=6, B=4, lengths_kind="ragged", lengths=[6, 2, 2, 5]),
+        dict(depth=3, bi=False, output="sequence", h0=True, I=5, H=5, T=6, B=3, lengths_kind="equal", lengths=[6, 6, 6]),
+        dict(depth=3, bi=True, output="last", h0=True, I=10, H=5, T=5, B=3, lengths_kind="ragged", lengths=[5, 1, 3]),
+    ]
+    return [(dict(base, mode=mode, **s), "f32") for mode in MODES for s in shapes]
 
 
 # ---------------------------------------------------------------------------
@@ -646,11 +661,11 @@ def main():
     print("self-check: reference vs onnxruntime GRU on random configurations ...")
     random_ort_checks(60)
 
-    cases = small_cases() + large_cases()
+    cases = small_cases() + large_cases() + onednn_cases()
     # every value of every option appears for each reset mode and dtype
     for mode in MODES:
         for dn in ("f32", "f64"):
-            sel = [c for c, d in cases if c["mode"] == mode and d == dn and not c.get("large")]
+            sel = [c for c, d in cases if c["mode"] == mode and d == dn and not (c.get("large") or c.get("sized"))]
             for fname, vals in FACTORS:
                 key = "lengths_kind" if fname == "lengths" else fname
                 missing = [v for v in vals if not any(c[key] == v for c in sel)]

@@ -1,33 +1,102 @@
 //! The conformance suite's shared pieces: the engines under test, the fixtures written by
 //! `tools/gen_fixtures.py`, seeded random cases over every option, and the pass rule of
 //! DESIGN.md: an element passes when `|a - ref| <= tol * (1 + |ref|)`.
+//!
+//! An engine may refuse options it cannot compute (oneDNN: softsign, hard-sigmoid, clip,
+//! f64). Every test runs each engine on every option it accepts and asserts the typed
+//! refusal ([`GruError::Unsupported`] naming the option) for every option it does not.
 
 pub mod cases;
 pub mod compare;
 pub mod fixture;
 
-use gru_core::{Engine, KoraliEngine, Real};
+use gru_core::{
+    DType, Engine, GateActivation, GruError, GruParams, GruSpec, KoraliEngine, Plan, Real, StateActivation,
+};
+use gru_onednn::OneDnnEngine;
 
 /// One engine as the suite runs it, with the `computed_by` tag that proves it ran.
 pub struct EngineUnderTest<T: Real> {
     pub name: &'static str,
     pub engine: Box<dyn Engine<T>>,
     pub computed_by: &'static str,
+    /// The option this engine refuses for a spec and dtype (the `field` of its
+    /// [`GruError::Unsupported`]), written here independently of the engine's own check.
+    pub refuses: fn(&GruSpec, DType) -> Option<&'static str>,
 }
 
-/// Every engine available in this build, for element type `T`. Each is run on every
-/// fixture and case; engines that cannot run here are simply not listed.
+impl<T: Real> EngineUnderTest<T> {
+    /// The option this engine refuses for `spec` in `T`, if any.
+    pub fn refusal(&self, spec: &GruSpec) -> Option<&'static str> {
+        (self.refuses)(spec, T::DTYPE)
+    }
+
+    /// Checks that `prepare` refuses `spec` in both modes with
+    /// `Unsupported { engine, field }` naming the option the suite expects.
+    pub fn check_refused(&self, spec: &GruSpec, params: &GruParams<T>) -> Result<(), String> {
+        let field = self.refusal(spec).ok_or_else(|| format!("{}: {spec:?} is not a refused option", self.name))?;
+        for plan in [Plan::training(), Plan::inference()] {
+            match self.engine.prepare(spec, params, &plan) {
+                Err(GruError::Unsupported { engine, field: f, .. })
+                    if engine == self.engine.kind().to_string() && f == field => {}
+                Err(other) => return Err(format!("{}: expected the refusal of `{field}`, got {other:?}", self.name)),
+                Ok(_) => return Err(format!("{}: prepared {spec:?} in {}, which it must refuse", self.name, T::DTYPE)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What oneDNN 2.x's GRU cannot compute, in the order its refusal names them: f64 (RNNs
+/// are f32/bf16), softsign (tanh only), hard-sigmoid (sigmoid only), clip (none).
+pub fn onednn_refuses(spec: &GruSpec, dtype: DType) -> Option<&'static str> {
+    if dtype == DType::F64 {
+        Some("dtype")
+    } else if spec.state_activation == StateActivation::Softsign {
+        Some("state_activation")
+    } else if matches!(spec.gate_activation, GateActivation::HardSigmoid { .. }) {
+        Some("gate_activation")
+    } else if spec.clip.is_some() {
+        Some("clip")
+    } else {
+        None
+    }
+}
+
+fn refuses_nothing(_: &GruSpec, _: DType) -> Option<&'static str> {
+    None
+}
+
+/// Every engine available in this build, for element type `T`: both native paths, and
+/// OneDNN when `libdnnl.so.2` loads (see [`onednn_loads`]). Each is run on every fixture
+/// and case it accepts, and its refusals are checked on the others.
 pub fn engines<T: Real>() -> Vec<EngineUnderTest<T>> {
-    vec![
+    let mut out = vec![
         EngineUnderTest {
             name: "Korali (fast path)",
             engine: Box::new(KoraliEngine::new()),
             computed_by: gru_core::native::FAST_PATH,
+            refuses: refuses_nothing,
         },
         EngineUnderTest {
             name: "Korali (scalar reference path)",
             engine: Box::new(KoraliEngine::reference()),
             computed_by: gru_core::native::REFERENCE_PATH,
+            refuses: refuses_nothing,
         },
-    ]
+    ];
+    if let Ok(engine) = OneDnnEngine::load() {
+        out.push(EngineUnderTest {
+            name: "OneDNN",
+            engine: Box::new(engine),
+            computed_by: gru_onednn::COMPUTED_BY,
+            refuses: onednn_refuses,
+        });
+    }
+    out
+}
+
+/// Whether the OneDNN engine is under test here (Debian's `libdnnl2` installed).
+pub fn onednn_loads() -> bool {
+    OneDnnEngine::load().is_ok()
 }

@@ -1,5 +1,9 @@
-//! Bad input is a typed [`GruError`] naming the field and the value, never a panic, on both
-//! native paths (`KoraliEngine::new()`, the fast path, and `KoraliEngine::reference()`).
+//! Bad input is a typed [`GruError`] naming the field and the value, never a panic, on every
+//! engine of the suite, in every dtype it computes: both native paths
+//! (`KoraliEngine::new()`, the fast path, and `KoraliEngine::reference()`) in f64 and f32,
+//! OneDNN in f32. Invalid options and plans are named before any engine refusal, so those
+//! checks run on OneDNN in f64 too. Saved state is checked in `saved_state.rs`, OneDNN's
+//! refusals in `refusals.rs`.
 //!
 //! Every check asserts the variant and its fields, and that the error's `Display` text
 //! names the field (and, where there is one, the value given).
@@ -7,207 +11,129 @@
 //! Layouts: `x` `[T, B, I]`, `y`/`dy` `[T, B, dirs·H]` (sequence) or `[B, dirs·H]` (last),
 //! `h0`/`dh_t` `[D·dirs, B, H]`.
 
+mod common;
+
+use common::*;
+use gru_conformance::{engines, EngineUnderTest};
 use gru_core::{
-    state_len, Engine, GateActivation, GruError, GruParams, GruSpec, KoraliEngine, Mode, OutputGrads, OutputMode, Plan,
-    PreparedGru, ResetGateMode, SequenceBatch,
+    state_len, GateActivation, GruError, GruParams, GruSpec, Mode, OutputGrads, OutputMode, Plan, Real, ResetGateMode,
+    SequenceBatch,
 };
-
-/// T, B of the well-formed batch every test starts from.
-const STEPS: usize = 4;
-const BATCH: usize = 3;
-
-/// Two layers, bidirectional, I = 3, H = 2: four blocks, layer 1 reads 2H = 4 channels.
-fn spec() -> GruSpec {
-    GruSpec::new(3, 2).with_depth(2).with_bidirectional(true)
-}
-
-/// The two native paths and their names (for messages).
-fn paths() -> [(KoraliEngine, &'static str); 2] {
-    [(KoraliEngine::new(), gru_core::native::FAST_PATH), (KoraliEngine::reference(), gru_core::native::REFERENCE_PATH)]
-}
-
-/// Small deterministic values in (-1, 1).
-fn values(n: usize, salt: f64) -> Vec<f64> {
-    (0..n).map(|k| (0.7 * k as f64 + salt).sin()).collect()
-}
-
-fn params(spec: &GruSpec) -> GruParams<f64> {
-    let mut p = GruParams::zeros(spec);
-    let flat = values(p.num_params(), 0.3);
-    p.set_flat(&flat).expect("flat length is num_params");
-    p
-}
-
-fn prepare(engine: KoraliEngine, spec: &GruSpec, mode: Mode) -> Box<dyn PreparedGru<f64>> {
-    let plan = Plan { mode, ..Plan::default() };
-    engine.prepare(spec, &params(spec), &plan).expect("a valid spec, params and plan prepare")
-}
-
-fn x_for(spec: &GruSpec, steps: usize, batch: usize) -> Vec<f64> {
-    values(steps * batch * spec.input_size, 1.1)
-}
-
-fn dy_for(spec: &GruSpec, steps: usize, batch: usize) -> Vec<f64> {
-    values(gru_core::output_shape(spec, steps, batch).iter().product(), 2.3)
-}
-
-/// Asserts that `err`'s Display text contains every one of `words`.
-fn assert_display(err: &GruError, words: &[&str]) {
-    let text = err.to_string();
-    for w in words {
-        assert!(text.contains(w), "Display of {err:?} is {text:?}: it does not name {w:?}");
-    }
-}
-
-/// Asserts a `ShapeMismatch` for `field` with these sizes, and that Display names them.
-#[track_caller]
-fn assert_shape(err: GruError, field: &str, expected: usize, actual: usize) {
-    match &err {
-        GruError::ShapeMismatch { field: f, expected: e, actual: a, .. } => {
-            assert_eq!((f.as_str(), *e, *a), (field, expected, actual), "{err:?}");
-        }
-        other => panic!("expected ShapeMismatch for `{field}`, got {other:?}"),
-    }
-    assert_display(&err, &[&format!("`{field}`"), &expected.to_string(), &actual.to_string()]);
-}
-
-/// Asserts a `NonFinite` for `field[index]` with a value like `value` (NaN matches NaN).
-#[track_caller]
-fn assert_non_finite(err: GruError, field: &str, index: usize, value: f64) {
-    match &err {
-        GruError::NonFinite { field: f, index: i, value: v } => {
-            assert_eq!((f.as_str(), *i), (field, index), "{err:?}");
-            assert!(v.to_bits() == value.to_bits() || (v.is_nan() && value.is_nan()), "{err:?}: value {v} vs {value}");
-        }
-        other => panic!("expected NonFinite for `{field}[{index}]`, got {other:?}"),
-    }
-    assert_display(&err, &[&format!("`{field}[{index}]`"), &value.to_string()]);
-}
-
-/// Asserts an `InvalidOption` for `field` = `value`.
-#[track_caller]
-fn assert_option(err: GruError, field: &str, value: &str) {
-    match &err {
-        GruError::InvalidOption { field: f, value: v, .. } => {
-            assert_eq!((f.as_str(), v.as_str()), (field, value), "{err:?}")
-        }
-        other => panic!("expected InvalidOption for `{field}` = {value}, got {other:?}"),
-    }
-    assert_display(&err, &[&format!("`{field}`"), value]);
-}
-
-/// Runs `forward` and `forward_train` on a fresh training engine and returns both errors.
-fn forward_errors(engine: KoraliEngine, spec: &GruSpec, batch: &SequenceBatch<'_, f64>) -> [GruError; 2] {
-    let mut gru = prepare(engine, spec, Mode::Training);
-    let a = gru.forward(batch).expect_err("forward accepted bad input");
-    let b = gru.forward_train(batch).expect_err("forward_train accepted bad input");
-    [a, b]
-}
 
 #[test]
 fn x_of_the_wrong_length() {
+    on_every_engine(x_of_the_wrong_length_on::<f64>, x_of_the_wrong_length_on::<f32>);
+}
+
+fn x_of_the_wrong_length_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
     let expected = STEPS * BATCH * spec.input_size;
-    for (engine, _) in paths() {
-        for actual in [expected - 1, expected + 1, 0] {
-            let x = values(actual, 0.0);
-            for err in forward_errors(engine, &spec, &SequenceBatch::new(&x, STEPS, BATCH)) {
-                assert_shape(err, "x", expected, actual);
-            }
+    for actual in [expected - 1, expected + 1, 0] {
+        let x = values::<T>(actual, 0.0);
+        for err in forward_errors(e, &spec, &SequenceBatch::new(&x, STEPS, BATCH)) {
+            assert_shape(err, "x", expected, actual);
         }
     }
 }
 
 #[test]
 fn zero_steps_or_zero_batch() {
+    on_every_engine(zero_steps_or_zero_batch_on::<f64>, zero_steps_or_zero_batch_on::<f32>);
+}
+
+fn zero_steps_or_zero_batch_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    for (engine, _) in paths() {
-        for (steps, batch, field) in [(0, BATCH, "steps"), (STEPS, 0, "batch"), (0, 0, "steps")] {
-            let x = x_for(&spec, steps, batch);
-            for err in forward_errors(engine, &spec, &SequenceBatch::new(&x, steps, batch)) {
-                assert_eq!(err, GruError::EmptyDimension { field: field.into(), value: 0 });
-                assert_display(&err, &[&format!("`{field}`"), "0"]);
-            }
+    for (steps, batch, field) in [(0, BATCH, "steps"), (STEPS, 0, "batch"), (0, 0, "steps")] {
+        let x = x_for::<T>(&spec, steps, batch);
+        for err in forward_errors(e, &spec, &SequenceBatch::new(&x, steps, batch)) {
+            assert_eq!(err, GruError::EmptyDimension { field: field.into(), value: 0 }, "{}", e.name);
+            assert_display(&err, &[&format!("`{field}`"), "0"]);
         }
     }
 }
 
 #[test]
 fn lengths_of_the_wrong_count() {
+    on_every_engine(lengths_of_the_wrong_count_on::<f64>, lengths_of_the_wrong_count_on::<f32>);
+}
+
+fn lengths_of_the_wrong_count_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    let x = x_for(&spec, STEPS, BATCH);
-    for (engine, _) in paths() {
-        for lengths in [vec![STEPS; BATCH - 1], vec![STEPS; BATCH + 1], vec![]] {
-            let batch = SequenceBatch::new(&x, STEPS, BATCH).with_lengths(&lengths);
-            for err in forward_errors(engine, &spec, &batch) {
-                assert_shape(err, "lengths", BATCH, lengths.len());
-            }
+    let x = x_for::<T>(&spec, STEPS, BATCH);
+    for lengths in [vec![STEPS; BATCH - 1], vec![STEPS; BATCH + 1], vec![]] {
+        let batch = SequenceBatch::new(&x, STEPS, BATCH).with_lengths(&lengths);
+        for err in forward_errors(e, &spec, &batch) {
+            assert_shape(err, "lengths", BATCH, lengths.len());
         }
     }
 }
 
 #[test]
 fn lengths_outside_one_to_steps() {
+    on_every_engine(lengths_outside_one_to_steps_on::<f64>, lengths_outside_one_to_steps_on::<f32>);
+}
+
+fn lengths_outside_one_to_steps_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    let x = x_for(&spec, STEPS, BATCH);
-    for (engine, _) in paths() {
-        for (lengths, index, value) in [([2, 0, 1], 1, 0), ([STEPS, 2, STEPS + 1], 2, STEPS + 1), ([0, 9, 1], 0, 0)] {
-            let batch = SequenceBatch::new(&x, STEPS, BATCH).with_lengths(&lengths);
-            for err in forward_errors(engine, &spec, &batch) {
-                assert_eq!(err, GruError::InvalidLength { index, value, steps: STEPS });
-                assert_display(&err, &[&format!("`lengths[{index}]` = {value}"), &format!("1..={STEPS}")]);
-            }
+    let x = x_for::<T>(&spec, STEPS, BATCH);
+    for (lengths, index, value) in [([2, 0, 1], 1, 0), ([STEPS, 2, STEPS + 1], 2, STEPS + 1), ([0, 9, 1], 0, 0)] {
+        let batch = SequenceBatch::new(&x, STEPS, BATCH).with_lengths(&lengths);
+        for err in forward_errors(e, &spec, &batch) {
+            assert_eq!(err, GruError::InvalidLength { index, value, steps: STEPS }, "{}", e.name);
+            assert_display(&err, &[&format!("`lengths[{index}]` = {value}"), &format!("1..={STEPS}")]);
         }
     }
 }
 
 #[test]
 fn h0_of_the_wrong_size() {
+    on_every_engine(h0_of_the_wrong_size_on::<f64>, h0_of_the_wrong_size_on::<f32>);
+}
+
+fn h0_of_the_wrong_size_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    let x = x_for(&spec, STEPS, BATCH);
+    let x = x_for::<T>(&spec, STEPS, BATCH);
     let expected = state_len(&spec, BATCH);
-    for (engine, _) in paths() {
-        // One block short, one sequence short, one value too many, nothing.
-        for actual in [expected - BATCH * spec.hidden_size, expected - spec.hidden_size, expected + 1, 0] {
-            let h0 = values(actual, 0.5);
-            let batch = SequenceBatch::new(&x, STEPS, BATCH).with_initial_state(&h0);
-            for err in forward_errors(engine, &spec, &batch) {
-                assert_shape(err, "h0", expected, actual);
-            }
+    // One block short, one sequence short, one value too many, nothing.
+    for actual in [expected - BATCH * spec.hidden_size, expected - spec.hidden_size, expected + 1, 0] {
+        let h0 = values::<T>(actual, 0.5);
+        let batch = SequenceBatch::new(&x, STEPS, BATCH).with_initial_state(&h0);
+        for err in forward_errors(e, &spec, &batch) {
+            assert_shape(err, "h0", expected, actual);
         }
     }
 }
 
 #[test]
 fn non_finite_x_and_h0() {
+    on_every_engine(non_finite_x_and_h0_on::<f64>, non_finite_x_and_h0_on::<f32>);
+}
+
+fn non_finite_x_and_h0_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    let h0 = values(state_len(&spec, BATCH), 0.5);
-    for (engine, _) in paths() {
-        for (index, bad) in
-            [(7, f64::NAN), (0, f64::INFINITY), (STEPS * BATCH * spec.input_size - 1, f64::NEG_INFINITY)]
-        {
-            let mut x = x_for(&spec, STEPS, BATCH);
-            x[index] = bad;
-            for err in forward_errors(engine, &spec, &SequenceBatch::new(&x, STEPS, BATCH)) {
-                assert_non_finite(err, "x", index, bad);
-            }
+    let h0 = values::<T>(state_len(&spec, BATCH), 0.5);
+    for (index, bad) in [(7, f64::NAN), (0, f64::INFINITY), (STEPS * BATCH * spec.input_size - 1, f64::NEG_INFINITY)] {
+        let mut x = x_for::<T>(&spec, STEPS, BATCH);
+        x[index] = T::lit(bad);
+        for err in forward_errors(e, &spec, &SequenceBatch::new(&x, STEPS, BATCH)) {
+            assert_non_finite(err, "x", index, bad);
         }
-        let x = x_for(&spec, STEPS, BATCH);
-        for (index, bad) in [(5, f64::INFINITY), (0, f64::NAN)] {
-            let mut h = h0.clone();
-            h[index] = bad;
-            let batch = SequenceBatch::new(&x, STEPS, BATCH).with_initial_state(&h);
-            for err in forward_errors(engine, &spec, &batch) {
-                assert_non_finite(err, "h0", index, bad);
-            }
+    }
+    let x = x_for::<T>(&spec, STEPS, BATCH);
+    for (index, bad) in [(5, f64::INFINITY), (0, f64::NAN)] {
+        let mut h = h0.clone();
+        h[index] = T::lit(bad);
+        let batch = SequenceBatch::new(&x, STEPS, BATCH).with_initial_state(&h);
+        for err in forward_errors(e, &spec, &batch) {
+            assert_non_finite(err, "h0", index, bad);
         }
     }
 }
 
 /// Runs `forward_train` on a good batch and `backward` with these gradients.
-fn backward_error(engine: KoraliEngine, spec: &GruSpec, dy: &[f64], dh_t: Option<&[f64]>) -> GruError {
-    let mut gru = prepare(engine, spec, Mode::Training);
-    let x = x_for(spec, STEPS, BATCH);
+fn backward_error<T: Real>(e: &EngineUnderTest<T>, spec: &GruSpec, dy: &[T], dh_t: Option<&[T]>) -> GruError {
+    let mut gru = prepare(e, spec, Mode::Training);
+    let x = x_for::<T>(spec, STEPS, BATCH);
     let lengths = [STEPS, 1, 2];
     let (_, saved) =
         gru.forward_train(&SequenceBatch::new(&x, STEPS, BATCH).with_lengths(&lengths)).expect("good batch");
@@ -216,28 +142,33 @@ fn backward_error(engine: KoraliEngine, spec: &GruSpec, dy: &[f64], dh_t: Option
 
 #[test]
 fn non_finite_dy_and_dh_t() {
+    on_every_engine(non_finite_dy_and_dh_t_on::<f64>, non_finite_dy_and_dh_t_on::<f32>);
+}
+
+fn non_finite_dy_and_dh_t_on<T: Real>(e: &EngineUnderTest<T>) {
     for output in [OutputMode::Sequence, OutputMode::Last] {
         let spec = spec().with_output_mode(output);
-        let dh_t = values(state_len(&spec, BATCH), 0.9);
-        for (engine, _) in paths() {
-            for (index, bad) in [(4, f64::NAN), (0, f64::INFINITY), (BATCH * spec.output_size() - 1, f64::NEG_INFINITY)]
-            {
-                let mut dy = dy_for(&spec, STEPS, BATCH);
-                dy[index] = bad;
-                assert_non_finite(backward_error(engine, &spec, &dy, Some(&dh_t)), "dy", index, bad);
-            }
-            let dy = dy_for(&spec, STEPS, BATCH);
-            for (index, bad) in [(3, f64::NEG_INFINITY), (dh_t.len() - 1, f64::NAN)] {
-                let mut dh = dh_t.clone();
-                dh[index] = bad;
-                assert_non_finite(backward_error(engine, &spec, &dy, Some(&dh)), "dh_t", index, bad);
-            }
+        let dh_t = values::<T>(state_len(&spec, BATCH), 0.9);
+        for (index, bad) in [(4, f64::NAN), (0, f64::INFINITY), (BATCH * spec.output_size() - 1, f64::NEG_INFINITY)] {
+            let mut dy = dy_for::<T>(&spec, STEPS, BATCH);
+            dy[index] = T::lit(bad);
+            assert_non_finite(backward_error(e, &spec, &dy, Some(&dh_t)), "dy", index, bad);
+        }
+        let dy = dy_for::<T>(&spec, STEPS, BATCH);
+        for (index, bad) in [(3, f64::NEG_INFINITY), (dh_t.len() - 1, f64::NAN)] {
+            let mut dh = dh_t.clone();
+            dh[index] = T::lit(bad);
+            assert_non_finite(backward_error(e, &spec, &dy, Some(&dh)), "dh_t", index, bad);
         }
     }
 }
 
 #[test]
 fn dy_and_dh_t_of_the_wrong_size() {
+    on_every_engine(dy_and_dh_t_of_the_wrong_size_on::<f64>, dy_and_dh_t_of_the_wrong_size_on::<f32>);
+}
+
+fn dy_and_dh_t_of_the_wrong_size_on<T: Real>(e: &EngineUnderTest<T>) {
     for output in [OutputMode::Sequence, OutputMode::Last] {
         let spec = spec().with_output_mode(output);
         let expected: usize = gru_core::output_shape(&spec, STEPS, BATCH).iter().product();
@@ -247,23 +178,21 @@ fn dy_and_dh_t_of_the_wrong_size() {
             OutputMode::Last => STEPS * BATCH * spec.output_size(),
         };
         let states = state_len(&spec, BATCH);
-        for (engine, _) in paths() {
-            for actual in [expected - 1, expected + 1, other, 0] {
-                let err = backward_error(engine, &spec, &values(actual, 0.0), None);
-                assert_shape(err, "dy", expected, actual);
-            }
-            let dy = dy_for(&spec, STEPS, BATCH);
-            for actual in [states - 1, states + spec.hidden_size, 0] {
-                let err = backward_error(engine, &spec, &dy, Some(&values(actual, 0.0)));
-                assert_shape(err, "dh_t", states, actual);
-            }
+        for actual in [expected - 1, expected + 1, other, 0] {
+            let err = backward_error(e, &spec, &values::<T>(actual, 0.0), None);
+            assert_shape(err, "dy", expected, actual);
+        }
+        let dy = dy_for::<T>(&spec, STEPS, BATCH);
+        for actual in [states - 1, states + spec.hidden_size, 0] {
+            let err = backward_error(e, &spec, &dy, Some(&values::<T>(actual, 0.0)));
+            assert_shape(err, "dh_t", states, actual);
         }
     }
 }
 
 /// Well-formed `(w, r, bias)` blocks for `spec`.
 fn good_blocks(spec: &GruSpec) -> Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> {
-    params(spec).blocks().iter().map(|b| (b.w().to_vec(), b.r().to_vec(), b.bias().to_vec())).collect()
+    params::<f64>(spec).blocks().iter().map(|b| (b.w().to_vec(), b.r().to_vec(), b.bias().to_vec())).collect()
 }
 
 #[test]
@@ -308,7 +237,7 @@ fn from_blocks_names_the_block_and_the_tensor() {
 }
 
 /// Parameters shaped for another spec, and the error `check(&spec())` must give.
-fn mismatched_params() -> Vec<(GruParams<f64>, &'static str, usize, usize)> {
+fn mismatched_params<T: Real>() -> Vec<(GruParams<T>, &'static str, usize, usize)> {
     let s = spec();
     let (i, h) = (s.input_size, s.hidden_size);
     vec![
@@ -332,53 +261,58 @@ fn mismatched_params() -> Vec<(GruParams<f64>, &'static str, usize, usize)> {
 
 #[test]
 fn params_of_another_spec_at_check_prepare_and_set_params() {
+    on_every_engine(params_of_another_spec_on::<f64>, params_of_another_spec_on::<f32>);
+}
+
+fn params_of_another_spec_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    for (p, field, expected, actual) in mismatched_params() {
+    let path = e.name;
+    for (p, field, expected, actual) in mismatched_params::<T>() {
         assert_shape(p.check(&spec).unwrap_err(), field, expected, actual);
-        for (engine, path) in paths() {
-            for mode in [Mode::Training, Mode::Inference] {
-                let plan = Plan { mode, ..Plan::default() };
-                let err = engine
-                    .prepare(&spec, &p, &plan)
-                    .err()
-                    .unwrap_or_else(|| panic!("{path}: prepare accepted {field}"));
-                assert_shape(err, field, expected, actual);
-            }
-            // set_params refuses them and leaves the engine as it was.
-            let mut gru = prepare(engine, &spec, Mode::Training);
-            let x = x_for(&spec, STEPS, BATCH);
-            let before = gru.forward(&SequenceBatch::new(&x, STEPS, BATCH)).expect("good batch");
-            assert_shape(gru.set_params(&p).unwrap_err(), field, expected, actual);
-            let after = gru.forward(&SequenceBatch::new(&x, STEPS, BATCH)).expect("good batch");
-            assert_eq!(before, after, "{path}: a refused set_params changed the results");
+        for mode in [Mode::Training, Mode::Inference] {
+            let plan = Plan { mode, ..Plan::default() };
+            let err =
+                e.engine.prepare(&spec, &p, &plan).err().unwrap_or_else(|| panic!("{path}: prepare accepted {field}"));
+            assert_shape(err, field, expected, actual);
         }
+        // set_params refuses them and leaves the engine as it was.
+        let mut gru = prepare(e, &spec, Mode::Training);
+        let x = x_for::<T>(&spec, STEPS, BATCH);
+        let before = gru.forward(&SequenceBatch::new(&x, STEPS, BATCH)).expect("good batch");
+        assert_shape(gru.set_params(&p).unwrap_err(), field, expected, actual);
+        let after = gru.forward(&SequenceBatch::new(&x, STEPS, BATCH)).expect("good batch");
+        assert_eq!(before, after, "{path}: a refused set_params changed the results");
     }
 }
 
 #[test]
 fn non_finite_params_at_prepare_and_set_params() {
+    on_every_engine(non_finite_params_on::<f64>, non_finite_params_on::<f32>);
+}
+
+fn non_finite_params_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
     for (block, tensor, index, bad) in
         [(0, "w", 3, f64::NAN), (2, "r", 0, f64::INFINITY), (3, "bias", 5, f64::NEG_INFINITY)]
     {
-        let mut p = params(&spec);
+        let mut p = params::<T>(&spec);
         let b = &mut p.blocks_mut()[block];
         match tensor {
-            "w" => b.w_mut()[index] = bad,
-            "r" => b.r_mut()[index] = bad,
-            _ => b.bias_mut()[index] = bad,
+            "w" => b.w_mut()[index] = T::lit(bad),
+            "r" => b.r_mut()[index] = T::lit(bad),
+            _ => b.bias_mut()[index] = T::lit(bad),
         }
         let field = format!("params[{block}].{tensor}");
         assert_non_finite(p.check(&spec).unwrap_err(), &field, index, bad);
-        for (engine, _) in paths() {
-            let err = engine.prepare(&spec, &p, &Plan::training()).err().expect("prepare accepted non-finite params");
-            assert_non_finite(err, &field, index, bad);
-            let mut gru = prepare(engine, &spec, Mode::Training);
-            assert_non_finite(gru.set_params(&p).unwrap_err(), &field, index, bad);
-        }
+        let err = e.engine.prepare(&spec, &p, &Plan::training()).err().expect("prepare accepted non-finite params");
+        assert_non_finite(err, &field, index, bad);
+        let mut gru = prepare(e, &spec, Mode::Training);
+        assert_non_finite(gru.set_params(&p).unwrap_err(), &field, index, bad);
     }
 }
 
+/// Invalid options are named before any engine refuses the dtype or an option: this runs
+/// on every engine of the suite, OneDNN in f64 included.
 #[test]
 fn invalid_spec_options_at_prepare() {
     let hard = |alpha: f64, beta: f64| spec().with_gate_activation(GateActivation::HardSigmoid { alpha, beta });
@@ -401,139 +335,55 @@ fn invalid_spec_options_at_prepare() {
         assert_option(bad.validate().unwrap_err(), field, value);
         // Parameters shaped for the bad spec (possibly empty), so that only the option is wrong.
         let p = GruParams::<f64>::zeros(&bad);
-        for (engine, path) in paths() {
+        for e in engines::<f64>() {
             for plan in [Plan::training(), Plan::inference()] {
                 let err =
-                    engine.prepare(&bad, &p, &plan).err().unwrap_or_else(|| panic!("{path}: prepare accepted {field}"));
+                    e.engine.prepare(&bad, &p, &plan).err().unwrap_or_else(|| panic!("{}: accepted {field}", e.name));
                 assert_option(err, field, value);
             }
-            // Also in f32.
+        }
+        // Also in f32.
+        for e in engines::<f32>() {
             let err =
-                engine.prepare(&bad, &GruParams::<f32>::zeros(&bad), &Plan::training()).err().expect("f32 prepare");
+                e.engine.prepare(&bad, &GruParams::<f32>::zeros(&bad), &Plan::training()).err().expect("f32 prepare");
             assert_option(err, field, value);
         }
     }
 }
 
+/// Like invalid options, invalid plans are named before any refusal (every engine, OneDNN
+/// in f64 included).
 #[test]
 fn plans_with_zero_sizes() {
-    let spec = spec();
-    let p = params(&spec);
-    for (engine, _) in paths() {
-        let plan = Plan { batch_sizes: vec![8, 0, 2], max_steps: Some(16), mode: Mode::Training };
-        assert_option(engine.prepare(&spec, &p, &plan).err().expect("zero batch size"), "batch_sizes[1]", "0");
-        let plan = Plan { batch_sizes: vec![0], max_steps: None, mode: Mode::Inference };
-        assert_option(engine.prepare(&spec, &p, &plan).err().expect("zero batch size"), "batch_sizes[0]", "0");
-        let plan = Plan { batch_sizes: vec![4], max_steps: Some(0), mode: Mode::Training };
-        assert_option(engine.prepare(&spec, &p, &plan).err().expect("zero max_steps"), "max_steps", "0");
-    }
+    engines::<f64>().iter().for_each(plans_with_zero_sizes_on::<f64>);
+    engines::<f32>().iter().for_each(plans_with_zero_sizes_on::<f32>);
 }
 
-#[test]
-fn training_calls_on_an_inference_engine() {
+fn plans_with_zero_sizes_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    let x = x_for(&spec, STEPS, BATCH);
-    let batch = SequenceBatch::new(&x, STEPS, BATCH);
-    for (engine, path) in paths() {
-        let mut gru = prepare(engine, &spec, Mode::Inference);
-        assert_eq!(gru.mode(), Mode::Inference);
-        gru.forward(&batch).expect("forward works in inference mode");
-        let err = gru.forward_train(&batch).unwrap_err();
-        assert_eq!(
-            err,
-            GruError::ModeMismatch { operation: "forward_train".into(), mode: "Inference".into() },
-            "{path}"
-        );
-        assert_display(&err, &["`forward_train`", "Mode::Inference"]);
-
-        // A Saved from a training engine of the same path is still refused.
-        let (_, saved) = prepare(engine, &spec, Mode::Training).forward_train(&batch).expect("good batch");
-        let dy = dy_for(&spec, STEPS, BATCH);
-        let err = gru.backward(saved, &OutputGrads { dy: &dy, dh_t: None }).unwrap_err();
-        assert_eq!(err, GruError::ModeMismatch { operation: "backward".into(), mode: "Inference".into() }, "{path}");
-        assert_display(&err, &["`backward`", "Mode::Inference"]);
-    }
-}
-
-fn assert_saved_mismatch(err: GruError, words: &[&str]) {
-    assert!(matches!(err, GruError::SavedMismatch { .. }), "expected SavedMismatch, got {err:?}");
-    assert_display(&err, &["saved"]);
-    assert_display(&err, words);
-}
-
-#[test]
-fn saved_state_from_the_other_path_or_dtype() {
-    let spec = spec();
-    let x = x_for(&spec, STEPS, BATCH);
-    let batch = SequenceBatch::new(&x, STEPS, BATCH);
-    let dy = dy_for(&spec, STEPS, BATCH);
-    let grads = OutputGrads { dy: &dy, dh_t: None };
-    let [(fast, fast_name), (reference, reference_name)] = paths();
-
-    let (_, saved) = prepare(fast, &spec, Mode::Training).forward_train(&batch).expect("good batch");
-    assert_eq!(saved.producer(), fast_name);
-    let err = prepare(reference, &spec, Mode::Training).backward(saved, &grads).unwrap_err();
-    assert_saved_mismatch(err, &[fast_name, reference_name]);
-
-    let (_, saved) = prepare(reference, &spec, Mode::Training).forward_train(&batch).expect("good batch");
-    let err = prepare(fast, &spec, Mode::Training).backward(saved, &grads).unwrap_err();
-    assert_saved_mismatch(err, &[reference_name, fast_name]);
-
-    // f32 state handed to an f64 engine of the same path.
-    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-    for (engine, _) in paths() {
-        let mut gru32 = engine.prepare(&spec, &GruParams::<f32>::zeros(&spec), &Plan::training()).expect("f32 prepare");
-        let (_, saved) = gru32.forward_train(&SequenceBatch::new(&x32, STEPS, BATCH)).expect("good batch");
-        let err = prepare(engine, &spec, Mode::Training).backward(saved, &grads).unwrap_err();
-        assert_saved_mismatch(err, &["dtype"]);
-    }
-}
-
-/// State saved by a stack prepared for another spec (here H = 3 vs 2) must be refused
-/// with a typed `SavedMismatch`, never reach the kernels (it used to panic there).
-#[test]
-fn saved_state_from_an_engine_with_another_spec() {
-    let spec = spec();
-    let other = GruSpec::new(3, 3).with_depth(2).with_bidirectional(true);
-    let x = x_for(&spec, STEPS, BATCH);
-    let dy = dy_for(&spec, STEPS, BATCH);
-    for (engine, _) in paths() {
-        let (_, saved) = prepare(engine, &other, Mode::Training)
-            .forward_train(&SequenceBatch::new(&x, STEPS, BATCH))
-            .expect("good batch");
-        let err =
-            prepare(engine, &spec, Mode::Training).backward(saved, &OutputGrads { dy: &dy, dh_t: None }).unwrap_err();
-        assert!(matches!(err, GruError::SavedMismatch { .. }), "{err:?}");
-    }
+    let p = params::<T>(&spec);
+    let plan = Plan { batch_sizes: vec![8, 0, 2], max_steps: Some(16), mode: Mode::Training };
+    assert_option(e.engine.prepare(&spec, &p, &plan).err().expect("zero batch size"), "batch_sizes[1]", "0");
+    let plan = Plan { batch_sizes: vec![0], max_steps: None, mode: Mode::Inference };
+    assert_option(e.engine.prepare(&spec, &p, &plan).err().expect("zero batch size"), "batch_sizes[0]", "0");
+    let plan = Plan { batch_sizes: vec![4], max_steps: Some(0), mode: Mode::Training };
+    assert_option(e.engine.prepare(&spec, &p, &plan).err().expect("zero max_steps"), "max_steps", "0");
 }
 
 /// `steps · batch · I` that does not fit in `usize` is a shape error for `x` (it used to
 /// overflow: a panic in debug builds, a wrapped product that passed validation in release).
 #[test]
 fn sizes_whose_product_overflows() {
-    let spec = spec();
-    let x: Vec<f64> = Vec::new();
-    for (engine, _) in paths() {
-        for (steps, batch) in [(1usize << 63, 2), (STEPS, usize::MAX)] {
-            for err in forward_errors(engine, &spec, &SequenceBatch::new(&x, steps, batch)) {
-                assert!(matches!(&err, GruError::ShapeMismatch { field, .. } if field == "x"), "{err:?}");
-            }
-        }
-    }
+    on_every_engine(sizes_whose_product_overflows_on::<f64>, sizes_whose_product_overflows_on::<f32>);
 }
 
-/// State saved before `set_params` belongs to the old parameters: backward refuses it.
-#[test]
-fn saved_state_from_before_set_params() {
+fn sizes_whose_product_overflows_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
-    let x = x_for(&spec, STEPS, BATCH);
-    let dy = dy_for(&spec, STEPS, BATCH);
-    for (engine, _) in paths() {
-        let mut gru = prepare(engine, &spec, Mode::Training);
-        let (_, saved) = gru.forward_train(&SequenceBatch::new(&x, STEPS, BATCH)).expect("good batch");
-        gru.set_params(&GruParams::zeros(&spec)).expect("same shapes");
-        let err = gru.backward(saved, &OutputGrads { dy: &dy, dh_t: None }).unwrap_err();
-        assert!(matches!(&err, GruError::SavedMismatch { reason } if reason.contains("set_params")), "{err:?}");
+    let x: Vec<T> = Vec::new();
+    for (steps, batch) in [(1usize << 63, 2), (STEPS, usize::MAX)] {
+        for err in forward_errors(e, &spec, &SequenceBatch::new(&x, steps, batch)) {
+            assert!(matches!(&err, GruError::ShapeMismatch { field, .. } if field == "x"), "{err:?}");
+        }
     }
 }
 

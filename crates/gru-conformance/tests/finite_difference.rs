@@ -1,5 +1,8 @@
 //! f64 finite-difference checks of every gradient (x, h0 and every parameter group of
-//! every block) for every option value with every reset mode, on every engine.
+//! every block) for every option value with every reset mode, on every engine that
+//! computes in f64. OneDNN does not (its RNNs are f32): there the test checks its typed
+//! refusal of f64 on every point; its f32 gradients are checked against the fixtures and
+//! the scalar reference path (`fixtures.rs`, `cross_product.rs`).
 //!
 //! Central differences with step 1e-6 on `L = Σ y ⊙ dy + Σ h_T ⊙ dh_T`. Hard-sigmoid and
 //! clip have kinks where the function is not differentiable: an element whose left and
@@ -105,10 +108,16 @@ fn points() -> Vec<OptionPoint> {
 #[test]
 fn gradients_match_finite_differences_for_every_option() {
     let mut tally = Tally { checked: 0, kinks: 0, failures: Vec::new() };
+    let mut refused = 0;
     for (i, point) in points().iter().enumerate() {
         let case = Case::<f64>::random(&point.spec(2, 3), 4, 3, point.lengths, point.given_h0, 7000 + i as u64);
         let h0 = case.h0.clone().unwrap_or_else(|| vec![0.0; state_len(&case.spec, case.batch)]);
         for e in engines::<f64>() {
+            if e.refusal(&case.spec).is_some() {
+                refused += 1;
+                tally.failures.extend(e.check_refused(&case.spec, &case.params).err());
+                continue;
+            }
             let (_, grads) = case.run(e.engine.as_ref()).expect("run");
             let what = |t: &str| format!("{} {point:?} d{t}", e.name);
             check_target(e.engine.as_ref(), &case, &h0, &grads.dx, Target::X, &what("x"), &mut tally);
@@ -124,7 +133,13 @@ fn gradients_match_finite_differences_for_every_option() {
             );
         }
     }
-    eprintln!("finite differences: {} elements checked, {} on kinks skipped", tally.checked, tally.kinks);
+    eprintln!(
+        "finite differences: {} elements checked, {} on kinks skipped; {refused} (engine, point) pairs refused",
+        tally.checked, tally.kinks
+    );
+    if gru_conformance::onednn_loads() {
+        assert_eq!(refused, points().len(), "OneDNN refuses f64 at every point");
+    }
     assert!(
         tally.failures.is_empty(),
         "{} failures:\n{}",

@@ -52,23 +52,34 @@ fn check_fixture<T: Real>(f: &Fixture, e: &EngineUnderTest<T>) -> Result<(f64, f
     Ok((worst_v, worst_g))
 }
 
+/// Runs every engine on every fixture of dtype `T`: a full check where the engine accepts
+/// the fixture's options, the typed refusal where it does not. Returns the number of
+/// (engine, fixture) pairs handled.
 fn run_all<T: Real>(fixtures: &[Fixture]) -> usize {
     let mut failures = Vec::new();
     let mut count = 0;
     for e in engines::<T>() {
         let (mut worst_v, mut worst_g) = (0.0f64, 0.0f64);
+        let (mut ran, mut refused) = (0, 0);
         for f in fixtures.iter().filter(|f| f.dtype == T::DTYPE) {
-            match check_fixture(f, &e) {
-                Ok((v, g)) => {
+            let result = if e.refusal(&f.gru_spec()).is_some() {
+                refused += 1;
+                e.check_refused(&f.gru_spec(), &f.gru_params::<T>()).map_err(|m| format!("{}: {m}", f.name))
+            } else {
+                ran += 1;
+                check_fixture(f, &e).map(|(v, g)| {
                     worst_v = worst_v.max(v);
                     worst_g = worst_g.max(g);
-                    count += 1;
-                }
+                })
+            };
+            match result {
+                Ok(()) => count += 1,
                 Err(m) => failures.push(m),
             }
         }
         eprintln!(
-            "{} {}: worst scaled error vs fixtures: outputs {worst_v:.2e}, gradients {worst_g:.2e}",
+            "{} {}: {ran} fixtures run, {refused} refused; worst scaled error vs fixtures: outputs {worst_v:.2e}, \
+             gradients {worst_g:.2e}",
             e.name,
             T::DTYPE
         );
@@ -80,11 +91,41 @@ fn run_all<T: Real>(fixtures: &[Fixture]) -> usize {
 #[test]
 fn every_engine_reproduces_every_fixture() {
     let fixtures = load_all();
-    assert!(fixtures.len() >= 60, "expected the committed fixtures, found {}", fixtures.len());
+    assert!(fixtures.len() >= 80, "expected the committed fixtures, found {}", fixtures.len());
     let n32 = run_all::<f32>(&fixtures);
     let n64 = run_all::<f64>(&fixtures);
     let per_engine = fixtures.len();
-    assert_eq!(n32 + n64, per_engine * engines::<f32>().len(), "every fixture ran on every engine");
+    assert_eq!(n32 + n64, per_engine * engines::<f32>().len(), "every fixture ran on (or was refused by) every engine");
+}
+
+/// OneDNN is installed here and in CI (`.ci/run`), so the suite must run it: on the
+/// fixtures with the options it computes, for every reset mode, depth 1 to 3 (with I != H
+/// and I == dirs·H), both directions, both output modes, ragged batches and given h0.
+#[test]
+fn onednn_is_under_test_on_fixtures_of_every_shape() {
+    assert!(gru_conformance::onednn_loads(), "libdnnl.so.2 does not load: apt-get install libdnnl2 (or libdnnl-dev)");
+    assert!(engines::<f32>().iter().any(|e| e.computed_by == "OneDNN"));
+    let fixtures = load_all();
+    let accepted: Vec<&Fixture> =
+        fixtures.iter().filter(|f| gru_conformance::onednn_refuses(&f.gru_spec(), f.dtype).is_none()).collect();
+    for mode in gru_core::ResetGateMode::ALL {
+        let of: Vec<&&Fixture> = accepted.iter().filter(|f| f.spec.reset_gate_mode == mode).collect();
+        let has = |p: &FixturePredicate| of.iter().any(|f| p(f));
+        let checks: [(&str, &FixturePredicate); 9] = [
+            ("depth 2, I != dirs·H", &|f| f.spec.depth == 2 && f.spec.input_size != f.gru_spec().output_size()),
+            ("depth 3, I == H", &|f| f.spec.depth == 3 && f.spec.input_size == f.spec.hidden_size),
+            ("depth 3 bidirectional", &|f| f.spec.depth == 3 && f.spec.bidirectional),
+            ("unidirectional", &|f| !f.spec.bidirectional),
+            ("sequence", &|f| f.spec.output_mode == gru_core::OutputMode::Sequence),
+            ("last", &|f| f.spec.output_mode == gru_core::OutputMode::Last),
+            ("ragged incl. 1", &|f| f.lengths.contains(&1) && f.lengths.iter().any(|&l| l != 1)),
+            ("repeated lengths", &|f| (1..f.lengths.len()).any(|i| f.lengths[..i].contains(&f.lengths[i]))),
+            ("given h0", &|f| f.h0.is_some()),
+        ];
+        for (what, p) in checks {
+            assert!(has(p), "no fixture OneDNN accepts with {what} for {}", mode.name());
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Property tests of the batch contract (DESIGN.md, "Variable length"), on both native
-//! paths (`KoraliEngine::new()`, the fast path, and `KoraliEngine::reference()`), in f64,
-//! for random specs over every option:
+//! Property tests of the batch contract (DESIGN.md, "Variable length") for random specs
+//! over every option, on every engine of the suite: both native paths in f64, and OneDNN in
+//! f32 on every spec it accepts (its typed refusal on the others; a second pair of
+//! properties draws only specs it accepts, so that it runs on many):
 //!
 //! - batch independence: a sequence's outputs (`y` rows, its `h_T` slices) and gradients
 //!   (`dx` rows, `dh0` slices) are those of the same sequence run alone as a batch of 1, and
@@ -9,12 +10,17 @@
 //!   `y` and `dx` are exactly zero there, and extra padded steps (T + k, same lengths) give
 //!   the same results on the valid steps.
 //!
+//! Tolerances `|a - ref| <= tol · (1 + |ref|)`: 1e-12 in f64; in f32 DESIGN.md's 1e-5 for
+//! values and 1e-4 for gradients (a sequence alone runs as another GEMM shape than in its
+//! batch, so its rounding differs).
+//!
 //! Layouts: `x` `[T, B, I]`, `y` `[T, B, dirs·H]` or `[B, dirs·H]`, `h0`/`h_T`/`dh0`
 //! `[D·dirs, B, H]`, all time-major and row-major.
 
+use gru_conformance::{engines, EngineUnderTest};
 use gru_core::{
-    state_len, Engine, GateActivation, GruGradients, GruOutput, GruParams, GruSpec, KoraliEngine, OutputGrads,
-    OutputMode, Plan, ResetGateMode, SequenceBatch, StateActivation,
+    state_len, GateActivation, GruGradients, GruOutput, GruParams, GruSpec, OutputGrads, OutputMode, Plan,
+    ResetGateMode, SequenceBatch, StateActivation,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -24,12 +30,39 @@ use rand::{Rng, SeedableRng};
 /// f64 tolerance of these properties: `|a - ref| <= TOL * (1 + |ref|)`.
 const TOL: f64 = 1e-12;
 
-/// Cases per property (each runs both paths on about 2 + B batches; well under a second).
+/// Cases per property (each runs every engine on about 2 + B batches; well under a second).
 const CASES: u32 = 256;
 
-/// The two native paths and the `computed_by` each must report.
-fn engines() -> [(KoraliEngine, &'static str); 2] {
-    [(KoraliEngine::new(), gru_core::native::FAST_PATH), (KoraliEngine::reference(), gru_core::native::REFERENCE_PATH)]
+/// An engine of the suite, in the dtype it is tested in here.
+enum Under {
+    F64(EngineUnderTest<f64>),
+    F32(EngineUnderTest<f32>),
+}
+
+impl Under {
+    fn name(&self) -> &'static str {
+        match self {
+            Under::F64(e) => e.computed_by,
+            Under::F32(e) => e.computed_by,
+        }
+    }
+
+    /// (values, gradients) tolerances.
+    fn tol(&self) -> (f64, f64) {
+        match self {
+            Under::F64(_) => (TOL, TOL),
+            Under::F32(_) => (1e-5, 1e-4),
+        }
+    }
+}
+
+/// The native paths in f64; the other engines in f32 (OneDNN computes in f32 only).
+fn engines_under_test() -> Vec<Under> {
+    let native = [gru_core::native::FAST_PATH, gru_core::native::REFERENCE_PATH];
+    let mut out: Vec<Under> =
+        engines::<f64>().into_iter().filter(|e| native.contains(&e.computed_by)).map(Under::F64).collect();
+    out.extend(engines::<f32>().into_iter().filter(|e| !native.contains(&e.computed_by)).map(Under::F32));
+    out
 }
 
 /// One random problem: the spec, the batch shape and the seed of every value.
@@ -77,8 +110,25 @@ fn spec_strategy() -> impl Strategy<Value = GruSpec> {
         })
 }
 
+/// Specs with the options every engine of the suite computes (tanh, sigmoid, no clip).
+fn common_spec_strategy() -> impl Strategy<Value = GruSpec> {
+    let output = prop_oneof![Just(OutputMode::Sequence), Just(OutputMode::Last)];
+    (1..=4usize, 1..=4usize, 1..=3usize, any::<bool>(), prop::sample::select(ResetGateMode::ALL.to_vec()), output)
+        .prop_map(|(input, hidden, depth, bidirectional, mode, output)| {
+            GruSpec::new(input, hidden)
+                .with_depth(depth)
+                .with_bidirectional(bidirectional)
+                .with_reset_gate_mode(mode)
+                .with_output_mode(output)
+        })
+}
+
 fn case_strategy() -> impl Strategy<Value = Case> {
-    (spec_strategy(), 1..=5usize, 1..=4usize).prop_flat_map(|(spec, steps, batch)| {
+    cases_of(spec_strategy())
+}
+
+fn cases_of(specs: impl Strategy<Value = GruSpec>) -> impl Strategy<Value = Case> {
+    (specs, 1..=5usize, 1..=4usize).prop_flat_map(|(spec, steps, batch)| {
         (prop::collection::vec(1..=steps, batch), any::<bool>(), any::<bool>(), any::<bool>(), any::<u64>()).prop_map(
             move |(lengths, explicit, with_h0, with_dh_t, seed)| {
                 let explicit_lengths = explicit || lengths.iter().any(|&l| l != steps);
@@ -144,22 +194,65 @@ struct Inputs<'a> {
     dh_t: Option<&'a [f64]>,
 }
 
-fn run(
-    engine: KoraliEngine,
-    path: &str,
-    spec: &GruSpec,
-    params: &GruParams<f64>,
-    i: &Inputs<'_>,
-) -> Result<Run, TestCaseError> {
-    let fail = |what: &str, e: gru_core::GruError| TestCaseError::fail(format!("{path}: {what} failed: {e}"));
-    let mut gru = engine.prepare(spec, params, &Plan::training()).map_err(|e| fail("prepare", e))?;
-    let mut batch = SequenceBatch::new(i.x, i.steps, i.batch);
-    batch.lengths = i.lengths;
-    batch.h0 = i.h0;
-    let (out, saved) = gru.forward_train(&batch).map_err(|e| fail("forward_train", e))?;
-    prop_assert_eq!(out.computed_by, path);
-    let grads = gru.backward(saved, &OutputGrads { dy: i.dy, dh_t: i.dh_t }).map_err(|e| fail("backward", e))?;
-    Ok(Run { out, grads })
+fn narrow(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+fn widen(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// Runs forward_train + backward on `e` (in its dtype), or `None` after checking its typed
+/// refusal when it does not compute `spec`.
+fn run(e: &Under, spec: &GruSpec, params: &GruParams<f64>, i: &Inputs<'_>) -> Result<Option<Run>, TestCaseError> {
+    let path = e.name();
+    let fail = |what: &str, er: gru_core::GruError| TestCaseError::fail(format!("{path}: {what} failed: {er}"));
+    match e {
+        Under::F64(e) => {
+            if e.refusal(spec).is_some() {
+                e.check_refused(spec, params).map_err(TestCaseError::fail)?;
+                return Ok(None);
+            }
+            let mut gru = e.engine.prepare(spec, params, &Plan::training()).map_err(|er| fail("prepare", er))?;
+            let mut batch = SequenceBatch::new(i.x, i.steps, i.batch);
+            batch.lengths = i.lengths;
+            batch.h0 = i.h0;
+            let (out, saved) = gru.forward_train(&batch).map_err(|er| fail("forward_train", er))?;
+            prop_assert_eq!(out.computed_by, path);
+            let grads =
+                gru.backward(saved, &OutputGrads { dy: i.dy, dh_t: i.dh_t }).map_err(|er| fail("backward", er))?;
+            Ok(Some(Run { out, grads }))
+        }
+        Under::F32(e) => {
+            let mut p32 = GruParams::<f32>::zeros(spec);
+            p32.set_flat(&narrow(&params.to_flat())).expect("same spec");
+            if e.refusal(spec).is_some() {
+                e.check_refused(spec, &p32).map_err(TestCaseError::fail)?;
+                return Ok(None);
+            }
+            let (x, h0, dy, dh_t) = (narrow(i.x), i.h0.map(narrow), narrow(i.dy), i.dh_t.map(narrow));
+            let mut gru = e.engine.prepare(spec, &p32, &Plan::training()).map_err(|er| fail("prepare", er))?;
+            let mut batch = SequenceBatch::new(&x, i.steps, i.batch);
+            batch.lengths = i.lengths;
+            batch.h0 = h0.as_deref();
+            let (out, saved) = gru.forward_train(&batch).map_err(|er| fail("forward_train", er))?;
+            prop_assert_eq!(out.computed_by, path);
+            let grads = gru
+                .backward(saved, &OutputGrads { dy: &dy, dh_t: dh_t.as_deref() })
+                .map_err(|er| fail("backward", er))?;
+            let mut params = GruParams::<f64>::zeros(spec);
+            params.set_flat(&widen(&grads.params.to_flat())).expect("same spec");
+            Ok(Some(Run {
+                out: GruOutput {
+                    y: widen(&out.y),
+                    y_shape: out.y_shape,
+                    h_t: widen(&out.h_t),
+                    computed_by: out.computed_by,
+                },
+                grads: GruGradients { dx: widen(&grads.dx), dh0: widen(&grads.dh0), params },
+            }))
+        }
+    }
 }
 
 /// Checks `|a - ref| <= tol · (1 + |ref|)` element-wise (tol 0: bitwise equality).
@@ -205,8 +298,9 @@ fn check_batch_independence(case: &Case, trim: bool) -> Result<(), TestCaseError
         dy: &d.dy,
         dh_t: d.dh_t.as_deref(),
     };
-    for (engine, path) in engines() {
-        let all = run(engine, path, spec, &d.params, &whole)?;
+    for e in engines_under_test() {
+        let (path, (tol, gtol)) = (e.name(), e.tol());
+        let Some(all) = run(&e, spec, &d.params, &whole)? else { continue };
         let mut param_sum = vec![0.0; d.params.num_params()];
         for (b, &len) in case.lengths.iter().enumerate() {
             // Alone: either exactly its own steps, or padded to T like in the batch.
@@ -225,17 +319,22 @@ fn check_batch_independence(case: &Case, trim: bool) -> Result<(), TestCaseError
                 dy: &dy,
                 dh_t: dh_t.as_deref(),
             };
-            let alone = run(engine, path, spec, &d.params, &one)?;
+            let alone = run(&e, spec, &d.params, &one)?.expect("accepted for the whole batch");
             let tag = |what: &str| format!("{path} seq {b} (len {len}, alone over {keep} steps): {what}");
-            close(&tag("y"), &y_rows(spec, &all.out.y, keep, batch, b), &alone.out.y, TOL)?;
-            close(&tag("h_T"), &state_rows(&all.out.h_t, blocks, batch, b, hid), &alone.out.h_t, TOL)?;
-            close(&tag("dx"), &seq_rows(&all.grads.dx, keep, batch, b, spec.input_size), &alone.grads.dx, TOL)?;
-            close(&tag("dh0"), &state_rows(&all.grads.dh0, blocks, batch, b, hid), &alone.grads.dh0, TOL)?;
+            close(&tag("y"), &y_rows(spec, &all.out.y, keep, batch, b), &alone.out.y, tol)?;
+            close(&tag("h_T"), &state_rows(&all.out.h_t, blocks, batch, b, hid), &alone.out.h_t, tol)?;
+            close(&tag("dx"), &seq_rows(&all.grads.dx, keep, batch, b, spec.input_size), &alone.grads.dx, gtol)?;
+            close(&tag("dh0"), &state_rows(&all.grads.dh0, blocks, batch, b, hid), &alone.grads.dh0, gtol)?;
             for (s, v) in param_sum.iter_mut().zip(alone.grads.params.to_flat()) {
                 *s += v;
             }
         }
-        close(&format!("{path}: dparams (batch vs sum over sequences)"), &all.grads.params.to_flat(), &param_sum, TOL)?;
+        close(
+            &format!("{path}: dparams (batch vs sum over sequences)"),
+            &all.grads.params.to_flat(),
+            &param_sum,
+            gtol,
+        )?;
     }
     Ok(())
 }
@@ -287,7 +386,7 @@ fn same_on_valid_steps(
     a: &Run,
     reference: &Run,
     steps: usize,
-    tol: f64,
+    (tol, gtol): (f64, f64),
 ) -> Result<(), TestCaseError> {
     let batch = a.out.h_t.len() / (spec.num_blocks() * spec.hidden_size);
     let y = match spec.output_mode {
@@ -296,9 +395,9 @@ fn same_on_valid_steps(
     };
     close(&format!("{what}: y"), y, &reference.out.y, tol)?;
     close(&format!("{what}: h_T"), &a.out.h_t, &reference.out.h_t, tol)?;
-    close(&format!("{what}: dx"), &a.grads.dx[..steps * batch * spec.input_size], &reference.grads.dx, tol)?;
-    close(&format!("{what}: dh0"), &a.grads.dh0, &reference.grads.dh0, tol)?;
-    close(&format!("{what}: dparams"), &a.grads.params.to_flat(), &reference.grads.params.to_flat(), tol)
+    close(&format!("{what}: dx"), &a.grads.dx[..steps * batch * spec.input_size], &reference.grads.dx, gtol)?;
+    close(&format!("{what}: dh0"), &a.grads.dh0, &reference.grads.dh0, gtol)?;
+    close(&format!("{what}: dparams"), &a.grads.params.to_flat(), &reference.grads.params.to_flat(), gtol)
 }
 
 /// Property b: padded steps are never read.
@@ -329,24 +428,26 @@ fn check_padding(case: &Case, extra: usize) -> Result<(), TestCaseError> {
     };
     let scrambled = Inputs { x: &x2, dy: &dy2, ..base };
     let padded = Inputs { x: &x_ext, steps: steps + extra, lengths: Some(lengths), dy: &dy_ext, ..base };
-    for (engine, path) in engines() {
-        let a = run(engine, path, spec, &d.params, &base)?;
+    for e in engines_under_test() {
+        let path = e.name();
+        let Some(a) = run(&e, spec, &d.params, &base)? else { continue };
         if spec.output_mode == OutputMode::Sequence {
             zero_at_padding(&format!("{path}: y"), &a.out.y, lengths, spec.output_size())?;
         }
         zero_at_padding(&format!("{path}: dx"), &a.grads.dx, lengths, spec.input_size)?;
 
         // Other values at padded steps: bitwise the same results.
-        let s = run(engine, path, spec, &d.params, &scrambled)?;
-        same_on_valid_steps(&format!("{path}, other padding values"), spec, &s, &a, steps, 0.0)?;
+        let s = run(&e, spec, &d.params, &scrambled)?.expect("accepted before");
+        same_on_valid_steps(&format!("{path}, other padding values"), spec, &s, &a, steps, (0.0, 0.0))?;
         if spec.output_mode == OutputMode::Sequence {
             zero_at_padding(&format!("{path}, other padding values: y"), &s.out.y, lengths, spec.output_size())?;
         }
         zero_at_padding(&format!("{path}, other padding values: dx"), &s.grads.dx, lengths, spec.input_size)?;
 
         // Extra padded steps: the same results on the valid ones, zero past them.
-        let p = run(engine, path, spec, &d.params, &padded)?;
-        same_on_valid_steps(&format!("{path}, {extra} extra steps"), spec, &p, &a, steps, TOL)?;
+        // (Bitwise for OneDNN too: it runs each length group alone, whatever T is.)
+        let p = run(&e, spec, &d.params, &padded)?.expect("accepted before");
+        same_on_valid_steps(&format!("{path}, {extra} extra steps"), spec, &p, &a, steps, e.tol())?;
         if spec.output_mode == OutputMode::Sequence {
             zero_at_padding(&format!("{path}, {extra} extra steps: y"), &p.out.y, lengths, spec.output_size())?;
         }
@@ -367,6 +468,22 @@ proptest! {
     /// Property b: values at padded steps and extra padded steps change nothing.
     #[test]
     fn padding_does_not_matter(case in case_strategy(), extra in 1..=3usize) {
+        check_padding(&case, extra)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES / 2, ..ProptestConfig::default() })]
+
+    /// Property a on specs every engine computes (OneDNN runs on each of these).
+    #[test]
+    fn sequences_do_not_depend_on_their_batch_on_common_options(case in cases_of(common_spec_strategy()), trim in any::<bool>()) {
+        check_batch_independence(&case, trim)?;
+    }
+
+    /// Property b on specs every engine computes.
+    #[test]
+    fn padding_does_not_matter_on_common_options(case in cases_of(common_spec_strategy()), extra in 1..=3usize) {
         check_padding(&case, extra)?;
     }
 }

@@ -60,19 +60,32 @@ fn inference_mode_refuses_backward_and_missing_engines_say_how_to_get_them() {
     assert!(matches!(&err, Error::Core(GruError::ModeMismatch { mode, .. }) if mode == "Inference"), "{err}");
     assert!(err.to_string().contains("Inference"));
 
-    for engine in ["OneDNN", "CuDNN"] {
-        let text = format!(
-            r#"{{"Engine": "{engine}", "Hidden Layers": [{{"Type": "Layer/Recurrent/GRU", "Output Channels": 8}}]}}"#
-        );
-        let (net, _) = KoraliNetwork::from_str(&text).unwrap();
-        let err = first_gru(&net).layer_builder::<f32>(&net, 3).build().unwrap_err();
-        match &err {
-            Error::EngineUnavailable { engine: e, remedy, .. } => {
-                assert_eq!(e, engine);
-                assert!(remedy.contains("\"Engine\": \"Korali\""), "{remedy}");
-            }
-            other => panic!("{other:?}"),
+    // OneDNN is installed here and in CI: a Korali config that names it runs on it, in
+    // Korali's precision (f32); CuDNN is not built yet and says how to get an engine.
+    let text = r#"{"Engine": "OneDNN", "Hidden Layers": [{"Type": "Layer/Recurrent/GRU", "Output Channels": 8}]}"#;
+    let (net, _) = KoraliNetwork::from_str(text).unwrap();
+    let mut layer = first_gru(&net).layer_builder::<f32>(&net, 3).build().unwrap();
+    assert_eq!(layer.engine(), EngineKind::OneDNN);
+    let out = layer.predict(&LayerInput::tbc(&x, 2, 1, 3)).unwrap();
+    assert_eq!(out.computed_by, "OneDNN");
+    let text = r#"{"Engine": "CuDNN", "Hidden Layers": [{"Type": "Layer/Recurrent/GRU", "Output Channels": 8}]}"#;
+    let (net, _) = KoraliNetwork::from_str(text).unwrap();
+    let err = first_gru(&net).layer_builder::<f32>(&net, 3).build().unwrap_err();
+    match &err {
+        Error::EngineUnavailable { engine: e, remedy, .. } => {
+            assert_eq!(e, "CuDNN");
+            assert!(remedy.contains("\"Engine\": \"Korali\""), "{remedy}");
         }
+        other => panic!("{other:?}"),
+    }
+    // A oneDNN library that does not load is the same typed error, naming the package.
+    match gru::engines::onednn_from::<f32>("libdnnl-missing.so.2") {
+        Err(Error::EngineUnavailable { engine, remedy, .. }) => {
+            assert_eq!(engine, "OneDNN");
+            assert!(remedy.contains("libdnnl2") && remedy.contains("\"Engine\": \"Korali\""), "{remedy}");
+        }
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a missing library loaded"),
     }
 }
 

@@ -34,7 +34,9 @@ pub struct BenchArgs {
 pub fn run(a: &BenchArgs) -> Result<()> {
     let mode: ResetGateMode = serde_json::from_value(serde_json::Value::String(a.mode.clone())).context("--mode")?;
     let torch: Option<serde_json::Value> = match &a.torch {
-        Some(p) => Some(serde_json::from_str(&std::fs::read_to_string(p)?).with_context(|| format!("parsing {}", p.display()))?),
+        Some(p) => Some(
+            serde_json::from_str(&std::fs::read_to_string(p)?).with_context(|| format!("parsing {}", p.display()))?,
+        ),
         None => None,
     };
     let engines: Vec<(EngineKind, _)> = engines()

@@ -93,6 +93,7 @@ impl<T: Real> BlockTrace<T> {
 
 /// Runs one block forward. `x`: `[T, B, In]`, `h0`: `[B, H]`. Writes `y`: `[T, B, H]`
 /// (zero where inactive) and returns the final state `[B, H]` and, if `keep`, the trace.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     s: &BlockShape<'_, T>,
     p: &BlockParams<T>,
@@ -109,7 +110,12 @@ pub(crate) fn forward<T: Real>(
 
     // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
     let mut gx = pool.zeros(steps * batch * g3);
-    matmul(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp), MatRef::new(&packed.wt, inp, g3));
+    matmul(
+        MatMut::new(&mut gx, steps * batch, g3),
+        false,
+        MatRef::new(x, steps * batch, inp),
+        MatRef::new(&packed.wt, inp, g3),
+    );
     let mut bias_row = p.bias()[..g3].to_vec();
     for g in [Gate::Reset, Gate::Update] {
         if let Some(rb) = p.recurrent_bias(g) {

@@ -80,7 +80,11 @@ impl<T: Real> Engine<T> for KoraliEngine {
             path: self.path,
             threads: self.threads.unwrap_or_else(split::default_threads),
             pools: Vec::new(),
-            packed: if self.path == NativePath::Fast { params.blocks().iter().map(block::PackedBlock::new).collect() } else { Vec::new() },
+            packed: if self.path == NativePath::Fast {
+                params.blocks().iter().map(block::PackedBlock::new).collect()
+            } else {
+                Vec::new()
+            },
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
         }))
@@ -137,12 +141,32 @@ impl<T: Real> KoraliPrepared<T> {
                 }
                 let (out, saved) = if parts.len() == 1 {
                     let pool = &mut self.pools[0];
-                    let (out, saved) =
-                        stack::forward(&self.spec, &self.params, &self.packed, batch.x, steps, &lengths, batch.h0, keep, pool);
+                    let (out, saved) = stack::forward(
+                        &self.spec,
+                        &self.params,
+                        &self.packed,
+                        batch.x,
+                        steps,
+                        &lengths,
+                        batch.h0,
+                        keep,
+                        pool,
+                    );
                     (out, saved.map(|s| vec![s]))
                 } else {
                     let pools = &mut self.pools[..parts.len()];
-                    split::forward(&self.spec, &self.params, &self.packed, batch.x, steps, &lengths, batch.h0, keep, &parts, pools)
+                    split::forward(
+                        &self.spec,
+                        &self.params,
+                        &self.packed,
+                        batch.x,
+                        steps,
+                        &lengths,
+                        batch.h0,
+                        keep,
+                        &parts,
+                        pools,
+                    )
                 };
                 (out, saved.map(|s| SavedPath::Fast(s, parts)))
             }
