@@ -52,6 +52,21 @@ pub trait Real:
         }
     }
 
+    /// `out = xs · m` for a few vectors `xs` (`nb × rows`) and `m` (`rows × cols` row-major),
+    /// each row of `m` read once (vectorized for f32).
+    fn gemv_rows(m: &[Self], rows: usize, cols: usize, xs: &[Self], out: &mut [Self]) {
+        let nb = xs.len() / rows;
+        out[..nb * cols].fill(Self::zero());
+        for k in 0..rows {
+            for b in 0..nb {
+                let x = xs[b * rows + k];
+                for (o, &r) in out[b * cols..(b + 1) * cols].iter_mut().zip(&m[k * cols..(k + 1) * cols]) {
+                    *o += r * x;
+                }
+            }
+        }
+    }
+
     /// `dst = a · b` (or `dst += a · b` when `accumulate`), single-threaded.
     /// Shapes are checked by [`crate::linalg::matmul`] before this is called.
     fn matmul_impl(dst: MatMut<'_, Self>, accumulate: bool, a: MatRef<'_, Self>, b: MatRef<'_, Self>);
@@ -97,6 +112,9 @@ impl_real!(
     },
     fn tanh_slice(src: &[f32], dst: &mut [f32]) {
         crate::simd::tanh_f32(src, dst)
+    },
+    fn gemv_rows(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
+        crate::simd::gemv_f32(m, rows, cols, xs, out)
     }
 );
 impl_real!(f64, DType::F64);

@@ -43,6 +43,65 @@ fn tanh_loop(src: &[f32], dst: &mut [f32]) {
     }
 }
 
+/// `out[b·cols + j] = Σ_k xs[b·rows + k] · m[k·cols + j]` (`out = xs · m`) for
+/// `nb = xs.len() / rows` vectors, each row of `m` read once for all of them: the recurrent
+/// product of a tiny batch, where a GEMM's packing costs more than the product.
+#[inline(always)]
+fn gemv_loop(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
+    // out_b = Σ_k xs[b, k] · m[k, :]: rows of m are taken four at a time and added, scaled,
+    // into every output vector (contiguous, vectorized, one load/store of the output per
+    // four rows, no horizontal sums).
+    let nb = xs.len() / rows;
+    out[..nb * cols].fill(0.0);
+    let full = rows / 4 * 4;
+    for k in (0..full).step_by(4) {
+        let (r0, r1) = (&m[k * cols..(k + 1) * cols], &m[(k + 1) * cols..(k + 2) * cols]);
+        let (r2, r3) = (&m[(k + 2) * cols..(k + 3) * cols], &m[(k + 3) * cols..(k + 4) * cols]);
+        for b in 0..nb {
+            let x = &xs[b * rows + k..b * rows + k + 4];
+            let o = &mut out[b * cols..(b + 1) * cols];
+            for j in 0..cols {
+                o[j] = r3[j].mul_add(x[3], r2[j].mul_add(x[2], r1[j].mul_add(x[1], r0[j].mul_add(x[0], o[j]))));
+            }
+        }
+    }
+    for k in full..rows {
+        let row = &m[k * cols..(k + 1) * cols];
+        for b in 0..nb {
+            let x = xs[b * rows + k];
+            for (o, &r) in out[b * cols..(b + 1) * cols].iter_mut().zip(row) {
+                *o = r.mul_add(x, *o);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn gemv_avx512(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
+    gemv_loop(m, rows, cols, xs, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gemv_avx2(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
+    gemv_loop(m, rows, cols, xs, out)
+}
+
+/// `out = xs · m`: `m` is `rows × cols` row-major, `xs` is `nb × rows`, `out` `nb × cols`.
+pub fn gemv_f32(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
+    assert!(m.len() >= rows * cols && rows > 0 && out.len() >= xs.len() / rows * cols, "gemv_f32 shapes");
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level()` detected AVX-512F, AVX2 and FMA on this CPU.
+        Level::Avx512 => unsafe { gemv_avx512(m, rows, cols, xs, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level()` detected AVX2 and FMA on this CPU.
+        Level::Avx2 => unsafe { gemv_avx2(m, rows, cols, xs, out) },
+        _ => gemv_loop(m, rows, cols, xs, out),
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Level {
     Avx512,
@@ -102,6 +161,22 @@ dispatch!(tanh_f32, tanh_loop, tanh_avx512, tanh_avx2);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gemv_matches_naive() {
+        for (rows, cols, nb) in [(7, 33, 1), (12, 16, 3), (5, 100, 4)] {
+            let m: Vec<f32> = (0..rows * cols).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
+            let xs: Vec<f32> = (0..nb * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.2).collect();
+            let mut out = vec![9.0; nb * cols];
+            gemv_f32(&m, rows, cols, &xs, &mut out);
+            for b in 0..nb {
+                for j in 0..cols {
+                    let e: f64 = (0..rows).map(|k| xs[b * rows + k] as f64 * m[k * cols + j] as f64).sum();
+                    assert!((out[b * cols + j] as f64 - e).abs() < 1e-4, "{rows}x{cols} b{b} j{j}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn kernels_match_libm() {
