@@ -29,6 +29,26 @@ pub struct BenchArgs {
     /// Only this engine (Korali, OneDNN).
     #[arg(long)]
     pub engine: Option<String>,
+    /// Also run `tools/bench_torch.py` (python3 with torch) first, for the PyTorch column.
+    #[arg(long, conflicts_with = "torch")]
+    pub compare: bool,
+}
+
+/// Runs `python3 tools/bench_torch.py` on the same shapes and threads; returns its JSON.
+fn run_torch(a: &BenchArgs) -> Result<serde_json::Value> {
+    let out = std::env::temp_dir().join(format!("gru-bench-torch-{}.json", std::process::id()));
+    let threads = std::env::var("OMP_NUM_THREADS").unwrap_or_else(|_| "2".into());
+    let shapes: Vec<String> = a.shapes.iter().map(|s| s.to_string()).collect();
+    let status = std::process::Command::new("python3")
+        .args(["tools/bench_torch.py", "--threads", &threads, "--runs", &a.runs.to_string(), "--out"])
+        .arg(&out)
+        .args(if shapes.is_empty() { vec![] } else { vec!["--shapes".to_string(), shapes.join(",")] })
+        .status()
+        .context("running python3 tools/bench_torch.py (from the repository root, with torch installed)")?;
+    anyhow::ensure!(status.success(), "tools/bench_torch.py failed ({status})");
+    let text = std::fs::read_to_string(&out)?;
+    let _ = std::fs::remove_file(&out);
+    Ok(serde_json::from_str(&text)?)
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
@@ -37,6 +57,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         Some(p) => Some(
             serde_json::from_str(&std::fs::read_to_string(p)?).with_context(|| format!("parsing {}", p.display()))?,
         ),
+        None if a.compare => Some(run_torch(a)?),
         None => None,
     };
     let engines: Vec<(EngineKind, _)> = engines()
