@@ -139,35 +139,19 @@ impl<T: Real> KoraliPrepared<T> {
                 if self.pools.len() < parts.len() {
                     self.pools.resize_with(parts.len(), pool::Pool::new);
                 }
-                let (out, saved) = if parts.len() == 1 {
-                    let pool = &mut self.pools[0];
-                    let (out, saved) = stack::forward(
-                        &self.spec,
-                        &self.params,
-                        &self.packed,
-                        batch.x,
-                        steps,
-                        &lengths,
-                        batch.h0,
-                        keep,
-                        pool,
-                    );
-                    (out, saved.map(|s| vec![s]))
-                } else {
-                    let pools = &mut self.pools[..parts.len()];
-                    split::forward(
-                        &self.spec,
-                        &self.params,
-                        &self.packed,
-                        batch.x,
-                        steps,
-                        &lengths,
-                        batch.h0,
-                        keep,
-                        &parts,
-                        pools,
-                    )
-                };
+                let pools = &mut self.pools[..parts.len()];
+                let (out, saved) = split::forward(
+                    &self.spec,
+                    &self.params,
+                    &self.packed,
+                    batch.x,
+                    steps,
+                    &lengths,
+                    batch.h0,
+                    keep,
+                    &parts,
+                    pools,
+                );
                 (out, saved.map(|s| SavedPath::Fast(s, parts)))
             }
             NativePath::Reference => {
@@ -242,10 +226,6 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
         grads.validate(&self.spec, saved.steps, saved.batch)?;
         let (steps, batch) = (saved.steps, saved.batch);
         Ok(match saved.path {
-            SavedPath::Fast(mut s, parts) if parts.len() == 1 => {
-                let part = s.pop().expect("one saved part");
-                stack::backward(&self.spec, &self.params, part, grads, &mut self.pools[0])
-            }
             SavedPath::Fast(s, parts) => {
                 let pools = &mut self.pools[..parts.len()];
                 split::backward(&self.spec, &self.params, s, grads, steps, batch, &parts, pools)

@@ -52,7 +52,8 @@ fn y_dims(spec: &GruSpec, steps: usize) -> (usize, usize) {
     }
 }
 
-/// Forward over `parts` of the batch on as many threads.
+/// Forward over `parts` of the batch on as many threads (one part: on this thread, with no
+/// copies). `pools` has one pool per part.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     spec: &GruSpec,
@@ -66,6 +67,10 @@ pub(crate) fn forward<T: Real>(
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
 ) -> (GruOutput<T>, Option<Vec<FastSaved<T>>>) {
+    if let ([_], [pool, ..]) = (parts, &mut *pools) {
+        let (out, saved) = stack::forward(spec, params, packed, x, steps, lengths, h0, keep, pool);
+        return (out, saved.map(|s| vec![s]));
+    }
     let batch = lengths.len();
     let (blocks, hid, inp) = (spec.num_blocks(), spec.hidden_size, spec.input_size);
     let results: Vec<(GruOutput<T>, Option<FastSaved<T>>)> = std::thread::scope(|s| {
@@ -107,6 +112,12 @@ pub(crate) fn backward<T: Real>(
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
 ) -> GruGradients<T> {
+    if parts.len() == 1 {
+        if let (Some(part), Some(pool)) = (saved.into_iter().next(), pools.first_mut()) {
+            return stack::backward(spec, params, part, grads, pool);
+        }
+        unreachable!("one part has one saved state and one pool");
+    }
     let (blocks, hid, inp) = (spec.num_blocks(), spec.hidden_size, spec.input_size);
     let (outer, inner) = y_dims(spec, steps);
     let results: Vec<GruGradients<T>> = std::thread::scope(|s| {
