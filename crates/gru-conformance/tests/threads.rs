@@ -33,3 +33,25 @@ fn threads_match_the_reference_f64() {
 fn threads_match_the_reference_f32() {
     check::<f32>();
 }
+
+/// Inference with the hidden units split between threads equals the reference.
+#[test]
+fn unit_split_inference_matches_the_reference() {
+    use gru_core::{Engine, Plan, ResetGateMode};
+    for (i, point) in cross_product().iter().enumerate().filter(|(i, _)| i % 5 == 0) {
+        if point.mode == ResetGateMode::BeforeMultiplication {
+            continue;
+        }
+        let case = Case::<f64>::random(&point.spec(3, 7), 6, 5, point.lengths, point.given_h0, 900 + i as u64);
+        let mut reference = KoraliEngine::reference().prepare(&case.spec, &case.params, &Plan::inference()).unwrap();
+        let want = reference.forward(&case.batch_view()).unwrap();
+        for threads in [2, 3] {
+            let engine = KoraliEngine::with_threads(threads).with_unit_split(true);
+            let mut fast = engine.prepare(&case.spec, &case.params, &Plan::inference()).unwrap();
+            let got = fast.forward(&case.batch_view()).unwrap();
+            check_close("y", &got.y, &widen(&want.y), 1e-12).unwrap_or_else(|e| panic!("{threads} {point:?}: {e}"));
+            check_close("h_t", &got.h_t, &widen(&want.h_t), 1e-12)
+                .unwrap_or_else(|e| panic!("{threads} {point:?}: {e}"));
+        }
+    }
+}

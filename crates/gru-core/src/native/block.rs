@@ -27,18 +27,18 @@ pub(crate) struct BlockShape<'a, T> {
 }
 
 impl<T> BlockShape<'_, T> {
-    fn batch(&self) -> usize {
+    pub(crate) fn batch(&self) -> usize {
         self.lengths.len()
     }
 
     /// Steps in the order the direction processes them.
-    fn order(&self) -> impl DoubleEndedIterator<Item = usize> + use<'_, T> {
+    pub(crate) fn order(&self) -> impl DoubleEndedIterator<Item = usize> + use<'_, T> {
         let steps = self.steps;
         let dir = self.dir;
         (0..steps).map(move |s| if dir == 0 { s } else { steps - 1 - s })
     }
 
-    fn active(&self, t: usize, b: usize) -> bool {
+    pub(crate) fn active(&self, t: usize, b: usize) -> bool {
         t < self.lengths[b]
     }
 }
@@ -65,12 +65,17 @@ fn gemv_strided<T: Real>(m: &[T], rows: usize, width: usize, cols: usize, xs: &[
 pub(crate) struct PackedBlock<T> {
     wt: Vec<T>,
     rt: Vec<T>,
+    /// The same weights cut by hidden units for `unit_threads` workers (inference of large
+    /// H, see `units.rs`); empty when unused.
+    pub(crate) units: Vec<super::units::UnitPack<T>>,
 }
 
 impl<T: Real> PackedBlock<T> {
-    pub(crate) fn new(p: &BlockParams<T>) -> Self {
+    /// Packs `p`; with `unit_threads > 1` also the per-worker unit slices.
+    pub(crate) fn new(p: &BlockParams<T>, unit_threads: usize) -> Self {
         let (inp, g3) = (p.input_size(), 3 * p.hidden_size());
-        Self { wt: transpose(p.w(), g3, inp), rt: transpose(p.r(), g3, p.hidden_size()) }
+        let units = if unit_threads > 1 { super::units::UnitPack::split(p, unit_threads) } else { Vec::new() };
+        Self { wt: transpose(p.w(), g3, inp), rt: transpose(p.r(), g3, p.hidden_size()), units }
     }
 }
 

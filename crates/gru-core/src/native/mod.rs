@@ -10,6 +10,7 @@ mod block;
 mod pool;
 mod split;
 mod stack;
+mod units;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -40,6 +41,9 @@ pub struct KoraliEngine {
     path: NativePath,
     /// Threads of the fast path; `None`: `RAYON_NUM_THREADS`, else the available cores.
     threads: Option<usize>,
+    /// Inference splits the hidden units (not the batch) between threads: `None` decides by
+    /// the hidden size (see `unit_threads`).
+    unit_split: Option<bool>,
 }
 
 impl KoraliEngine {
@@ -50,12 +54,19 @@ impl KoraliEngine {
 
     /// The scalar reference path, for testing.
     pub fn reference() -> Self {
-        Self { path: NativePath::Reference, threads: None }
+        Self { path: NativePath::Reference, threads: None, unit_split: None }
     }
 
     /// The fast path on `threads` threads (the batch is split between them).
     pub fn with_threads(threads: usize) -> Self {
-        Self { path: NativePath::Fast, threads: Some(threads.max(1)) }
+        Self { path: NativePath::Fast, threads: Some(threads.max(1)), unit_split: None }
+    }
+
+    /// Forces (or forbids) the unit split of inference (`units.rs`) when it applies;
+    /// by default it is used from H = 512 up.
+    pub fn with_unit_split(mut self, yes: bool) -> Self {
+        self.unit_split = Some(yes);
+        self
     }
 
     /// The path this engine runs.
@@ -73,21 +84,41 @@ impl<T: Real> Engine<T> for KoraliEngine {
         spec.validate()?;
         plan.validate()?;
         params.check(spec)?;
+        let threads = self.threads.unwrap_or_else(split::default_threads);
         Ok(Box::new(KoraliPrepared {
             spec: spec.clone(),
             params: params.clone(),
             mode: plan.mode,
             path: self.path,
-            threads: self.threads.unwrap_or_else(split::default_threads),
+            threads,
+            unit_split: self.unit_split,
             pools: Vec::new(),
             packed: if self.path == NativePath::Fast {
-                params.blocks().iter().map(block::PackedBlock::new).collect()
+                let u = unit_threads(spec, plan.mode, threads, self.unit_split);
+                params.blocks().iter().map(|b| block::PackedBlock::new(b, u)).collect()
             } else {
                 Vec::new()
             },
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
         }))
+    }
+}
+
+/// Hidden units below which inference splits the batch rather than the units.
+const UNIT_SPLIT_MIN_HIDDEN: usize = 512;
+
+/// Workers of the unit-split inference (`units.rs`) for `spec`, or 1 when it does not apply:
+/// Inference mode, large H, after- or recurrent-bias-after mode, more than one thread.
+fn unit_threads(spec: &GruSpec, mode: Mode, threads: usize, forced: Option<bool>) -> usize {
+    let wanted = forced.unwrap_or(spec.hidden_size >= UNIT_SPLIT_MIN_HIDDEN);
+    let ok = mode == Mode::Inference
+        && threads > 1
+        && spec.reset_gate_mode != crate::spec::ResetGateMode::BeforeMultiplication;
+    if ok && wanted {
+        threads.min(spec.hidden_size)
+    } else {
+        1
     }
 }
 
@@ -102,6 +133,8 @@ struct KoraliPrepared<T> {
     path: NativePath,
     /// Threads of the fast path.
     threads: usize,
+    /// The engine's unit-split choice (kept for `set_params`).
+    unit_split: Option<bool>,
     /// Reused buffers, one pool per thread.
     pools: Vec<pool::Pool<T>>,
     /// The fast path's transposed weights, one per block.
@@ -135,7 +168,8 @@ impl<T: Real> KoraliPrepared<T> {
         let (steps, b) = (batch.steps, batch.batch);
         let (out, path) = match self.path {
             NativePath::Fast => {
-                let parts = split::parts(b, self.threads);
+                let unit_split = !keep && self.packed.first().is_some_and(|p| !p.units.is_empty());
+                let parts = split::parts(b, if unit_split { 1 } else { self.threads });
                 if self.pools.len() < parts.len() {
                     self.pools.resize_with(parts.len(), pool::Pool::new);
                 }
@@ -191,7 +225,8 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
         params.check(&self.spec)?;
         self.params.clone_from(params);
         if self.path == NativePath::Fast {
-            self.packed = params.blocks().iter().map(block::PackedBlock::new).collect();
+            let u = unit_threads(&self.spec, self.mode, self.threads, self.unit_split);
+            self.packed = params.blocks().iter().map(|b| block::PackedBlock::new(b, u)).collect();
         }
         self.generation += 1;
         Ok(())

@@ -57,7 +57,17 @@ pub(crate) fn forward<T: Real>(
             let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
             let p = params.block(layer, dir, dirs);
-            let (h_last, trace) = if dirs == 1 {
+            let (h_last, trace) = if !keep && !packed[blk].units.is_empty() {
+                if dirs == 1 {
+                    (super::units::forward(&shape, &packed[blk].units, &layer_in, h0_blk, &mut layer_out), None)
+                } else {
+                    let mut y_dir = pool.zeros(steps * batch * hid);
+                    let h = super::units::forward(&shape, &packed[blk].units, &layer_in, h0_blk, &mut y_dir);
+                    set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
+                    pool.give(y_dir);
+                    (h, None)
+                }
+            } else if dirs == 1 {
                 block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut layer_out, keep, pool)
             } else {
                 let mut y_dir = pool.zeros(steps * batch * hid);

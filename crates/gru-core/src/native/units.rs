@@ -1,0 +1,185 @@
+//! Inference with the hidden units split between threads: each worker owns a slice of the
+//! units (its columns of Wᵀ and Rᵀ, for the three gates) and computes those units of every
+//! sequence; after each step the workers exchange their slices of `h`. Unlike the batch
+//! split, each worker streams only its part of R, which keeps R in the shared cache for
+//! large H. After- and recurrent-bias-after modes only (before-multiplication needs all of
+//! `r ⊙ h` inside the step).
+
+use std::hint::spin_loop;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::block::BlockShape;
+use crate::linalg::{matmul, MatMut, MatRef};
+use crate::params::{BlockParams, Gate};
+use crate::real::Real;
+
+/// One worker's weights: `wt` = columns of Wᵀ (`In × 3U`, gates r, z, n), `rt` = columns of
+/// Rᵀ (`H × 3U`), its input bias (with b'_r, b'_z folded in) and its b'_n.
+pub(crate) struct UnitPack<T> {
+    units: Range<usize>,
+    wt: Vec<T>,
+    rt: Vec<T>,
+    bias: Vec<T>,
+    rec_bias_n: Vec<T>,
+}
+
+impl<T: Real> UnitPack<T> {
+    /// The packs of `threads` workers for block `p`.
+    pub(crate) fn split(p: &BlockParams<T>, threads: usize) -> Vec<Self> {
+        let (h, inp) = (p.hidden_size(), p.input_size());
+        (0..threads)
+            .map(|k| {
+                let units = k * h / threads..(k + 1) * h / threads;
+                let u = units.len();
+                let mut wt = vec![T::zero(); inp * 3 * u];
+                let mut rt = vec![T::zero(); h * 3 * u];
+                let mut bias = vec![T::zero(); 3 * u];
+                let mut rec_bias_n = vec![T::zero(); u];
+                for (gi, g) in Gate::ALL.into_iter().enumerate() {
+                    let (w, r, b) = (p.w_gate(g), p.r_gate(g), p.input_bias(g));
+                    for (c, unit) in units.clone().enumerate() {
+                        for i in 0..inp {
+                            wt[i * 3 * u + gi * u + c] = w[unit * inp + i];
+                        }
+                        for i in 0..h {
+                            rt[i * 3 * u + gi * u + c] = r[unit * h + i];
+                        }
+                        bias[gi * u + c] = b[unit];
+                        if let Some(rb) = p.recurrent_bias(g) {
+                            if g == Gate::Candidate {
+                                rec_bias_n[c] = rb[unit];
+                            } else {
+                                bias[gi * u + c] += rb[unit];
+                            }
+                        }
+                    }
+                }
+                Self { units, wt, rt, bias, rec_bias_n }
+            })
+            .collect()
+    }
+}
+
+/// A barrier that spins, then yields (thread wake-ups cost more than a step on these VMs).
+struct SpinBarrier {
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+    n: usize,
+}
+
+impl SpinBarrier {
+    fn wait(&self) {
+        let gen = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+        } else {
+            // Spin briefly, then yield: with more workers than free cores (tests run in
+            // parallel), pure spinning would starve the worker it waits for.
+            let mut spins = 0u32;
+            while self.generation.load(Ordering::Acquire) == gen {
+                if spins < 4096 {
+                    spin_loop();
+                    spins += 1;
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// Runs one block forward (no trace) on `packs.len()` workers. `x`: `[T, B, In]`, `h0`:
+/// `[B, H]`; writes `y` `[T, B, H]` (zero where inactive) and returns the final state.
+pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: &[T], h0: &[T], y: &mut [T]) -> Vec<T> {
+    let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
+    let inp = x.len() / (steps * batch);
+    let barrier = SpinBarrier { arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), n: packs.len() };
+    let slots: Vec<Mutex<Vec<T>>> = packs.iter().map(|p| Mutex::new(vec![T::zero(); batch * p.units.len()])).collect();
+    let worker = |k: usize| -> Vec<T> {
+        let pack = &packs[k];
+        let u = pack.units.len();
+        let u3 = 3 * u;
+        let mut gx = vec![T::zero(); steps * batch * u3];
+        matmul(
+            MatMut::new(&mut gx, steps * batch, u3),
+            false,
+            MatRef::new(x, steps * batch, inp),
+            MatRef::new(&pack.wt, inp, u3),
+        );
+        for row in gx.chunks_exact_mut(u3) {
+            for (o, &b) in row.iter_mut().zip(&pack.bias) {
+                *o += b;
+            }
+        }
+        let mut h = h0.to_vec();
+        let mut gh = vec![T::zero(); batch * u3];
+        let mut pre = vec![T::zero(); u3];
+        let mut gates = vec![T::zero(); u3];
+        let mut mine = vec![T::zero(); batch * u];
+        let mut y_local = vec![T::zero(); steps * batch * u];
+        for t in s.order() {
+            matmul(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid), MatRef::new(&pack.rt, hid, u3));
+            for b in 0..batch {
+                let old = &h[b * hid + pack.units.start..b * hid + pack.units.end];
+                let out = &mut mine[b * u..(b + 1) * u];
+                if !s.active(t, b) {
+                    out.copy_from_slice(old);
+                    continue;
+                }
+                let (gxr, ghr) = (&gx[(t * batch + b) * u3..][..u3], &gh[b * u3..][..u3]);
+                for j in 0..2 * u {
+                    pre[j] = gxr[j] + ghr[j];
+                }
+                s.act.gate_slice(&pre[..2 * u], &mut gates[..2 * u]);
+                for j in 0..u {
+                    pre[2 * u + j] = gxr[2 * u + j] + gates[j] * (ghr[2 * u + j] + pack.rec_bias_n[j]);
+                }
+                let (rz, n) = gates.split_at_mut(2 * u);
+                s.act.state_slice(&pre[2 * u..], n);
+                let yl = &mut y_local[(t * batch + b) * u..][..u];
+                for j in 0..u {
+                    let v = n[j] + rz[u + j] * (old[j] - n[j]);
+                    out[j] = v;
+                    yl[j] = v;
+                }
+            }
+            slots[k].lock().expect("no worker panics").copy_from_slice(&mine);
+            barrier.wait();
+            for (slot, p) in slots.iter().zip(packs) {
+                let part = slot.lock().expect("no worker panics");
+                let w = p.units.len();
+                for b in 0..batch {
+                    h[b * hid + p.units.start..b * hid + p.units.end].copy_from_slice(&part[b * w..(b + 1) * w]);
+                }
+            }
+            barrier.wait();
+        }
+        y_local
+    };
+    let worker = &worker;
+    let locals: Vec<Vec<T>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (1..packs.len()).map(|k| sc.spawn(move || worker(k))).collect();
+        let first = worker(0);
+        std::iter::once(first).chain(handles.into_iter().map(|h| h.join().expect("a worker thread panicked"))).collect()
+    });
+    for (p, yl) in packs.iter().zip(&locals) {
+        let w = p.units.len();
+        for row in 0..steps * batch {
+            y[row * hid + p.units.start..row * hid + p.units.end].copy_from_slice(&yl[row * w..(row + 1) * w]);
+        }
+    }
+    // The final state: each unit's value after its sequence's last processed step, which
+    // is where h stands now (inactive steps carry h unchanged).
+    let mut h_t = h0.to_vec();
+    for (p, slot) in packs.iter().zip(&slots) {
+        let part = slot.lock().expect("no worker panics");
+        let w = p.units.len();
+        for b in 0..batch {
+            h_t[b * hid + p.units.start..b * hid + p.units.end].copy_from_slice(&part[b * w..(b + 1) * w]);
+        }
+    }
+    h_t
+}
