@@ -97,7 +97,10 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: 
     let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
     let inp = x.len() / (steps * batch);
     let barrier = SpinBarrier { arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), n: packs.len() };
-    let slots: Vec<Mutex<Vec<T>>> = packs.iter().map(|p| Mutex::new(vec![T::zero(); batch * p.units.len()])).collect();
+    // Two sets of slots, used by alternate steps: a worker writes set t%2 while the others
+    // may still read set (t-1)%2, so one barrier per step suffices.
+    let slots: [Vec<Mutex<Vec<T>>>; 2] =
+        std::array::from_fn(|_| packs.iter().map(|p| Mutex::new(vec![T::zero(); batch * p.units.len()])).collect());
     let worker = |k: usize| -> Vec<T> {
         let pack = &packs[k];
         let u = pack.units.len();
@@ -120,7 +123,8 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: 
         let mut gates = vec![T::zero(); u3];
         let mut mine = vec![T::zero(); batch * u];
         let mut y_local = vec![T::zero(); steps * batch * u];
-        for t in s.order() {
+        for (step, t) in s.order().enumerate() {
+            let slots = &slots[step % 2];
             matmul(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid), MatRef::new(&pack.rt, hid, u3));
             for b in 0..batch {
                 let old = &h[b * hid + pack.units.start..b * hid + pack.units.end];
@@ -155,7 +159,6 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: 
                     h[b * hid + p.units.start..b * hid + p.units.end].copy_from_slice(&part[b * w..(b + 1) * w]);
                 }
             }
-            barrier.wait();
         }
         y_local
     };
@@ -174,7 +177,7 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: 
     // The final state: each unit's value after its sequence's last processed step, which
     // is where h stands now (inactive steps carry h unchanged).
     let mut h_t = h0.to_vec();
-    for (p, slot) in packs.iter().zip(&slots) {
+    for (p, slot) in packs.iter().zip(&slots[(steps + 1) % 2]) {
         let part = slot.lock().expect("no worker panics");
         let w = p.units.len();
         for b in 0..batch {
