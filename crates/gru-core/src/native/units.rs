@@ -125,7 +125,16 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: 
         let mut y_local = vec![T::zero(); steps * batch * u];
         for (step, t) in s.order().enumerate() {
             let slots = &slots[step % 2];
-            matmul(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid), MatRef::new(&pack.rt, hid, u3));
+            if batch == 1 {
+                T::gemv_rows(&pack.rt, hid, u3, &h, &mut gh);
+            } else {
+                matmul(
+                    MatMut::new(&mut gh, batch, u3),
+                    false,
+                    MatRef::new(&h, batch, hid),
+                    MatRef::new(&pack.rt, hid, u3),
+                );
+            }
             for b in 0..batch {
                 let old = &h[b * hid + pack.units.start..b * hid + pack.units.end];
                 let out = &mut mine[b * u..(b + 1) * u];
