@@ -5,7 +5,8 @@
 //! gru train --train F ...       train a network on a data file, save the model
 //! gru eval --model M --data F   accuracy, per-class precision/recall, confusion matrix; RMSE/MAE
 //! gru predict --model M --data F [--out F.csv|F.json]
-//! gru inspect FILE              a model, a network or Korali JSON, or a GRU spec
+//! gru inspect FILE              a model, a network or Korali JSON, a GRU spec, or GRU weights
+//! gru convert --from torch --to keras IN OUT [--prefix rnn.] [--verify]
 //! gru engines                   which engines this build can run
 //! ```
 
@@ -34,6 +35,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Describe a model (.safetensors), a network / Korali / GRU-spec JSON.
     Inspect(commands::inspect::InspectArgs),
+    /// Convert GRU weights between PyTorch, Keras and gru files (--verify runs both sides).
+    Convert(commands::convert::ConvertArgs),
     /// List the engines and whether this build can run them.
     Engines,
     /// Time every engine on the reference shapes (inference and training).
@@ -47,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(&a),
         Command::Predict(a) => commands::predict::run(&a),
         Command::Inspect(a) => commands::inspect::run(&a),
+        Command::Convert(a) => commands::convert::run(&a),
         Command::Bench(a) => commands::bench::run(&a),
         Command::Engines => {
             let available = gru::engines::available_engines();

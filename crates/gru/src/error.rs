@@ -45,6 +45,20 @@ pub enum Error {
     /// bidirectional layer).
     #[error("{operation} is not possible: {reason}")]
     Unsupported { operation: String, reason: String },
+
+    /// A model option that the target of a conversion has no way to hold (e.g.
+    /// before-multiplication in a PyTorch `nn.GRU`, Keras `go_backwards` in a `GruSpec`):
+    /// names the target, the option and its value.
+    #[error("{target} cannot represent {option} = {value}: {reason}")]
+    NotRepresentable { target: String, option: String, value: String, reason: String },
+
+    /// A converted model whose outputs differ from the original's beyond the DESIGN.md
+    /// tolerance (`|a - ref| <= tol·(1 + |ref|)`): names the tensor, the element and both values.
+    #[error(
+        "verification against {reference} failed: {tensor}[{index}] is {ours} here but {theirs} there \
+         (tolerance {tolerance}·(1 + |ref|))"
+    )]
+    VerifyMismatch { reference: String, tensor: String, index: usize, ours: f64, theirs: f64, tolerance: f64 },
 }
 
 /// Result alias of this crate.
@@ -61,6 +75,20 @@ impl Error {
 
     pub(crate) fn data(field: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
         Error::Data { field: field.into(), value: value.to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn not_representable(
+        target: &str,
+        option: &str,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::NotRepresentable {
+            target: target.into(),
+            option: option.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn config(path: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {

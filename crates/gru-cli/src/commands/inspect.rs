@@ -1,32 +1,37 @@
-//! `gru inspect`: what a model file, a network JSON, a Korali JSON or a GRU spec holds.
+//! `gru inspect`: what a model file, a network JSON, a Korali JSON, a GRU spec or GRU
+//! weights (a PyTorch state dict, the Keras layout, a gru-layer file) hold.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use gru::convert::{self, torch, Format, Options};
 use gru::korali::KoraliNetwork;
 use gru::network::LayerSpec;
+use gru::train::checkpoint::{self, SafetensorsFile};
 use gru::{GruParams, GruSpec, Network, Real};
 
 use super::{load_model, AnyNetwork};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A model (.safetensors), a layer-array JSON, a Korali network JSON or a GRU spec JSON.
+    /// A model or GRU weights (.safetensors: saved by gru, a PyTorch state dict, the Keras
+    /// layout), a layer-array JSON, a Korali network JSON or a GRU spec JSON.
     pub file: PathBuf,
+    /// A PyTorch state dict: the key prefix of the nn.GRU (default: every nn.GRU found).
+    #[arg(long)]
+    pub prefix: Option<String>,
 }
 
 pub fn run(a: &InspectArgs) -> Result<()> {
-    print!("{}", inspect(&a.file)?);
+    print!("{}", inspect(&a.file, a.prefix.as_deref())?);
     Ok(())
 }
 
-pub fn inspect(path: &PathBuf) -> Result<String> {
+/// The description `gru inspect` prints; `prefix` picks the nn.GRU of a PyTorch state dict.
+pub fn inspect(path: &PathBuf, prefix: Option<&str>) -> Result<String> {
     if path.extension().is_some_and(|e| e == "safetensors") {
-        return Ok(match load_model(path)? {
-            AnyNetwork::F32(n) => describe_network(&n),
-            AnyNetwork::F64(n) => describe_network(&n),
-        });
+        return inspect_safetensors(path, prefix);
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value =
@@ -55,7 +60,62 @@ pub fn inspect(path: &PathBuf) -> Result<String> {
     Ok(describe_spec(&spec))
 }
 
-fn describe_spec(spec: &GruSpec) -> String {
+/// A safetensors file: a saved network, a lone GRU, the Keras layout or a state dict.
+fn inspect_safetensors(path: &std::path::Path, prefix: Option<&str>) -> Result<String> {
+    let file = SafetensorsFile::read(path)?;
+    let options = Options::default();
+    match Format::detect(&file) {
+        Format::Gru => {
+            let kind = checkpoint::model_json(&file)?.get("kind").and_then(|k| k.as_str().map(String::from));
+            if kind.as_deref() == Some(convert::gru_file::KIND) {
+                let w = convert::read(Format::Gru, path, &options)?;
+                return Ok(format!("gru-layer file ({}):\n{}", w.dtype(), describe_spec(w.spec())));
+            }
+            Ok(match load_model(path)? {
+                AnyNetwork::F32(n) => describe_network(&n),
+                AnyNetwork::F64(n) => describe_network(&n),
+            })
+        }
+        Format::Keras => {
+            let w = convert::read(Format::Keras, path, &options)?;
+            let version = file.metadata().get("keras_version").map(String::as_str).unwrap_or("?");
+            Ok(format!(
+                "Keras GRU weights (keras-gru layout, keras_version {version}, {}):\n{}",
+                w.dtype(),
+                describe_spec(w.spec())
+            ))
+        }
+        Format::Torch => {
+            let prefixes = match prefix {
+                Some(p) => vec![p.to_string()],
+                None => torch::prefixes(&file),
+            };
+            if prefixes.is_empty() {
+                anyhow::bail!(
+                    "{}: no nn.GRU found (no tensor name ends in weight_ih_l0), and the file is no gru or keras-gru file",
+                    path.display()
+                );
+            }
+            let mut s = String::new();
+            for p in prefixes {
+                let mut o = options.clone();
+                o.torch.prefix = p.clone();
+                let w = convert::read(Format::Torch, path, &o)?;
+                let bias = file.shape(&format!("{p}bias_ih_l0")).is_some();
+                s += &format!(
+                    "PyTorch state dict, prefix \"{p}\": {} ({}):\n{}",
+                    torch::constructor(w.spec(), bias),
+                    w.dtype(),
+                    describe_spec(w.spec())
+                );
+            }
+            Ok(s)
+        }
+    }
+}
+
+/// Options, per-block shapes and the parameter count of a GRU stack.
+pub fn describe_spec(spec: &GruSpec) -> String {
     let params = GruParams::<f32>::zeros(spec);
     let h = spec.hidden_size;
     let mut out = format!(

@@ -11,7 +11,9 @@
 //!     description, training options, normalization statistics, class names, optimizer
 //!     state and progress counters).
 //!
-//! Other metadata keys are ignored on load. Safetensors orders tensors in the file by dtype,
+//! Other metadata keys are ignored on load. [`SafetensorsFile`] and [`save_tensors`] read
+//! and write any safetensors file with the same checks (the converters' PyTorch and Keras
+//! files). Safetensors orders tensors in the file by dtype,
 //! then by name; [`load`] returns them sorted by name.
 //!
 //! # Safety of the data
@@ -173,6 +175,28 @@ impl View for Bytes<'_> {
 /// Refuses (as [`Error::File`] naming the tensor) duplicate or reserved (`__metadata__`)
 /// names, a data length that differs from the shape's product, and non-finite values.
 pub fn save(path: &Path, tensors: &[NamedTensor], model: &serde_json::Value) -> Result<()> {
+    let model = serde_json::to_string(model).map_err(|e| Error::file(path, format!("model JSON: {e}")))?;
+    let metadata = HashMap::from([
+        ("format".to_string(), FORMAT_NAME.to_string()),
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        ("model".to_string(), model),
+    ]);
+    save_tensors(path, tensors, metadata)
+}
+
+/// Saves `tensors` with the given header metadata and no other: the files of other tools
+/// (a PyTorch state dict, the Keras layout of `convert`). Same checks and atomic write as
+/// [`save`].
+pub fn save_tensors(path: &Path, tensors: &[NamedTensor], metadata: HashMap<String, String>) -> Result<()> {
+    check_tensors(path, tensors)?;
+    let bytes = safetensors::serialize(tensors.iter().map(|t| (t.name.as_str(), Bytes(t))), Some(metadata))
+        .map_err(|e| Error::file(path, format!("cannot serialize: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// Refuses reserved or duplicate names, lengths other than the shape's product, and
+/// non-finite values, naming the tensor.
+fn check_tensors(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
     let mut seen = HashSet::new();
     for t in tensors {
         if t.name == "__metadata__" {
@@ -192,15 +216,7 @@ pub fn save(path: &Path, tensors: &[NamedTensor], model: &serde_json::Value) -> 
             return Err(Error::file(path, format!("tensor {} has a non-finite value at element {i}", t.name)));
         }
     }
-    let model = serde_json::to_string(model).map_err(|e| Error::file(path, format!("model JSON: {e}")))?;
-    let metadata = HashMap::from([
-        ("format".to_string(), FORMAT_NAME.to_string()),
-        ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ("model".to_string(), model),
-    ]);
-    let bytes = safetensors::serialize(tensors.iter().map(|t| (t.name.as_str(), Bytes(t))), Some(metadata))
-        .map_err(|e| Error::file(path, format!("cannot serialize: {e}")))?;
-    write_atomically(path, &bytes)
+    Ok(())
 }
 
 /// Distinguishes temporary files of concurrent saves within one process.
@@ -242,13 +258,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// and that every tensor is `F32` or `F64` with finite values. Every failure, including a
 /// corrupt or truncated file, is an [`Error::File`]; none panics.
 pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, serde_json::Value)> {
-    let bytes = fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    check_offsets(&bytes).map_err(|reason| Error::file(path, reason))?;
-    let (header_len, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
-    let empty = HashMap::new();
-    let meta = header.metadata().as_ref().unwrap_or(&empty);
-    let get = |key: &str| meta.get(key).map(String::as_str);
+    let file = SafetensorsFile::read(path)?;
+    let model = model_json(&file)?;
+    let tensors = file.names().map(|name| file.tensor(name)).collect::<Result<Vec<_>>>()?;
+    Ok((tensors, model))
+}
+
+/// The model JSON of a gru file, after checking its format and version (see [`load`]).
+pub fn model_json(file: &SafetensorsFile) -> Result<serde_json::Value> {
+    let path = file.path();
+    let get = |key: &str| file.metadata().get(key).map(String::as_str);
 
     match get("format") {
         Some(FORMAT_NAME) => {}
@@ -272,18 +291,88 @@ pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, serde_json::Value)> {
         _ => return Err(Error::file(path, format!("invalid format_version \"{version}\""))),
     }
     let model_text = get("model").ok_or_else(|| Error::file(path, "the metadata has no \"model\" key"))?;
-    let model: serde_json::Value = serde_json::from_str(model_text)
-        .map_err(|e| Error::file(path, format!("the \"model\" JSON is invalid: {e}")))?;
+    serde_json::from_str(model_text).map_err(|e| Error::file(path, format!("the \"model\" JSON is invalid: {e}")))
+}
 
-    // read_metadata checked that the offsets tile the data section exactly.
-    let section = bytes.get(8 + header_len..).unwrap_or_default();
-    let mut tensors = Vec::new();
-    for (name, info) in header.tensors() {
-        let (start, end) = info.data_offsets;
-        let raw = section
-            .get(start..end)
-            .ok_or_else(|| Error::file(path, format!("tensor {name}: data offsets lie past the end of the file")))?;
-        let data = match info.dtype {
+/// One tensor of a [`SafetensorsFile`]: where its bytes lie in the data section.
+struct Entry {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    offsets: (usize, usize),
+}
+
+/// Any safetensors file (ours, a PyTorch state dict, the Keras layout of `convert`), read
+/// whole and checked: the header parses, the data offsets tile the data section (refused
+/// before safetensors sums them, see below). Tensors are decoded one at a time by
+/// [`SafetensorsFile::tensor`], so a big model's other tensors (of any dtype) cost nothing.
+pub struct SafetensorsFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    data_start: usize,
+    metadata: HashMap<String, String>,
+    /// Sorted by name.
+    entries: Vec<Entry>,
+}
+
+impl SafetensorsFile {
+    /// Reads and checks `path`; a missing, corrupt or truncated file is an [`Error::File`].
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        check_offsets(&bytes).map_err(|reason| Error::file(path, reason))?;
+        let (header_len, header) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+        let metadata = header.metadata().clone().unwrap_or_default();
+        let mut entries: Vec<Entry> = header
+            .tensors()
+            .into_iter()
+            .map(|(name, info)| Entry {
+                name,
+                dtype: info.dtype,
+                shape: info.shape.clone(),
+                offsets: info.data_offsets,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Self { path: path.to_path_buf(), bytes, data_start: 8 + header_len, metadata, entries })
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The header's `__metadata__` map (empty when it has none).
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+
+    /// Every tensor name, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.name.as_str())
+    }
+
+    /// The shape of tensor `name`, or `None` when the file has no such tensor.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.entry(name).map(|e| e.shape.as_slice())
+    }
+
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.binary_search_by(|e| e.name.as_str().cmp(name)).ok().map(|i| &self.entries[i])
+    }
+
+    /// Decodes tensor `name`. A missing tensor, a dtype other than `F32`/`F64` or a
+    /// non-finite value is an [`Error::File`] naming the tensor.
+    pub fn tensor(&self, name: &str) -> Result<NamedTensor> {
+        let path = &self.path;
+        let e = self.entry(name).ok_or_else(|| Error::file(path, format!("tensor {name} is missing")))?;
+        let (start, end) = e.offsets;
+        // read_metadata checked that the offsets tile the data section exactly.
+        let raw =
+            self.bytes.get(self.data_start..).and_then(|section| section.get(start..end)).ok_or_else(|| {
+                Error::file(path, format!("tensor {name}: data offsets lie past the end of the file"))
+            })?;
+        let data = match e.dtype {
             Dtype::F32 => TensorData::F32(
                 raw.chunks_exact(4).filter_map(|c| c.first_chunk().copied().map(f32::from_le_bytes)).collect(),
             ),
@@ -300,10 +389,8 @@ pub fn load(path: &Path) -> Result<(Vec<NamedTensor>, serde_json::Value)> {
         if let Some(i) = data.first_non_finite() {
             return Err(Error::file(path, format!("tensor {name} has a non-finite value at element {i}")));
         }
-        tensors.push(NamedTensor { name, shape: info.shape.clone(), data });
+        Ok(NamedTensor { name: name.to_string(), shape: e.shape.clone(), data })
     }
-    tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok((tensors, model))
 }
 
 /// Refuses data offsets past the end of the file before safetensors sums them: its header

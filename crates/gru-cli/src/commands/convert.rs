@@ -1,0 +1,140 @@
+//! `gru convert`: GRU weights from and to PyTorch and Keras, and our own files.
+//!
+//! ```text
+//! gru convert --from torch --to keras model.safetensors gru.keras-gru.safetensors --prefix rnn. --verify
+//! gru convert --from gru --to torch trained.safetensors state_dict.safetensors --layer 0
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use gru::convert::{self, verify, AnyWeights, Format, KerasVersion, Options};
+use gru::train::checkpoint::SafetensorsFile;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// A PyTorch nn.GRU state dict as safetensors (tools/pt_to_safetensors.py turns a .pt into one).
+    Torch,
+    /// Keras GRU weights in the keras-gru layout (tools/keras_gru_layout.py writes it from a Keras model).
+    Keras,
+    /// Our file: a lone GRU stack (`gru-layer`), or, to read, a GRU layer of a model saved by `gru train`.
+    Gru,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Torch => Format::Torch,
+            FormatArg::Keras => Format::Keras,
+            FormatArg::Gru => Format::Gru,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// The format of IN (default: from the file's metadata: gru, keras-gru, else a state dict).
+    #[arg(long, value_enum)]
+    pub from: Option<FormatArg>,
+    /// The format of OUT.
+    #[arg(long, value_enum)]
+    pub to: FormatArg,
+    /// The weights to read (.safetensors).
+    pub input: PathBuf,
+    /// The file to write (.safetensors); replaced atomically.
+    pub output: PathBuf,
+    /// PyTorch key prefix of the nn.GRU (e.g. `rnn.` for `model.rnn`), read and written.
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    /// Write no biases (PyTorch bias=False, Keras use_bias=False); refused when a bias is nonzero.
+    #[arg(long)]
+    pub no_bias: bool,
+    /// Keras' hard_sigmoid: 3 = clamp(x/6 + 0.5), 2 = clamp(0.2x + 0.5). With --to keras, the
+    /// version written (default: 2 for a hard-sigmoid of slope 0.2, else 3); otherwise how
+    /// to read IN (default: its keras_version).
+    #[arg(long, value_parser = ["2", "3"])]
+    pub keras_version: Option<String>,
+    /// Reading a model saved by `gru train`: which of its GRU layers (0-based).
+    #[arg(long)]
+    pub layer: Option<usize>,
+    /// Run IN and OUT on random inputs in their own framework (PyTorch, Keras: through
+    /// python3 and tools/verify_convert.py) and in our engine; fail beyond 1e-5 (f32).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+impl ConvertArgs {
+    /// The options of the reading side and of the writing side (`to`):
+    /// `--keras-version` is the written file's when writing Keras, else the read file's.
+    fn options(&self, to: Format) -> (Options, Options) {
+        let mut o = Options::default();
+        o.torch.prefix = self.prefix.clone();
+        o.torch.bias = !self.no_bias;
+        o.keras.use_bias = !self.no_bias;
+        o.gru.layer = self.layer;
+        let version = self.keras_version.as_deref().map(|v| match v {
+            "2" => KerasVersion::Keras2,
+            _ => KerasVersion::Keras3,
+        });
+        let (mut read, mut write) = (o.clone(), o);
+        read.keras.version = if to == Format::Keras { None } else { version };
+        write.keras.version = if to == Format::Keras { version } else { None };
+        (read, write)
+    }
+}
+
+/// The format of `path` from its metadata.
+pub fn detect(path: &Path) -> Result<Format> {
+    Ok(Format::detect(&SafetensorsFile::read(path)?))
+}
+
+pub fn run(a: &ConvertArgs) -> Result<()> {
+    let from = match a.from {
+        Some(f) => f.into(),
+        None => detect(&a.input)?,
+    };
+    let to: Format = a.to.into();
+    let (in_options, options) = a.options(to);
+    let weights = convert::read(from, &a.input, &in_options)
+        .with_context(|| format!("reading {} as {from}", a.input.display()))?;
+    println!("read {} ({from}, {}):", a.input.display(), weights.dtype());
+    print!("{}", indent(&super::inspect::describe_spec(weights.spec())));
+    if a.verify && from != Format::Gru {
+        let report = verify::verify(from, &a.input, &in_options, &weights)
+            .with_context(|| format!("verifying {} as {from}", a.input.display()))?;
+        println!("verified {}: {report}", a.input.display());
+    }
+    if !a.verify {
+        write(to, &a.output, &weights, &options)?;
+        println!("wrote {} ({to})", a.output.display());
+        return Ok(());
+    }
+    // Verify before the file takes its place: a sibling first, renamed when it agrees.
+    let name = a.output.file_name().context("OUT names no file")?.to_string_lossy().into_owned();
+    let staged = a.output.with_file_name(format!(".{name}.verify-{}.safetensors", std::process::id()));
+    convert::write_any(to, &staged, &weights, &options)
+        .with_context(|| format!("writing {} as {to}", a.output.display()))?;
+    let checked = verify::verify(to, &staged, &options, &weights);
+    let report = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(
+                anyhow::Error::new(e).context(format!("verifying {} as {to}; nothing was written", a.output.display()))
+            );
+        }
+    };
+    std::fs::rename(&staged, &a.output).with_context(|| format!("writing {}", a.output.display()))?;
+    println!("wrote {} ({to})", a.output.display());
+    println!("verified {}: {report}", a.output.display());
+    Ok(())
+}
+
+fn write(to: Format, path: &Path, weights: &AnyWeights, options: &Options) -> Result<()> {
+    convert::write_any(to, path, weights, options).with_context(|| format!("writing {} as {to}", path.display()))
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
