@@ -242,3 +242,26 @@ fn verify_runs_both_sides_when_python_has_torch_and_keras() {
     assert!(verified[0].contains("torch") && verified[0].contains("tolerance 1e-10"), "{text}");
     assert!(verified[1].contains("keras") && out.exists(), "{text}");
 }
+
+#[test]
+fn onnx_converts_both_ways_and_inspects() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let src = "crates/gru/tests/onnx_fixtures/bidir_hard_sigmoid_softsign_clip.onnx";
+    // .onnx is detected; ONNX -> gru -> ONNX -> gru keeps the weights and options.
+    ok(&gru(&["convert", "--to", "gru", src, &p("a.safetensors")]));
+    ok(&gru(&["convert", "--from", "gru", "--to", "onnx", &p("a.safetensors"), &p("b.onnx")]));
+    ok(&gru(&["convert", "--from", "onnx", "--to", "gru", &p("b.onnx"), &p("c.safetensors")]));
+    assert_eq!(tensors(Path::new(&p("a.safetensors")), ""), tensors(Path::new(&p("c.safetensors")), ""));
+    let text = ok(&gru(&["inspect", &p("b.onnx")]));
+    assert!(text.contains("ONNX model (IR version 8, opsets ai.onnx14, producer gru"), "{text}");
+    assert!(text.contains("gru_l0 (GRU)") && text.contains("HardSigmoid") && text.contains("Softsign"), "{text}");
+    assert!(text.contains("clip: Some(1.5)"), "{text}");
+    // A model ONNX holds but a GruSpec cannot: a typed error naming the node, nothing written.
+    let err = fails(&gru(&["convert", "--to", "torch", src, &p("t.safetensors")]));
+    assert!(err.contains("PyTorch nn.GRU cannot represent"), "{err}");
+    std::fs::write(p("junk.onnx"), b"\x0a\xff\xff\xff").unwrap();
+    let err = fails(&gru(&["inspect", &p("junk.onnx")]));
+    assert!(err.contains("not an ONNX model"), "{err}");
+    assert!(!Path::new(&p("t.safetensors")).exists());
+}

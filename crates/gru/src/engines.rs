@@ -4,7 +4,7 @@
 //! - `Korali`: the native engine, always available.
 //! - `OneDNN`: Intel oneDNN 2.x, loaded at run time from `libdnnl.so.2` (Debian's
 //!   `libdnnl2`); f32 only, tanh/sigmoid only, no clip (other options are refused at
-//!   `prepare` with [`GruError::Unsupported`](gru_core::GruError::Unsupported)). Its
+//!   `prepare` with [`GruError::Unsupported`]). Its
 //!   threads are OpenMP's: set `OMP_NUM_THREADS`, and `OMP_WAIT_POLICY=passive` on
 //!   shared machines.
 //! - `CuDNN`: not built yet.

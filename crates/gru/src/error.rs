@@ -52,6 +52,11 @@ pub enum Error {
     #[error("{target} cannot represent {option} = {value}: {reason}")]
     NotRepresentable { target: String, option: String, value: String, reason: String },
 
+    /// An ONNX model that cannot be read: a malformed graph or tensor, or an operator or
+    /// attribute value this crate does not support; names the node (`name (op_type)`).
+    #[error("{path}: ONNX node {node}: {reason}")]
+    Onnx { path: String, node: String, reason: String },
+
     /// A converted model whose outputs differ from the original's beyond the DESIGN.md
     /// tolerance (`|a - ref| <= tol·(1 + |ref|)`): names the tensor, the element and both values.
     #[error(
@@ -71,6 +76,10 @@ impl Error {
 
     pub(crate) fn file(path: &std::path::Path, reason: impl Into<String>) -> Self {
         Error::File { path: path.display().to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn onnx(path: &std::path::Path, node: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Onnx { path: path.display().to_string(), node: node.into(), reason: reason.into() }
     }
 
     pub(crate) fn data(field: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {

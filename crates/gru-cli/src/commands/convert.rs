@@ -1,8 +1,9 @@
-//! `gru convert`: GRU weights from and to PyTorch and Keras, and our own files.
+//! `gru convert`: GRU weights from and to PyTorch, Keras and ONNX, and our own files.
 //!
 //! ```text
 //! gru convert --from torch --to keras model.safetensors gru.keras-gru.safetensors --prefix rnn. --verify
 //! gru convert --from gru --to torch trained.safetensors state_dict.safetensors --layer 0
+//! gru convert --to onnx gru.safetensors gru.onnx --verify
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ pub enum FormatArg {
     Keras,
     /// Our file: a lone GRU stack (`gru-layer`), or, to read, a GRU layer of a model saved by `gru train`.
     Gru,
+    /// An ONNX model, one GRU node per layer (opset 14); `--verify` runs it in onnxruntime (tools/verify_onnx.py).
+    Onnx,
 }
 
 impl From<FormatArg> for Format {
@@ -28,21 +31,23 @@ impl From<FormatArg> for Format {
             FormatArg::Torch => Format::Torch,
             FormatArg::Keras => Format::Keras,
             FormatArg::Gru => Format::Gru,
+            FormatArg::Onnx => Format::Onnx,
         }
     }
 }
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
-    /// The format of IN (default: from the file's metadata: gru, keras-gru, else a state dict).
+    /// The format of IN (default: onnx for a .onnx file, else from the file's metadata: gru,
+    /// keras-gru, else a state dict).
     #[arg(long, value_enum)]
     pub from: Option<FormatArg>,
     /// The format of OUT.
     #[arg(long, value_enum)]
     pub to: FormatArg,
-    /// The weights to read (.safetensors).
+    /// The weights to read (.safetensors or .onnx).
     pub input: PathBuf,
-    /// The file to write (.safetensors); replaced atomically.
+    /// The file to write (.safetensors, or .onnx for --to onnx); replaced atomically.
     pub output: PathBuf,
     /// PyTorch key prefix of the nn.GRU (e.g. `rnn.` for `model.rnn`), read and written.
     #[arg(long, default_value = "")]
@@ -84,8 +89,11 @@ impl ConvertArgs {
     }
 }
 
-/// The format of `path` from its metadata.
+/// The format of `path`: ONNX for a `.onnx` file, else from its safetensors metadata.
 pub fn detect(path: &Path) -> Result<Format> {
+    if path.extension().is_some_and(|e| e == "onnx") {
+        return Ok(Format::Onnx);
+    }
     Ok(Format::detect(&SafetensorsFile::read(path)?))
 }
 
@@ -112,7 +120,8 @@ pub fn run(a: &ConvertArgs) -> Result<()> {
     }
     // Verify before the file takes its place: a sibling first, renamed when it agrees.
     let name = a.output.file_name().context("OUT names no file")?.to_string_lossy().into_owned();
-    let staged = a.output.with_file_name(format!(".{name}.verify-{}.safetensors", std::process::id()));
+    let ext = if to == Format::Onnx { "onnx" } else { "safetensors" };
+    let staged = a.output.with_file_name(format!(".{name}.verify-{}.{ext}", std::process::id()));
     convert::write_any(to, &staged, &weights, &options)
         .with_context(|| format!("writing {} as {to}", a.output.display()))?;
     let checked = verify::verify(to, &staged, &options, &weights);

@@ -1,11 +1,11 @@
 //! `gru inspect`: what a model file, a network JSON, a Korali JSON, a GRU spec or GRU
-//! weights (a PyTorch state dict, the Keras layout, a gru-layer file) hold.
+//! weights (a PyTorch state dict, the Keras layout, a gru-layer file, an ONNX model) hold.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use gru::convert::{self, torch, Format, Options};
+use gru::convert::{self, onnx, torch, Format, Options};
 use gru::korali::KoraliNetwork;
 use gru::network::LayerSpec;
 use gru::train::checkpoint::{self, SafetensorsFile};
@@ -16,7 +16,7 @@ use super::{load_model, AnyNetwork};
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// A model or GRU weights (.safetensors: saved by gru, a PyTorch state dict, the Keras
-    /// layout), a layer-array JSON, a Korali network JSON or a GRU spec JSON.
+    /// layout), an ONNX model (.onnx), a layer-array JSON, a Korali network JSON or a GRU spec JSON.
     pub file: PathBuf,
     /// A PyTorch state dict: the key prefix of the nn.GRU (default: every nn.GRU found).
     #[arg(long)]
@@ -32,6 +32,9 @@ pub fn run(a: &InspectArgs) -> Result<()> {
 pub fn inspect(path: &PathBuf, prefix: Option<&str>) -> Result<String> {
     if path.extension().is_some_and(|e| e == "safetensors") {
         return inspect_safetensors(path, prefix);
+    }
+    if path.extension().is_some_and(|e| e == "onnx") {
+        return inspect_onnx(path);
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value =
@@ -85,6 +88,7 @@ fn inspect_safetensors(path: &std::path::Path, prefix: Option<&str>) -> Result<S
                 describe_spec(w.spec())
             ))
         }
+        Format::Onnx => unreachable!("Format::detect reads safetensors metadata only"),
         Format::Torch => {
             let prefixes = match prefix {
                 Some(p) => vec![p.to_string()],
@@ -112,6 +116,49 @@ fn inspect_safetensors(path: &std::path::Path, prefix: Option<&str>) -> Result<S
             Ok(s)
         }
     }
+}
+
+/// An ONNX model: its producer, opsets, graph inputs and outputs, ops, and the GRU stack
+/// its GRU nodes hold.
+fn inspect_onnx(path: &std::path::Path) -> Result<String> {
+    let model = onnx::load(path)?;
+    let opsets: Vec<String> = model
+        .opset_import
+        .iter()
+        .map(|o| format!("{}{}", if o.domain.is_empty() { "ai.onnx" } else { &o.domain }, o.version))
+        .collect();
+    let mut s = format!(
+        "ONNX model (IR version {}, opsets {}, producer {} {}):
+",
+        model.ir_version,
+        opsets.join(", "),
+        if model.producer_name.is_empty() { "?" } else { &model.producer_name },
+        model.producer_version
+    );
+    if let Some(g) = &model.graph {
+        let names = |v: &[onnx::proto::ValueInfoProto]| v.iter().map(|i| i.name.clone()).collect::<Vec<_>>().join(", ");
+        s += &format!(
+            "  inputs: {}
+  outputs: {}
+",
+            names(&g.input),
+            names(&g.output)
+        );
+        let ops: Vec<String> = g.node.iter().map(|n| format!("{} ({})", n.name, n.op_type)).collect();
+        s += &format!(
+            "  nodes: {}
+",
+            ops.join(", ")
+        );
+    }
+    let w = convert::read(Format::Onnx, path, &Options::default())?;
+    s += &format!(
+        "GRU nodes as one stack ({}):
+{}",
+        w.dtype(),
+        describe_spec(w.spec())
+    );
+    Ok(s)
 }
 
 /// Options, per-block shapes and the parameter count of a GRU stack.

@@ -1,4 +1,4 @@
-//! Weights from and to PyTorch and Keras, and a file for one GRU stack of our own.
+//! Weights from and to PyTorch, Keras and ONNX, and a file for one GRU stack of our own.
 //!
 //! Every converter translates between another framework's layout and the canonical one
 //! (DESIGN.md: gate order r, z, n; `W` 3H×In, `R` 3H×H, bias 3H or 6H = `[input | recurrent]`)
@@ -12,6 +12,7 @@
 //! | [`Format::Torch`] ([`torch`]) | an `nn.GRU` state dict as safetensors | recurrent-bias-after (after-multiplication exports as it with `b'_n = 0`) | tanh, sigmoid |
 //! | [`Format::Keras`] ([`keras`]) | the `keras-gru` safetensors layout (`tools/keras_gru_layout.py`) | `reset_after=True`: recurrent-bias-after; `False`: before-multiplication | tanh, softsign; sigmoid, hard_sigmoid (Keras 3: x/6 + 0.5, Keras 2: 0.2x + 0.5) |
 //! | [`Format::Gru`] ([`gru_file`]) | our `gru-layer` file, or a GRU layer of a saved network | all | all, and clip |
+//! | [`Format::Onnx`] ([`onnx`]) | an ONNX model, one `GRU` node per layer (opset 14+) | all (lbr 0 / 1) | all, and clip |
 //!
 //! `.pt` files are converted to safetensors by `tools/pt_to_safetensors.py`: this crate
 //! never unpickles. [`verify`] runs a converted model on random inputs in our engine and in
@@ -35,6 +36,7 @@
 pub mod gru_file;
 pub mod keras;
 mod keras_config;
+pub mod onnx;
 pub mod torch;
 pub mod verify;
 
@@ -47,6 +49,7 @@ use crate::train::checkpoint::SafetensorsFile;
 
 pub use gru_file::GruFileOptions;
 pub use keras::{KerasOptions, KerasVersion};
+pub use onnx::OnnxOptions;
 pub use torch::TorchOptions;
 
 /// One GRU stack: its options and its parameters in the canonical layout.
@@ -97,15 +100,18 @@ pub enum Format {
     Keras,
     /// Our own file: a lone GRU stack, or (read only) a GRU layer of a saved network ([`gru_file`]).
     Gru,
+    /// An ONNX model: one `GRU` node per layer ([`onnx`]).
+    Onnx,
 }
 
 impl Format {
-    /// `"torch"`, `"keras"` or `"gru"`, as on the command line.
+    /// `"torch"`, `"keras"`, `"gru"` or `"onnx"`, as on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Format::Torch => "torch",
             Format::Keras => "keras",
             Format::Gru => "gru",
+            Format::Onnx => "onnx",
         }
     }
 
@@ -129,7 +135,8 @@ impl std::str::FromStr for Format {
             "torch" | "pytorch" => Ok(Format::Torch),
             "keras" => Ok(Format::Keras),
             "gru" => Ok(Format::Gru),
-            other => Err(Error::property("format", other, "expected torch, keras or gru")),
+            "onnx" => Ok(Format::Onnx),
+            other => Err(Error::property("format", other, "expected torch, keras, gru or onnx")),
         }
     }
 }
@@ -146,15 +153,24 @@ pub struct Options {
     pub torch: TorchOptions,
     pub keras: KerasOptions,
     pub gru: GruFileOptions,
+    pub onnx: OnnxOptions,
 }
 
 /// Reads the GRU in `path`, stored as `format`, in the element type the file holds.
 pub fn read(format: Format, path: &Path, options: &Options) -> Result<AnyWeights> {
+    if format == Format::Onnx {
+        let model = onnx::load(path)?;
+        return Ok(match onnx::model_dtype(&model, path)? {
+            DType::F32 => AnyWeights::F32(onnx::from_model(&model, path)?),
+            DType::F64 => AnyWeights::F64(onnx::from_model(&model, path)?),
+        });
+    }
     let file = SafetensorsFile::read(path)?;
     let dtype = match format {
         Format::Torch => torch::file_dtype(&file, &options.torch)?,
         Format::Keras => keras::file_dtype(&file)?,
         Format::Gru => gru_file::file_dtype(&file)?,
+        Format::Onnx => unreachable!("read above"),
     };
     Ok(match dtype {
         DType::F32 => AnyWeights::F32(read_as(format, &file, options)?),
@@ -163,11 +179,14 @@ pub fn read(format: Format, path: &Path, options: &Options) -> Result<AnyWeights
 }
 
 /// Reads the GRU in `file` as `T`; a file holding the other element type is an error.
+/// An ONNX model is no safetensors file: [`Format::Onnx`] is an [`Error::File`] here (use
+/// [`read()`] or [`onnx::read`]).
 pub fn read_as<T: Real>(format: Format, file: &SafetensorsFile, options: &Options) -> Result<GruWeights<T>> {
     match format {
         Format::Torch => torch::from_file(file, &options.torch),
         Format::Keras => keras::from_file(file, &options.keras),
         Format::Gru => gru_file::from_file(file, &options.gru),
+        Format::Onnx => Err(Error::file(file.path(), "a safetensors file is not an ONNX model")),
     }
 }
 
@@ -178,6 +197,7 @@ pub fn write<T: Real>(format: Format, path: &Path, weights: &GruWeights<T>, opti
         Format::Torch => torch::write(path, weights, &options.torch),
         Format::Keras => keras::write(path, weights, &options.keras),
         Format::Gru => gru_file::write(path, weights),
+        Format::Onnx => onnx::write(path, weights, &options.onnx),
     }
 }
 
@@ -279,10 +299,10 @@ mod tests {
 
     #[test]
     fn formats_parse_and_print() {
-        for f in [Format::Torch, Format::Keras, Format::Gru] {
+        for f in [Format::Torch, Format::Keras, Format::Gru, Format::Onnx] {
             assert_eq!(f.name().parse::<Format>().unwrap(), f);
             assert_eq!(f.to_string(), f.name());
         }
-        assert!(matches!("onnx".parse::<Format>(), Err(Error::Property { .. })));
+        assert!(matches!("tflite".parse::<Format>(), Err(Error::Property { .. })));
     }
 }

@@ -2,7 +2,8 @@
 //! the file's own framework, compared with the DESIGN.md tolerance
 //! (`|ours - theirs| <= tol·(1 + |theirs|)`, tol 1e-5 for f32 and 1e-10 for f64).
 //!
-//! PyTorch and Keras run in `python3` (or `$GRU_PYTHON`) through `tools/verify_convert.py`
+//! PyTorch and Keras run in `python3` (or `$GRU_PYTHON`) through `tools/verify_convert.py`,
+//! ONNX models in onnxruntime through `tools/verify_onnx.py` (ragged lengths, `y` and `h_n`; f32 only),
 //! and `tools/keras_gru_layout.py`, which are compiled into this crate and written to a
 //! temporary folder for each run, so `--verify` works from any folder. The PyTorch run
 //! uses ragged lengths (`pack_padded_sequence`) and compares `y` and `h_n`; the Keras run
@@ -22,6 +23,8 @@ use crate::error::{Error, Result};
 
 /// `tools/verify_convert.py`.
 pub const VERIFY_SCRIPT: &str = include_str!("../../../../tools/verify_convert.py");
+/// `tools/verify_onnx.py`.
+pub const ONNX_SCRIPT: &str = include_str!("../../../../tools/verify_onnx.py");
 /// `tools/keras_gru_layout.py`.
 pub const KERAS_LAYOUT_SCRIPT: &str = include_str!("../../../../tools/keras_gru_layout.py");
 
@@ -158,7 +161,7 @@ fn verify_as<T: Real>(format: Format, path: &Path, options: &Options, weights: &
             )?);
             Ok(Report { reference, compared: ours.y.len() + ours.h_t.len(), worst, tolerance: tol })
         }
-        Format::Torch => {
+        Format::Torch | Format::Onnx => {
             let theirs = run_python(format, path, options, &x, weights.spec.input_size, Some(&ragged), T::DTYPE)?;
             let ours = run_ours(weights, &x, STEPS, BATCH, Some(&ragged), OutputMode::Sequence)?;
             let reference = theirs.by.clone();
@@ -216,16 +219,20 @@ fn run_python<T: Real>(
     dtype: gru_core::DType,
 ) -> Result<PythonOutput> {
     let python = std::env::var("GRU_PYTHON").unwrap_or_else(|_| "python3".into());
-    let framework = if format == Format::Torch { "PyTorch" } else { "Keras" };
-    let engine = format!("{framework} (through {python} and tools/verify_convert.py)");
+    let (framework, script_name) = match format {
+        Format::Torch => ("PyTorch", "verify_convert.py"),
+        Format::Onnx => ("onnxruntime", "verify_onnx.py"),
+        _ => ("Keras", "verify_convert.py"),
+    };
+    let engine = format!("{framework} (through {python} and tools/{script_name})");
     let remedy = "Install python3 and the tools' packages (pip install -r tools/requirements.txt), or set GRU_PYTHON \
                   to a Python that has them; or convert without --verify.";
     let unavailable =
         |reason: String| Error::EngineUnavailable { engine: engine.clone(), reason, remedy: remedy.into() };
     let dir = tempfile::tempdir().map_err(|e| unavailable(format!("cannot create a temporary folder: {e}")))?;
-    let script = dir.path().join("verify_convert.py");
+    let script = dir.path().join(script_name);
     let io = |e: std::io::Error| unavailable(format!("cannot write to {}: {e}", dir.path().display()));
-    std::fs::write(&script, VERIFY_SCRIPT).map_err(io)?;
+    std::fs::write(&script, if format == Format::Onnx { ONNX_SCRIPT } else { VERIFY_SCRIPT }).map_err(io)?;
     std::fs::write(dir.path().join("keras_gru_layout.py"), KERAS_LAYOUT_SCRIPT).map_err(io)?;
     let inputs = dir.path().join("inputs.json");
     let out = dir.path().join("outputs.json");
@@ -234,17 +241,21 @@ fn run_python<T: Real>(
         json!({"dtype": dtype.to_string(), "x": x, "x_shape": [STEPS, BATCH, input_size], "lengths": lengths});
     std::fs::write(&inputs, request.to_string()).map_err(io)?;
     let absolute = std::path::absolute(path).map_err(|e| Error::file(path, format!("cannot resolve: {e}")))?;
-    let run = Command::new(&python)
-        .arg(&script)
-        .args(["--format", format.name(), "--prefix", &options.torch.prefix])
-        .arg("--weights")
-        .arg(&absolute)
-        .arg("--inputs")
-        .arg(&inputs)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .map_err(|e| unavailable(format!("cannot run {python}: {e}")))?;
+    let run = if format == Format::Onnx {
+        Command::new(&python).arg(&script).arg(&absolute).arg(&inputs).output()
+    } else {
+        Command::new(&python)
+            .arg(&script)
+            .args(["--format", format.name(), "--prefix", &options.torch.prefix])
+            .arg("--weights")
+            .arg(&absolute)
+            .arg("--inputs")
+            .arg(&inputs)
+            .arg("--out")
+            .arg(&out)
+            .output()
+    }
+    .map_err(|e| unavailable(format!("cannot run {python}: {e}")))?;
     let stderr = String::from_utf8_lossy(&run.stderr);
     let tail: String =
         stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
@@ -252,13 +263,14 @@ fn run_python<T: Real>(
         Some(0) => {}
         Some(3) => return Err(unavailable(tail)),
         _ => {
-            return Err(Error::file(
-                path,
-                format!("{framework} could not run this file (tools/verify_convert.py): {tail}"),
-            ))
+            return Err(Error::file(path, format!("{framework} could not run this file (tools/{script_name}): {tail}")))
         }
     }
-    let text = std::fs::read_to_string(&out).map_err(|e| unavailable(format!("no output: {e}")))?;
+    let text = if format == Format::Onnx {
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    } else {
+        std::fs::read_to_string(&out).map_err(|e| unavailable(format!("no output: {e}")))?
+    };
     let v: Value = serde_json::from_str(&text).map_err(|e| unavailable(format!("unreadable output: {e}")))?;
     let floats = |key: &str| v.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_f64).collect());
     Ok(PythonOutput {

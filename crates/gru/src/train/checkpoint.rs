@@ -223,7 +223,7 @@ fn check_tensors(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to a sibling temporary file, syncs it, and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name =
         path.file_name().ok_or_else(|| Error::file(path, "the path names no file"))?.to_string_lossy().into_owned();
     let dir = match path.parent() {

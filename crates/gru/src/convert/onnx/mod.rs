@@ -1,0 +1,101 @@
+//! ONNX models of a GRU stack: one `GRU` node per layer (opset 14+).
+//!
+//! Reading ([`read()`]) takes every `GRU` node of the graph, in order, as the layers of one
+//! stack ([`import`] has the layout mapping and the checks); writing ([`write()`]) builds the
+//! graph [`export`] describes. ONNX's gate order is z, r, h; ours r, z, n: every weight is
+//! copied through `gate_block`, so ours -> ONNX -> ours is bit-identical (the spec rides
+//! along in the model's `metadata_props` as `gru.spec`, for what ONNX holds only as f32 or
+//! not at all: f64 clip/alpha/beta, after-multiplication, the output mode).
+//!
+//! | ONNX | ours |
+//! | --- | --- |
+//! | `linear_before_reset = 0`, `B = [Wb \| Rb]` | before-multiplication, bias `Wb + Rb` |
+//! | `linear_before_reset = 1` | recurrent-bias-after, bias `[Wb \| Rb]` (after-multiplication when written by us with `Rb = 0`) |
+//! | `direction` forward / bidirectional | `bidirectional` false / true; `reverse` is refused ([`Error::NotRepresentable`]) |
+//! | `activations` `[Sigmoid\|HardSigmoid(alpha, beta), Tanh\|Softsign]` per direction | gate / state activation; others refused |
+//! | `clip` | `clip` |
+//! | `layout = 1` | refused (only `[T, B, C]`) |
+//! | `initial_h` | a graph input, or a zero constant (as `torch.onnx.export` builds it); nonzero constants refused |
+//!
+//! Malformed graphs and unsupported ops or attribute values are [`Error::Onnx`] naming the node.
+
+pub mod export;
+pub mod import;
+pub mod proto;
+mod tensor;
+
+use std::path::Path;
+
+use gru_core::{DType, Gate, Real};
+use prost::Message;
+
+use super::GruWeights;
+use crate::error::{Error, Result};
+
+pub use export::{INPUT, LENGTHS, OUTPUT, STATE};
+
+/// The target named in [`Error::NotRepresentable`] when writing.
+pub const TARGET: &str = "ONNX GRU";
+/// The target named in [`Error::NotRepresentable`] when reading (what ONNX has and we lack).
+pub const TARGET_IN: &str = "gru GruSpec";
+/// The `metadata_props` key of the spec our writer stores.
+pub const SPEC_KEY: &str = "gru.spec";
+
+/// Options of the ONNX format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnnxOptions {
+    /// The opset written (14 or later; default 14).
+    pub opset: i64,
+}
+
+impl Default for OnnxOptions {
+    fn default() -> Self {
+        Self { opset: 14 }
+    }
+}
+
+/// Where canonical gate `g` sits among ONNX's three row blocks (z, r, h).
+pub(crate) fn gate_block(g: Gate) -> usize {
+    match g {
+        Gate::Update => 0,
+        Gate::Reset => 1,
+        Gate::Candidate => 2,
+    }
+}
+
+/// Decodes the ONNX model in `bytes` (`path` only names it in errors).
+pub fn decode(bytes: &[u8], path: &Path) -> Result<proto::ModelProto> {
+    proto::ModelProto::decode(bytes).map_err(|e| Error::file(path, format!("not an ONNX model: {e}")))
+}
+
+/// Reads and decodes the ONNX model in `path`.
+pub fn load(path: &Path) -> Result<proto::ModelProto> {
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    decode(&bytes, path)
+}
+
+/// The element type of the GRU weights in `model`.
+pub fn model_dtype(model: &proto::ModelProto, path: &Path) -> Result<DType> {
+    import::file_dtype(model, path)
+}
+
+/// The GRU stack of `model` as `T` (see [`import`] for what is read and refused).
+pub fn from_model<T: Real>(model: &proto::ModelProto, path: &Path) -> Result<GruWeights<T>> {
+    import::from_model(model, path)
+}
+
+/// Reads the GRU stack of the ONNX model in `path` as `T`.
+pub fn read<T: Real>(path: &Path) -> Result<GruWeights<T>> {
+    from_model(&load(path)?, path)
+}
+
+/// The ONNX model of `weights`.
+pub fn to_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) -> Result<proto::ModelProto> {
+    export::to_model(weights, options)
+}
+
+/// Writes `weights` as an ONNX model (atomically).
+pub fn write<T: Real>(path: &Path, weights: &GruWeights<T>, options: &OnnxOptions) -> Result<()> {
+    let bytes = to_model(weights, options)?.encode_to_vec();
+    crate::train::checkpoint::write_atomically(path, &bytes)
+}
