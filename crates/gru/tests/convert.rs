@@ -3,32 +3,16 @@
 //! trip is bit-identical, and (where python3 has torch and keras) exports run in PyTorch and
 //! Keras with our outputs. Malformed files and refused options: `convert_errors.rs`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{assert_bit_identical, cases, fixture_dir, floats, usizes, weights};
+
+use std::path::Path;
 
 use gru::convert::{self, verify, AnyWeights, Format, GruWeights, KerasOptions, KerasVersion, Options, TorchOptions};
 use gru::train::checkpoint::SafetensorsFile;
-use gru::{GateActivation, GruParams, GruSpec, OutputMode, Real, ResetGateMode, StateActivation};
+use gru::{GateActivation, GruSpec, OutputMode, Real, ResetGateMode, StateActivation};
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/convert_fixtures")
-}
-
-fn cases() -> Vec<(String, Value)> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|p| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p.file_stem().unwrap().to_string_lossy().into_owned(), v)
-        })
-        .collect()
-}
 
 fn options_for(case: &Value) -> Options {
     let mut o = Options::default();
@@ -36,14 +20,6 @@ fn options_for(case: &Value) -> Options {
     o.torch.bias = case["spec"]["bias"].as_bool().unwrap_or(true);
     o.keras.use_bias = o.torch.bias;
     o
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect()).unwrap_or_default()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().map(|a| a.iter().map(|x| x.as_u64().unwrap() as usize).collect()).unwrap_or_default()
 }
 
 /// Checks the inferred spec against the case's, runs our engine, returns the worst error.
@@ -85,11 +61,11 @@ fn reproduce<T: Real>(name: &str, case: &Value, w: &GruWeights<T>) -> f64 {
 
 #[test]
 fn fixtures_reproduce_the_originals_outputs() {
-    let cases = cases();
+    let cases = cases("convert_fixtures");
     assert_eq!(cases.len(), 10, "fixtures: {:?}", cases.iter().map(|c| &c.0).collect::<Vec<_>>());
     for (name, case) in &cases {
         let format: Format = case["format"].as_str().unwrap().parse().unwrap();
-        let path = fixtures().join(case["weights"].as_str().unwrap());
+        let path = fixture_dir("convert_fixtures").join(case["weights"].as_str().unwrap());
         let weights = convert::read(format, &path, &options_for(case)).unwrap();
         assert_eq!(weights.dtype().to_string(), case["dtype"].as_str().unwrap(), "{name}");
         let worst = match &weights {
@@ -123,9 +99,9 @@ fn bits(d: &gru::train::checkpoint::TensorData) -> Vec<u64> {
 #[test]
 fn fixture_files_round_trip_bit_identically() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, case) in cases() {
+    for (name, case) in cases("convert_fixtures") {
         let format: Format = case["format"].as_str().unwrap().parse().unwrap();
-        let src = fixtures().join(case["weights"].as_str().unwrap());
+        let src = fixture_dir("convert_fixtures").join(case["weights"].as_str().unwrap());
         let opts = options_for(&case);
         let ours = convert::read(format, &src, &opts).unwrap();
         // theirs -> ours -> theirs: the same tensors (the GRU's; a bigger model's others stay behind).
@@ -143,26 +119,6 @@ fn fixture_files_round_trip_bit_identically() {
         assert_eq!(convert::read(Format::Gru, &gru_file, &opts).unwrap(), ours, "{name}");
         assert_eq!(convert::read(format, &out, &opts).unwrap(), ours, "{name}");
     }
-}
-
-/// Parameters with distinct, awkward values (subnormals, signed zeros, many bits).
-fn weights<T: Real>(spec: GruSpec, seed: u64) -> GruWeights<T> {
-    let mut params = GruParams::<T>::zeros(&spec);
-    let flat: Vec<T> = (0..params.num_params())
-        .map(|i| match i % 7 {
-            0 => T::lit(-0.0),
-            3 => T::lit(1e-40 * (i as f64 + 1.0)),
-            _ => T::lit(((i as f64 + seed as f64) * 0.618_033_988_749_894_9).sin() / 1.7),
-        })
-        .collect();
-    params.set_flat(&flat).unwrap();
-    GruWeights::new(spec, params).unwrap()
-}
-
-fn assert_bit_identical<T: Real>(a: &GruWeights<T>, b: &GruWeights<T>, what: &str) {
-    assert_eq!(a.spec, b.spec, "{what}");
-    let bits = |w: &GruWeights<T>| w.params.to_flat().iter().map(|x| x.widen().to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(a), bits(b), "{what}");
 }
 
 fn round_trip<T: Real>(format: Format, w: &GruWeights<T>, opts: &Options) -> GruWeights<T> {
@@ -293,7 +249,7 @@ fn gru_files_keep_every_option_and_cross_conversions_are_exact() {
     assert_bit_identical(&w, &round_trip(Format::Gru, &w, &Options::default()), "gru");
     // torch -> ours -> keras -> ours -> torch: the original state dict, bit for bit.
     let dir = tempfile::tempdir().unwrap();
-    let src = fixtures().join("torch_stacked_bidir.safetensors");
+    let src = fixture_dir("convert_fixtures").join("torch_stacked_bidir.safetensors");
     let opts = Options { torch: TorchOptions { prefix: "rnn.".into(), bias: true }, ..Options::default() };
     let ours = convert::read(Format::Torch, &src, &opts).unwrap();
     let keras = dir.path().join("k.safetensors");
@@ -332,11 +288,12 @@ fn exports_run_in_pytorch_and_keras_with_our_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let mut checked = Vec::new();
     // Imports: the fixtures themselves, through the framework that wrote them.
-    for (name, case) in
-        cases().into_iter().filter(|(n, _)| ["torch_stacked_bidir", "keras_bidir_stacked"].contains(&n.as_str()))
+    for (name, case) in cases("convert_fixtures")
+        .into_iter()
+        .filter(|(n, _)| ["torch_stacked_bidir", "keras_bidir_stacked"].contains(&n.as_str()))
     {
         let format: Format = case["format"].as_str().unwrap().parse().unwrap();
-        let src = fixtures().join(case["weights"].as_str().unwrap());
+        let src = fixture_dir("convert_fixtures").join(case["weights"].as_str().unwrap());
         let opts = options_for(&case);
         let w = convert::read(format, &src, &opts).unwrap();
         checked.push((name, verify::verify(format, &src, &opts, &w).unwrap()));

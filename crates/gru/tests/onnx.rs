@@ -4,40 +4,16 @@
 //! errors naming the node, and (where python3 has onnx and onnxruntime) our exports run in
 //! onnxruntime with our outputs.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{assert_bit_identical, cases, fixture_dir, floats, usizes, weights};
+
+use std::path::Path;
 
 use gru::convert::onnx::{self, proto, OnnxOptions};
 use gru::convert::{verify, GruWeights};
-use gru::{Error, GateActivation, GruParams, GruSpec, OutputMode, Real, ResetGateMode, StateActivation};
+use gru::{Error, GateActivation, GruSpec, OutputMode, Real, ResetGateMode, StateActivation};
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx_fixtures")
-}
-
-fn cases() -> Vec<(String, Value)> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|p| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p.file_stem().unwrap().to_string_lossy().into_owned(), v)
-        })
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect()).unwrap_or_default()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().map(|a| a.iter().map(|x| x.as_u64().unwrap() as usize).collect()).unwrap_or_default()
-}
 
 /// Our engine on `case`'s inputs against `case`'s outputs; returns the worst relative error.
 fn compare_outputs<T: Real>(name: &str, w: &GruWeights<T>, case: &Value) -> f64 {
@@ -55,11 +31,11 @@ fn compare_outputs<T: Real>(name: &str, w: &GruWeights<T>, case: &Value) -> f64 
 
 #[test]
 fn fixtures_reproduce_onnxruntime() {
-    let cases = cases();
+    let cases = cases("onnx_fixtures");
     assert_eq!(cases.len(), 8, "fixtures: {:?}", cases.iter().map(|c| &c.0).collect::<Vec<_>>());
     let mut worst = 0.0f64;
     for (name, case) in &cases {
-        let path = fixtures().join(case["model"].as_str().unwrap());
+        let path = fixture_dir("onnx_fixtures").join(case["model"].as_str().unwrap());
         let model = onnx::load(&path).unwrap();
         assert_eq!(onnx::model_dtype(&model, &path).unwrap(), gru::DType::F32, "{name}");
         let w = onnx::from_model::<f32>(&model, &path).unwrap();
@@ -89,26 +65,6 @@ fn fixtures_reproduce_onnxruntime() {
         assert_bit_identical(&w, &back, name);
     }
     println!("all fixtures: worst {worst:.2e}");
-}
-
-/// Parameters with distinct, awkward values (subnormals, signed zeros, many bits).
-fn weights<T: Real>(spec: GruSpec, seed: u64) -> GruWeights<T> {
-    let mut params = GruParams::<T>::zeros(&spec);
-    let flat: Vec<T> = (0..params.num_params())
-        .map(|i| match i % 7 {
-            0 => T::lit(-0.0),
-            3 => T::lit(1e-40 * (i as f64 + 1.0)),
-            _ => T::lit(((i as f64 + seed as f64) * 0.618_033_988_749_894_9).sin() / 1.7),
-        })
-        .collect();
-    params.set_flat(&flat).unwrap();
-    GruWeights::new(spec, params).unwrap()
-}
-
-fn assert_bit_identical<T: Real>(a: &GruWeights<T>, b: &GruWeights<T>, what: &str) {
-    assert_eq!(a.spec, b.spec, "{what}");
-    let bits = |w: &GruWeights<T>| w.params.to_flat().iter().map(|x| x.widen().to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(a), bits(b), "{what}");
 }
 
 /// Every option ONNX can express, on stacks of several shapes.
