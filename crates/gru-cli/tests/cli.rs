@@ -1,26 +1,11 @@
 //! The `gru` binary as a user runs it: demo, train -> eval -> predict, inspect, engines,
 //! and the errors a user sees.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{gru, ok, root};
 
-fn gru(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gru")).args(args).current_dir(root()).output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use std::path::Path;
 
 fn is_png(p: &Path) -> bool {
     let bytes = std::fs::read(p).unwrap();

@@ -1,39 +1,16 @@
 //! `gru convert` and `gru inspect` on PyTorch, Keras and gru files, as a user runs them.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{gru, gru_with, ok, root};
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use gru::train::checkpoint::SafetensorsFile;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(name: &str) -> String {
     format!("crates/gru/tests/convert_fixtures/{name}")
-}
-
-fn gru_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gru"));
-    c.args(args).current_dir(root()).env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn gru(args: &[&str]) -> Output {
-    gru_with(args, &[])
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 fn fails(out: &Output) -> String {
