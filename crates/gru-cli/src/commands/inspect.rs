@@ -118,8 +118,8 @@ fn inspect_safetensors(path: &std::path::Path, prefix: Option<&str>) -> Result<S
     }
 }
 
-/// An ONNX model: its producer, opsets, graph inputs and outputs, ops, and the GRU stack
-/// its GRU nodes hold.
+/// An ONNX model: its producer, opsets, graph inputs and outputs, ops, and the network our
+/// exporter stored (its `gru.network` metadata) or else the GRU stack its GRU nodes hold.
 fn inspect_onnx(path: &std::path::Path) -> Result<String> {
     let model = onnx::load(path)?;
     let opsets: Vec<String> = model
@@ -150,6 +150,13 @@ fn inspect_onnx(path: &std::path::Path) -> Result<String> {
 ",
             ops.join(", ")
         );
+    }
+    if onnx::is_network(&model) {
+        s += &match onnx::network_dtype(&model, path)? {
+            gru::DType::F32 => describe_network(&onnx::network_from_model::<f32>(&model, path)?),
+            gru::DType::F64 => describe_network(&onnx::network_from_model::<f64>(&model, path)?),
+        };
+        return Ok(s);
     }
     let w = convert::read(Format::Onnx, path, &Options::default())?;
     s += &format!(
@@ -193,7 +200,8 @@ pub fn describe_spec(spec: &GruSpec) -> String {
     out + &format!("parameters: {}\n", params.num_params())
 }
 
-fn describe_network<T: Real>(net: &Network<T>) -> String {
+/// The layers, GRU stacks, normalization and classes of a network.
+pub fn describe_network<T: Real>(net: &Network<T>) -> String {
     let mut s = format!("network ({}), {} learnable values\n", T::DTYPE, net.params_flat().len());
     for (i, spec) in net.specs().iter().enumerate() {
         s += &format!("  {i}: {}\n", serde_json::to_string(spec).unwrap_or_default());

@@ -106,8 +106,15 @@ fn from_network<T: Real>(file: &SafetensorsFile, model: &Value, options: &GruFil
     let path = file.path();
     let mut tensors = file.names().map(|n| file.tensor(n)).collect::<Result<Vec<_>>>()?;
     let net = Network::<T>::from_parts(model, &mut tensors, path)?;
+    network_layer(&net, options.layer, path)
+}
+
+/// GRU layer `layer` (0-based, in network order; `None` when the network has exactly one)
+/// of `net`, read from `path` (named in errors). Only the weights: a learnable initial
+/// state is not part of them.
+pub fn network_layer<T: Real>(net: &Network<T>, layer: Option<usize>, path: &Path) -> Result<GruWeights<T>> {
     let layers: Vec<_> = net.gru_layers().collect();
-    let index = match (options.layer, layers.len()) {
+    let index = match (layer, layers.len()) {
         (_, 0) => return Err(Error::file(path, "the network has no GRU layer")),
         (None, 1) => 0,
         (None, n) => {

@@ -8,8 +8,10 @@
 //! temporary folder for each run, so `--verify` works from any folder. The PyTorch run
 //! uses ragged lengths (`pack_padded_sequence`) and compares `y` and `h_n`; the Keras run
 //! uses full-length sequences (Keras masks differently) and compares `y`. A `gru` file is
-//! read back and run through our engine. Without python3 or its packages the error says
-//! so ([`Error::EngineUnavailable`]); a difference is an [`Error::VerifyMismatch`].
+//! read back and run through our engine. A whole network exported to ONNX runs in
+//! onnxruntime against [`Network::forward`] ([`verify_network`]: ragged lengths, the valid
+//! steps of `Y`). Without python3 or its packages the error says so
+//! ([`Error::EngineUnavailable`]); a difference is an [`Error::VerifyMismatch`].
 
 use std::path::Path;
 use std::process::Command;
@@ -20,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::{read, AnyWeights, Format, GruWeights, Options};
 use crate::error::{Error, Result};
+use crate::network::Network;
 
 /// `tools/verify_convert.py`.
 pub const VERIFY_SCRIPT: &str = include_str!("../../../../tools/verify_convert.py");
@@ -189,6 +192,68 @@ fn verify_as<T: Real>(format: Format, path: &Path, options: &Options, weights: &
             Ok(Report { reference, compared: ours.y.len(), worst, tolerance: tol })
         }
     }
+}
+
+/// Runs the network ONNX model in `path` (written by [`super::onnx::write_network`]) in
+/// onnxruntime (`tools/verify_onnx.py`) and `network` in our engines on the same random
+/// inputs `[T, B, C]` with ragged lengths, and compares the valid steps of the output `Y`
+/// ([`valid_steps`]; the rows past a sequence's length are padding).
+pub fn verify_network<T: Real>(path: &Path, network: &mut Network<T>) -> Result<Report> {
+    let c = network.input_size();
+    let x = sample_inputs::<T>(c, 0x5EED);
+    let ragged = [STEPS, STEPS - 3, 1];
+    let tol = tolerance::<T>();
+    let theirs = run_python(Format::Onnx, path, &Options::default(), &x, c, Some(&ragged), T::DTYPE)?;
+    let ours = network.forward(&x, STEPS, &ragged, None, None)?.output;
+    let k = network.output_width();
+    let shape = if network.sequence_output() { vec![STEPS, BATCH, k] } else { vec![BATCH, k] };
+    let reference = theirs.by.clone();
+    if theirs.y_shape != shape {
+        return Err(Error::data(
+            "Y",
+            format!("shape {:?} from {reference}", theirs.y_shape),
+            format!("{shape:?} expected"),
+        ));
+    }
+    let (ours, theirs) = if network.sequence_output() {
+        (valid_steps(&ours, STEPS, &ragged, k), valid_steps(&theirs.y, STEPS, &ragged, k))
+    } else {
+        (ours, theirs.y)
+    };
+    let ours: Vec<f64> = ours.iter().map(|v| v.widen()).collect();
+    let worst = compare(&reference, "Y", &ours, &theirs, tol)?;
+    Ok(Report { reference, compared: ours.len(), worst, tolerance: tol })
+}
+
+/// Runs two networks (e.g. one and its copy read back from a file) on the same random
+/// inputs with ragged lengths and compares their outputs' valid steps.
+pub fn compare_networks<T: Real>(reference: &str, ours: &mut Network<T>, theirs: &mut Network<T>) -> Result<Report> {
+    let c = ours.input_size();
+    let x = sample_inputs::<T>(c, 0x5EED);
+    let ragged = [STEPS, STEPS - 3, 1];
+    let tol = tolerance::<T>();
+    let run = |net: &mut Network<T>| -> Result<Vec<f64>> {
+        let y = net.forward(&x, STEPS, &ragged, None, None)?.output;
+        let y = if net.sequence_output() { valid_steps(&y, STEPS, &ragged, net.output_width()) } else { y };
+        Ok(y.iter().map(|v| v.widen()).collect())
+    };
+    let (a, b) = (run(ours)?, run(theirs)?);
+    let worst = compare(reference, "Y", &a, &b, tol)?;
+    Ok(Report { reference: reference.into(), compared: a.len(), worst, tolerance: tol })
+}
+
+/// The rows of `y: [T, B, K]` at valid steps (`t < lengths[b]`), sequence by sequence:
+/// `[len_0, K]`, then `[len_1, K]`, ... (as `train::predict` returns them).
+pub fn valid_steps<T: Copy>(y: &[T], steps: usize, lengths: &[usize], width: usize) -> Vec<T> {
+    let batch = lengths.len();
+    let mut out = Vec::new();
+    for (b, &len) in lengths.iter().enumerate() {
+        for t in 0..len.min(steps) {
+            let at = (t * batch + b) * width;
+            out.extend_from_slice(&y[at.min(y.len())..(at + width).min(y.len())]);
+        }
+    }
+    out
 }
 
 /// `x` as another `Real` type (only ever the same one: a file keeps its dtype).

@@ -33,6 +33,22 @@ impl<T: Real> Network<T> {
 
     /// Rebuilds a network from its model JSON and tensors (consumes the tensors it uses).
     pub(crate) fn from_parts(model: &Value, tensors: &mut Vec<NamedTensor>, path: &Path) -> Result<Self> {
+        let mut net = Self::from_model_json(model, path)?;
+        let n = net.params_flat().len();
+        let params = take_as::<T>(tensors, "params", &[n], path)?;
+        net.set_params_flat(&params)?;
+        if tensors.iter().any(|t| t.name == "normalization.mean") {
+            let c = net.input_size();
+            let mean = take_as::<T>(tensors, "normalization.mean", &[c], path)?;
+            let std = take_as::<T>(tensors, "normalization.std", &[c], path)?;
+            net.set_normalization(Some((mean, std)))?;
+        }
+        Ok(net)
+    }
+
+    /// The network the model JSON describes, with its class names, and the initial weights
+    /// of its seed (the caller sets the learned ones).
+    pub(crate) fn from_model_json(model: &Value, path: &Path) -> Result<Self> {
         let bad = |reason: String| Error::file(path, reason);
         if model.get("kind").and_then(Value::as_str) != Some("gru-network") {
             return Err(bad("not a gru network model (\"kind\" is not \"gru-network\")".into()));
@@ -45,15 +61,6 @@ impl<T: Real> Network<T> {
             .map_err(|e| bad(format!("layers: {e}")))?;
         let seed = model.get("seed").and_then(Value::as_u64).ok_or_else(|| bad("missing \"seed\"".into()))?;
         let mut net = Network::<T>::new(specs, seed)?;
-        let n = net.params_flat().len();
-        let params = take_as::<T>(tensors, "params", &[n], path)?;
-        net.set_params_flat(&params)?;
-        if tensors.iter().any(|t| t.name == "normalization.mean") {
-            let c = net.input_size();
-            let mean = take_as::<T>(tensors, "normalization.mean", &[c], path)?;
-            let std = take_as::<T>(tensors, "normalization.std", &[c], path)?;
-            net.set_normalization(Some((mean, std)))?;
-        }
         if let Some(names) = model.get("class_names").and_then(Value::as_array) {
             let names: Vec<String> = names.iter().filter_map(|v| v.as_str().map(String::from)).collect();
             if !names.is_empty() {

@@ -14,11 +14,11 @@
 //! as f32 and has no output mode: the spec itself is stored in the model's
 //! `metadata_props` (`gru.spec`, JSON) so that our reader restores it exactly.
 
-use gru_core::{Gate, GateActivation, Real, ResetGateMode, StateActivation};
+use gru_core::{Gate, GateActivation, GruSpec, Real, ResetGateMode, StateActivation};
 
 use super::proto::{
-    Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorShapeProto,
-    TensorTypeProto, TypeProto, ValueInfoProto, INT32,
+    AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto, INT32,
 };
 use super::tensor::{
     attr_float, attr_floats, attr_int, attr_ints, attr_string, attr_strings, elem_type, float_tensor, int64_tensor,
@@ -32,8 +32,10 @@ pub const INPUT: &str = "X";
 pub const LENGTHS: &str = "sequence_lens";
 pub const OUTPUT: &str = "Y";
 pub const STATE: &str = "Y_h";
+/// The Reshape shape `[0, 0, -1]` that merges a layer's `[T, B, dirs, H]` into `[T, B, dirs·H]`.
+pub(crate) const SEQ_SHAPE: &str = "seq_shape";
 
-fn value_info(name: &str, elem: i32, dims: &[Result<usize, &str>]) -> ValueInfoProto {
+pub(crate) fn value_info(name: &str, elem: i32, dims: &[Result<usize, &str>]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| match d {
@@ -49,12 +51,12 @@ fn value_info(name: &str, elem: i32, dims: &[Result<usize, &str>]) -> ValueInfoP
     }
 }
 
-fn node(
+pub(crate) fn node(
     name: &str,
     op: &str,
     inputs: &[&str],
     outputs: &[&str],
-    attribute: Vec<super::proto::AttributeProto>,
+    attribute: Vec<AttributeProto>,
 ) -> NodeProto {
     NodeProto {
         name: name.into(),
@@ -71,17 +73,64 @@ pub(crate) fn to_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) 
     let spec = &weights.spec;
     spec.validate()?;
     weights.params.check(spec)?;
-    if options.opset < 14 {
-        return Err(Error::property("opset", options.opset, "ONNX export needs opset 14 or later"));
-    }
+    check_opset(options)?;
     let (h, dirs, depth) = (spec.hidden_size, spec.directions(), spec.depth);
     let elem = elem_type::<T>();
     let mut g = GraphProto { name: "gru".into(), ..Default::default() };
     g.input.push(value_info(INPUT, elem, &[Err("T"), Err("B"), Ok(spec.input_size)]));
     g.input.push(value_info(LENGTHS, INT32, &[Err("B")]));
-    g.initializer.push(int64_tensor("seq_shape", &[0, 0, -1]));
+    g.initializer.push(int64_tensor(SEQ_SHAPE, &[0, 0, -1]));
+    let names = StackNames { prefix: "", input: INPUT, output: OUTPUT, single_state: Some(STATE), initial_h: &[] };
+    let states = push_stack(&mut g, weights, &names);
+    if depth > 1 {
+        let refs: Vec<&str> = states.iter().map(String::as_str).collect();
+        g.node.push(node("state_concat", "Concat", &refs, &[STATE], vec![attr_int("axis", 0)]));
+    }
+    g.output.push(value_info(OUTPUT, elem, &[Err("T"), Err("B"), Ok(dirs * h)]));
+    g.output.push(value_info(STATE, elem, &[Ok(depth * dirs), Err("B"), Ok(h)]));
+    let spec_json =
+        serde_json::to_string(spec).map_err(|e| Error::property("spec", format!("{spec:?}"), e.to_string()))?;
+    Ok(model(
+        g,
+        options,
+        format!("{} GRU stack exported by the gru crate", spec.reset_gate_mode.name()),
+        vec![StringStringEntryProto { key: SPEC_KEY.into(), value: spec_json }],
+    ))
+}
+
+/// Refuses an opset before 14 (the GRU of opset 14 is the one written).
+pub(crate) fn check_opset(options: &OnnxOptions) -> Result<()> {
+    if options.opset < 14 {
+        return Err(Error::property("opset", options.opset, "ONNX export needs opset 14 or later"));
+    }
+    Ok(())
+}
+
+/// A model of IR version 8 around `graph`, importing `options.opset` of ONNX's domain.
+pub(crate) fn model(
+    graph: GraphProto,
+    options: &OnnxOptions,
+    doc_string: String,
+    metadata_props: Vec<StringStringEntryProto>,
+) -> ModelProto {
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: options.opset }],
+        producer_name: "gru".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        doc_string,
+        graph: Some(graph),
+        metadata_props,
+    }
+}
+
+/// The attributes every GRU node of `spec` carries: hidden_size, direction,
+/// linear_before_reset, activations `[f, g]` per direction (HardSigmoid's alpha and beta
+/// as f32) and clip (f32).
+pub(crate) fn gru_attributes(spec: &GruSpec) -> Vec<AttributeProto> {
+    let dirs = spec.directions();
     let mut attrs = vec![
-        attr_int("hidden_size", h as i64),
+        attr_int("hidden_size", spec.hidden_size as i64),
         attr_string("direction", if dirs == 2 { "bidirectional" } else { "forward" }),
         attr_int("linear_before_reset", i64::from(spec.reset_gate_mode != ResetGateMode::BeforeMultiplication)),
     ];
@@ -101,33 +150,76 @@ pub(crate) fn to_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) 
     if let Some(c) = spec.clip {
         attrs.push(attr_float("clip", c as f32));
     }
-    let mut x = INPUT.to_string();
+    attrs
+}
+
+/// Layer `layer`'s `W [dirs, 3H, I_k]`, `R [dirs, 3H, H]` and `B [dirs, 6H] = [Wb | Rb]`,
+/// rows in ONNX's gate order z, r, h (a zero `Rb` where the reset-gate mode has none).
+pub(crate) fn layer_tensors<T: Real>(weights: &GruWeights<T>, layer: usize) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let spec = &weights.spec;
+    let (h, dirs) = (spec.hidden_size, spec.directions());
+    let inputs = spec.layer_input_size(layer);
+    let (mut w, mut r, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    for dir in 0..dirs {
+        let block = weights.params.block(layer, dir, dirs);
+        w.extend(gates_from_canonical(block.w(), h, inputs, gate_block));
+        r.extend(gates_from_canonical(block.r(), h, h, gate_block));
+        let mut wb = vec![T::zero(); 3 * h];
+        let mut rb = vec![T::zero(); 3 * h];
+        for g in Gate::ALL {
+            wb[g.rows(h)].copy_from_slice(block.input_bias(g));
+            if let Some(v) = block.recurrent_bias(g) {
+                rb[g.rows(h)].copy_from_slice(v);
+            }
+        }
+        b.extend(gates_from_canonical(&wb, h, 1, gate_block));
+        b.extend(gates_from_canonical(&rb, h, 1, gate_block));
+    }
+    (w, r, b)
+}
+
+/// The names one GRU stack takes in a graph.
+pub(crate) struct StackNames<'a> {
+    /// Prefix of every node and tensor name: layer k is the node `{prefix}gru_l{k}`, its
+    /// weights `{prefix}gru_l{k}_W`, `_R`, `_B`.
+    pub prefix: &'a str,
+    /// The stack's input `[T, B, I]`.
+    pub input: &'a str,
+    /// The top layer's output `[T, B, dirs·H]`.
+    pub output: &'a str,
+    /// The name of `Y_h` when the stack has one layer (else `{prefix}gru_l{k}_Y_h`).
+    pub single_state: Option<&'a str>,
+    /// Per layer, the `initial_h` input `[dirs, B, H]`; empty: none (zero).
+    pub initial_h: &'a [String],
+}
+
+/// Appends one GRU node per layer of `weights` to `g` (and their weights as initializers),
+/// chained as the module documentation draws it; every layer reads [`LENGTHS`] and the
+/// Reshape reads the initializer [`SEQ_SHAPE`], which the caller adds once. Returns each
+/// layer's `Y_h` (`[dirs, B, H]`).
+pub(crate) fn push_stack<T: Real>(g: &mut GraphProto, weights: &GruWeights<T>, names: &StackNames<'_>) -> Vec<String> {
+    let spec = &weights.spec;
+    let (h, dirs, depth) = (spec.hidden_size, spec.directions(), spec.depth);
+    let attrs = gru_attributes(spec);
+    let mut x = names.input.to_string();
     let mut states = Vec::new();
     for layer in 0..depth {
-        let p = format!("gru_l{layer}");
+        let p = format!("{}gru_l{layer}", names.prefix);
         let inputs = spec.layer_input_size(layer);
-        let (mut w, mut r, mut b) = (Vec::new(), Vec::new(), Vec::new());
-        for dir in 0..dirs {
-            let block = weights.params.block(layer, dir, dirs);
-            w.extend(gates_from_canonical(block.w(), h, inputs, gate_block));
-            r.extend(gates_from_canonical(block.r(), h, h, gate_block));
-            let mut wb = vec![T::zero(); 3 * h];
-            let mut rb = vec![T::zero(); 3 * h];
-            for g in Gate::ALL {
-                wb[g.rows(h)].copy_from_slice(block.input_bias(g));
-                if let Some(v) = block.recurrent_bias(g) {
-                    rb[g.rows(h)].copy_from_slice(v);
-                }
-            }
-            b.extend(gates_from_canonical(&wb, h, 1, gate_block));
-            b.extend(gates_from_canonical(&rb, h, 1, gate_block));
-        }
+        let (w, r, b) = layer_tensors(weights, layer);
         let (wn, rn, bn) = (format!("{p}_W"), format!("{p}_R"), format!("{p}_B"));
         g.initializer.push(float_tensor(&wn, &[dirs, 3 * h, inputs], &w));
         g.initializer.push(float_tensor(&rn, &[dirs, 3 * h, h], &r));
         g.initializer.push(float_tensor(&bn, &[dirs, 6 * h], &b));
-        let (y, yh) = (format!("{p}_Y"), if depth == 1 { STATE.to_string() } else { format!("{p}_Y_h") });
-        g.node.push(node(&p, "GRU", &[&x, &wn, &rn, &bn, LENGTHS], &[&y, &yh], attrs.clone()));
+        let (y, yh) = match names.single_state {
+            Some(state) if depth == 1 => (format!("{p}_Y"), state.to_string()),
+            _ => (format!("{p}_Y"), format!("{p}_Y_h")),
+        };
+        let mut gru_inputs = vec![x.as_str(), &wn, &rn, &bn, LENGTHS];
+        if let Some(h0) = names.initial_h.get(layer) {
+            gru_inputs.push(h0);
+        }
+        g.node.push(node(&p, "GRU", &gru_inputs, &[&y, &yh], attrs.clone()));
         let yt = format!("{p}_Y_tbdh");
         g.node.push(node(
             &format!("{p}_transpose"),
@@ -136,25 +228,9 @@ pub(crate) fn to_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) 
             &[&yt],
             vec![attr_ints("perm", vec![0, 2, 1, 3])],
         ));
-        x = if layer + 1 == depth { OUTPUT.to_string() } else { format!("{p}_out") };
-        g.node.push(node(&format!("{p}_reshape"), "Reshape", &[&yt, "seq_shape"], &[&x], vec![]));
+        x = if layer + 1 == depth { names.output.to_string() } else { format!("{p}_out") };
+        g.node.push(node(&format!("{p}_reshape"), "Reshape", &[&yt, SEQ_SHAPE], &[&x], vec![]));
         states.push(yh);
     }
-    if depth > 1 {
-        let refs: Vec<&str> = states.iter().map(String::as_str).collect();
-        g.node.push(node("state_concat", "Concat", &refs, &[STATE], vec![attr_int("axis", 0)]));
-    }
-    g.output.push(value_info(OUTPUT, elem, &[Err("T"), Err("B"), Ok(dirs * h)]));
-    g.output.push(value_info(STATE, elem, &[Ok(depth * dirs), Err("B"), Ok(h)]));
-    let spec_json =
-        serde_json::to_string(spec).map_err(|e| Error::property("spec", format!("{spec:?}"), e.to_string()))?;
-    Ok(ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: options.opset }],
-        producer_name: "gru".into(),
-        producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!("{} GRU stack exported by the gru crate", spec.reset_gate_mode.name()),
-        graph: Some(g),
-        metadata_props: vec![StringStringEntryProto { key: SPEC_KEY.into(), value: spec_json }],
-    })
+    states
 }

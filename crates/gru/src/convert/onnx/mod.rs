@@ -21,7 +21,9 @@
 
 pub mod export;
 pub mod import;
+pub mod network;
 pub mod proto;
+pub mod runtime;
 mod tensor;
 
 use std::path::Path;
@@ -33,6 +35,10 @@ use super::GruWeights;
 use crate::error::{Error, Result};
 
 pub use export::{INPUT, LENGTHS, OUTPUT, STATE};
+pub use network::{
+    is_network, network_dtype, network_from_model, network_to_model, read_network, write_network, NETWORK_KEY,
+};
+pub use runtime::{OnnxModel, Tensor, TensorData};
 
 /// The target named in [`Error::NotRepresentable`] when writing.
 pub const TARGET: &str = "ONNX GRU";
