@@ -14,12 +14,16 @@
 //! ```
 //! Micro-kernel: an `MR × (NP · NR)` block of `C` in `MR · NP` zmm accumulators; per `k`
 //! it loads `NP` panel vectors and broadcasts `MR` values of `A`. `K` is cut into blocks of
-//! `KC` so that the `NP` panels of one block stay in L2 while all rows of `A` pass.
+//! `KC` and the rows of `A` into blocks of `MC`, so that an `MC × KC` block of `A` stays in
+//! L2 while the panels of the K block stream past it.
 
 /// Columns per panel (one 512-bit vector of f32).
 pub const NR: usize = 16;
 /// Depth of one K block.
 const KC: usize = 512;
+/// Rows of A per block (a multiple of the micro-kernel's 6): `MC × KC` of A stays in L2
+/// while the K block's panels stream past it.
+const MC: usize = 192;
 
 /// A `K × N` row-major f32 matrix rearranged into [`NR`]-column panels (see the module).
 pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
@@ -94,7 +98,7 @@ pub fn gemm(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{KC, NR};
+    use super::{KC, MC, NR};
     use std::arch::x86_64::*;
 
     /// The mask of the valid columns of panel `p` when `C` has `n` columns.
@@ -254,16 +258,22 @@ mod avx512 {
         while k0 < k {
             let kb = KC.min(k - k0);
             let add = accumulate || k0 > 0;
-            // SAFETY: forwarded from `gemm`'s checks.
-            unsafe {
-                match m {
-                    1 => sweep::<1, 8>(a, lda, m, b, k, k0, kb, n, c, ldc, add),
-                    2 => sweep::<2, 8>(a, lda, m, b, k, k0, kb, n, c, ldc, add),
-                    3 => sweep::<3, 6>(a, lda, m, b, k, k0, kb, n, c, ldc, add),
-                    4 => sweep::<4, 6>(a, lda, m, b, k, k0, kb, n, c, ldc, add),
-                    5 => sweep::<5, 4>(a, lda, m, b, k, k0, kb, n, c, ldc, add),
-                    _ => sweep::<6, 4>(a, lda, m, b, k, k0, kb, n, c, ldc, add),
+            let mut m0 = 0;
+            while m0 < m {
+                let mb = MC.min(m - m0);
+                // SAFETY: forwarded from `gemm`'s checks; rows m0 .. m0 + mb < m.
+                unsafe {
+                    let (a, c) = (a.add(m0 * lda), c.add(m0 * ldc));
+                    match mb {
+                        1 => sweep::<1, 8>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        2 => sweep::<2, 8>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        3 => sweep::<3, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        4 => sweep::<4, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        5 => sweep::<5, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        _ => sweep::<6, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                    }
                 }
+                m0 += mb;
             }
             k0 += kb;
         }

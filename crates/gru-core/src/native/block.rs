@@ -44,13 +44,13 @@ impl<T> BlockShape<'_, T> {
 }
 
 /// A block's weights arranged once (at `prepare` / `set_params`) for the products:
-/// `wt` = Wᵀ (`In × 3H` row-major) for the input GEMM; the per-step recurrent products'
+/// `wt` = Wᵀ (`In × 3H`) for the input GEMM; the per-step recurrent products'
 /// right-hand matrices as [`PackedRhs`] (kept in the kernel's panel layout across steps):
 /// forward `GH = h · Rᵀ` (`H × 3H`; before-multiplication: `Rᵀ[:, r z]` and `Rᵀ[:, n]`),
 /// and for training backward `dh += dGH · R` (`3H × H`; before-multiplication: `R[r z]`
 /// and `R_n`).
 pub(crate) struct PackedBlock<T> {
-    wt: Vec<T>,
+    wt: PackedRhs<T>,
     /// `Rᵀ` (after modes) or `Rᵀ[:, r z]` (before-multiplication).
     rt_step: PackedRhs<T>,
     /// `Rᵀ[:, n]` (before-multiplication only).
@@ -86,7 +86,7 @@ impl<T: Real> PackedBlock<T> {
                 Some(PackedRhs::new(p.r_gate(Gate::Candidate), hid, hid)),
             ),
         };
-        Self { wt: transpose(p.w(), g3, inp), rt_step, rt_n, r_back, r_back_n, units }
+        Self { wt: PackedRhs::new(&transpose(p.w(), g3, inp), inp, g3), rt_step, rt_n, r_back, r_back_n, units }
     }
 }
 
@@ -157,12 +157,7 @@ pub(crate) fn forward<T: Real>(
 
     // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
     let mut gx = pool.zeros(steps * batch * g3);
-    matmul(
-        MatMut::new(&mut gx, steps * batch, g3),
-        false,
-        MatRef::new(x, steps * batch, inp),
-        MatRef::new(&packed.wt, inp, g3),
-    );
+    packed.wt.product(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp));
     let mut bias_row = p.bias()[..g3].to_vec();
     for g in [Gate::Reset, Gate::Update] {
         if let Some(rb) = p.recurrent_bias(g) {

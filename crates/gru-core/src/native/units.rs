@@ -13,7 +13,7 @@ use std::sync::{mpsc, Arc};
 use super::block::BlockShape;
 use super::helpers;
 use crate::activation::Activations;
-use crate::linalg::{matmul, MatMut, MatRef, PackedRhs};
+use crate::linalg::{MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;
@@ -22,7 +22,7 @@ use crate::spec::ResetGateMode;
 /// Rᵀ (`H × 3U`), its input bias (with b'_r, b'_z folded in) and its b'_n.
 pub(crate) struct UnitPack<T> {
     units: Range<usize>,
-    wt: Vec<T>,
+    wt: PackedRhs<T>,
     rt: PackedRhs<T>,
     bias: Vec<T>,
     rec_bias_n: Vec<T>,
@@ -59,11 +59,17 @@ impl<T: Real> UnitPack<T> {
                         }
                     }
                 }
-                Self { units, wt, rt: PackedRhs::new(&rt, h, 3 * u), bias, rec_bias_n }
+                Self { units, wt: PackedRhs::new(&wt, inp, 3 * u), rt: PackedRhs::new(&rt, h, 3 * u), bias, rec_bias_n }
             })
             .collect()
     }
 }
+
+/// Spins of a waiting worker before it yields its core (then it yields between checks):
+/// short, so that a worker sharing a core with the one it waits for (a new helper before
+/// the scheduler moves it) gives way within microseconds; on separate cores the other
+/// arrives within about that anyway, and a yield with nothing else to run is cheap.
+const SPINS_BEFORE_YIELD: u32 = 16;
 
 /// A barrier that spins, then yields (thread wake-ups cost more than a step on these VMs).
 struct SpinBarrier {
@@ -83,7 +89,7 @@ impl SpinBarrier {
             // parallel), pure spinning would starve the worker it waits for.
             let mut spins = 0u32;
             while self.generation.load(Ordering::Acquire) == gen {
-                if spins < 4096 {
+                if spins < SPINS_BEFORE_YIELD {
                     spin_loop();
                     spins += 1;
                 } else {
@@ -122,12 +128,7 @@ impl<T: Real> Job<T> {
         let u = pack.units.len();
         let u3 = 3 * u;
         let mut gx = vec![T::zero(); steps * batch * u3];
-        matmul(
-            MatMut::new(&mut gx, steps * batch, u3),
-            false,
-            MatRef::new(x, steps * batch, inp),
-            MatRef::new(&pack.wt, inp, u3),
-        );
+        pack.wt.product(MatMut::new(&mut gx, steps * batch, u3), false, MatRef::new(x, steps * batch, inp));
         for row in gx.chunks_exact_mut(u3) {
             for (o, &b) in row.iter_mut().zip(&pack.bias) {
                 *o += b;
