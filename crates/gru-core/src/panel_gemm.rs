@@ -206,7 +206,7 @@ mod avx512 {
         }
     }
 
-    /// The last `m - i` (< 6) rows of panels `p .. p + NP`.
+    /// The last `m - i` (< 6; the 8-row sweep leaves none) rows of panels `p .. p + NP`.
     #[target_feature(enable = "avx512f")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
@@ -270,6 +270,9 @@ mod avx512 {
                         3 => sweep::<3, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
                         4 => sweep::<4, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
                         5 => sweep::<5, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        // 8 rows × 3 panels when that tiles the block exactly (B = 16, 32,
+                        // 64: no narrow remainder block).
+                        _ if mb % 8 == 0 && mb % 6 != 0 => sweep::<8, 3>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
                         _ => sweep::<6, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
                     }
                 }
