@@ -2,7 +2,9 @@
 //! criterion benches. Speed is measured, never asserted: report ratios against references
 //! measured in the same run (see BENCHMARKS.md).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+pub mod machine;
 
 use gru::{Engine, EngineKind, GruParams, GruSpec, Mode, OutputGrads, Plan, PreparedGru, ResetGateMode, SequenceBatch};
 
@@ -100,11 +102,24 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// Median milliseconds of `runs` timed runs (after one warm-up) of inference or training
-/// (forward + backward) on `engine`, and the engine path that ran.
+/// Warm-up before timing: at least this many runs and this long (caches, the engines'
+/// first-call work, helper threads settling on their cores).
+const WARM_UP_RUNS: usize = 3;
+const WARM_UP: Duration = Duration::from_millis(100);
+
+/// Median milliseconds of `runs` timed runs (after a warm-up of at least 3 runs and
+/// 100 ms) of inference or training (forward + backward) on `engine`, and the engine path
+/// that ran.
 pub fn time_engine(engine: &dyn Engine<f32>, p: &Problem, mode: Mode, runs: usize) -> gru::Result<(f64, &'static str)> {
     let mut runner = Runner::new(engine, p, mode)?;
-    let by = runner.run_once()?;
+    let start = Instant::now();
+    let mut by = runner.run_once()?;
+    for i in 1.. {
+        if i >= WARM_UP_RUNS && start.elapsed() >= WARM_UP {
+            break;
+        }
+        by = runner.run_once()?;
+    }
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         let t = Instant::now();

@@ -31,6 +31,7 @@ pub mod engine;
 pub mod error;
 pub mod linalg;
 pub mod native;
+pub mod panel_gemm;
 pub mod params;
 pub mod real;
 mod reference;

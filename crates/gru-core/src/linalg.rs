@@ -144,6 +144,60 @@ pub fn matmul<T: Real>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b
     T::matmul_impl(dst, accumulate, a, b);
 }
 
+/// A weight matrix `B` (`K × N`) multiplied many times from the left (`C = A · B`): the
+/// recurrent products, once per step. Where the CPU has AVX-512 and `T` is f32 it is kept
+/// in [`crate::panel_gemm`]'s panels (packed once, not on every product); otherwise as a
+/// row-major matrix for the GEMM crate.
+pub struct PackedRhs<T> {
+    k: usize,
+    n: usize,
+    /// true: `data` holds the panels; false: `B` row-major.
+    panels: bool,
+    data: Vec<T>,
+}
+
+impl<T: Real> PackedRhs<T> {
+    /// Packs the row-major `k × n` matrix `b`.
+    pub fn new(b: &[T], k: usize, n: usize) -> Self {
+        assert_eq!(b.len(), k * n, "PackedRhs::new: slice length vs shape");
+        match T::panel_pack(b, k, n) {
+            Some(data) => Self { k, n, panels: true, data },
+            None => Self { k, n, panels: false, data: b.to_vec() },
+        }
+    }
+
+    /// Packs columns `cols` of the row-major `k × width` matrix `b`.
+    pub fn columns(b: &[T], k: usize, width: usize, cols: std::ops::Range<usize>) -> Self {
+        let part: Vec<T> = b.chunks_exact(width).flat_map(|row| row[cols.clone()].iter().copied()).collect();
+        Self::new(&part, k, cols.len())
+    }
+
+    /// `dst = a · B` (or `dst += a · B` when `accumulate`); `a` must not be transposed.
+    pub fn product(&self, dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>) {
+        assert!(
+            !a.transposed && a.cols() == self.k && dst.rows == a.rows() && dst.cols == self.n,
+            "PackedRhs::product shapes: dst {}x{}, a {}x{}, B {}x{}",
+            dst.rows,
+            dst.cols,
+            a.rows(),
+            a.cols(),
+            self.k,
+            self.n
+        );
+        if self.panels {
+            let lda = a.row_stride.max(self.k);
+            let a_data = &a.data[..a.span()];
+            let ldc = dst.row_stride.max(self.n);
+            T::panel_gemm(a_data, lda, dst.rows, &self.data, self.k, self.n, dst.data, ldc, accumulate);
+        } else if dst.rows == 1 && !accumulate {
+            // One row: each row of B once, no GEMM packing.
+            T::gemv_rows(&self.data, self.k, self.n, &a.data[..self.k], &mut dst.data[..self.n]);
+        } else {
+            matmul(dst, accumulate, a, MatRef::new(&self.data, self.k, self.n));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,28 @@ pub trait Real:
         }
     }
 
+    /// `b` (`k × n` row-major) in the panel layout of [`crate::panel_gemm`], where this type
+    /// and CPU have that kernel (f32 with AVX-512); `None` otherwise.
+    fn panel_pack(_b: &[Self], _k: usize, _n: usize) -> Option<Vec<Self>> {
+        None
+    }
+
+    /// `c (+)= a · B` for panels from [`Real::panel_pack`] (only called when it gave some).
+    #[allow(clippy::too_many_arguments)]
+    fn panel_gemm(
+        _a: &[Self],
+        _lda: usize,
+        _m: usize,
+        _panels: &[Self],
+        _k: usize,
+        _n: usize,
+        _c: &mut [Self],
+        _ldc: usize,
+        _accumulate: bool,
+    ) {
+        unreachable!("panel_gemm without panel_pack")
+    }
+
     /// `dst = a · b` (or `dst += a · b` when `accumulate`), single-threaded.
     /// Shapes are checked by [`crate::linalg::matmul`] before this is called.
     fn matmul_impl(dst: MatMut<'_, Self>, accumulate: bool, a: MatRef<'_, Self>, b: MatRef<'_, Self>);
@@ -115,6 +137,22 @@ impl_real!(
     },
     fn gemv_rows(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
         crate::simd::gemv_f32(m, rows, cols, xs, out)
+    },
+    fn panel_pack(b: &[f32], k: usize, n: usize) -> Option<Vec<f32>> {
+        crate::panel_gemm::available().then(|| crate::panel_gemm::pack(b, k, n))
+    },
+    fn panel_gemm(
+        a: &[f32],
+        lda: usize,
+        m: usize,
+        panels: &[f32],
+        k: usize,
+        n: usize,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        crate::panel_gemm::gemm(a, lda, m, panels, k, n, c, ldc, accumulate)
     }
 );
 impl_real!(f64, DType::F64);

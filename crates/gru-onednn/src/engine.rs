@@ -138,6 +138,49 @@ impl<T: Real> Engine<T> for OneDnnEngine {
     }
 }
 
+impl OneDnnEngine {
+    /// `c = a · b` by oneDNN's `dnnl_sgemm` (row-major: `a` is `m × k`, `b` `k × n`, `c`
+    /// `m × n`), on oneDNN's threads: the reference GEMM of `gru bench`'s peak.
+    pub fn sgemm(&self, a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) -> Result<(), GruError> {
+        for (field, data, rows, cols) in [("a", a.len(), m, k), ("b", b.len(), k, n), ("c", c.len(), m, n)] {
+            let expected = rows.checked_mul(cols).filter(|&p| i64::try_from(p).is_ok());
+            if expected != Some(data) {
+                return Err(GruError::ShapeMismatch {
+                    field: format!("sgemm {field}"),
+                    shape: format!("{rows} x {cols}"),
+                    expected: expected.unwrap_or(usize::MAX),
+                    actual: data,
+                });
+            }
+        }
+        let (m, n, k) = (m as i64, n as i64, k as i64);
+        // SAFETY: the lengths were checked against the shapes (row-major, lda = k,
+        // ldb = n, ldc = n); oneDNN only reads a, b and writes c within them.
+        let status = unsafe {
+            (self.api.sgemm)(b'N' as _, b'N' as _, m, n, k, 1.0, a.as_ptr(), k, b.as_ptr(), n, 0.0, c.as_mut_ptr(), n)
+        };
+        if status == ffi::SUCCESS {
+            Ok(())
+        } else {
+            Err(crate::dnnl::call_failed("dnnl_sgemm", status))
+        }
+    }
+
+    /// Sets the threads of oneDNN's calls made from this thread from now on (OpenMP's
+    /// `omp_set_num_threads`; the default is `OMP_NUM_THREADS`, else every core). Returns
+    /// the previous count.
+    pub fn set_threads(&self, threads: usize) -> Result<usize, GruError> {
+        static OMP: OnceLock<Result<ffi::Omp, String>> = OnceLock::new();
+        let omp = OMP.get_or_init(ffi::Omp::load).as_ref().map_err(|e| unavailable(e))?;
+        // SAFETY: plain OpenMP API calls with no preconditions.
+        unsafe {
+            let before = (omp.get_max_threads)();
+            (omp.set_num_threads)(threads.clamp(1, i32::MAX as usize) as i32);
+            Ok(before.max(1) as usize)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +210,27 @@ mod tests {
             "clip"
         );
         assert!(check_supported(&GruSpec::new(2, 2), DType::F32).is_ok());
+    }
+
+    #[test]
+    fn sgemm_matches_a_naive_product_and_checks_shapes() {
+        let Ok(e) = OneDnnEngine::load() else { return }; // the engine tests elsewhere require it
+        let (m, n, k) = (3, 5, 4);
+        let a: Vec<f32> = (0..m * k).map(|i| i as f32 * 0.5 - 2.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32).sin()).collect();
+        let mut c = vec![9.0; m * n];
+        let before = e.set_threads(1).unwrap();
+        e.sgemm(&a, &b, &mut c, m, n, k).unwrap();
+        assert_eq!(e.set_threads(before).unwrap(), 1, "omp_set_num_threads took effect");
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                assert!((c[i * n + j] - want).abs() < 1e-5, "({i}, {j})");
+            }
+        }
+        match e.sgemm(&a, &b, &mut c[..3], m, n, k) {
+            Err(GruError::ShapeMismatch { field, expected: 15, actual: 3, .. }) => assert_eq!(field, "sgemm c"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -201,6 +201,22 @@ pub struct Api {
     pub gru_backward_desc_init: BackwardDescInit,
     pub lbr_gru_forward_desc_init: ForwardDescInit,
     pub lbr_gru_backward_desc_init: BackwardDescInit,
+    /// `dnnl_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)`, row-major.
+    pub sgemm: unsafe extern "C" fn(
+        c_char,
+        c_char,
+        i64,
+        i64,
+        i64,
+        f32,
+        *const f32,
+        i64,
+        *const f32,
+        i64,
+        f32,
+        *mut f32,
+        i64,
+    ) -> Status,
     _library: Library,
 }
 
@@ -249,6 +265,7 @@ impl Api {
             gru_backward_desc_init: sym!("dnnl_gru_backward_desc_init"),
             lbr_gru_forward_desc_init: sym!("dnnl_lbr_gru_forward_desc_init"),
             lbr_gru_backward_desc_init: sym!("dnnl_lbr_gru_backward_desc_init"),
+            sgemm: sym!("dnnl_sgemm"),
             _library: library,
         };
         let (major, minor, patch) = api.version_triple();
@@ -282,5 +299,31 @@ pub fn status_name(status: Status) -> &'static str {
         5 => "runtime_error",
         6 => "not_required",
         _ => "unknown status",
+    }
+}
+
+/// The OpenMP runtime Debian's oneDNN runs on (`libgomp.so.1`, already loaded with it):
+/// its thread count is the only thread setting oneDNN 2.x's OpenMP build has.
+pub struct Omp {
+    pub set_num_threads: unsafe extern "C" fn(c_int),
+    pub get_max_threads: unsafe extern "C" fn() -> c_int,
+    _library: Library,
+}
+
+impl Omp {
+    /// Loads `libgomp.so.1` (the instance libdnnl uses when it is loaded already).
+    pub fn load() -> Result<Self, String> {
+        const NAME: &str = "libgomp.so.1";
+        // SAFETY: libgomp's initializers only read OMP_* variables.
+        let library = unsafe { Library::new(NAME) }.map_err(|e| format!("cannot load {NAME}: {e}"))?;
+        // SAFETY: `void omp_set_num_threads(int)` and `int omp_get_max_threads(void)` are
+        // the OpenMP API's prototypes; the pointers stay valid while `_library` is loaded.
+        unsafe {
+            let set: libloading::Symbol<unsafe extern "C" fn(c_int)> =
+                library.get(b"omp_set_num_threads\0").map_err(|e| format!("{NAME}: {e}"))?;
+            let get: libloading::Symbol<unsafe extern "C" fn() -> c_int> =
+                library.get(b"omp_get_max_threads\0").map_err(|e| format!("{NAME}: {e}"))?;
+            Ok(Self { set_num_threads: *set, get_max_threads: *get, _library: library })
+        }
     }
 }

@@ -11,7 +11,7 @@
 
 use super::pool::Pool;
 use crate::activation::Activations;
-use crate::linalg::{matmul, MatMut, MatRef};
+use crate::linalg::{matmul, MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;
@@ -43,39 +43,65 @@ impl<T> BlockShape<'_, T> {
     }
 }
 
-/// Batches up to this size use the row-at-a-time product (`Real::gemv_rows`) for the
-/// recurrent step. Measured (`gru bench`): B1 T100 H256 inference 1.18 -> 0.92 ms; at
-/// B4 H512 faer's GEMM is faster (7.5 vs 9.9 ms).
-const SMALL_BATCH: usize = 1;
-
-/// `out = xs · m[:, ..cols]` for `m` = Rᵀ (`rows × width` row-major): the full width when
-/// `cols == width`, else the first `cols` columns through a compact copy.
-fn gemv_strided<T: Real>(m: &[T], rows: usize, width: usize, cols: usize, xs: &[T], out: &mut [T]) {
-    if cols == width {
-        T::gemv_rows(m, rows, cols, xs, out);
-    } else {
-        let compact: Vec<T> = m.chunks_exact(width).flat_map(|row| row[..cols].iter().copied()).collect();
-        T::gemv_rows(&compact, rows, cols, xs, out);
-    }
-}
-
-/// A block's weights transposed once (at `prepare` / `set_params`) for the forward GEMMs:
-/// `wt` = Wᵀ (`In × 3H` row-major), `rt` = Rᵀ (`H × 3H` row-major). A GEMM on a
-/// transposed (strided) view is several times slower than on a packed one.
+/// A block's weights arranged once (at `prepare` / `set_params`) for the products:
+/// `wt` = Wᵀ (`In × 3H`) for the input GEMM; the per-step recurrent products'
+/// right-hand matrices as [`PackedRhs`] (kept in the kernel's panel layout across steps):
+/// forward `GH = h · Rᵀ` (`H × 3H`; before-multiplication: `Rᵀ[:, r z]` and `Rᵀ[:, n]`),
+/// and for training backward `dh += dGH · R` (`3H × H`; before-multiplication: `R[r z]`
+/// and `R_n`).
 pub(crate) struct PackedBlock<T> {
-    wt: Vec<T>,
-    rt: Vec<T>,
+    wt: PackedRhs<T>,
+    /// `Rᵀ` (after modes) or `Rᵀ[:, r z]` (before-multiplication).
+    rt_step: PackedRhs<T>,
+    /// `Rᵀ[:, n]` (before-multiplication only).
+    rt_n: Option<PackedRhs<T>>,
+    /// `R` (after modes) or `R[r z]` (before-multiplication); training only.
+    r_back: Option<PackedRhs<T>>,
+    /// `R_n` (before-multiplication, training only).
+    r_back_n: Option<PackedRhs<T>>,
     /// The same weights cut by hidden units for `unit_threads` workers (inference of large
     /// H, see `units.rs`); empty when unused.
-    pub(crate) units: Vec<super::units::UnitPack<T>>,
+    pub(crate) units: std::sync::Arc<[super::units::UnitPack<T>]>,
 }
 
 impl<T: Real> PackedBlock<T> {
-    /// Packs `p`; with `unit_threads > 1` also the per-worker unit slices.
-    pub(crate) fn new(p: &BlockParams<T>, unit_threads: usize) -> Self {
-        let (inp, g3) = (p.input_size(), 3 * p.hidden_size());
-        let units = if unit_threads > 1 { super::units::UnitPack::split(p, unit_threads) } else { Vec::new() };
-        Self { wt: transpose(p.w(), g3, inp), rt: transpose(p.r(), g3, p.hidden_size()), units }
+    /// Packs `p` for `mode` (`training`: also backward's matrices); with `unit_threads > 1`
+    /// also the per-worker unit slices.
+    pub(crate) fn new(p: &BlockParams<T>, mode: ResetGateMode, training: bool, unit_threads: usize) -> Self {
+        let (inp, hid) = (p.input_size(), p.hidden_size());
+        let g3 = 3 * hid;
+        let before = mode == ResetGateMode::BeforeMultiplication;
+        let units = if unit_threads > 1 { super::units::UnitPack::split(p, unit_threads) } else { Vec::new() }.into();
+        let rt = transpose(p.r(), g3, hid);
+        let (rt_step, rt_n) = if before {
+            (PackedRhs::columns(&rt, hid, g3, 0..2 * hid), Some(PackedRhs::columns(&rt, hid, g3, 2 * hid..g3)))
+        } else {
+            (PackedRhs::new(&rt, hid, g3), None)
+        };
+        let (r_back, r_back_n) = match (training, before) {
+            (false, _) => (None, None),
+            (true, false) => (Some(PackedRhs::new(p.r(), g3, hid)), None),
+            (true, true) => (
+                Some(PackedRhs::new(&p.r()[..2 * hid * hid], 2 * hid, hid)),
+                Some(PackedRhs::new(p.r_gate(Gate::Candidate), hid, hid)),
+            ),
+        };
+        Self { wt: PackedRhs::new(&transpose(p.w(), g3, inp), inp, g3), rt_step, rt_n, r_back, r_back_n, units }
+    }
+}
+
+/// `dst (+)= a · m`: through the packed matrix when there is one, else a plain GEMM with
+/// `m` (`k × n` row-major, `row_stride` apart).
+fn product_or<T: Real>(
+    packed: Option<&PackedRhs<T>>,
+    dst: MatMut<'_, T>,
+    accumulate: bool,
+    a: MatRef<'_, T>,
+    m: MatRef<'_, T>,
+) {
+    match packed {
+        Some(p) => p.product(dst, accumulate, a),
+        None => matmul(dst, accumulate, a, m),
     }
 }
 
@@ -131,12 +157,7 @@ pub(crate) fn forward<T: Real>(
 
     // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
     let mut gx = pool.zeros(steps * batch * g3);
-    matmul(
-        MatMut::new(&mut gx, steps * batch, g3),
-        false,
-        MatRef::new(x, steps * batch, inp),
-        MatRef::new(&packed.wt, inp, g3),
-    );
+    packed.wt.product(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp));
     let mut bias_row = p.bias()[..g3].to_vec();
     for g in [Gate::Reset, Gate::Update] {
         if let Some(rb) = p.recurrent_bias(g) {
@@ -171,23 +192,15 @@ pub(crate) fn forward<T: Real>(
     let zeros = vec![T::zero(); hid];
     let rec_bias_n = rec_bias_n.unwrap_or(&zeros);
     let act = s.act;
-    // Rᵀ as a row-major H × 3H view (packed once at prepare); its first 2H columns for
-    // before-multiplication.
-    let rt = MatRef::strided(&packed.rt, hid, rec_cols, g3);
 
     for t in s.order() {
-        let active: Vec<usize> = (0..batch).filter(|&b| s.active(t, b)).collect();
-        if active.is_empty() {
+        if !(0..batch).any(|b| s.active(t, b)) {
             continue;
         }
-        // GH = h · R[rows]ᵀ: for a few sequences, each row of R once (a GEMV); else a GEMM.
-        if batch <= SMALL_BATCH {
-            gemv_strided(&packed.rt, hid, g3, rec_cols, &h, &mut gh);
-        } else {
-            matmul(MatMut::new(&mut gh, batch, rec_cols), false, MatRef::new(&h, batch, hid), rt);
-        }
+        // GH = h · R[rows]ᵀ, through the panels packed at prepare.
+        packed.rt_step.product(MatMut::new(&mut gh, batch, rec_cols), false, MatRef::new(&h, batch, hid));
         // r, z for every active sequence: one vectorized pass over 2H values.
-        for &b in &active {
+        for b in (0..batch).filter(|&b| s.active(t, b)) {
             let gxr = &gx[(t * batch + b) * g3..][..2 * hid];
             let ghr = &gh[b * rec_cols..][..2 * hid];
             let pr = &mut pre[b * g3..][..2 * hid];
@@ -196,23 +209,17 @@ pub(crate) fn forward<T: Real>(
             }
             act.gate_slice(&pre[b * g3..][..2 * hid], &mut gates[b * g3..][..2 * hid]);
         }
-        if before {
+        if let Some(rt_n) = &packed.rt_n {
             // gn = (r ⊙ h) · R_nᵀ
             rh.fill(T::zero());
-            for &b in &active {
+            for b in (0..batch).filter(|&b| s.active(t, b)) {
                 for k in 0..hid {
                     rh[b * hid + k] = gates[b * g3 + k] * h[b * hid + k];
                 }
             }
-            if batch <= SMALL_BATCH {
-                let rt_n: Vec<T> = packed.rt.chunks_exact(g3).flat_map(|row| row[2 * hid..].iter().copied()).collect();
-                T::gemv_rows(&rt_n, hid, hid, &rh, &mut gn);
-            } else {
-                let rt_n = MatRef::strided(&packed.rt[2 * hid..], hid, hid, g3);
-                matmul(MatMut::new(&mut gn, batch, hid), false, MatRef::new(&rh, batch, hid), rt_n);
-            }
+            rt_n.product(MatMut::new(&mut gn, batch, hid), false, MatRef::new(&rh, batch, hid));
         }
-        for &b in &active {
+        for b in (0..batch).filter(|&b| s.active(t, b)) {
             let row = t * batch + b;
             let gxn = &gx[row * g3 + 2 * hid..][..hid];
             let (pr, gr) = (&mut pre[b * g3..][..g3], &mut gates[b * g3..][..g3]);
@@ -263,6 +270,7 @@ pub(crate) fn forward<T: Real>(
 pub(crate) fn backward<T: Real>(
     s: &BlockShape<'_, T>,
     p: &BlockParams<T>,
+    packed: &PackedBlock<T>,
     trace: &BlockTrace<T>,
     x: &[T],
     dy: &[T],
@@ -325,7 +333,8 @@ pub(crate) fn backward<T: Real>(
         let dgx_t = &mut dgx[t * batch * g3..(t + 1) * batch * g3];
         if before {
             // q = da_n · R_n (the gradient of r ⊙ h), then dr = q ⊙ h, dh += q ⊙ r.
-            matmul(
+            product_or(
+                packed.r_back_n.as_ref(),
                 MatMut::new(&mut q, batch, hid),
                 false,
                 MatRef::strided(&dgx_t[2 * hid..], batch, hid, g3),
@@ -341,7 +350,8 @@ pub(crate) fn backward<T: Real>(
                 }
             }
             // dh += [da_r | da_z] · R[r, z]
-            matmul(
+            product_or(
+                packed.r_back.as_ref(),
                 MatMut::new(&mut dh_prev, batch, hid),
                 true,
                 MatRef::strided(dgx_t, batch, 2 * hid, g3),
@@ -352,7 +362,8 @@ pub(crate) fn backward<T: Real>(
             for b in 0..batch {
                 dgh_t[b * g3..b * g3 + 2 * hid].copy_from_slice(&dgx_t[b * g3..b * g3 + 2 * hid]);
             }
-            matmul(
+            product_or(
+                packed.r_back.as_ref(),
                 MatMut::new(&mut dh_prev, batch, hid),
                 true,
                 MatRef::new(dgh_t, batch, g3),

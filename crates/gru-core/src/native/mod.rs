@@ -7,6 +7,7 @@
 //!   obviously right; the oracle of the tests (`crate::reference`).
 
 mod block;
+mod helpers;
 mod pool;
 mod split;
 mod stack;
@@ -95,7 +96,11 @@ impl<T: Real> Engine<T> for KoraliEngine {
             pools: Vec::new(),
             packed: if self.path == NativePath::Fast {
                 let u = unit_threads(spec, plan.mode, threads, self.unit_split);
-                params.blocks().iter().map(|b| block::PackedBlock::new(b, u)).collect()
+                params
+                    .blocks()
+                    .iter()
+                    .map(|b| block::PackedBlock::new(b, spec.reset_gate_mode, plan.mode == Mode::Training, u))
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -105,13 +110,19 @@ impl<T: Real> Engine<T> for KoraliEngine {
     }
 }
 
-/// Hidden units below which inference splits the batch rather than the units.
+/// From this many hidden units inference splits the units rather than the batch, whatever
+/// the batch (measured, `gru bench`: at B64 H512 both splits are equal, above the units win).
 const UNIT_SPLIT_MIN_HIDDEN: usize = 512;
+/// From this many hidden units the unit split also serves batches too small for the batch
+/// split (below `2 · split::MIN_ROWS_PER_THREAD` sequences); under it a step is too short
+/// for a barrier (B1 T1000 H64: 1.06 ms split vs 0.74 on one thread; B1 H256: 0.46 vs 0.75).
+const UNIT_SPLIT_SMALL_BATCH_MIN_HIDDEN: usize = 128;
 
 /// Workers of the unit-split inference (`units.rs`) for `spec`, or 1 when it does not apply:
-/// Inference mode, large H, after- or recurrent-bias-after mode, more than one thread.
+/// Inference mode, H from 128, after- or recurrent-bias-after mode, more than one thread.
+/// Whether a call uses it depends on its batch too (`uses_unit_split`).
 fn unit_threads(spec: &GruSpec, mode: Mode, threads: usize, forced: Option<bool>) -> usize {
-    let wanted = forced.unwrap_or(spec.hidden_size >= UNIT_SPLIT_MIN_HIDDEN);
+    let wanted = forced.unwrap_or(spec.hidden_size >= UNIT_SPLIT_SMALL_BATCH_MIN_HIDDEN);
     let ok = mode == Mode::Inference
         && threads > 1
         && spec.reset_gate_mode != crate::spec::ResetGateMode::BeforeMultiplication;
@@ -168,7 +179,11 @@ impl<T: Real> KoraliPrepared<T> {
         let (steps, b) = (batch.steps, batch.batch);
         let (out, path) = match self.path {
             NativePath::Fast => {
-                let unit_split = !keep && self.packed.first().is_some_and(|p| !p.units.is_empty());
+                let unit_split = !keep
+                    && self.packed.first().is_some_and(|p| !p.units.is_empty())
+                    && (self.unit_split == Some(true)
+                        || self.spec.hidden_size >= UNIT_SPLIT_MIN_HIDDEN
+                        || b < 2 * split::MIN_ROWS_PER_THREAD);
                 let parts = split::parts(b, if unit_split { 1 } else { self.threads });
                 if self.pools.len() < parts.len() {
                     self.pools.resize_with(parts.len(), pool::Pool::new);
@@ -183,6 +198,7 @@ impl<T: Real> KoraliPrepared<T> {
                     &lengths,
                     batch.h0,
                     keep,
+                    unit_split,
                     &parts,
                     pools,
                 );
@@ -226,7 +242,8 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
         self.params.clone_from(params);
         if self.path == NativePath::Fast {
             let u = unit_threads(&self.spec, self.mode, self.threads, self.unit_split);
-            self.packed = params.blocks().iter().map(|b| block::PackedBlock::new(b, u)).collect();
+            let (mode, training) = (self.spec.reset_gate_mode, self.mode == Mode::Training);
+            self.packed = params.blocks().iter().map(|b| block::PackedBlock::new(b, mode, training, u)).collect();
         }
         self.generation += 1;
         Ok(())
@@ -263,7 +280,7 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
         Ok(match saved.path {
             SavedPath::Fast(s, parts) => {
                 let pools = &mut self.pools[..parts.len()];
-                split::backward(&self.spec, &self.params, s, grads, steps, batch, &parts, pools)
+                split::backward(&self.spec, &self.params, &self.packed, s, grads, steps, batch, &parts, pools)
             }
             SavedPath::Reference(s) => reference::backward(&self.spec, &self.params, &s, grads),
         })

@@ -14,7 +14,7 @@ use crate::real::Real;
 use crate::spec::{GruSpec, OutputMode};
 
 /// Fewest sequences a thread gets: below this, threads cost more than they save.
-const MIN_ROWS_PER_THREAD: usize = 4;
+pub(crate) const MIN_ROWS_PER_THREAD: usize = 4;
 
 /// Threads to use by default: `RAYON_NUM_THREADS` when set, else the available cores.
 pub(crate) fn default_threads() -> usize {
@@ -53,7 +53,7 @@ fn y_dims(spec: &GruSpec, steps: usize) -> (usize, usize) {
 }
 
 /// Forward over `parts` of the batch on as many threads (one part: on this thread, with no
-/// copies). `pools` has one pool per part.
+/// copies; `unit_split`: its blocks split by units, `units.rs`). `pools` has one pool per part.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     spec: &GruSpec,
@@ -64,11 +64,12 @@ pub(crate) fn forward<T: Real>(
     lengths: &[usize],
     h0: Option<&[T]>,
     keep: bool,
+    unit_split: bool,
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
 ) -> (GruOutput<T>, Option<Vec<FastSaved<T>>>) {
     if let ([_], [pool, ..]) = (parts, &mut *pools) {
-        let (out, saved) = stack::forward(spec, params, packed, x, steps, lengths, h0, keep, pool);
+        let (out, saved) = stack::forward(spec, params, packed, x, steps, lengths, h0, keep, unit_split, pool);
         return (out, saved.map(|s| vec![s]));
     }
     let batch = lengths.len();
@@ -81,7 +82,9 @@ pub(crate) fn forward<T: Real>(
                 let xs = gather(x, steps, batch, inp, r);
                 let h0s = h0.map(|h| gather(h, blocks, batch, hid, r));
                 let ls = lengths[r.clone()].to_vec();
-                s.spawn(move || stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, pool))
+                s.spawn(move || {
+                    stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, false, pool)
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()
@@ -105,6 +108,7 @@ pub(crate) fn forward<T: Real>(
 pub(crate) fn backward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
+    packed: &[PackedBlock<T>],
     saved: Vec<FastSaved<T>>,
     grads: &OutputGrads<'_, T>,
     steps: usize,
@@ -114,7 +118,7 @@ pub(crate) fn backward<T: Real>(
 ) -> GruGradients<T> {
     if parts.len() == 1 {
         if let (Some(part), Some(pool)) = (saved.into_iter().next(), pools.first_mut()) {
-            return stack::backward(spec, params, part, grads, pool);
+            return stack::backward(spec, params, packed, part, grads, pool);
         }
         unreachable!("one part has one saved state and one pool");
     }
@@ -128,7 +132,9 @@ pub(crate) fn backward<T: Real>(
             .map(|((r, sv), pool)| {
                 let dy = gather(grads.dy, outer, batch, inner, r);
                 let dh = grads.dh_t.map(|d| gather(d, blocks, batch, hid, r));
-                s.spawn(move || stack::backward(spec, params, sv, &OutputGrads { dy: &dy, dh_t: dh.as_deref() }, pool))
+                s.spawn(move || {
+                    stack::backward(spec, params, packed, sv, &OutputGrads { dy: &dy, dh_t: dh.as_deref() }, pool)
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()

@@ -40,6 +40,7 @@ pub(crate) fn forward<T: Real>(
     lengths: &[usize],
     h0: Option<&[T]>,
     keep: bool,
+    unit_split: bool,
     pool: &mut Pool<T>,
 ) -> (GruOutput<T>, Option<FastSaved<T>>) {
     let batch = lengths.len();
@@ -57,7 +58,7 @@ pub(crate) fn forward<T: Real>(
             let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
             let p = params.block(layer, dir, dirs);
-            let (h_last, trace) = if !keep && !packed[blk].units.is_empty() {
+            let (h_last, trace) = if unit_split && !keep && !packed[blk].units.is_empty() {
                 if dirs == 1 {
                     (super::units::forward(&shape, &packed[blk].units, &layer_in, h0_blk, &mut layer_out), None)
                 } else {
@@ -107,6 +108,7 @@ pub(crate) fn forward<T: Real>(
 pub(crate) fn backward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
+    packed: &[PackedBlock<T>],
     saved: FastSaved<T>,
     grads: &OutputGrads<'_, T>,
     pool: &mut Pool<T>,
@@ -145,6 +147,7 @@ pub(crate) fn backward<T: Real>(
             let dh = block::backward(
                 &shape,
                 params.block(layer, dir, dirs),
+                &packed[blk],
                 &trace,
                 &layer_input,
                 dy_dir.as_deref().unwrap_or(&d_above),

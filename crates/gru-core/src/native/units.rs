@@ -7,20 +7,23 @@
 
 use std::hint::spin_loop;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 
 use super::block::BlockShape;
-use crate::linalg::{matmul, MatMut, MatRef};
+use super::helpers;
+use crate::activation::Activations;
+use crate::linalg::{MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
+use crate::spec::ResetGateMode;
 
 /// One worker's weights: `wt` = columns of Wᵀ (`In × 3U`, gates r, z, n), `rt` = columns of
 /// Rᵀ (`H × 3U`), its input bias (with b'_r, b'_z folded in) and its b'_n.
 pub(crate) struct UnitPack<T> {
     units: Range<usize>,
-    wt: Vec<T>,
-    rt: Vec<T>,
+    wt: PackedRhs<T>,
+    rt: PackedRhs<T>,
     bias: Vec<T>,
     rec_bias_n: Vec<T>,
 }
@@ -56,11 +59,17 @@ impl<T: Real> UnitPack<T> {
                         }
                     }
                 }
-                Self { units, wt, rt, bias, rec_bias_n }
+                Self { units, wt: PackedRhs::new(&wt, inp, 3 * u), rt: PackedRhs::new(&rt, h, 3 * u), bias, rec_bias_n }
             })
             .collect()
     }
 }
+
+/// Spins of a waiting worker before it yields its core (then it yields between checks):
+/// short, so that a worker sharing a core with the one it waits for (a new helper before
+/// the scheduler moves it) gives way within microseconds; on separate cores the other
+/// arrives within about that anyway, and a yield with nothing else to run is cheap.
+const SPINS_BEFORE_YIELD: u32 = 16;
 
 /// A barrier that spins, then yields (thread wake-ups cost more than a step on these VMs).
 struct SpinBarrier {
@@ -80,7 +89,7 @@ impl SpinBarrier {
             // parallel), pure spinning would starve the worker it waits for.
             let mut spins = 0u32;
             while self.generation.load(Ordering::Acquire) == gen {
-                if spins < 4096 {
+                if spins < SPINS_BEFORE_YIELD {
                     spin_loop();
                     spins += 1;
                 } else {
@@ -91,27 +100,35 @@ impl SpinBarrier {
     }
 }
 
-/// Runs one block forward (no trace) on `packs.len()` workers. `x`: `[T, B, In]`, `h0`:
-/// `[B, H]`; writes `y` `[T, B, H]` (zero where inactive) and returns the final state.
-pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: &[T], h0: &[T], y: &mut [T]) -> Vec<T> {
-    let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
-    let inp = x.len() / (steps * batch);
-    let barrier = SpinBarrier { arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), n: packs.len() };
-    // Two sets of slots, used by alternate steps: a worker writes set t%2 while the others
-    // may still read set (t-1)%2, so one barrier per step suffices.
-    let slots: [Vec<Mutex<Vec<T>>>; 2] =
-        std::array::from_fn(|_| packs.iter().map(|p| Mutex::new(vec![T::zero(); batch * p.units.len()])).collect());
-    let worker = |k: usize| -> Vec<T> {
-        let pack = &packs[k];
+/// What every worker of one block's forward reads (shared through an `Arc`, as the
+/// helpers are persistent threads).
+struct Job<T> {
+    packs: Arc<[UnitPack<T>]>,
+    x: Vec<T>,
+    h0: Vec<T>,
+    lengths: Vec<usize>,
+    steps: usize,
+    dir: usize,
+    mode: ResetGateMode,
+    act: Activations<T>,
+    hid: usize,
+    barrier: SpinBarrier,
+    slots: [Vec<AtomicU64>; 2],
+}
+
+impl<T: Real> Job<T> {
+    /// Worker `k`: its units of every step and sequence, `[T, B, U]`.
+    fn worker(&self, k: usize) -> Vec<T> {
+        let s =
+            BlockShape { steps: self.steps, lengths: &self.lengths, dir: self.dir, mode: self.mode, act: &self.act };
+        let (steps, batch, hid) = (self.steps, self.lengths.len(), self.hid);
+        let (x, h0, slots, barrier) = (&self.x[..], &self.h0[..], &self.slots, &self.barrier);
+        let inp = x.len() / (steps * batch);
+        let pack = &self.packs[k];
         let u = pack.units.len();
         let u3 = 3 * u;
         let mut gx = vec![T::zero(); steps * batch * u3];
-        matmul(
-            MatMut::new(&mut gx, steps * batch, u3),
-            false,
-            MatRef::new(x, steps * batch, inp),
-            MatRef::new(&pack.wt, inp, u3),
-        );
+        pack.wt.product(MatMut::new(&mut gx, steps * batch, u3), false, MatRef::new(x, steps * batch, inp));
         for row in gx.chunks_exact_mut(u3) {
             for (o, &b) in row.iter_mut().zip(&pack.bias) {
                 *o += b;
@@ -125,16 +142,7 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: 
         let mut y_local = vec![T::zero(); steps * batch * u];
         for (step, t) in s.order().enumerate() {
             let slots = &slots[step % 2];
-            if batch == 1 {
-                T::gemv_rows(&pack.rt, hid, u3, &h, &mut gh);
-            } else {
-                matmul(
-                    MatMut::new(&mut gh, batch, u3),
-                    false,
-                    MatRef::new(&h, batch, hid),
-                    MatRef::new(&pack.rt, hid, u3),
-                );
-            }
+            pack.rt.product(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid));
             for b in 0..batch {
                 let old = &h[b * hid + pack.units.start..b * hid + pack.units.end];
                 let out = &mut mine[b * u..(b + 1) * u];
@@ -159,39 +167,91 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, packs: &[UnitPack<T>], x: 
                     yl[j] = v;
                 }
             }
-            slots[k].lock().expect("no worker panics").copy_from_slice(&mine);
-            barrier.wait();
-            for (slot, p) in slots.iter().zip(packs) {
-                let part = slot.lock().expect("no worker panics");
-                let w = p.units.len();
-                for b in 0..batch {
-                    h[b * hid + p.units.start..b * hid + p.units.end].copy_from_slice(&part[b * w..(b + 1) * w]);
+            for b in 0..batch {
+                let dst = &slots[b * hid + pack.units.start..b * hid + pack.units.end];
+                for (d, &v) in dst.iter().zip(&mine[b * u..(b + 1) * u]) {
+                    d.store(v.widen().to_bits(), Ordering::Relaxed);
                 }
+            }
+            barrier.wait();
+            for (v, d) in h.iter_mut().zip(slots.iter()) {
+                *v = T::lit(f64::from_bits(d.load(Ordering::Relaxed)));
             }
         }
         y_local
-    };
-    let worker = &worker;
-    let locals: Vec<Vec<T>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (1..packs.len()).map(|k| sc.spawn(move || worker(k))).collect();
-        let first = worker(0);
-        std::iter::once(first).chain(handles.into_iter().map(|h| h.join().expect("a worker thread panicked"))).collect()
+    }
+}
+
+/// Runs one block forward (no trace) on `packs.len()` workers: the caller and persistent
+/// helpers (`helpers.rs`), or scoped threads when the helpers are busy. `x`: `[T, B, In]`,
+/// `h0`: `[B, H]`; writes `y` `[T, B, H]` (zero where inactive) and returns the final state.
+pub(crate) fn forward<T: Real>(
+    s: &BlockShape<'_, T>,
+    packs: &Arc<[UnitPack<T>]>,
+    x: &[T],
+    h0: &[T],
+    y: &mut [T],
+) -> Vec<T> {
+    let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
+    let n = packs.len();
+    // Two copies of the shared state `[B, H]`, used by alternate steps: a worker writes its
+    // units into set t%2 while the others may still read set (t-1)%2, so one barrier per
+    // step suffices. Relaxed atomics (plain loads and stores) hold the values; the barrier
+    // orders them. (A mutex per slot parks readers that meet on it: a futex wake-up costs
+    // tens of microseconds on these VMs, more than a step.)
+    let job = Arc::new(Job {
+        packs: packs.clone(),
+        x: x.to_vec(),
+        h0: h0.to_vec(),
+        lengths: s.lengths.to_vec(),
+        steps,
+        dir: s.dir,
+        mode: s.mode,
+        act: *s.act,
+        hid,
+        barrier: SpinBarrier { arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), n },
+        slots: std::array::from_fn(|_| (0..batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });
+    let (tx, rx) = mpsc::channel();
+    let tasks: Vec<helpers::Task> = (1..n)
+        .map(|k| {
+            let (job, tx) = (job.clone(), tx.clone());
+            Box::new(move || {
+                let _ = tx.send((k, job.worker(k)));
+            }) as helpers::Task
+        })
+        .collect();
+    let mut locals: Vec<Vec<T>> = vec![Vec::new(); n];
+    match helpers::run(tasks, || job.worker(0)) {
+        Some(first) => {
+            locals[0] = first;
+            drop(tx);
+            for (k, local) in rx.iter().take(n - 1) {
+                locals[k] = local;
+            }
+        }
+        None => {
+            let job = &job;
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = (1..n).map(|k| sc.spawn(move || job.worker(k))).collect();
+                locals[0] = job.worker(0);
+                for (k, h) in handles.into_iter().enumerate() {
+                    locals[k + 1] = h.join().expect("a worker thread panicked");
+                }
+            });
+        }
+    }
     for (p, yl) in packs.iter().zip(&locals) {
         let w = p.units.len();
+        assert_eq!(yl.len(), steps * batch * w, "a unit-split worker did not finish");
         for row in 0..steps * batch {
             y[row * hid + p.units.start..row * hid + p.units.end].copy_from_slice(&yl[row * w..(row + 1) * w]);
         }
     }
     // The final state: each unit's value after its sequence's last processed step, which
     // is where h stands now (inactive steps carry h unchanged).
-    let mut h_t = h0.to_vec();
-    for (p, slot) in packs.iter().zip(&slots[(steps + 1) % 2]) {
-        let part = slot.lock().expect("no worker panics");
-        let w = p.units.len();
-        for b in 0..batch {
-            h_t[b * hid + p.units.start..b * hid + p.units.end].copy_from_slice(&part[b * w..(b + 1) * w]);
-        }
+    if steps == 0 {
+        return h0.to_vec();
     }
-    h_t
+    job.slots[(steps + 1) % 2].iter().map(|d| T::lit(f64::from_bits(d.load(Ordering::Relaxed)))).collect()
 }

@@ -1,0 +1,57 @@
+//! Development aid: faer's GEMM vs the packed-panel kernel on recurrent-step shapes (1 thread).
+use gru::linalg::{matmul, MatMut, MatRef};
+use gru::panel_gemm;
+use std::time::Instant;
+
+fn best<F: FnMut()>(mut f: F, reps: usize) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    best
+}
+
+fn main() {
+    for &(m, k, n) in &[
+        (1, 256, 768),
+        (1, 256, 384),
+        (4, 512, 1536),
+        (16, 1024, 3072),
+        (32, 256, 768),
+        (16, 256, 768),
+        (64, 512, 1536),
+        (32, 512, 1536),
+        (64, 128, 384),
+        (32, 1536, 4608),
+        (16, 1536, 4608),
+        (32, 768, 256),
+        (32, 4608, 1536),
+        (2048, 2048, 2048),
+        (32, 1536, 2304),
+        (16, 1024, 1536),
+        (64, 512, 768),
+        (2992, 1536, 4608),
+        (5984, 1536, 2304),
+        (1600, 512, 1536),
+        (3200, 256, 768),
+    ] {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+        let mut c = vec![0.0f32; m * n];
+        let flops = 2.0 * (m * k * n) as f64;
+        let reps = ((2e8 / flops) as usize).clamp(1, 10000);
+        let tf = best(|| matmul(MatMut::new(&mut c, m, n), false, MatRef::new(&a, m, k), MatRef::new(&b, k, n)), reps);
+        let panels = panel_gemm::pack(&b, k, n);
+        let tp = best(|| panel_gemm::gemm(&a, k, m, &panels, k, n, &mut c, n, false), reps);
+        println!(
+            "M{m:5} K{k:5} N{n:5}: faer {:7.1} GF/s  panel {:7.1} GF/s  ({:.2}x)",
+            flops / tf / 1e9,
+            flops / tp / 1e9,
+            tf / tp
+        );
+    }
+}

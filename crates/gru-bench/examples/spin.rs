@@ -1,0 +1,25 @@
+//! Development aid for profiling: runs one variant repeatedly.
+//! `spin B T H inference|training default|1t|units|batch|onednn iterations`
+use gru::{Engine, KoraliEngine, Mode, ResetGateMode};
+use gru_bench::{engines, Problem, Runner, Shape};
+
+fn main() {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let n = |i: usize| a[i].parse::<usize>().expect("number");
+    let shape = Shape { batch: n(0), steps: n(1), hidden: n(2) };
+    let mode = if a[3] == "training" { Mode::Training } else { Mode::Inference };
+    let p = Problem::new(shape, ResetGateMode::RecurrentBiasAfterMultiplication);
+    let e: Box<dyn Engine<f32>> = match a[4].as_str() {
+        "1t" => Box::new(KoraliEngine::with_threads(1)),
+        "units" => Box::new(KoraliEngine::with_threads(2).with_unit_split(true)),
+        "batch" => Box::new(KoraliEngine::with_threads(2).with_unit_split(false)),
+        "onednn" => engines().into_iter().find(|(k, _)| *k == gru::EngineKind::OneDNN).expect("oneDNN").1,
+        _ => Box::new(KoraliEngine::new()),
+    };
+    let mut r = Runner::new(e.as_ref(), &p, mode).expect("prepares");
+    let t = std::time::Instant::now();
+    for _ in 0..n(5) {
+        r.run_once().expect("runs");
+    }
+    println!("{:.3} ms per run", t.elapsed().as_secs_f64() * 1e3 / n(5) as f64);
+}

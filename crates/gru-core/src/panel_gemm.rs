@@ -1,0 +1,321 @@
+//! The recurrent products with the right-hand matrix packed once: `C (+)= A · B` where
+//! `B` (`K × N`, a weight matrix: Rᵀ in the forward step, R in the backward step) is
+//! rearranged at `prepare` into 16-column panels, and an AVX-512 register-blocked
+//! micro-kernel streams those panels.
+//!
+//! Why our own kernel rather than faer's (which computes every other product): a GEMM
+//! crate packs `B` on every call, and the recurrent loop calls it once per step with the
+//! same `B`; for large H, B is tens of MB and the repacking costs as much as the product
+//! itself. Packing once and keeping the panels across steps removes that work.
+//!
+//! Layout of the panels (`NR = 16` columns each, the last one zero-padded):
+//! ```text
+//! panels[(p · K + k) · NR + j] = B[k, p · NR + j]      p < ceil(N / NR), j < NR
+//! ```
+//! Micro-kernel: an `MR × (NP · NR)` block of `C` in `MR · NP` zmm accumulators; per `k`
+//! it loads `NP` panel vectors and broadcasts `MR` values of `A`. `K` is cut into blocks of
+//! `KC` and the rows of `A` into blocks of `MC`, so that an `MC × KC` block of `A` stays in
+//! L2 while the panels of the K block stream past it.
+
+/// Columns per panel (one 512-bit vector of f32).
+pub const NR: usize = 16;
+/// Depth of one K block.
+const KC: usize = 512;
+/// Rows of A per block (a multiple of the micro-kernel's 6): `MC × KC` of A stays in L2
+/// while the K block's panels stream past it.
+const MC: usize = 192;
+
+/// A `K × N` row-major f32 matrix rearranged into [`NR`]-column panels (see the module).
+pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
+    assert_eq!(b.len(), k * n, "pack: slice length vs shape");
+    let np = n.div_ceil(NR);
+    let mut out = vec![0.0; np * k * NR];
+    for p in 0..np {
+        let cols = (n - p * NR).min(NR);
+        for kk in 0..k {
+            let dst = &mut out[(p * k + kk) * NR..][..cols];
+            dst.copy_from_slice(&b[kk * n + p * NR..][..cols]);
+        }
+    }
+    out
+}
+
+/// Whether this CPU runs the packed kernel (AVX-512F); otherwise callers use a GEMM crate.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static YES: OnceLock<bool> = OnceLock::new();
+        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `C = A · B` (or `C += A · B` when `accumulate`): `A` is `m × k` with rows `lda` apart,
+/// `panels` is `pack(B, k, n)`, `C` is `m × n` with rows `ldc` apart.
+///
+/// Panics when the slices are too short for the shapes (a caller bug: shapes are internal)
+/// or when the CPU lacks AVX-512F (check [`available`] first).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    panels: &[f32],
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let np = n.div_ceil(NR);
+    assert!(available(), "panel_gemm::gemm without AVX-512F");
+    assert!(panels.len() >= np * k * NR, "panel_gemm: panels too short");
+    assert!(m == 0 || (lda >= k && a.len() >= (m - 1) * lda + k), "panel_gemm: A too short");
+    assert!(m == 0 || (ldc >= n && c.len() >= (m - 1) * ldc + n), "panel_gemm: C too short");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                c[i * ldc..i * ldc + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F is available (asserted above) and the asserts above bound every
+    // access the driver makes: rows < m of A (k values each, lda apart), panels < np of
+    // k·NR values, and the n columns of rows < m of C (masked in the last panel).
+    unsafe {
+        avx512::drive(a.as_ptr(), lda, m, panels.as_ptr(), k, n, c.as_mut_ptr(), ldc, accumulate)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{KC, MC, NR};
+    use std::arch::x86_64::*;
+
+    /// The mask of the valid columns of panel `p` when `C` has `n` columns.
+    #[inline(always)]
+    fn mask(p: usize, n: usize) -> __mmask16 {
+        let cols = n.saturating_sub(p * NR).min(NR);
+        if cols == NR {
+            0xFFFF
+        } else {
+            ((1u32 << cols) - 1) as __mmask16
+        }
+    }
+
+    /// One `MR × NP·NR` block: rows `a[0..MR]`, panels `p0..p0+NP`, depth `kb` from `k0`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel<const MR: usize, const NP: usize>(
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        k: usize,
+        p0: usize,
+        k0: usize,
+        kb: usize,
+        c: *mut f32,
+        ldc: usize,
+        n: usize,
+        add: bool,
+    ) {
+        // SAFETY (whole body): the caller guarantees rows < MR of A from column k0 + kb,
+        // panels p0 .. p0 + NP (each k·NR values), and rows < MR of C at columns
+        // p0·NR .. min(n, (p0 + NP)·NR) (stores are masked to n).
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); NP]; MR];
+            let mut bp = [std::ptr::null::<f32>(); NP];
+            for (q, ptr) in bp.iter_mut().enumerate() {
+                *ptr = b.add(((p0 + q) * k + k0) * NR);
+            }
+            let ap = a.add(k0);
+            for kk in 0..kb {
+                let mut bv = [_mm512_setzero_ps(); NP];
+                for q in 0..NP {
+                    bv[q] = _mm512_loadu_ps(bp[q].add(kk * NR));
+                }
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let av = _mm512_set1_ps(*ap.add(r * lda + kk));
+                    for q in 0..NP {
+                        row[q] = _mm512_fmadd_ps(av, bv[q], row[q]);
+                    }
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (q, &v) in row.iter().enumerate() {
+                    let m = mask(p0 + q, n);
+                    let dst = c.add(r * ldc + (p0 + q) * NR);
+                    let v = if add { _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, dst)) } else { v };
+                    _mm512_mask_storeu_ps(dst, m, v);
+                }
+            }
+        }
+    }
+
+    /// Rows in blocks of `MR`, panels in groups of `NP`, for one K block.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn sweep<const MR: usize, const NP: usize>(
+        a: *const f32,
+        lda: usize,
+        m: usize,
+        b: *const f32,
+        k: usize,
+        k0: usize,
+        kb: usize,
+        n: usize,
+        c: *mut f32,
+        ldc: usize,
+        add: bool,
+    ) {
+        let np = n.div_ceil(NR);
+        let full_groups = np / NP * NP;
+        let full_rows = m / MR * MR;
+        // SAFETY: every call stays inside rows < m and panels < np (see `gemm`).
+        unsafe {
+            let mut p = 0;
+            while p < full_groups {
+                let mut i = 0;
+                while i < full_rows {
+                    kernel::<MR, NP>(a.add(i * lda), lda, b, k, p, k0, kb, c.add(i * ldc), ldc, n, add);
+                    i += MR;
+                }
+                rest_rows::<NP>(a, lda, m, i, b, k, p, k0, kb, c, ldc, n, add);
+                p += NP;
+            }
+            while p < np {
+                let mut i = 0;
+                while i < full_rows {
+                    kernel::<MR, 1>(a.add(i * lda), lda, b, k, p, k0, kb, c.add(i * ldc), ldc, n, add);
+                    i += MR;
+                }
+                rest_rows::<1>(a, lda, m, i, b, k, p, k0, kb, c, ldc, n, add);
+                p += 1;
+            }
+        }
+    }
+
+    /// The last `m - i` (< 6; the 8-row sweep leaves none) rows of panels `p .. p + NP`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rest_rows<const NP: usize>(
+        a: *const f32,
+        lda: usize,
+        m: usize,
+        i: usize,
+        b: *const f32,
+        k: usize,
+        p: usize,
+        k0: usize,
+        kb: usize,
+        c: *mut f32,
+        ldc: usize,
+        n: usize,
+        add: bool,
+    ) {
+        // SAFETY: rows i .. m of A and C exist (see `gemm`).
+        unsafe {
+            let (a, c) = (a.add(i * lda), c.add(i * ldc));
+            match m - i {
+                0 => {}
+                1 => kernel::<1, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
+                2 => kernel::<2, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
+                3 => kernel::<3, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
+                4 => kernel::<4, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
+                _ => kernel::<5, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
+            }
+        }
+    }
+
+    /// Chooses the block shape by `m` (few rows: more panels per block, to keep enough
+    /// independent accumulators) and runs every K block.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn drive(
+        a: *const f32,
+        lda: usize,
+        m: usize,
+        b: *const f32,
+        k: usize,
+        n: usize,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let mut k0 = 0;
+        while k0 < k {
+            let kb = KC.min(k - k0);
+            let add = accumulate || k0 > 0;
+            let mut m0 = 0;
+            while m0 < m {
+                let mb = MC.min(m - m0);
+                // SAFETY: forwarded from `gemm`'s checks; rows m0 .. m0 + mb < m.
+                unsafe {
+                    let (a, c) = (a.add(m0 * lda), c.add(m0 * ldc));
+                    match mb {
+                        1 => sweep::<1, 8>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        2 => sweep::<2, 8>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        3 => sweep::<3, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        4 => sweep::<4, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        5 => sweep::<5, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        // 8 rows × 3 panels when that tiles the block exactly (B = 16, 32,
+                        // 64: no narrow remainder block).
+                        _ if mb % 8 == 0 && mb % 6 != 0 => sweep::<8, 3>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        _ => sweep::<6, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                    }
+                }
+                m0 += mb;
+            }
+            k0 += kb;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_naive_product_on_edges() {
+        if !available() {
+            return;
+        }
+        for &(m, k, n) in
+            &[(1, 5, 7), (1, 300, 768), (2, 33, 50), (7, 600, 40), (13, 17, 129), (32, 64, 384), (6, 1030, 16)]
+        {
+            let lda = k + 3;
+            let ldc = n + 5;
+            let a: Vec<f32> = (0..m * lda).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.2).collect();
+            let panels = pack(&b, k, n);
+            for accumulate in [false, true] {
+                let mut c = vec![0.5f32; m * ldc];
+                gemm(&a, lda, m, &panels, k, n, &mut c, ldc, accumulate);
+                for i in 0..m {
+                    for j in 0..ldc {
+                        let got = c[i * ldc + j] as f64;
+                        if j >= n {
+                            assert_eq!(got, 0.5, "padding column {j} was written");
+                            continue;
+                        }
+                        let e: f64 = (0..k).map(|p| a[i * lda + p] as f64 * b[p * n + j] as f64).sum::<f64>()
+                            + if accumulate { 0.5 } else { 0.0 };
+                        assert!((got - e).abs() < 1e-3 * (1.0 + e.abs()), "{m}x{k}x{n} ({i}, {j}): {got} vs {e}");
+                    }
+                }
+            }
+        }
+    }
+}
