@@ -272,7 +272,9 @@ mod avx512 {
                         5 => sweep::<5, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
                         // 8 rows × 3 panels when that tiles the block exactly (B = 16, 32,
                         // 64: no narrow remainder block).
-                        _ if mb % 8 == 0 && mb % 6 != 0 => sweep::<8, 3>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        _ if mb.is_multiple_of(8) && !mb.is_multiple_of(6) => {
+                            sweep::<8, 3>(a, lda, mb, b, k, k0, kb, n, c, ldc, add)
+                        }
                         _ => sweep::<6, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
                     }
                 }
