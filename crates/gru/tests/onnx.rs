@@ -223,28 +223,9 @@ fn unsupported_and_malformed_graphs_are_typed_errors_naming_the_node() {
     ));
 }
 
-/// python3 with onnx and onnxruntime, or `None` (then the onnxruntime checks are skipped,
-/// unless GRU_REQUIRE_PYTHON=1 makes that a failure, as in CI with the tools installed).
-fn python() -> Option<String> {
-    let python = std::env::var("GRU_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import onnx, onnxruntime, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("GRU_REQUIRE_PYTHON").map_or(true, |v| v != "1"),
-            "GRU_REQUIRE_PYTHON=1 but {python} lacks onnx/onnxruntime (pip install -r tools/requirements.txt)"
-        );
-        eprintln!("skipped: {python} with onnx and onnxruntime is not available");
-        return None;
-    }
-    Some(python)
-}
-
 #[test]
 fn exports_run_in_onnxruntime_with_our_outputs() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::python_with_onnxruntime() else { return };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify_onnx.py");
     let dir = tempfile::tempdir().unwrap();
     let mut worst = 0.0f64;

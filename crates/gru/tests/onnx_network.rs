@@ -3,6 +3,8 @@
 //! onnx and onnxruntime) the exported graphs run in onnxruntime with our outputs on the
 //! valid steps; and what cannot be read or written is a typed error.
 
+mod common;
+
 use std::path::Path;
 
 use gru::convert::onnx::{self, OnnxOptions, NETWORK_KEY};
@@ -285,28 +287,9 @@ fn foreign_models_and_tampered_graphs_are_typed_errors() {
     assert!(matches!(onnx::read_network::<f32>(&junk), Err(Error::File { .. })));
 }
 
-/// python3 with onnx and onnxruntime, or `None` (then the onnxruntime checks are skipped,
-/// unless GRU_REQUIRE_PYTHON=1 makes that a failure, as in CI with the tools installed).
-fn python() -> Option<String> {
-    let python = std::env::var("GRU_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import onnx, onnxruntime, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("GRU_REQUIRE_PYTHON").map_or(true, |v| v != "1"),
-            "GRU_REQUIRE_PYTHON=1 but {python} lacks onnx/onnxruntime (pip install -r tools/requirements.txt)"
-        );
-        eprintln!("skipped: {python} with onnx and onnxruntime is not available");
-        return None;
-    }
-    Some(python)
-}
-
 #[test]
 fn exports_run_in_onnxruntime_with_our_outputs() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::python_with_onnxruntime() else { return };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify_onnx.py");
     let dir = tempfile::tempdir().unwrap();
     let mut worst = 0.0f64;
@@ -348,7 +331,7 @@ fn exports_run_in_onnxruntime_with_our_outputs() {
 
 #[test]
 fn f64_networks_are_refused_by_onnxruntime_with_a_reason() {
-    let Some(_) = python() else { return };
+    let Some(_) = common::python_with_onnxruntime() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (_, mut net) = networks::<f64>().swap_remove(0);
     let model = dir.path().join("f64.onnx");

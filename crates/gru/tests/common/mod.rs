@@ -1,4 +1,4 @@
-//! Helpers shared by the converter tests (`convert.rs`, `onnx.rs`): fixture cases, JSON
+//! Helpers shared by the converter tests (`convert.rs`, `onnx.rs`, `onnx_network.rs`): fixture cases, JSON
 //! arrays, deterministic weights with awkward values, bit-exact comparison.
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -60,4 +60,23 @@ pub fn assert_bit_identical<T: Real>(a: &GruWeights<T>, b: &GruWeights<T>, what:
     assert_eq!(a.spec, b.spec, "{what}");
     let bits = |w: &GruWeights<T>| w.params.to_flat().iter().map(|x| x.widen().to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(a), bits(b), "{what}");
+}
+
+/// python3 with onnx and onnxruntime, or `None` (then the onnxruntime checks are skipped,
+/// unless GRU_REQUIRE_PYTHON=1 makes that a failure, as in CI with the tools installed).
+pub fn python_with_onnxruntime() -> Option<String> {
+    let python = std::env::var("GRU_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import onnx, onnxruntime, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("GRU_REQUIRE_PYTHON").map_or(true, |v| v != "1"),
+            "GRU_REQUIRE_PYTHON=1 but {python} lacks onnx/onnxruntime (pip install -r tools/requirements.txt)"
+        );
+        eprintln!("skipped: {python} with onnx and onnxruntime is not available");
+        return None;
+    }
+    Some(python)
 }
