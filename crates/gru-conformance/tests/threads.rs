@@ -97,3 +97,34 @@ fn panel_kernel_blocks_match_the_reference_f32() {
         }
     }
 }
+
+/// The unit split keeps its buffers across calls: one prepared stack called with batches of
+/// other shapes and lengths in turn (ragged after equal, shorter after longer, and back)
+/// still equals the reference on every call.
+#[test]
+fn unit_split_buffers_are_reused_safely_across_calls() {
+    use gru_conformance::cases::Lengths;
+    use gru_core::{Engine, GruSpec, Plan, ResetGateMode};
+    let spec = GruSpec::new(5, 8).with_reset_gate_mode(ResetGateMode::RecurrentBiasAfterMultiplication);
+    let base = Case::<f32>::random(&spec, 9, 5, Lengths::Equal, false, 77);
+    let engine = KoraliEngine::with_threads(2).with_unit_split(true);
+    let mut fast = engine.prepare(&spec, &base.params, &Plan::inference()).unwrap();
+    let mut reference = KoraliEngine::reference().prepare(&spec, &base.params, &Plan::inference()).unwrap();
+    for (k, (steps, batch, lengths)) in [
+        (9, 5, Lengths::Equal),
+        (9, 5, Lengths::Ragged),
+        (4, 3, Lengths::Ragged),
+        (12, 2, Lengths::Ragged),
+        (9, 5, Lengths::Equal),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut case = Case::<f32>::random(&spec, steps, batch, lengths, k % 2 == 0, 90 + k as u64);
+        case.params = base.params.clone();
+        let want = reference.forward(&case.batch_view()).unwrap();
+        let got = fast.forward(&case.batch_view()).unwrap();
+        check_close("y", &got.y, &widen(&want.y), 1e-5).unwrap_or_else(|e| panic!("call {k}: {e}"));
+        check_close("h_t", &got.h_t, &widen(&want.h_t), 1e-5).unwrap_or_else(|e| panic!("call {k}: {e}"));
+    }
+}

@@ -61,7 +61,7 @@ pub(crate) struct PackedBlock<T> {
     r_back_n: Option<PackedRhs<T>>,
     /// The same weights cut by hidden units for `unit_threads` workers (inference of large
     /// H, see `units.rs`); empty when unused.
-    pub(crate) units: std::sync::Arc<[super::units::UnitPack<T>]>,
+    pub(crate) units: super::units::UnitSplit<T>,
 }
 
 impl<T: Real> PackedBlock<T> {
@@ -71,7 +71,7 @@ impl<T: Real> PackedBlock<T> {
         let (inp, hid) = (p.input_size(), p.hidden_size());
         let g3 = 3 * hid;
         let before = mode == ResetGateMode::BeforeMultiplication;
-        let units = if unit_threads > 1 { super::units::UnitPack::split(p, unit_threads) } else { Vec::new() }.into();
+        let units = super::units::UnitSplit::new(p, unit_threads);
         let rt = transpose(p.r(), g3, hid);
         let (rt_step, rt_n) = if before {
             (PackedRhs::columns(&rt, hid, g3, 0..2 * hid), Some(PackedRhs::columns(&rt, hid, g3, 2 * hid..g3)))

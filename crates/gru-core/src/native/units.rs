@@ -8,7 +8,7 @@
 use std::hint::spin_loop;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 
 use super::block::BlockShape;
 use super::helpers;
@@ -26,6 +26,35 @@ pub(crate) struct UnitPack<T> {
     rt: PackedRhs<T>,
     bias: Vec<T>,
     rec_bias_n: Vec<T>,
+    /// The worker's buffers, kept across calls (fresh ones of tens of MB cost page faults
+    /// on every call): `gx` `[T, B, 3U]` and its output `y` `[T, B, U]`.
+    scratch: Mutex<Scratch<T>>,
+}
+
+#[derive(Default)]
+struct Scratch<T> {
+    gx: Vec<T>,
+    y: Vec<T>,
+}
+
+/// A block's unit split: the workers' packs and the copy of the block input they share
+/// (kept across calls, like the packs' scratch). Empty when the block does not split.
+pub(crate) struct UnitSplit<T> {
+    packs: Arc<[UnitPack<T>]>,
+    input: Arc<RwLock<Vec<T>>>,
+}
+
+impl<T: Real> UnitSplit<T> {
+    /// The split of block `p` between `threads` workers; none for one thread.
+    pub(crate) fn new(p: &BlockParams<T>, threads: usize) -> Self {
+        let packs = if threads > 1 { UnitPack::split(p, threads) } else { Vec::new() };
+        Self { packs: packs.into(), input: Arc::new(RwLock::new(Vec::new())) }
+    }
+
+    /// Whether the block has no unit split.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.packs.is_empty()
+    }
 }
 
 impl<T: Real> UnitPack<T> {
@@ -59,7 +88,14 @@ impl<T: Real> UnitPack<T> {
                         }
                     }
                 }
-                Self { units, wt: PackedRhs::new(&wt, inp, 3 * u), rt: PackedRhs::new(&rt, h, 3 * u), bias, rec_bias_n }
+                Self {
+                    units,
+                    wt: PackedRhs::new(&wt, inp, 3 * u),
+                    rt: PackedRhs::new(&rt, h, 3 * u),
+                    bias,
+                    rec_bias_n,
+                    scratch: Mutex::new(Scratch { gx: Vec::new(), y: Vec::new() }),
+                }
             })
             .collect()
     }
@@ -104,7 +140,7 @@ impl SpinBarrier {
 /// helpers are persistent threads).
 struct Job<T> {
     packs: Arc<[UnitPack<T>]>,
-    x: Vec<T>,
+    x: Arc<RwLock<Vec<T>>>,
     h0: Vec<T>,
     lengths: Vec<usize>,
     steps: usize,
@@ -117,18 +153,25 @@ struct Job<T> {
 }
 
 impl<T: Real> Job<T> {
-    /// Worker `k`: its units of every step and sequence, `[T, B, U]`.
-    fn worker(&self, k: usize) -> Vec<T> {
+    /// Worker `k`: its units of every step and sequence, `[T, B, U]`, into its pack's
+    /// scratch `y`.
+    fn worker(&self, k: usize) {
         let s =
             BlockShape { steps: self.steps, lengths: &self.lengths, dir: self.dir, mode: self.mode, act: &self.act };
         let (steps, batch, hid) = (self.steps, self.lengths.len(), self.hid);
-        let (x, h0, slots, barrier) = (&self.x[..], &self.h0[..], &self.slots, &self.barrier);
-        let inp = x.len() / (steps * batch);
+        let (h0, slots, barrier) = (&self.h0[..], &self.slots, &self.barrier);
         let pack = &self.packs[k];
         let u = pack.units.len();
         let u3 = 3 * u;
-        let mut gx = vec![T::zero(); steps * batch * u3];
-        pack.wt.product(MatMut::new(&mut gx, steps * batch, u3), false, MatRef::new(x, steps * batch, inp));
+        let mut scratch = pack.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let Scratch { gx, y: y_local } = &mut *scratch;
+        gx.resize(steps * batch * u3, T::zero());
+        y_local.resize(steps * batch * u, T::zero());
+        {
+            let x = self.x.read().unwrap_or_else(|p| p.into_inner());
+            let inp = x.len() / (steps * batch);
+            pack.wt.product(MatMut::new(gx, steps * batch, u3), false, MatRef::new(&x, steps * batch, inp));
+        }
         for row in gx.chunks_exact_mut(u3) {
             for (o, &b) in row.iter_mut().zip(&pack.bias) {
                 *o += b;
@@ -139,7 +182,6 @@ impl<T: Real> Job<T> {
         let mut pre = vec![T::zero(); u3];
         let mut gates = vec![T::zero(); u3];
         let mut mine = vec![T::zero(); batch * u];
-        let mut y_local = vec![T::zero(); steps * batch * u];
         for (step, t) in s.order().enumerate() {
             let slots = &slots[step % 2];
             pack.rt.product(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid));
@@ -148,6 +190,7 @@ impl<T: Real> Job<T> {
                 let out = &mut mine[b * u..(b + 1) * u];
                 if !s.active(t, b) {
                     out.copy_from_slice(old);
+                    y_local[(t * batch + b) * u..][..u].fill(T::zero());
                     continue;
                 }
                 let (gxr, ghr) = (&gx[(t * batch + b) * u3..][..u3], &gh[b * u3..][..u3]);
@@ -178,22 +221,21 @@ impl<T: Real> Job<T> {
                 *v = T::lit(f64::from_bits(d.load(Ordering::Relaxed)));
             }
         }
-        y_local
     }
 }
 
 /// Runs one block forward (no trace) on `packs.len()` workers: the caller and persistent
 /// helpers (`helpers.rs`), or scoped threads when the helpers are busy. `x`: `[T, B, In]`,
 /// `h0`: `[B, H]`; writes `y` `[T, B, H]` (zero where inactive) and returns the final state.
-pub(crate) fn forward<T: Real>(
-    s: &BlockShape<'_, T>,
-    packs: &Arc<[UnitPack<T>]>,
-    x: &[T],
-    h0: &[T],
-    y: &mut [T],
-) -> Vec<T> {
+pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, split: &UnitSplit<T>, x: &[T], h0: &[T], y: &mut [T]) -> Vec<T> {
     let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
+    let packs = &split.packs;
     let n = packs.len();
+    {
+        let mut input = split.input.write().unwrap_or_else(|p| p.into_inner());
+        input.clear();
+        input.extend_from_slice(x);
+    }
     // Two copies of the shared state `[B, H]`, used by alternate steps: a worker writes its
     // units into set t%2 while the others may still read set (t-1)%2, so one barrier per
     // step suffices. Relaxed atomics (plain loads and stores) hold the values; the barrier
@@ -201,7 +243,7 @@ pub(crate) fn forward<T: Real>(
     // tens of microseconds on these VMs, more than a step.)
     let job = Arc::new(Job {
         packs: packs.clone(),
-        x: x.to_vec(),
+        x: split.input.clone(),
         h0: h0.to_vec(),
         lengths: s.lengths.to_vec(),
         steps,
@@ -217,35 +259,38 @@ pub(crate) fn forward<T: Real>(
         .map(|k| {
             let (job, tx) = (job.clone(), tx.clone());
             Box::new(move || {
-                let _ = tx.send((k, job.worker(k)));
+                job.worker(k);
+                let _ = tx.send(k);
             }) as helpers::Task
         })
         .collect();
-    let mut locals: Vec<Vec<T>> = vec![Vec::new(); n];
+    let mut done = vec![false; n];
     match helpers::run(tasks, || job.worker(0)) {
-        Some(first) => {
-            locals[0] = first;
+        Some(()) => {
+            done[0] = true;
             drop(tx);
-            for (k, local) in rx.iter().take(n - 1) {
-                locals[k] = local;
+            for k in rx.iter().take(n - 1) {
+                done[k] = true;
             }
         }
         None => {
             let job = &job;
             std::thread::scope(|sc| {
                 let handles: Vec<_> = (1..n).map(|k| sc.spawn(move || job.worker(k))).collect();
-                locals[0] = job.worker(0);
-                for (k, h) in handles.into_iter().enumerate() {
-                    locals[k + 1] = h.join().expect("a worker thread panicked");
+                job.worker(0);
+                for h in handles {
+                    h.join().expect("a worker thread panicked");
                 }
             });
+            done.fill(true);
         }
     }
-    for (p, yl) in packs.iter().zip(&locals) {
+    assert!(done.iter().all(|&d| d), "a unit-split worker did not finish");
+    for p in packs.iter() {
+        let scratch = p.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let w = p.units.len();
-        assert_eq!(yl.len(), steps * batch * w, "a unit-split worker did not finish");
-        for row in 0..steps * batch {
-            y[row * hid + p.units.start..row * hid + p.units.end].copy_from_slice(&yl[row * w..(row + 1) * w]);
+        for (row, part) in scratch.y.chunks_exact(w).take(steps * batch).enumerate() {
+            y[row * hid + p.units.start..row * hid + p.units.end].copy_from_slice(part);
         }
     }
     // The final state: each unit's value after its sequence's last processed step, which
