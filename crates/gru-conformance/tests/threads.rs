@@ -128,3 +128,24 @@ fn unit_split_buffers_are_reused_safely_across_calls() {
         check_close("h_t", &got.h_t, &widen(&want.h_t), 1e-5).unwrap_or_else(|e| panic!("call {k}: {e}"));
     }
 }
+
+/// Training where one recurrent sweep runs and the large GEMMs are split (large H, few
+/// sequences per thread) equals training on one thread, every reset mode.
+#[test]
+fn training_with_one_sweep_and_split_gemms_matches_one_thread() {
+    use gru_conformance::cases::Lengths;
+    use gru_core::{GruSpec, ResetGateMode};
+    for (i, mode) in ResetGateMode::ALL.into_iter().enumerate() {
+        let spec = GruSpec::new(16, 512).with_reset_gate_mode(mode);
+        let mut case = Case::<f32>::random(&spec, 4, 5, Lengths::Ragged, true, 1400 + i as u64);
+        let scaled: Vec<f32> = case.params.to_flat().iter().map(|v| v * 0.05).collect();
+        case.params.set_flat(&scaled).unwrap();
+        let (one_out, one_g) = case.run(&KoraliEngine::with_threads(1)).unwrap();
+        let (out, g) = case.run(&KoraliEngine::with_threads(2)).unwrap();
+        let what = format!("{mode:?}");
+        check_close("y", &out.y, &widen(&one_out.y), 1e-6).unwrap_or_else(|e| panic!("{what}: {e}"));
+        check_close("dx", &g.dx, &widen(&one_g.dx), 1e-5).unwrap_or_else(|e| panic!("{what}: {e}"));
+        check_close("params", &g.params.to_flat(), &widen(&one_g.params.to_flat()), 1e-5)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}

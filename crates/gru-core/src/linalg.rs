@@ -172,10 +172,10 @@ impl<T: Real> PackedRhs<T> {
         Self::new(&part, k, cols.len())
     }
 
-    /// `dst = a · B` (or `dst += a · B` when `accumulate`); `a` must not be transposed.
+    /// `dst = a · B` (or `dst += a · B` when `accumulate`); `a` may be a transposed view.
     pub fn product(&self, dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>) {
         assert!(
-            !a.transposed && a.cols() == self.k && dst.rows == a.rows() && dst.cols == self.n,
+            a.cols() == self.k && dst.rows == a.rows() && dst.cols == self.n,
             "PackedRhs::product shapes: dst {}x{}, a {}x{}, B {}x{}",
             dst.rows,
             dst.cols,
@@ -185,17 +185,79 @@ impl<T: Real> PackedRhs<T> {
             self.n
         );
         if self.panels {
-            let lda = a.row_stride.max(self.k);
+            let lda = a.row_stride.max(a.stored_cols);
             let a_data = &a.data[..a.span()];
             let ldc = dst.row_stride.max(self.n);
-            T::panel_gemm(a_data, lda, dst.rows, &self.data, self.k, self.n, dst.data, ldc, accumulate);
-        } else if dst.rows == 1 && !accumulate {
+            T::panel_gemm(a.transposed, a_data, lda, dst.rows, &self.data, self.k, self.n, dst.data, ldc, accumulate);
+        } else if dst.rows == 1 && !accumulate && !a.transposed {
             // One row: each row of B once, no GEMM packing.
             T::gemv_rows(&self.data, self.k, self.n, &a.data[..self.k], &mut dst.data[..self.n]);
         } else {
             matmul(dst, accumulate, a, MatRef::new(&self.data, self.k, self.n));
         }
     }
+
+    /// [`PackedRhs::product`] with the rows of `a` and `dst` split between `threads` scoped
+    /// threads (for the large products of a block that runs on one thread otherwise: the
+    /// input projection, backward's dX). Each thread gets at least 64 rows and 2^25
+    /// multiply-adds (a thread costs tens of microseconds to start); less: on this thread.
+    pub fn product_par(&self, dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, threads: usize) {
+        let m = dst.rows;
+        let work = m.saturating_mul(self.k).saturating_mul(self.n);
+        let threads = threads.min(m / 64).min(work >> 25).max(1);
+        if threads == 1 || a.rows() != m {
+            return self.product(dst, accumulate, a);
+        }
+        let (n, lda, ldc) = (dst.cols, a.row_stride, dst.row_stride);
+        let cuts: Vec<usize> = (0..=threads).map(|t| t * m / threads).collect();
+        std::thread::scope(|s| {
+            let mut rest = dst.data;
+            let mut jobs = Vec::new();
+            for w in cuts.windows(2) {
+                let rows = w[1] - w[0];
+                let take = if w[1] == m { rest.len() } else { rows * ldc };
+                let (mine, tail) = rest.split_at_mut(take);
+                rest = tail;
+                let a_part = if a.transposed {
+                    // Rows w0..w1 of the view: stored columns w0..w1.
+                    MatRef::strided(&a.data[w[0]..], a.cols(), rows, lda).t()
+                } else {
+                    MatRef::strided(&a.data[w[0] * lda..], rows, a.cols(), lda)
+                };
+                jobs.push((MatMut::strided(mine, rows, n, ldc), a_part));
+            }
+            let mut jobs = jobs.into_iter();
+            let first = jobs.next();
+            for (d, a_part) in jobs {
+                s.spawn(move || self.product(d, accumulate, a_part));
+            }
+            if let Some((d, a_part)) = first {
+                self.product(d, accumulate, a_part);
+            }
+        });
+    }
+}
+
+/// `dst (+)= aᵀ · b` for `a` (`k × m`) and `b` (`k × n`), both row-major views: the
+/// weight gradients, products over the long dimension (steps × batch) of two activation
+/// matrices. Where the panel kernel runs (f32, AVX-512) `b` is packed for this call
+/// (`O(k·n)` against the product's `O(k·m·n)`) and `aᵀ` read in place; elsewhere the GEMM
+/// crate.
+/// The rows of the product are split between `threads` threads (see
+/// [`PackedRhs::product_par`]).
+pub fn matmul_tn<T: Real>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b: MatRef<'_, T>, threads: usize) {
+    let (k, n) = (a.rows(), b.cols());
+    if a.transposed || b.transposed || !T::has_panels() || b.rows() != k {
+        return matmul(dst, accumulate, a.t(), b);
+    }
+    let dense: Vec<T>;
+    let b_rows: &[T] = if b.row_stride == n {
+        &b.data[..k * n]
+    } else {
+        dense = (0..k).flat_map(|kk| b.data[kk * b.row_stride..][..n].iter().copied()).collect();
+        &dense
+    };
+    PackedRhs::new(b_rows, k, n).product_par(dst, accumulate, a.t(), threads);
 }
 
 #[cfg(test)]
@@ -242,5 +304,36 @@ mod tests {
                 assert!((wide[i * (n + 2) + 1 + j] - expect[i * n + j]).abs() < 1e-12);
             }
         }
+    }
+
+    /// `PackedRhs::product_par` and `matmul_tn` on a product large enough to be split
+    /// between two threads, plain and transposed, against naive sums at sampled entries.
+    #[test]
+    fn split_products_match_naive_sums() {
+        let (m, k, n) = (256, 512, 520);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.05).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.05).collect();
+        let mut at = vec![0.0f32; k * m];
+        for i in 0..m {
+            for p in 0..k {
+                at[p * m + i] = a[i * k + p];
+            }
+        }
+        let packed = PackedRhs::new(&b, k, n);
+        let check = |c: &[f32], extra: f32, what: &str| {
+            for s in 0..300 {
+                let (i, j) = (s * 37 % m, s * 101 % n);
+                let want: f64 = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>() + extra as f64;
+                assert!((c[i * n + j] as f64 - want).abs() < 1e-3 * (1.0 + want.abs()), "{what} ({i}, {j})");
+            }
+        };
+        let mut c = vec![1.0f32; m * n];
+        packed.product_par(MatMut::new(&mut c, m, n), false, MatRef::new(&a, m, k), 2);
+        check(&c, 0.0, "plain");
+        packed.product_par(MatMut::new(&mut c, m, n), false, MatRef::new(&at, k, m).t(), 2);
+        check(&c, 0.0, "transposed");
+        c.fill(1.0);
+        matmul_tn(MatMut::new(&mut c, m, n), true, MatRef::new(&at, k, m), MatRef::new(&b, k, n), 2);
+        check(&c, 1.0, "matmul_tn accumulate");
     }
 }

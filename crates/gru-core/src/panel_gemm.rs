@@ -71,10 +71,44 @@ pub fn gemm(
     ldc: usize,
     accumulate: bool,
 ) {
+    assert!(m == 0 || (lda >= k && a.len() >= (m - 1) * lda + k), "panel_gemm: A too short");
+    run(a, (lda, 1), m, panels, k, n, c, ldc, accumulate)
+}
+
+/// [`gemm`] with `A` stored transposed: `a` holds `Aᵀ` (`k × m`, rows `lda` apart), as the
+/// weight gradients' `dGᵀ` (read in place: the `MR` values a step broadcasts are adjacent).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_at(
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    panels: &[f32],
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    assert!(m == 0 || k == 0 || (lda >= m && a.len() >= (k - 1) * lda + m), "panel_gemm: Aᵀ too short");
+    run(a, (1, lda), m, panels, k, n, c, ldc, accumulate)
+}
+
+/// Both: `A(i, p) = a[i · stride.0 + p · stride.1]`, bounds checked by the callers.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    a: &[f32],
+    stride: (usize, usize),
+    m: usize,
+    panels: &[f32],
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
     let np = n.div_ceil(NR);
     assert!(available(), "panel_gemm::gemm without AVX-512F");
     assert!(panels.len() >= np * k * NR, "panel_gemm: panels too short");
-    assert!(m == 0 || (lda >= k && a.len() >= (m - 1) * lda + k), "panel_gemm: A too short");
     assert!(m == 0 || (ldc >= n && c.len() >= (m - 1) * ldc + n), "panel_gemm: C too short");
     if m == 0 || n == 0 {
         return;
@@ -88,11 +122,12 @@ pub fn gemm(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX-512F is available (asserted above) and the asserts above bound every
-    // access the driver makes: rows < m of A (k values each, lda apart), panels < np of
-    // k·NR values, and the n columns of rows < m of C (masked in the last panel).
+    // SAFETY: AVX-512F is available (asserted above) and the callers' asserts bound every
+    // access the driver makes: A(i, p) for i < m, p < k at i·stride.0 + p·stride.1,
+    // panels < np of k·NR values, and the n columns of rows < m of C (masked in the last
+    // panel).
     unsafe {
-        avx512::drive(a.as_ptr(), lda, m, panels.as_ptr(), k, n, c.as_mut_ptr(), ldc, accumulate)
+        avx512::drive(a.as_ptr(), stride.0, stride.1, m, panels.as_ptr(), k, n, c.as_mut_ptr(), ldc, accumulate)
     }
 }
 
@@ -118,7 +153,8 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     unsafe fn kernel<const MR: usize, const NP: usize>(
         a: *const f32,
-        lda: usize,
+        rs: usize,
+        cs: usize,
         b: *const f32,
         k: usize,
         p0: usize,
@@ -129,7 +165,8 @@ mod avx512 {
         n: usize,
         add: bool,
     ) {
-        // SAFETY (whole body): the caller guarantees rows < MR of A from column k0 + kb,
+        // SAFETY (whole body): the caller guarantees A(r, p) (at r·rs + p·cs) for r < MR
+        // and p < k0 + kb,
         // panels p0 .. p0 + NP (each k·NR values), and rows < MR of C at columns
         // p0·NR .. min(n, (p0 + NP)·NR) (stores are masked to n).
         unsafe {
@@ -138,14 +175,14 @@ mod avx512 {
             for (q, ptr) in bp.iter_mut().enumerate() {
                 *ptr = b.add(((p0 + q) * k + k0) * NR);
             }
-            let ap = a.add(k0);
+            let ap = a.add(k0 * cs);
             for kk in 0..kb {
                 let mut bv = [_mm512_setzero_ps(); NP];
                 for q in 0..NP {
                     bv[q] = _mm512_loadu_ps(bp[q].add(kk * NR));
                 }
                 for (r, row) in acc.iter_mut().enumerate() {
-                    let av = _mm512_set1_ps(*ap.add(r * lda + kk));
+                    let av = _mm512_set1_ps(*ap.add(r * rs + kk * cs));
                     for q in 0..NP {
                         row[q] = _mm512_fmadd_ps(av, bv[q], row[q]);
                     }
@@ -168,7 +205,8 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     unsafe fn sweep<const MR: usize, const NP: usize>(
         a: *const f32,
-        lda: usize,
+        rs: usize,
+        cs: usize,
         m: usize,
         b: *const f32,
         k: usize,
@@ -188,19 +226,19 @@ mod avx512 {
             while p < full_groups {
                 let mut i = 0;
                 while i < full_rows {
-                    kernel::<MR, NP>(a.add(i * lda), lda, b, k, p, k0, kb, c.add(i * ldc), ldc, n, add);
+                    kernel::<MR, NP>(a.add(i * rs), rs, cs, b, k, p, k0, kb, c.add(i * ldc), ldc, n, add);
                     i += MR;
                 }
-                rest_rows::<NP>(a, lda, m, i, b, k, p, k0, kb, c, ldc, n, add);
+                rest_rows::<NP>(a, rs, cs, m, i, b, k, p, k0, kb, c, ldc, n, add);
                 p += NP;
             }
             while p < np {
                 let mut i = 0;
                 while i < full_rows {
-                    kernel::<MR, 1>(a.add(i * lda), lda, b, k, p, k0, kb, c.add(i * ldc), ldc, n, add);
+                    kernel::<MR, 1>(a.add(i * rs), rs, cs, b, k, p, k0, kb, c.add(i * ldc), ldc, n, add);
                     i += MR;
                 }
-                rest_rows::<1>(a, lda, m, i, b, k, p, k0, kb, c, ldc, n, add);
+                rest_rows::<1>(a, rs, cs, m, i, b, k, p, k0, kb, c, ldc, n, add);
                 p += 1;
             }
         }
@@ -212,7 +250,8 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     unsafe fn rest_rows<const NP: usize>(
         a: *const f32,
-        lda: usize,
+        rs: usize,
+        cs: usize,
         m: usize,
         i: usize,
         b: *const f32,
@@ -227,14 +266,14 @@ mod avx512 {
     ) {
         // SAFETY: rows i .. m of A and C exist (see `gemm`).
         unsafe {
-            let (a, c) = (a.add(i * lda), c.add(i * ldc));
+            let (a, c) = (a.add(i * rs), c.add(i * ldc));
             match m - i {
                 0 => {}
-                1 => kernel::<1, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
-                2 => kernel::<2, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
-                3 => kernel::<3, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
-                4 => kernel::<4, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
-                _ => kernel::<5, NP>(a, lda, b, k, p, k0, kb, c, ldc, n, add),
+                1 => kernel::<1, NP>(a, rs, cs, b, k, p, k0, kb, c, ldc, n, add),
+                2 => kernel::<2, NP>(a, rs, cs, b, k, p, k0, kb, c, ldc, n, add),
+                3 => kernel::<3, NP>(a, rs, cs, b, k, p, k0, kb, c, ldc, n, add),
+                4 => kernel::<4, NP>(a, rs, cs, b, k, p, k0, kb, c, ldc, n, add),
+                _ => kernel::<5, NP>(a, rs, cs, b, k, p, k0, kb, c, ldc, n, add),
             }
         }
     }
@@ -245,7 +284,8 @@ mod avx512 {
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn drive(
         a: *const f32,
-        lda: usize,
+        rs: usize,
+        cs: usize,
         m: usize,
         b: *const f32,
         k: usize,
@@ -263,19 +303,19 @@ mod avx512 {
                 let mb = MC.min(m - m0);
                 // SAFETY: forwarded from `gemm`'s checks; rows m0 .. m0 + mb < m.
                 unsafe {
-                    let (a, c) = (a.add(m0 * lda), c.add(m0 * ldc));
+                    let (a, c) = (a.add(m0 * rs), c.add(m0 * ldc));
                     match mb {
-                        1 => sweep::<1, 8>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
-                        2 => sweep::<2, 8>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
-                        3 => sweep::<3, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
-                        4 => sweep::<4, 6>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
-                        5 => sweep::<5, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        1 => sweep::<1, 8>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
+                        2 => sweep::<2, 8>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
+                        3 => sweep::<3, 6>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
+                        4 => sweep::<4, 6>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
+                        5 => sweep::<5, 4>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
                         // 8 rows × 3 panels when that tiles the block exactly (B = 16, 32,
                         // 64: no narrow remainder block).
                         _ if mb.is_multiple_of(8) && !mb.is_multiple_of(6) => {
-                            sweep::<8, 3>(a, lda, mb, b, k, k0, kb, n, c, ldc, add)
+                            sweep::<8, 3>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add)
                         }
-                        _ => sweep::<6, 4>(a, lda, mb, b, k, k0, kb, n, c, ldc, add),
+                        _ => sweep::<6, 4>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
                     }
                 }
                 m0 += mb;
@@ -302,9 +342,21 @@ mod tests {
             let a: Vec<f32> = (0..m * lda).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.2).collect();
             let panels = pack(&b, k, n);
-            for accumulate in [false, true] {
+            // The same A stored transposed (k × m, rows m + 2 apart).
+            let ldt = m + 2;
+            let mut at = vec![0.0f32; k * ldt];
+            for i in 0..m {
+                for p in 0..k {
+                    at[p * ldt + i] = a[i * lda + p];
+                }
+            }
+            for (accumulate, transposed) in [(false, false), (true, false), (false, true), (true, true)] {
                 let mut c = vec![0.5f32; m * ldc];
-                gemm(&a, lda, m, &panels, k, n, &mut c, ldc, accumulate);
+                if transposed {
+                    gemm_at(&at, ldt, m, &panels, k, n, &mut c, ldc, accumulate);
+                } else {
+                    gemm(&a, lda, m, &panels, k, n, &mut c, ldc, accumulate);
+                }
                 for i in 0..m {
                     for j in 0..ldc {
                         let got = c[i * ldc + j] as f64;

@@ -73,9 +73,16 @@ pub trait Real:
         None
     }
 
-    /// `c (+)= a · B` for panels from [`Real::panel_pack`] (only called when it gave some).
+    /// Whether [`Real::panel_pack`] packs (f32 on a CPU with AVX-512).
+    fn has_panels() -> bool {
+        false
+    }
+
+    /// `c (+)= a · B` for panels from [`Real::panel_pack`] (only called when it gave some);
+    /// `a_transposed`: `a` holds `aᵀ` (`k × m`, rows `lda` apart).
     #[allow(clippy::too_many_arguments)]
     fn panel_gemm(
+        _a_transposed: bool,
         _a: &[Self],
         _lda: usize,
         _m: usize,
@@ -138,10 +145,14 @@ impl_real!(
     fn gemv_rows(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
         crate::simd::gemv_f32(m, rows, cols, xs, out)
     },
+    fn has_panels() -> bool {
+        crate::panel_gemm::available()
+    },
     fn panel_pack(b: &[f32], k: usize, n: usize) -> Option<Vec<f32>> {
         crate::panel_gemm::available().then(|| crate::panel_gemm::pack(b, k, n))
     },
     fn panel_gemm(
+        a_transposed: bool,
         a: &[f32],
         lda: usize,
         m: usize,
@@ -152,7 +163,11 @@ impl_real!(
         ldc: usize,
         accumulate: bool,
     ) {
-        crate::panel_gemm::gemm(a, lda, m, panels, k, n, c, ldc, accumulate)
+        if a_transposed {
+            crate::panel_gemm::gemm_at(a, lda, m, panels, k, n, c, ldc, accumulate)
+        } else {
+            crate::panel_gemm::gemm(a, lda, m, panels, k, n, c, ldc, accumulate)
+        }
     }
 );
 impl_real!(f64, DType::F64);

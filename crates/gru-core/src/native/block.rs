@@ -11,7 +11,7 @@
 
 use super::pool::Pool;
 use crate::activation::Activations;
-use crate::linalg::{matmul, MatMut, MatRef, PackedRhs};
+use crate::linalg::{matmul, matmul_tn, MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;
@@ -59,6 +59,8 @@ pub(crate) struct PackedBlock<T> {
     r_back: Option<PackedRhs<T>>,
     /// `R_n` (before-multiplication, training only).
     r_back_n: Option<PackedRhs<T>>,
+    /// `W` (`3H × In`) for backward's `dX = dGX · W`; training only.
+    w_back: Option<PackedRhs<T>>,
     /// The same weights cut by hidden units for `unit_threads` workers (inference of large
     /// H, see `units.rs`); empty when unused.
     pub(crate) units: super::units::UnitSplit<T>,
@@ -86,7 +88,8 @@ impl<T: Real> PackedBlock<T> {
                 Some(PackedRhs::new(p.r_gate(Gate::Candidate), hid, hid)),
             ),
         };
-        Self { wt: PackedRhs::new(&transpose(p.w(), g3, inp), inp, g3), rt_step, rt_n, r_back, r_back_n, units }
+        let w_back = training.then(|| PackedRhs::new(p.w(), g3, inp));
+        Self { wt: PackedRhs::new(&transpose(p.w(), g3, inp), inp, g3), w_back, rt_step, rt_n, r_back, r_back_n, units }
     }
 }
 
@@ -98,9 +101,10 @@ fn product_or<T: Real>(
     accumulate: bool,
     a: MatRef<'_, T>,
     m: MatRef<'_, T>,
+    threads: usize,
 ) {
     match packed {
-        Some(p) => p.product(dst, accumulate, a),
+        Some(p) => p.product_par(dst, accumulate, a, threads),
         None => matmul(dst, accumulate, a, m),
     }
 }
@@ -140,6 +144,7 @@ impl<T: Real> BlockTrace<T> {
 
 /// Runs one block forward. `x`: `[T, B, In]`, `h0`: `[B, H]`. Writes `y`: `[T, B, H]`
 /// (zero where inactive) and returns the final state `[B, H]` and, if `keep`, the trace.
+/// The input projection runs on `gemm_threads` threads.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     s: &BlockShape<'_, T>,
@@ -149,6 +154,7 @@ pub(crate) fn forward<T: Real>(
     h0: &[T],
     y: &mut [T],
     keep: bool,
+    gemm_threads: usize,
     pool: &mut Pool<T>,
 ) -> (Vec<T>, Option<BlockTrace<T>>) {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
@@ -157,7 +163,12 @@ pub(crate) fn forward<T: Real>(
 
     // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
     let mut gx = pool.zeros(steps * batch * g3);
-    packed.wt.product(MatMut::new(&mut gx, steps * batch, g3), false, MatRef::new(x, steps * batch, inp));
+    packed.wt.product_par(
+        MatMut::new(&mut gx, steps * batch, g3),
+        false,
+        MatRef::new(x, steps * batch, inp),
+        gemm_threads,
+    );
     let mut bias_row = p.bias()[..g3].to_vec();
     for g in [Gate::Reset, Gate::Update] {
         if let Some(rb) = p.recurrent_bias(g) {
@@ -277,6 +288,7 @@ pub(crate) fn backward<T: Real>(
     dh_t: &[T],
     dx: &mut [T],
     grads: &mut BlockParams<T>,
+    gemm_threads: usize,
     pool: &mut Pool<T>,
 ) -> Vec<T> {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
@@ -339,6 +351,7 @@ pub(crate) fn backward<T: Real>(
                 false,
                 MatRef::strided(&dgx_t[2 * hid..], batch, hid, g3),
                 MatRef::new(p.r_gate(Gate::Candidate), hid, hid),
+                1,
             );
             for b in (0..batch).filter(|&b| s.active(t, b)) {
                 let row = t * batch + b;
@@ -356,6 +369,7 @@ pub(crate) fn backward<T: Real>(
                 true,
                 MatRef::strided(dgx_t, batch, 2 * hid, g3),
                 MatRef::new(&p.r()[..2 * hid * hid], 2 * hid, hid),
+                1,
             );
         } else {
             let dgh_t = &mut dgh[t * batch * g3..(t + 1) * batch * g3];
@@ -368,6 +382,7 @@ pub(crate) fn backward<T: Real>(
                 true,
                 MatRef::new(dgh_t, batch, g3),
                 MatRef::new(p.r(), g3, hid),
+                1,
             );
         }
         std::mem::swap(&mut dh, &mut dh_prev);
@@ -375,8 +390,16 @@ pub(crate) fn backward<T: Real>(
 
     // Parameter gradients and dX: GEMMs over all steps.
     let rows = steps * batch;
-    matmul(MatMut::new(grads.w_mut(), g3, inp), false, MatRef::new(&dgx, rows, g3).t(), MatRef::new(x, rows, inp));
-    matmul(MatMut::new(dx, rows, inp), true, MatRef::new(&dgx, rows, g3), MatRef::new(p.w(), g3, inp));
+    let w_grad = MatMut::new(grads.w_mut(), g3, inp);
+    matmul_tn(w_grad, false, MatRef::new(&dgx, rows, g3), MatRef::new(x, rows, inp), gemm_threads);
+    product_or(
+        packed.w_back.as_ref(),
+        MatMut::new(dx, rows, inp),
+        true,
+        MatRef::new(&dgx, rows, g3),
+        MatRef::new(p.w(), g3, inp),
+        gemm_threads,
+    );
     let col_sums = |m: &[T]| {
         let mut s = vec![T::zero(); g3];
         for row in m.chunks_exact(g3) {
@@ -390,24 +413,27 @@ pub(crate) fn backward<T: Real>(
     grads.bias_mut()[..g3].copy_from_slice(&db_in);
     if before {
         let (d_rz, d_n) = grads.r_mut().split_at_mut(2 * hid * hid);
-        matmul(
+        matmul_tn(
             MatMut::new(d_rz, 2 * hid, hid),
             false,
-            MatRef::strided(&dgx, rows, 2 * hid, g3).t(),
+            MatRef::strided(&dgx, rows, 2 * hid, g3),
             MatRef::new(&trace.h_prev, rows, hid),
+            gemm_threads,
         );
-        matmul(
+        matmul_tn(
             MatMut::new(d_n, hid, hid),
             false,
-            MatRef::strided(&dgx[2 * hid..], rows, hid, g3).t(),
+            MatRef::strided(&dgx[2 * hid..], rows, hid, g3),
             MatRef::new(&trace.operand, rows, hid),
+            gemm_threads,
         );
     } else {
-        matmul(
+        matmul_tn(
             MatMut::new(grads.r_mut(), g3, hid),
             false,
-            MatRef::new(&dgh, rows, g3).t(),
+            MatRef::new(&dgh, rows, g3),
             MatRef::new(&trace.h_prev, rows, hid),
+            gemm_threads,
         );
         if grads.has_recurrent_bias() {
             let db_rec = col_sums(&dgh);

@@ -118,6 +118,15 @@ const UNIT_SPLIT_MIN_HIDDEN: usize = 512;
 /// for a barrier (B1 T1000 H64: 1.06 ms split vs 0.74 on one thread; B1 H256: 0.46 vs 0.75).
 const UNIT_SPLIT_SMALL_BATCH_MIN_HIDDEN: usize = 128;
 
+/// Training runs one recurrent sweep instead of splitting the batch, with its large GEMMs
+/// (input projection, weight gradients, dX) split between the threads, from this many
+/// hidden units when a batch split would leave at most `TRAIN_SWEEP_ALONE_MAX_ROWS`
+/// sequences per thread: each thread of a batch split streams all of R every step, which
+/// costs more than it saves at few rows (measured, B16 T50 H1024: 115 -> 103 ms; at B32
+/// T187 H1536, 16 rows per thread, the batch split stays faster: 1575 vs 1942 ms).
+const TRAIN_SWEEP_ALONE_MIN_HIDDEN: usize = 512;
+const TRAIN_SWEEP_ALONE_MAX_ROWS: usize = 8;
+
 /// Workers of the unit-split inference (`units.rs`) for `spec`, or 1 when it does not apply:
 /// Inference mode, H from 128, after- or recurrent-bias-after mode, more than one thread.
 /// Whether a call uses it depends on its batch too (`uses_unit_split`).
@@ -184,7 +193,12 @@ impl<T: Real> KoraliPrepared<T> {
                     && (self.unit_split == Some(true)
                         || self.spec.hidden_size >= UNIT_SPLIT_MIN_HIDDEN
                         || b < 2 * split::MIN_ROWS_PER_THREAD);
-                let parts = split::parts(b, if unit_split { 1 } else { self.threads });
+                // Training of large H: one recurrent sweep (streaming R once per step, not
+                // once per thread) with the large GEMMs on every thread.
+                let sweep_alone = keep
+                    && self.spec.hidden_size >= TRAIN_SWEEP_ALONE_MIN_HIDDEN
+                    && b <= TRAIN_SWEEP_ALONE_MAX_ROWS * self.threads;
+                let parts = split::parts(b, if unit_split || sweep_alone { 1 } else { self.threads });
                 if self.pools.len() < parts.len() {
                     self.pools.resize_with(parts.len(), pool::Pool::new);
                 }
@@ -199,6 +213,7 @@ impl<T: Real> KoraliPrepared<T> {
                     batch.h0,
                     keep,
                     unit_split,
+                    self.threads,
                     &parts,
                     pools,
                 );
@@ -280,7 +295,18 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
         Ok(match saved.path {
             SavedPath::Fast(s, parts) => {
                 let pools = &mut self.pools[..parts.len()];
-                split::backward(&self.spec, &self.params, &self.packed, s, grads, steps, batch, &parts, pools)
+                split::backward(
+                    &self.spec,
+                    &self.params,
+                    &self.packed,
+                    s,
+                    grads,
+                    steps,
+                    batch,
+                    self.threads,
+                    &parts,
+                    pools,
+                )
             }
             SavedPath::Reference(s) => reference::backward(&self.spec, &self.params, &s, grads),
         })

@@ -53,7 +53,8 @@ fn y_dims(spec: &GruSpec, steps: usize) -> (usize, usize) {
 }
 
 /// Forward over `parts` of the batch on as many threads (one part: on this thread, with no
-/// copies; `unit_split`: its blocks split by units, `units.rs`). `pools` has one pool per part.
+/// copies; `unit_split`: its blocks split by units, `units.rs`; its large GEMMs on `threads`
+/// threads). `pools` has one pool per part.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     spec: &GruSpec,
@@ -65,11 +66,12 @@ pub(crate) fn forward<T: Real>(
     h0: Option<&[T]>,
     keep: bool,
     unit_split: bool,
+    threads: usize,
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
 ) -> (GruOutput<T>, Option<Vec<FastSaved<T>>>) {
     if let ([_], [pool, ..]) = (parts, &mut *pools) {
-        let (out, saved) = stack::forward(spec, params, packed, x, steps, lengths, h0, keep, unit_split, pool);
+        let (out, saved) = stack::forward(spec, params, packed, x, steps, lengths, h0, keep, unit_split, threads, pool);
         return (out, saved.map(|s| vec![s]));
     }
     let batch = lengths.len();
@@ -83,7 +85,7 @@ pub(crate) fn forward<T: Real>(
                 let h0s = h0.map(|h| gather(h, blocks, batch, hid, r));
                 let ls = lengths[r.clone()].to_vec();
                 s.spawn(move || {
-                    stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, false, pool)
+                    stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, false, 1, pool)
                 })
             })
             .collect();
@@ -113,12 +115,13 @@ pub(crate) fn backward<T: Real>(
     grads: &OutputGrads<'_, T>,
     steps: usize,
     batch: usize,
+    threads: usize,
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
 ) -> GruGradients<T> {
     if parts.len() == 1 {
         if let (Some(part), Some(pool)) = (saved.into_iter().next(), pools.first_mut()) {
-            return stack::backward(spec, params, packed, part, grads, pool);
+            return stack::backward(spec, params, packed, part, grads, threads, pool);
         }
         unreachable!("one part has one saved state and one pool");
     }
@@ -133,7 +136,7 @@ pub(crate) fn backward<T: Real>(
                 let dy = gather(grads.dy, outer, batch, inner, r);
                 let dh = grads.dh_t.map(|d| gather(d, blocks, batch, hid, r));
                 s.spawn(move || {
-                    stack::backward(spec, params, packed, sv, &OutputGrads { dy: &dy, dh_t: dh.as_deref() }, pool)
+                    stack::backward(spec, params, packed, sv, &OutputGrads { dy: &dy, dh_t: dh.as_deref() }, 1, pool)
                 })
             })
             .collect();

@@ -41,6 +41,7 @@ pub(crate) fn forward<T: Real>(
     h0: Option<&[T]>,
     keep: bool,
     unit_split: bool,
+    gemm_threads: usize,
     pool: &mut Pool<T>,
 ) -> (GruOutput<T>, Option<FastSaved<T>>) {
     let batch = lengths.len();
@@ -69,10 +70,11 @@ pub(crate) fn forward<T: Real>(
                     (h, None)
                 }
             } else if dirs == 1 {
-                block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut layer_out, keep, pool)
+                block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut layer_out, keep, gemm_threads, pool)
             } else {
                 let mut y_dir = pool.zeros(steps * batch * hid);
-                let r = block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut y_dir, keep, pool);
+                let r =
+                    block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut y_dir, keep, gemm_threads, pool);
                 set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
                 pool.give(y_dir);
                 r
@@ -111,6 +113,7 @@ pub(crate) fn backward<T: Real>(
     packed: &[PackedBlock<T>],
     saved: FastSaved<T>,
     grads: &OutputGrads<'_, T>,
+    gemm_threads: usize,
     pool: &mut Pool<T>,
 ) -> GruGradients<T> {
     let (steps, lengths) = (saved.steps, &saved.lengths[..]);
@@ -154,6 +157,7 @@ pub(crate) fn backward<T: Real>(
                 dh_t,
                 &mut d_below,
                 &mut dparams.blocks_mut()[blk],
+                gemm_threads,
                 pool,
             );
             trace.give_to(pool);
