@@ -85,6 +85,13 @@ impl<T: Real> Activations<T> {
         inner * self.clip_grad(a)
     }
 
+    /// Whether the derivatives need the pre-activations `a` (clip, hard-sigmoid's kinks,
+    /// softsign), not only the values: sigmoid and tanh without clip do not, so training
+    /// need not keep `a`.
+    pub fn derivatives_need_inputs(&self) -> bool {
+        self.clip.is_some() || !matches!(self.gate, GateFn::Sigmoid) || self.state != StateActivation::Tanh
+    }
+
     /// `out = σ_g(clip(a))` element-wise (vectorized for sigmoid without clip).
     pub fn gate_slice(&self, a: &[T], out: &mut [T]) {
         match (self.gate, self.clip) {

@@ -122,7 +122,8 @@ fn transpose<T: Real>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
 
 /// What backward needs from a block's forward pass; all `[T, B, ·]` time-major.
 pub(crate) struct BlockTrace<T> {
-    /// Unclipped pre-activations `[a_r | a_z | a_n]`, `[T, B, 3H]`.
+    /// Unclipped pre-activations `[a_r | a_z | a_n]`, `[T, B, 3H]`; empty when the
+    /// derivatives need only the values (`Activations::derivatives_need_inputs`).
     pre: Vec<T>,
     /// Gate values `[r | z | n]`, `[T, B, 3H]`.
     gates: Vec<T>,
@@ -186,7 +187,7 @@ pub(crate) fn forward<T: Real>(
 
     let sz = if keep { steps * batch } else { 0 };
     let mut trace = BlockTrace {
-        pre: pool.zeros(sz * g3),
+        pre: pool.zeros(if s.act.derivatives_need_inputs() { sz * g3 } else { 0 }),
         gates: pool.zeros(sz * g3),
         operand: pool.zeros(sz * hid),
         h_prev: pool.zeros(sz * hid),
@@ -251,7 +252,9 @@ pub(crate) fn forward<T: Real>(
             act.state_slice(&pr[2 * hid..], n);
             let (hb, yb) = (&mut h[b * hid..][..hid], &mut y[row * hid..][..hid]);
             if keep {
-                trace.pre[row * g3..][..g3].copy_from_slice(pr);
+                if !trace.pre.is_empty() {
+                    trace.pre[row * g3..][..g3].copy_from_slice(pr);
+                }
                 trace.gates[row * g3..][..2 * hid].copy_from_slice(rz);
                 trace.gates[row * g3 + 2 * hid..][..hid].copy_from_slice(n);
                 trace.operand[row * hid..][..hid].copy_from_slice(op);
@@ -297,7 +300,10 @@ pub(crate) fn backward<T: Real>(
     let act = s.act;
     // dGX: [da_r | da_z | da_n]; dGH: [da_r | da_z | d(R_n-product operand)] (after modes).
     let mut dgx = pool.zeros(steps * batch * g3);
-    let mut dgh = if before { Vec::new() } else { pool.zeros(steps * batch * g3) };
+    // dGH's r and z columns are dGX's; only its n columns differ (after modes): `[T, B, H]`,
+    // and a `[B, 3H]` row block assembled per step for the recurrent product.
+    let mut dgh_n = if before { Vec::new() } else { pool.zeros(steps * batch * hid) };
+    let mut dgh_t = if before { Vec::new() } else { vec![T::zero(); batch * g3] };
     let mut dh = dh_t.to_vec();
     let mut dh_prev = vec![T::zero(); batch * hid];
     let mut q = vec![T::zero(); batch * hid];
@@ -314,7 +320,9 @@ pub(crate) fn backward<T: Real>(
             }
             // One row: vectorizable passes over H values.
             let gr = &trace.gates[row * g3..][..g3];
-            let pr = &trace.pre[row * g3..][..g3];
+            // Without kept pre-activations the derivatives read only the values (the
+            // activations ignore `pr` then; see `derivatives_need_inputs`).
+            let pr = if trace.pre.is_empty() { gr } else { &trace.pre[row * g3..][..g3] };
             let (r, z, n) = (&gr[..hid], &gr[hid..2 * hid], &gr[2 * hid..]);
             let hp = &trace.h_prev[row * hid..][..hid];
             let dxr = &mut dgx[row * g3..][..g3];
@@ -335,7 +343,7 @@ pub(crate) fn backward<T: Real>(
             if !before {
                 let op = &trace.operand[row * hid..][..hid];
                 act.gate_grad_slice(&pr[..hid], r, dar);
-                let dghn = &mut dgh[row * g3 + 2 * hid..][..hid];
+                let dghn = &mut dgh_n[row * hid..][..hid];
                 for j in 0..hid {
                     dar[j] *= dan[j] * op[j];
                     dghn[j] = dan[j] * r[j];
@@ -359,7 +367,8 @@ pub(crate) fn backward<T: Real>(
                     let r = trace.gates[row * g3 + j];
                     let dr = q[b * hid + j] * trace.h_prev[row * hid + j];
                     dh_prev[b * hid + j] += q[b * hid + j] * r;
-                    dgx_t[b * g3 + j] = dr * act.gate_grad(trace.pre[row * g3 + j], r);
+                    let a = if trace.pre.is_empty() { r } else { trace.pre[row * g3 + j] };
+                    dgx_t[b * g3 + j] = dr * act.gate_grad(a, r);
                 }
             }
             // dh += [da_r | da_z] · R[r, z]
@@ -372,15 +381,15 @@ pub(crate) fn backward<T: Real>(
                 1,
             );
         } else {
-            let dgh_t = &mut dgh[t * batch * g3..(t + 1) * batch * g3];
             for b in 0..batch {
                 dgh_t[b * g3..b * g3 + 2 * hid].copy_from_slice(&dgx_t[b * g3..b * g3 + 2 * hid]);
+                dgh_t[b * g3 + 2 * hid..(b + 1) * g3].copy_from_slice(&dgh_n[(t * batch + b) * hid..][..hid]);
             }
             product_or(
                 packed.r_back.as_ref(),
                 MatMut::new(&mut dh_prev, batch, hid),
                 true,
-                MatRef::new(dgh_t, batch, g3),
+                MatRef::new(&dgh_t, batch, g3),
                 MatRef::new(p.r(), g3, hid),
                 1,
             );
@@ -428,19 +437,24 @@ pub(crate) fn backward<T: Real>(
             gemm_threads,
         );
     } else {
-        matmul_tn(
-            MatMut::new(grads.r_mut(), g3, hid),
-            false,
-            MatRef::new(&dgh, rows, g3),
-            MatRef::new(&trace.h_prev, rows, hid),
-            gemm_threads,
-        );
+        // dR = dGHᵀ · H_prev: its r, z rows from dGX, its n rows from dGH_n; H_prev packed once.
+        let h_prev = PackedRhs::new(&trace.h_prev, rows, hid);
+        let (d_rz, d_n) = grads.r_mut().split_at_mut(2 * hid * hid);
+        let dgx_rz = MatRef::strided(&dgx, rows, 2 * hid, g3).t();
+        h_prev.product_par(MatMut::new(d_rz, 2 * hid, hid), false, dgx_rz, gemm_threads);
+        h_prev.product_par(MatMut::new(d_n, hid, hid), false, MatRef::new(&dgh_n, rows, hid).t(), gemm_threads);
         if grads.has_recurrent_bias() {
-            let db_rec = col_sums(&dgh);
+            let mut db_rec = db_in[..2 * hid].to_vec();
+            db_rec.resize(g3, T::zero());
+            for row in dgh_n.chunks_exact(hid) {
+                for (o, &v) in db_rec[2 * hid..].iter_mut().zip(row) {
+                    *o += v;
+                }
+            }
             grads.bias_mut()[g3..].copy_from_slice(&db_rec);
         }
     }
     pool.give(dgx);
-    pool.give(dgh);
+    pool.give(dgh_n);
     dh
 }

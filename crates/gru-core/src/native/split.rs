@@ -144,17 +144,27 @@ pub(crate) fn backward<T: Real>(
     });
     let mut dx = vec![T::zero(); steps * batch * inp];
     let mut dh0 = vec![T::zero(); state_len(spec, batch)];
-    let mut flat = vec![T::zero(); params.num_params()];
-    for (r, g) in parts.iter().zip(&results) {
+    let mut results = results.into_iter();
+    let Some(mut first) = results.next() else { unreachable!("at least one part") };
+    scatter(&mut dx, &first.dx, steps, batch, inp, &parts[0]);
+    scatter(&mut dh0, &first.dh0, blocks, batch, hid, &parts[0]);
+    // The parameter gradients: the other parts' added into the first part's, in place.
+    for (r, g) in parts[1..].iter().zip(results) {
         scatter(&mut dx, &g.dx, steps, batch, inp, r);
         scatter(&mut dh0, &g.dh0, blocks, batch, hid, r);
-        for (a, &b) in flat.iter_mut().zip(&g.params.to_flat()) {
-            *a += b;
+        for (acc, part) in first.params.blocks_mut().iter_mut().zip(g.params.blocks()) {
+            for (a, &b) in acc.w_mut().iter_mut().zip(part.w()) {
+                *a += b;
+            }
+            for (a, &b) in acc.r_mut().iter_mut().zip(part.r()) {
+                *a += b;
+            }
+            for (a, &b) in acc.bias_mut().iter_mut().zip(part.bias()) {
+                *a += b;
+            }
         }
     }
-    let mut dparams = GruParams::zeros(spec);
-    dparams.set_flat(&flat).expect("same spec, same size");
-    GruGradients { dx, dh0, params: dparams }
+    GruGradients { dx, dh0, params: first.params }
 }
 
 #[cfg(test)]
