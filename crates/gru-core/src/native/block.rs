@@ -73,7 +73,7 @@ impl<T: Real> PackedBlock<T> {
         let (inp, hid) = (p.input_size(), p.hidden_size());
         let g3 = 3 * hid;
         let before = mode == ResetGateMode::BeforeMultiplication;
-        let units = super::units::UnitSplit::new(p, unit_threads);
+        let units = super::units::UnitSplit::new(p, unit_threads, training);
         let rt = transpose(p.r(), g3, hid);
         let (rt_step, rt_n) = if before {
             (PackedRhs::columns(&rt, hid, g3, 0..2 * hid), Some(PackedRhs::columns(&rt, hid, g3, 2 * hid..g3)))

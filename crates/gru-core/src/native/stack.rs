@@ -16,7 +16,13 @@ pub(crate) struct FastSaved<T> {
     /// Input of each layer, `[T, B, In_ℓ]`.
     layer_inputs: Vec<Vec<T>>,
     /// One trace per block, indexed `layer·dirs + dir`.
-    traces: Vec<BlockTrace<T>>,
+    traces: Vec<BlockSaved<T>>,
+}
+
+/// A block's trace: of one sweep (`block.rs`), or of the unit-split workers (`units.rs`).
+enum BlockSaved<T> {
+    Dense(BlockTrace<T>),
+    Units(Vec<super::units::WorkerTrace<T>>),
 }
 
 /// Copies column block `dir` (width H) of `[T·B, dirs·H]` into `[T·B, H]` or back.
@@ -59,26 +65,26 @@ pub(crate) fn forward<T: Real>(
             let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
             let p = params.block(layer, dir, dirs);
-            let (h_last, trace) = if unit_split && !keep && !packed[blk].units.is_empty() {
-                if dirs == 1 {
-                    (super::units::forward(&shape, &packed[blk].units, &layer_in, h0_blk, &mut layer_out), None)
-                } else {
-                    let mut y_dir = pool.zeros(steps * batch * hid);
-                    let h = super::units::forward(&shape, &packed[blk].units, &layer_in, h0_blk, &mut y_dir);
-                    set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
-                    pool.give(y_dir);
-                    (h, None)
+            let units = &packed[blk].units;
+            let use_units = unit_split && !units.is_empty() && (!keep || units.trains());
+            let mut y_dir = if dirs == 1 { Vec::new() } else { pool.zeros(steps * batch * hid) };
+            let y_blk = if dirs == 1 { &mut layer_out[..] } else { &mut y_dir[..] };
+            let (h_last, trace) = match (use_units, keep) {
+                (true, false) => (super::units::forward(&shape, units, &layer_in, h0_blk, y_blk), None),
+                (true, true) => {
+                    let (h, t) = super::units::forward_train(&shape, units, &layer_in, h0_blk, y_blk);
+                    (h, Some(BlockSaved::Units(t)))
                 }
-            } else if dirs == 1 {
-                block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut layer_out, keep, gemm_threads, pool)
-            } else {
-                let mut y_dir = pool.zeros(steps * batch * hid);
-                let r =
-                    block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, &mut y_dir, keep, gemm_threads, pool);
+                (false, _) => {
+                    let (h, t) =
+                        block::forward(&shape, p, &packed[blk], &layer_in, h0_blk, y_blk, keep, gemm_threads, pool);
+                    (h, t.map(BlockSaved::Dense))
+                }
+            };
+            if dirs > 1 {
                 set_columns(&mut layer_out, &y_dir, dirs, hid, dir);
                 pool.give(y_dir);
-                r
-            };
+            }
             h_t[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&h_last);
             traces.extend(trace);
         }
@@ -136,7 +142,7 @@ pub(crate) fn backward<T: Real>(
         }
     };
     let FastSaved { mut layer_inputs, traces, .. } = saved;
-    let mut traces: Vec<Option<BlockTrace<T>>> = traces.into_iter().map(Some).collect();
+    let mut traces: Vec<Option<BlockSaved<T>>> = traces.into_iter().map(Some).collect();
     for layer in (0..spec.depth).rev() {
         let inp = spec.layer_input_size(layer);
         let mut d_below = pool.zeros(steps * batch * inp);
@@ -146,21 +152,38 @@ pub(crate) fn backward<T: Real>(
             let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
             let dy_dir = if dirs == 1 { None } else { Some(columns(&d_above, dirs, hid, dir)) };
             let dh_t = grads.dh_t.map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
-            let trace = traces[blk].take().expect("one trace per block");
-            let dh = block::backward(
-                &shape,
-                params.block(layer, dir, dirs),
-                &packed[blk],
-                &trace,
-                &layer_input,
-                dy_dir.as_deref().unwrap_or(&d_above),
-                dh_t,
-                &mut d_below,
-                &mut dparams.blocks_mut()[blk],
-                gemm_threads,
-                pool,
-            );
-            trace.give_to(pool);
+            let dy_blk = dy_dir.as_deref().unwrap_or(&d_above);
+            let grads_blk = &mut dparams.blocks_mut()[blk];
+            let dh = match traces[blk].take().expect("one trace per block") {
+                BlockSaved::Dense(trace) => {
+                    let p = params.block(layer, dir, dirs);
+                    let dh = block::backward(
+                        &shape,
+                        p,
+                        &packed[blk],
+                        &trace,
+                        &layer_input,
+                        dy_blk,
+                        dh_t,
+                        &mut d_below,
+                        grads_blk,
+                        gemm_threads,
+                        pool,
+                    );
+                    trace.give_to(pool);
+                    dh
+                }
+                BlockSaved::Units(workers) => super::units_train::backward(
+                    &shape,
+                    &packed[blk].units,
+                    workers,
+                    &layer_input,
+                    dy_blk,
+                    dh_t,
+                    &mut d_below,
+                    grads_blk,
+                ),
+            };
             dh0[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&dh);
         }
         pool.give(layer_input);

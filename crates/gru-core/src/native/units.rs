@@ -21,20 +21,37 @@ use crate::spec::ResetGateMode;
 /// One worker's weights: `wt` = columns of Wᵀ (`In × 3U`, gates r, z, n), `rt` = columns of
 /// Rᵀ (`H × 3U`), its input bias (with b'_r, b'_z folded in) and its b'_n.
 pub(crate) struct UnitPack<T> {
-    units: Range<usize>,
+    pub(crate) units: Range<usize>,
     wt: PackedRhs<T>,
     rt: PackedRhs<T>,
     bias: Vec<T>,
     rec_bias_n: Vec<T>,
+    /// Training: the worker's rows of R (`3U × H`, gates r, z, n) and of W (`3U × In`),
+    /// for backward's partial `dh += dGH_k · R_k` and `dX += dGX_k · W_k`.
+    pub(crate) back: Option<(PackedRhs<T>, PackedRhs<T>)>,
     /// The worker's buffers, kept across calls (fresh ones of tens of MB cost page faults
-    /// on every call): `gx` `[T, B, 3U]` and its output `y` `[T, B, U]`.
-    scratch: Mutex<Scratch<T>>,
+    /// on every call): `gx` `[T, B, 3U]` and its output `y` `[T, B, U]`; in training also
+    /// its trace (see [`WorkerTrace`]).
+    pub(crate) scratch: Mutex<Scratch<T>>,
 }
 
 #[derive(Default)]
-struct Scratch<T> {
+pub(crate) struct Scratch<T> {
     gx: Vec<T>,
     y: Vec<T>,
+    trace: WorkerTrace<T>,
+}
+
+/// What backward needs of one worker's units, all `[T, B, ·]`: `gates` `[r | z | n]`
+/// (`3U`), `pre` the pre-activations (`3U`; empty where the derivatives need only values),
+/// `operand` `R_n h + b'_n` (`U`), and (worker 0 only) `h_prev`, the full state each step
+/// started from (`H`).
+#[derive(Default)]
+pub(crate) struct WorkerTrace<T> {
+    pub(crate) gates: Vec<T>,
+    pub(crate) pre: Vec<T>,
+    pub(crate) operand: Vec<T>,
+    pub(crate) h_prev: Vec<T>,
 }
 
 /// A block's unit split: the workers' packs and the copy of the block input they share
@@ -45,9 +62,10 @@ pub(crate) struct UnitSplit<T> {
 }
 
 impl<T: Real> UnitSplit<T> {
-    /// The split of block `p` between `threads` workers; none for one thread.
-    pub(crate) fn new(p: &BlockParams<T>, threads: usize) -> Self {
-        let packs = if threads > 1 { UnitPack::split(p, threads) } else { Vec::new() };
+    /// The split of block `p` between `threads` workers (`training`: with what backward
+    /// needs); none for one thread.
+    pub(crate) fn new(p: &BlockParams<T>, threads: usize, training: bool) -> Self {
+        let packs = if threads > 1 { UnitPack::split(p, threads, training) } else { Vec::new() };
         Self { packs: packs.into(), input: Arc::new(RwLock::new(Vec::new())) }
     }
 
@@ -55,11 +73,20 @@ impl<T: Real> UnitSplit<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.packs.is_empty()
     }
+
+    /// Whether the split can train (its packs hold backward's rows).
+    pub(crate) fn trains(&self) -> bool {
+        self.packs.first().is_some_and(|p| p.back.is_some())
+    }
+
+    pub(crate) fn packs(&self) -> &Arc<[UnitPack<T>]> {
+        &self.packs
+    }
 }
 
 impl<T: Real> UnitPack<T> {
-    /// The packs of `threads` workers for block `p`.
-    pub(crate) fn split(p: &BlockParams<T>, threads: usize) -> Vec<Self> {
+    /// The packs of `threads` workers for block `p` (`training`: with backward's rows).
+    pub(crate) fn split(p: &BlockParams<T>, threads: usize, training: bool) -> Vec<Self> {
         let (h, inp) = (p.hidden_size(), p.input_size());
         (0..threads)
             .map(|k| {
@@ -88,13 +115,26 @@ impl<T: Real> UnitPack<T> {
                         }
                     }
                 }
+                let back = training.then(|| {
+                    let rows = |full: fn(&BlockParams<T>, Gate) -> &[T], width: usize| -> Vec<T> {
+                        Gate::ALL
+                            .into_iter()
+                            .flat_map(|g| full(p, g)[units.start * width..units.end * width].iter().copied())
+                            .collect()
+                    };
+                    (
+                        PackedRhs::new(&rows(BlockParams::r_gate, h), 3 * u, h),
+                        PackedRhs::new(&rows(BlockParams::w_gate, inp), 3 * u, inp),
+                    )
+                });
                 Self {
                     units,
                     wt: PackedRhs::new(&wt, inp, 3 * u),
                     rt: PackedRhs::new(&rt, h, 3 * u),
                     bias,
                     rec_bias_n,
-                    scratch: Mutex::new(Scratch { gx: Vec::new(), y: Vec::new() }),
+                    back,
+                    scratch: Mutex::new(Scratch::default()),
                 }
             })
             .collect()
@@ -108,14 +148,19 @@ impl<T: Real> UnitPack<T> {
 const SPINS_BEFORE_YIELD: u32 = 16;
 
 /// A barrier that spins, then yields (thread wake-ups cost more than a step on these VMs).
-struct SpinBarrier {
+pub(crate) struct SpinBarrier {
     arrived: AtomicUsize,
     generation: AtomicUsize,
     n: usize,
 }
 
 impl SpinBarrier {
-    fn wait(&self) {
+    /// A barrier for `n` workers.
+    pub(crate) fn new(n: usize) -> Self {
+        Self { arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), n }
+    }
+
+    pub(crate) fn wait(&self) {
         let gen = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
             self.arrived.store(0, Ordering::Relaxed);
@@ -148,6 +193,8 @@ struct Job<T> {
     mode: ResetGateMode,
     act: Activations<T>,
     hid: usize,
+    /// Training: record the trace.
+    keep: bool,
     barrier: SpinBarrier,
     slots: [Vec<AtomicU64>; 2],
 }
@@ -164,9 +211,19 @@ impl<T: Real> Job<T> {
         let u = pack.units.len();
         let u3 = 3 * u;
         let mut scratch = pack.scratch.lock().unwrap_or_else(|p| p.into_inner());
-        let Scratch { gx, y: y_local } = &mut *scratch;
+        let Scratch { gx, y: y_local, trace } = &mut *scratch;
         gx.resize(steps * batch * u3, T::zero());
         y_local.resize(steps * batch * u, T::zero());
+        if self.keep {
+            let rows = steps * batch;
+            let pre_len = if s.act.derivatives_need_inputs() { rows * u3 } else { 0 };
+            *trace = WorkerTrace {
+                gates: vec![T::zero(); rows * u3],
+                pre: vec![T::zero(); pre_len],
+                operand: vec![T::zero(); rows * u],
+                h_prev: if k == 0 { vec![T::zero(); rows * hid] } else { Vec::new() },
+            };
+        }
         {
             let x = self.x.read().unwrap_or_else(|p| p.into_inner());
             let inp = x.len() / (steps * batch);
@@ -185,6 +242,11 @@ impl<T: Real> Job<T> {
         for (step, t) in s.order().enumerate() {
             let slots = &slots[step % 2];
             pack.rt.product(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid));
+            if self.keep && k == 0 {
+                for b in (0..batch).filter(|&b| s.active(t, b)) {
+                    trace.h_prev[(t * batch + b) * hid..][..hid].copy_from_slice(&h[b * hid..(b + 1) * hid]);
+                }
+            }
             for b in 0..batch {
                 let old = &h[b * hid + pack.units.start..b * hid + pack.units.end];
                 let out = &mut mine[b * u..(b + 1) * u];
@@ -203,6 +265,19 @@ impl<T: Real> Job<T> {
                 }
                 let (rz, n) = gates.split_at_mut(2 * u);
                 s.act.state_slice(&pre[2 * u..], n);
+                if self.keep {
+                    let row = t * batch + b;
+                    trace.gates[row * u3..][..2 * u].copy_from_slice(rz);
+                    trace.gates[row * u3 + 2 * u..][..u].copy_from_slice(n);
+                    if !trace.pre.is_empty() {
+                        trace.pre[row * u3..][..u3].copy_from_slice(&pre);
+                    }
+                    for (o, (&g, &rb)) in
+                        trace.operand[row * u..][..u].iter_mut().zip(ghr[2 * u..].iter().zip(&pack.rec_bias_n))
+                    {
+                        *o = g + rb;
+                    }
+                }
                 let yl = &mut y_local[(t * batch + b) * u..][..u];
                 for j in 0..u {
                     let v = n[j] + rz[u + j] * (old[j] - n[j]);
@@ -228,6 +303,28 @@ impl<T: Real> Job<T> {
 /// helpers (`helpers.rs`), or scoped threads when the helpers are busy. `x`: `[T, B, In]`,
 /// `h0`: `[B, H]`; writes `y` `[T, B, H]` (zero where inactive) and returns the final state.
 pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, split: &UnitSplit<T>, x: &[T], h0: &[T], y: &mut [T]) -> Vec<T> {
+    run(s, split, x, h0, y, false).0
+}
+
+/// [`forward`] that also keeps, per worker, what backward needs (`units_train.rs`).
+pub(crate) fn forward_train<T: Real>(
+    s: &BlockShape<'_, T>,
+    split: &UnitSplit<T>,
+    x: &[T],
+    h0: &[T],
+    y: &mut [T],
+) -> (Vec<T>, Vec<WorkerTrace<T>>) {
+    run(s, split, x, h0, y, true)
+}
+
+fn run<T: Real>(
+    s: &BlockShape<'_, T>,
+    split: &UnitSplit<T>,
+    x: &[T],
+    h0: &[T],
+    y: &mut [T],
+    keep: bool,
+) -> (Vec<T>, Vec<WorkerTrace<T>>) {
     let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
     let packs = &split.packs;
     let n = packs.len();
@@ -251,6 +348,7 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, split: &UnitSplit<T>, x: &
         mode: s.mode,
         act: *s.act,
         hid,
+        keep,
         barrier: SpinBarrier { arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), n },
         slots: std::array::from_fn(|_| (0..batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });
@@ -286,17 +384,22 @@ pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, split: &UnitSplit<T>, x: &
         }
     }
     assert!(done.iter().all(|&d| d), "a unit-split worker did not finish");
+    let mut traces = Vec::new();
     for p in packs.iter() {
-        let scratch = p.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scratch = p.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let w = p.units.len();
         for (row, part) in scratch.y.chunks_exact(w).take(steps * batch).enumerate() {
             y[row * hid + p.units.start..row * hid + p.units.end].copy_from_slice(part);
+        }
+        if keep {
+            traces.push(std::mem::take(&mut scratch.trace));
         }
     }
     // The final state: each unit's value after its sequence's last processed step, which
     // is where h stands now (inactive steps carry h unchanged).
     if steps == 0 {
-        return h0.to_vec();
+        return (h0.to_vec(), traces);
     }
-    job.slots[(steps + 1) % 2].iter().map(|d| T::lit(f64::from_bits(d.load(Ordering::Relaxed)))).collect()
+    let h_t = job.slots[(steps + 1) % 2].iter().map(|d| T::lit(f64::from_bits(d.load(Ordering::Relaxed)))).collect();
+    (h_t, traces)
 }
