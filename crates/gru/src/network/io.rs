@@ -33,6 +33,20 @@ impl<T: Real> Network<T> {
 
     /// Rebuilds a network from its model JSON and tensors (consumes the tensors it uses).
     pub(crate) fn from_parts(model: &Value, tensors: &mut Vec<NamedTensor>, path: &Path) -> Result<Self> {
+        // Refuse layers that need more values than the file holds before building them:
+        // a crafted header must not make us allocate more than the file brings.
+        let held: usize =
+            tensors.iter().filter(|t| t.name == "params").map(|t| t.shape.iter().product::<usize>()).sum();
+        if let Ok(specs) = serde_json::from_value::<Vec<LayerSpec>>(model.get("layers").cloned().unwrap_or(Value::Null))
+        {
+            let needed = super::spec::min_params(&specs);
+            if needed > held {
+                return Err(Error::file(
+                    path,
+                    format!("its layers need at least {needed} parameters, the file holds {held}"),
+                ));
+            }
+        }
         let mut net = Self::from_model_json(model, path)?;
         let n = net.params_flat().len();
         let params = take_as::<T>(tensors, "params", &[n], path)?;

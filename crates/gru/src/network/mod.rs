@@ -26,8 +26,8 @@ pub use elementwise::{Elementwise, OutputTransform, Transformation};
 pub use loss::{LossStats, LossTargets};
 pub use pass::Pass;
 pub use spec::{
-    activation, classification, classification_weighted, dropout, fully_connected, gru, regression, sequence_input,
-    sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
+    activation, classification, classification_weighted, dropout, fully_connected, gru, min_params, regression,
+    sequence_input, sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
 };
 
 /// One instantiated layer.

@@ -250,3 +250,30 @@ macro_rules! layers {
         vec![$($crate::network::LayerSpec::from($layer)),*]
     };
 }
+
+/// A lower bound of the learnable values `specs` need (W and R of every GRU layer, the
+/// fully connected weights; saturating): what a file must hold before a network of these
+/// layers is built from it, so that a crafted header cannot make a reader allocate more
+/// than the file brings.
+pub fn min_params(specs: &[LayerSpec]) -> usize {
+    let (mut width, mut needed) = (0usize, 0usize);
+    for spec in specs {
+        match spec {
+            LayerSpec::SequenceInput { input_size, .. } => width = *input_size,
+            LayerSpec::Gru(g) => {
+                let (h, dirs) = (g.num_hidden_units, if g.bidirectional { 2 } else { 1 });
+                // 3H·(I + H) per direction for the first layer, 3H·(dirs·H + H) above it.
+                let first = width.saturating_add(h).saturating_mul(h).saturating_mul(3 * dirs);
+                let above = h.saturating_mul(dirs + 1).saturating_mul(h).saturating_mul(3 * dirs);
+                needed = needed.saturating_add(first).saturating_add(above.saturating_mul(g.depth.saturating_sub(1)));
+                width = h.saturating_mul(dirs);
+            }
+            LayerSpec::FullyConnected { output_size } => {
+                needed = needed.saturating_add(width.saturating_mul(*output_size));
+                width = *output_size;
+            }
+            _ => {}
+        }
+    }
+    needed
+}

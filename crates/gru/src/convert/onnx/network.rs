@@ -452,24 +452,7 @@ fn check_size(json: &Value, graph: &GraphProto, path: &Path) -> Result<()> {
     let Ok(specs) = serde_json::from_value::<Vec<LayerSpec>>(json.get("layers").cloned().unwrap_or(Value::Null)) else {
         return Ok(()); // reported by the network's own reader
     };
-    let (mut width, mut needed) = (0usize, 0usize);
-    for spec in &specs {
-        match spec {
-            LayerSpec::SequenceInput { input_size, .. } => width = *input_size,
-            LayerSpec::Gru(g) => {
-                let (h, dirs) = (g.num_hidden_units, if g.bidirectional { 2 } else { 1 });
-                // W and R of the first layer alone: 3H·(I + H) per direction.
-                let first = width.saturating_add(h).saturating_mul(h).saturating_mul(3 * dirs);
-                needed = needed.saturating_add(first);
-                width = h.saturating_mul(dirs);
-            }
-            LayerSpec::FullyConnected { output_size } => {
-                needed = needed.saturating_add(width.saturating_mul(*output_size));
-                width = *output_size;
-            }
-            _ => {}
-        }
-    }
+    let needed = crate::network::min_params(&specs);
     let held: usize = graph
         .initializer
         .iter()
