@@ -143,7 +143,8 @@ fn a_header_asking_for_more_parameters_than_the_file_holds_is_refused_before_bui
     // A GRU of 10^8 units (3·10^16 weights) announced, 4 values held: refused as a file
     // error, without trying to allocate the layer.
     let layers = layers![sequence_input(2), gru(100_000_000), fully_connected(1), regression()];
-    let model = serde_json::json!({"kind": "gru-network", "dtype": "f32", "layers": layers, "seed": 1, "class_names": []});
+    let model =
+        serde_json::json!({"kind": "gru-network", "dtype": "f32", "layers": layers, "seed": 1, "class_names": []});
     save(&path, &[NamedTensor::new("params", vec![4], vec![0.5f32; 4])], &model).unwrap();
     let err = Network::<f32>::load(&path).unwrap_err();
     assert!(matches!(err, gru::Error::File { .. }), "{err:?}");

@@ -277,6 +277,46 @@ pub(crate) fn forward<T: Real>(
     (h, Some(trace))
 }
 
+/// The gate gradients of one row (one sequence, one step, `U` units: the whole block or a
+/// worker's units): from the step's gate values `gr = [r | z | n]`, the pre-activations
+/// `pr` (or `gr` where they were not kept), the state the step started from `hp`, the
+/// incoming `dh` and `dy`; writes `dgx = [da_r | da_z | da_n]` (da_r only in the after
+/// modes, `after = (operand, dghn)`, which also gets `dghn = da_n ⊙ r`) and the direct
+/// part of `dh_prev = (dh + dy) ⊙ z`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn row_grads<T: Real>(
+    act: &Activations<T>,
+    gr: &[T],
+    pr: &[T],
+    hp: &[T],
+    dh: &[T],
+    dy: &[T],
+    dgx: &mut [T],
+    dh_prev: &mut [T],
+    after: Option<(&[T], &mut [T])>,
+) {
+    let u = hp.len();
+    let (r, z, n) = (&gr[..u], &gr[u..2 * u], &gr[2 * u..3 * u]);
+    let (dar, rest) = dgx.split_at_mut(u);
+    let (daz, dan) = rest.split_at_mut(u);
+    // σ' of z and n (into daz, dan), then the chain rule: vectorizable passes over U values.
+    act.gate_grad_slice(&pr[u..2 * u], z, daz);
+    act.state_grad_slice(&pr[2 * u..3 * u], n, dan);
+    for j in 0..u {
+        let d = dh[j] + dy[j];
+        dh_prev[j] = d * z[j];
+        daz[j] *= d * (hp[j] - n[j]);
+        dan[j] *= d * (T::one() - z[j]);
+    }
+    if let Some((op, dghn)) = after {
+        act.gate_grad_slice(&pr[..u], r, dar);
+        for j in 0..u {
+            dar[j] *= dan[j] * op[j];
+            dghn[j] = dan[j] * r[j];
+        }
+    }
+}
+
 /// Runs one block backward. `dy`: `[T, B, H]` gradient of this block's output (read only at
 /// active steps), `dh_t`: `[B, H]`. Accumulates `dx += dGX · W` (`[T, B, In]`), writes the
 /// block's parameter gradients into `grads` and returns dL/dh0 `[B, H]`.
@@ -318,37 +358,22 @@ pub(crate) fn backward<T: Real>(
                 dh_prev[b * hid..(b + 1) * hid].copy_from_slice(&dh[b * hid..(b + 1) * hid]);
                 continue;
             }
-            // One row: vectorizable passes over H values.
             let gr = &trace.gates[row * g3..][..g3];
             // Without kept pre-activations the derivatives read only the values (the
             // activations ignore `pr` then; see `derivatives_need_inputs`).
             let pr = if trace.pre.is_empty() { gr } else { &trace.pre[row * g3..][..g3] };
-            let (r, z, n) = (&gr[..hid], &gr[hid..2 * hid], &gr[2 * hid..]);
-            let hp = &trace.h_prev[row * hid..][..hid];
-            let dxr = &mut dgx[row * g3..][..g3];
-            let (dar, rest) = dxr.split_at_mut(hid);
-            let (daz, dan) = rest.split_at_mut(hid);
-            let dhb = &dh[b * hid..][..hid];
-            let dyb = &dy[row * hid..][..hid];
-            let dhp = &mut dh_prev[b * hid..][..hid];
-            // σ' of z and n (into daz, dan), then the chain rule.
-            act.gate_grad_slice(&pr[hid..2 * hid], z, daz);
-            act.state_grad_slice(&pr[2 * hid..], n, dan);
-            for j in 0..hid {
-                let d = dhb[j] + dyb[j];
-                dhp[j] = d * z[j];
-                daz[j] *= d * (hp[j] - n[j]);
-                dan[j] *= d * (T::one() - z[j]);
-            }
-            if !before {
-                let op = &trace.operand[row * hid..][..hid];
-                act.gate_grad_slice(&pr[..hid], r, dar);
-                let dghn = &mut dgh_n[row * hid..][..hid];
-                for j in 0..hid {
-                    dar[j] *= dan[j] * op[j];
-                    dghn[j] = dan[j] * r[j];
-                }
-            }
+            let after = (!before).then(|| (&trace.operand[row * hid..][..hid], &mut dgh_n[row * hid..][..hid]));
+            row_grads(
+                act,
+                gr,
+                pr,
+                &trace.h_prev[row * hid..][..hid],
+                &dh[b * hid..][..hid],
+                &dy[row * hid..][..hid],
+                &mut dgx[row * g3..][..g3],
+                &mut dh_prev[b * hid..][..hid],
+                after,
+            );
         }
         let dgx_t = &mut dgx[t * batch * g3..(t + 1) * batch * g3];
         if before {

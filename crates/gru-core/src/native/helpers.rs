@@ -11,7 +11,7 @@
 //! the caller then falls back to scoped threads).
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Mutex, TryLockError};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 /// A task for one helper.
@@ -73,4 +73,44 @@ pub(crate) fn run<R>(tasks: Vec<Task>, own: impl FnOnce() -> R) -> Option<R> {
     let out = own();
     drop(helpers);
     Some(out)
+}
+
+/// Runs `work(job, k)` for the workers `k < n`: worker 0 on this thread, the others on the
+/// persistent helpers, or on scoped threads when another caller holds the helpers. The
+/// results in worker order. Panics when a worker did not finish (a panic inside one).
+pub(crate) fn run_workers<J, R>(job: &Arc<J>, n: usize, work: fn(&J, usize) -> R) -> Vec<R>
+where
+    J: Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let tasks: Vec<Task> = (1..n)
+        .map(|k| {
+            let (job, tx) = (job.clone(), tx.clone());
+            Box::new(move || {
+                let _ = tx.send((k, work(&job, k)));
+            }) as Task
+        })
+        .collect();
+    let mut results: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    match run(tasks, || work(job, 0)) {
+        Some(first) => {
+            results[0] = Some(first);
+            drop(tx);
+            for (k, r) in rx.iter().take(n.saturating_sub(1)) {
+                results[k] = Some(r);
+            }
+        }
+        None => {
+            let job: &J = job;
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = (1..n).map(|k| sc.spawn(move || work(job, k))).collect();
+                results[0] = Some(work(job, 0));
+                for (k, h) in handles.into_iter().enumerate() {
+                    results[k + 1] = Some(h.join().expect("a worker thread panicked"));
+                }
+            });
+        }
+    }
+    results.into_iter().map(|r| r.expect("a unit-split worker did not finish")).collect()
 }

@@ -8,7 +8,7 @@
 use std::hint::spin_loop;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::block::BlockShape;
 use super::helpers;
@@ -181,18 +181,34 @@ impl SpinBarrier {
     }
 }
 
+/// A [`BlockShape`] that owns its data (the workers' jobs are shared with persistent
+/// threads, so they hold no borrows), with the block's hidden size.
+pub(crate) struct OwnedShape<T> {
+    lengths: Vec<usize>,
+    steps: usize,
+    dir: usize,
+    mode: ResetGateMode,
+    act: Activations<T>,
+    pub(crate) hid: usize,
+}
+
+impl<T: Real> OwnedShape<T> {
+    pub(crate) fn of(s: &BlockShape<'_, T>, hid: usize) -> Self {
+        Self { lengths: s.lengths.to_vec(), steps: s.steps, dir: s.dir, mode: s.mode, act: *s.act, hid }
+    }
+
+    pub(crate) fn view(&self) -> BlockShape<'_, T> {
+        BlockShape { steps: self.steps, lengths: &self.lengths, dir: self.dir, mode: self.mode, act: &self.act }
+    }
+}
+
 /// What every worker of one block's forward reads (shared through an `Arc`, as the
 /// helpers are persistent threads).
 struct Job<T> {
     packs: Arc<[UnitPack<T>]>,
     x: Arc<RwLock<Vec<T>>>,
     h0: Vec<T>,
-    lengths: Vec<usize>,
-    steps: usize,
-    dir: usize,
-    mode: ResetGateMode,
-    act: Activations<T>,
-    hid: usize,
+    shape: OwnedShape<T>,
     /// Training: record the trace.
     keep: bool,
     barrier: SpinBarrier,
@@ -203,9 +219,8 @@ impl<T: Real> Job<T> {
     /// Worker `k`: its units of every step and sequence, `[T, B, U]`, into its pack's
     /// scratch `y`.
     fn worker(&self, k: usize) {
-        let s =
-            BlockShape { steps: self.steps, lengths: &self.lengths, dir: self.dir, mode: self.mode, act: &self.act };
-        let (steps, batch, hid) = (self.steps, self.lengths.len(), self.hid);
+        let s = self.shape.view();
+        let (steps, batch, hid) = (s.steps, s.batch(), self.shape.hid);
         let (h0, slots, barrier) = (&self.h0[..], &self.slots, &self.barrier);
         let pack = &self.packs[k];
         let u = pack.units.len();
@@ -342,48 +357,12 @@ fn run<T: Real>(
         packs: packs.clone(),
         x: split.input.clone(),
         h0: h0.to_vec(),
-        lengths: s.lengths.to_vec(),
-        steps,
-        dir: s.dir,
-        mode: s.mode,
-        act: *s.act,
-        hid,
+        shape: OwnedShape::of(s, hid),
         keep,
-        barrier: SpinBarrier { arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), n },
+        barrier: SpinBarrier::new(n),
         slots: std::array::from_fn(|_| (0..batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });
-    let (tx, rx) = mpsc::channel();
-    let tasks: Vec<helpers::Task> = (1..n)
-        .map(|k| {
-            let (job, tx) = (job.clone(), tx.clone());
-            Box::new(move || {
-                job.worker(k);
-                let _ = tx.send(k);
-            }) as helpers::Task
-        })
-        .collect();
-    let mut done = vec![false; n];
-    match helpers::run(tasks, || job.worker(0)) {
-        Some(()) => {
-            done[0] = true;
-            drop(tx);
-            for k in rx.iter().take(n - 1) {
-                done[k] = true;
-            }
-        }
-        None => {
-            let job = &job;
-            std::thread::scope(|sc| {
-                let handles: Vec<_> = (1..n).map(|k| sc.spawn(move || job.worker(k))).collect();
-                job.worker(0);
-                for h in handles {
-                    h.join().expect("a worker thread panicked");
-                }
-            });
-            done.fill(true);
-        }
-    }
-    assert!(done.iter().all(|&d| d), "a unit-split worker did not finish");
+    helpers::run_workers(&job, n, Job::worker);
     let mut traces = Vec::new();
     for p in packs.iter() {
         let mut scratch = p.scratch.lock().unwrap_or_else(|e| e.into_inner());

@@ -14,16 +14,14 @@
 //! R per step, as in inference.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
-use super::block::BlockShape;
+use super::block::{row_grads, BlockShape};
 use super::helpers;
-use super::units::{SpinBarrier, UnitPack, UnitSplit, WorkerTrace};
-use crate::activation::Activations;
+use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitSplit, WorkerTrace};
 use crate::linalg::{matmul_tn, MatMut, MatRef};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
-use crate::spec::ResetGateMode;
 
 /// One worker's results: rows of dW (`3U × In`) and dR (`3U × H`), bias gradients
 /// (`3U` each), its partial dX (`[T, B, In]`) and its units of dh0 (`[B, U]`).
@@ -42,12 +40,7 @@ struct BackJob<T> {
     x: Vec<T>,
     dy: Vec<T>,
     dh_t: Vec<T>,
-    lengths: Vec<usize>,
-    steps: usize,
-    dir: usize,
-    mode: ResetGateMode,
-    act: Activations<T>,
-    hid: usize,
+    shape: OwnedShape<T>,
     barrier: SpinBarrier,
     /// Two sets (alternate steps) of every worker's partial, `n · [B, H]` each.
     slots: [Vec<AtomicU64>; 2],
@@ -55,9 +48,8 @@ struct BackJob<T> {
 
 impl<T: Real> BackJob<T> {
     fn worker(&self, k: usize) -> WorkerGrads<T> {
-        let s =
-            BlockShape { steps: self.steps, lengths: &self.lengths, dir: self.dir, mode: self.mode, act: &self.act };
-        let (steps, batch, hid) = (self.steps, self.lengths.len(), self.hid);
+        let s = self.shape.view();
+        let (steps, batch, hid) = (s.steps, s.batch(), self.shape.hid);
         let n_workers = self.packs.len();
         let pack = &self.packs[k];
         let Some((r_rows, w_rows)) = pack.back.as_ref() else { unreachable!("training packs hold backward's rows") };
@@ -87,27 +79,17 @@ impl<T: Real> BackJob<T> {
                 let row = t * batch + b;
                 let gr = &tr.gates[row * u3..][..u3];
                 let pr = if tr.pre.is_empty() { gr } else { &tr.pre[row * u3..][..u3] };
-                let (r, z, n) = (&gr[..u], &gr[u..2 * u], &gr[2 * u..]);
-                let hp = &h_prev[row * hid + units.start..][..u];
-                let dyb = &self.dy[row * hid + units.start..][..u];
-                let op = &tr.operand[row * u..][..u];
-                let dxr = &mut dgx[row * u3..][..u3];
-                let (dar, rest) = dxr.split_at_mut(u);
-                let (daz, dan) = rest.split_at_mut(u);
-                act.gate_grad_slice(&pr[u..2 * u], z, daz);
-                act.state_grad_slice(&pr[2 * u..], n, dan);
-                for j in 0..u {
-                    let d = dh[b * u + j] + dyb[j];
-                    direct[b * u + j] = d * z[j];
-                    daz[j] *= d * (hp[j] - n[j]);
-                    dan[j] *= d * (T::one() - z[j]);
-                }
-                act.gate_grad_slice(&pr[..u], r, dar);
-                let dgn = &mut dghn[row * u..][..u];
-                for j in 0..u {
-                    dar[j] *= dan[j] * op[j];
-                    dgn[j] = dan[j] * r[j];
-                }
+                row_grads(
+                    act,
+                    gr,
+                    pr,
+                    &h_prev[row * hid + units.start..][..u],
+                    &dh[b * u..(b + 1) * u],
+                    &self.dy[row * hid + units.start..][..u],
+                    &mut dgx[row * u3..][..u3],
+                    &mut direct[b * u..(b + 1) * u],
+                    Some((&tr.operand[row * u..][..u], &mut dghn[row * u..][..u])),
+                );
                 dst[..2 * u].copy_from_slice(&dgx[row * u3..][..2 * u]);
                 dst[2 * u..].copy_from_slice(&dghn[row * u..][..u]);
             }
@@ -176,7 +158,7 @@ pub(crate) fn backward<T: Real>(
     dx: &mut [T],
     grads: &mut BlockParams<T>,
 ) -> Vec<T> {
-    let (steps, batch) = (s.steps, s.lengths.len());
+    let batch = s.lengths.len();
     let hid = grads.hidden_size();
     let inp = grads.input_size();
     let packs = split.packs();
@@ -187,49 +169,14 @@ pub(crate) fn backward<T: Real>(
         x: x.to_vec(),
         dy: dy.to_vec(),
         dh_t: dh_t.to_vec(),
-        lengths: s.lengths.to_vec(),
-        steps,
-        dir: s.dir,
-        mode: s.mode,
-        act: *s.act,
-        hid,
+        shape: OwnedShape::of(s, hid),
         barrier: SpinBarrier::new(n),
         slots: std::array::from_fn(|_| (0..n * batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });
-    let (tx, rx) = mpsc::channel();
-    let tasks: Vec<helpers::Task> = (1..n)
-        .map(|k| {
-            let (job, tx) = (job.clone(), tx.clone());
-            Box::new(move || {
-                let g = job.worker(k);
-                let _ = tx.send((k, g));
-            }) as helpers::Task
-        })
-        .collect();
-    let mut results: Vec<Option<WorkerGrads<T>>> = (0..n).map(|_| None).collect();
-    match helpers::run(tasks, || job.worker(0)) {
-        Some(first) => {
-            results[0] = Some(first);
-            drop(tx);
-            for (k, g) in rx.iter().take(n - 1) {
-                results[k] = Some(g);
-            }
-        }
-        None => {
-            let job = &job;
-            std::thread::scope(|sc| {
-                let handles: Vec<_> = (1..n).map(|k| sc.spawn(move || job.worker(k))).collect();
-                results[0] = Some(job.worker(0));
-                for (k, h) in handles.into_iter().enumerate() {
-                    results[k + 1] = Some(h.join().expect("a worker thread panicked"));
-                }
-            });
-        }
-    }
+    let results = helpers::run_workers(&job, n, BackJob::worker);
     let mut dh0 = vec![T::zero(); batch * hid];
     let has_rec = grads.has_recurrent_bias();
     for (pack, g) in packs.iter().zip(results) {
-        let Some(g) = g else { panic!("a unit-split worker did not finish") };
         let units = pack.units.clone();
         let u = units.len();
         for (gi, gate) in Gate::ALL.into_iter().enumerate() {
