@@ -2,7 +2,10 @@
 //!
 //! Two paths compute the same equations:
 //! - [`NativePath::Fast`] (default): input GEMM for all steps, one recurrent GEMM per step,
-//!   a fused element-wise gate pass, GEMMs for the weight gradients (`block.rs`).
+//!   a fused element-wise gate pass, GEMMs for the weight gradients (`block.rs`), all
+//!   products through weights packed once (`crate::panel_gemm`, f32 with AVX-512). Threads
+//!   split the batch (`split.rs`) or the hidden units (`units.rs`, `units_train.rs`, on the
+//!   persistent helpers of `helpers.rs`), chosen per call in `KoraliPrepared::run`.
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
 //!   obviously right; the oracle of the tests (`crate::reference`).
 
@@ -64,8 +67,10 @@ impl KoraliEngine {
         Self { path: NativePath::Fast, threads: Some(threads.max(1)), unit_split: None }
     }
 
-    /// Forces (or forbids) the unit split of inference (`units.rs`) when it applies;
-    /// by default it is used from H = 512 up.
+    /// Forces (or forbids) the unit split (`units.rs`, `units_train.rs`) where it applies
+    /// (more than one thread, an after mode). By default inference uses it from H = 512,
+    /// or from H = 128 for batches under 8; training from H = 512 with at most 8 sequences
+    /// per thread.
     pub fn with_unit_split(mut self, yes: bool) -> Self {
         self.unit_split = Some(yes);
         self

@@ -1,9 +1,10 @@
-//! Inference with the hidden units split between threads: each worker owns a slice of the
-//! units (its columns of Wᵀ and Rᵀ, for the three gates) and computes those units of every
-//! sequence; after each step the workers exchange their slices of `h`. Unlike the batch
-//! split, each worker streams only its part of R, which keeps R in the shared cache for
-//! large H. After- and recurrent-bias-after modes only (before-multiplication needs all of
-//! `r ⊙ h` inside the step).
+//! The forward pass with the hidden units split between threads (inference, and training's
+//! forward, which also keeps each worker's trace for `units_train.rs`): each worker owns a
+//! slice of the units (its columns of Wᵀ and Rᵀ, for the three gates) and computes those
+//! units of every sequence; after each step the workers exchange their slices of `h`.
+//! Unlike the batch split, each worker streams only its part of R, which keeps R in the
+//! cores' caches for large H. After- and recurrent-bias-after modes only
+//! (before-multiplication needs all of `r ⊙ h` inside the step).
 
 use std::hint::spin_loop;
 use std::ops::Range;
