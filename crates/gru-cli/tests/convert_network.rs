@@ -47,6 +47,21 @@ fn a_trained_network_converts_to_onnx_and_back() {
     assert!(text.contains("n1_gru_l0 (GRU)") && text.contains("n1_gru_l1 (GRU)"), "{text}");
     assert!(text.contains("network (f32)") && text.contains("\"type\":\"fully-connected\""), "{text}");
     assert!(text.contains("input normalization: z-score") && text.contains("classes: circle"), "{text}");
+    // Predictions of the ONNX model equal the network file's, with the same class names.
+    let data = "data/demo/GestureShapes_TEST.ts";
+    let from_onnx = ok(&gru(&["predict", "--model", &p("m.onnx"), "--data", data]));
+    let from_file = ok(&gru(&["predict", "--model", &p("m.safetensors"), "--data", data]));
+    assert!(from_onnx.starts_with("sequence,step,prediction,circle,square,triangle,zigzag"), "{from_onnx}");
+    let cells = |t: &str| -> Vec<Vec<String>> { t.lines().map(|l| l.split(',').map(String::from).collect()).collect() };
+    let (a, b) = (cells(&from_onnx), cells(&from_file));
+    assert_eq!(a.len(), b.len());
+    for (ra, rb) in a.iter().zip(&b).skip(1) {
+        assert_eq!(ra[..3], rb[..3], "sequence, step and predicted class");
+        for (x, y) in ra[3..].iter().zip(&rb[3..]) {
+            let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+    }
     // .onnx is detected; back to a network file: the same tensors and model, bit for bit.
     ok(&gru(&["convert", "--to", "gru", &p("m.onnx"), &p("back.safetensors")]));
     assert_eq!(contents(&p("m.safetensors")), contents(&p("back.safetensors")));

@@ -13,7 +13,8 @@
 //!   whose size is the batch (axis 0 for batch-first inputs and 2-D outputs, else axis 1),
 //!   its last axis the values of one row; an output of rank 3 or more gives one row per
 //!   step. An output computed by Softmax or LogSoftmax is read as class scores (columns
-//!   `class0`, `class1`, ..., prediction the best class), any other as responses
+//!   named by the classes of a network we exported, else `class0`, `class1`, ...,
+//!   prediction the best class), any other as responses
 //!   (`response0`, ..., prediction the first).
 
 use std::path::{Path, PathBuf};
@@ -169,8 +170,22 @@ fn render_onnx_as<T: Real>(proto: &onnx::proto::ModelProto, a: &PredictArgs) -> 
         k += b;
     }
     let width = width.unwrap_or(0);
-    let prefix = if classification { "class" } else { "response" };
-    let names: Vec<String> = (0..width).map(|r| format!("{prefix}{r}")).collect();
+    // A network we exported names its classes in its metadata; other models: class0, ...
+    let stored: Vec<String> = proto
+        .metadata_props
+        .iter()
+        .find(|p| p.key == onnx::NETWORK_KEY)
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(&p.value).ok())
+        .and_then(|v| {
+            v.get("class_names")?.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        })
+        .unwrap_or_default();
+    let names: Vec<String> = if classification && stored.len() == width {
+        stored
+    } else {
+        let prefix = if classification { "class" } else { "response" };
+        (0..width).map(|r| format!("{prefix}{r}")).collect()
+    };
     Ok(table(&out, &names, classification, per_step))
 }
 
