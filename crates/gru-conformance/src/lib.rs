@@ -9,6 +9,7 @@
 pub mod cases;
 pub mod compare;
 pub mod fixture;
+pub mod golden;
 
 use gru_core::{
     DType, Engine, GateActivation, GruError, GruParams, GruSpec, KoraliEngine, Plan, Real, StateActivation,
