@@ -101,3 +101,13 @@ pub fn engines<T: Real>() -> Vec<EngineUnderTest<T>> {
 pub fn onednn_loads() -> bool {
     OneDnnEngine::load().is_ok()
 }
+
+/// For a test that is about OneDNN: whether it runs. Where libdnnl is missing it prints a
+/// notice that `test` is skipped and returns false; with `GRU_REQUIRE_ONEDNN=1` (CI) a
+/// missing library fails the test instead.
+pub fn onednn_under_test(test: &str) -> bool {
+    match OneDnnEngine::load_or_skip(test) {
+        Ok(engine) => engine.is_some(),
+        Err(e) => panic!("GRU_REQUIRE_ONEDNN=1 but OneDNN does not load: {e}"),
+    }
+}
