@@ -36,17 +36,27 @@ pub fn run(a: &EvalArgs) -> Result<()> {
 /// The evaluation report as text (or JSON).
 pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
     let data = load_data::<T>(&a.data)?;
+    let per_step = net.sequence_output();
+    if data.targets.per_step() != per_step {
+        let (model, file) = if per_step {
+            ("one output per step", "one target per sequence")
+        } else {
+            ("one output per sequence", "one target per step")
+        };
+        anyhow::bail!("{}: the model gives {model} (its GRU's output mode) but the file has {file}", a.data.display());
+    }
+    let data = data.align_classes(net.class_names())?;
     let out = predict(net, &data.sequences, data.channels, 128)?;
     let width = net.output_width();
     Ok(match (net.head().clone(), &data.targets) {
         (Head::Classification { .. }, Targets::Classes(t)) => {
             let pred: Vec<usize> = out.iter().map(|p| argmax_rows(p, width)[0]).collect();
-            class_report(net, &data.class_names, t, &pred, a.json)?
+            class_report(net, t, &pred, a.json)?
         }
         (Head::Classification { .. }, Targets::ClassSequences(t)) => {
             let pred: Vec<usize> = out.iter().flat_map(|p| argmax_rows(p, width)).collect();
             let truth: Vec<usize> = t.iter().flatten().copied().collect();
-            class_report(net, &data.class_names, &truth, &pred, a.json)?
+            class_report(net, &truth, &pred, a.json)?
         }
         (Head::Regression, Targets::Responses(t)) | (Head::Regression, Targets::ResponseSequences(t)) => {
             let pred: Vec<f64> = out.iter().flatten().map(|v| v.widen()).collect();
@@ -62,25 +72,8 @@ pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
     })
 }
 
-/// Maps the data's class indices onto the model's class names, then reports.
-fn class_report<T: Real>(
-    net: &Network<T>,
-    data_names: &[String],
-    truth: &[usize],
-    pred: &[usize],
-    json: bool,
-) -> Result<String> {
-    let names = net.class_names().to_vec();
-    let truth: Vec<usize> = truth
-        .iter()
-        .map(|&t| {
-            let name = &data_names[t];
-            names
-                .iter()
-                .position(|n| n == name)
-                .ok_or_else(|| anyhow::anyhow!("class {name:?} of the data is not a class of the model {names:?}"))
-        })
-        .collect::<Result<_>>()?;
-    let r = ClassificationReport::new(names, &truth, pred);
+/// The classification report over the model's classes (the data are aligned to them by name).
+fn class_report<T: Real>(net: &Network<T>, truth: &[usize], pred: &[usize], json: bool) -> Result<String> {
+    let r = ClassificationReport::new(net.class_names().to_vec(), truth, pred);
     Ok(if json { serde_json::to_string_pretty(&r)? + "\n" } else { r.to_text() })
 }

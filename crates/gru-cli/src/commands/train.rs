@@ -198,6 +198,15 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
             (net, trainer)
         }
     };
+    // Classes are matched by name: a validation file (or, when resuming, a training file)
+    // may list the same classes in another order.
+    let names = net.class_names().to_vec();
+    let (data, validation) = if names.is_empty() {
+        (data, validation)
+    } else {
+        let v = validation.map(|v| v.align_classes(&names)).transpose().context("the validation data")?;
+        (data.align_classes(&names).context("the training data")?, v)
+    };
     let mut reporter = Reporter::new(a.quiet);
     let report = trainer.fit(&mut net, &data, validation.as_ref(), &mut |p| reporter.report(p))?;
     reporter.finish();

@@ -96,6 +96,36 @@ impl<T: Real> SequenceDataset<T> {
         Ok(self)
     }
 
+    /// The same data with its class indices renumbered to `names` (a model's classes), by
+    /// name: a data set whose file lists the classes in another order (`@classLabel b a`,
+    /// CSV labels in order of appearance) means the same classes. A class of the data that
+    /// `names` lacks is [`Error::Data`] naming it and the known classes. Regression data
+    /// (no class names) are returned unchanged.
+    pub fn align_classes(mut self, names: &[String]) -> Result<Self> {
+        if !matches!(self.targets, Targets::Classes(_) | Targets::ClassSequences(_)) || self.class_names == names {
+            return Ok(self);
+        }
+        let map: Vec<Option<usize>> =
+            self.class_names.iter().map(|name| names.iter().position(|n| n == name)).collect();
+        // Only the classes that occur must be known: a file may declare labels it never uses.
+        let (own, map) = (&self.class_names, &map);
+        let renumber = |c: &mut usize| -> Result<()> {
+            let name = own.get(*c).map_or_else(|| c.to_string(), |n| format!("{n:?}"));
+            *c = map.get(*c).copied().flatten().ok_or_else(|| {
+                Error::data("class", name, format!("not a class of the model, whose classes are {names:?}"))
+            })?;
+            Ok(())
+        };
+        match &mut self.targets {
+            Targets::Classes(v) => v.iter_mut().try_for_each(renumber)?,
+            Targets::ClassSequences(v) => v.iter_mut().flatten().try_for_each(renumber)?,
+            _ => {}
+        }
+        self.class_names = names.to_vec();
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Number of sequences.
     pub fn len(&self) -> usize {
         self.sequences.len()
@@ -204,5 +234,36 @@ impl<T: Real> SequenceDataset<T> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn classes_are_aligned_by_name() {
+        // The same two sequences, the file listing its classes as [b, a].
+        let ds = SequenceDataset::<f32>::new(vec![vec![1.0], vec![2.0]], 1, Targets::Classes(vec![0, 1]))
+            .unwrap()
+            .with_class_names(names(&["b", "a"]))
+            .unwrap();
+        let aligned = ds.clone().align_classes(&names(&["a", "b", "c"])).unwrap();
+        assert_eq!(aligned.targets, Targets::Classes(vec![1, 0]));
+        assert_eq!(aligned.class_names, names(&["a", "b", "c"]));
+        // A class the model does not know is an error naming it.
+        let err = ds.align_classes(&names(&["a", "c"])).unwrap_err().to_string();
+        assert!(err.contains("\"b\"") && err.contains("not a class of the model"), "{err}");
+        // A declared class no sequence uses does not need to be known.
+        let ds = SequenceDataset::<f32>::new(vec![vec![1.0]], 1, Targets::ClassSequences(vec![vec![1]]))
+            .unwrap()
+            .with_class_names(names(&["unused", "a"]))
+            .unwrap();
+        let aligned = ds.align_classes(&names(&["x", "a"])).unwrap();
+        assert_eq!(aligned.targets, Targets::ClassSequences(vec![vec![1]]));
     }
 }

@@ -1,0 +1,97 @@
+//! The silent wrong results of the reliability issue, each run as a user runs the binary:
+//! classes matched by name across files, and a model's output mode checked against the
+//! targets of the file it is evaluated on.
+
+mod common;
+
+use common::{gru, ok};
+
+/// A two-class .ts file: class `a` sequences rise, class `b` sequences fall; the header
+/// lists the classes in `order`.
+fn two_class_ts(order: &str) -> String {
+    let mut text =
+        format!("@problemName Slopes\n@univariate true\n@equalLength true\n@classLabel true {order}\n@data\n");
+    for i in 0..24 {
+        let (label, sign) = if i % 2 == 0 { ("a", 1.0) } else { ("b", -1.0) };
+        let steps: Vec<String> = (0..6).map(|t| format!("{:.3}", sign * (t as f64 * 0.3 + 0.01 * i as f64))).collect();
+        text += &format!("{}:{label}\n", steps.join(","));
+    }
+    text
+}
+
+/// The accuracy in percent printed after `label` (`validation: loss 0.1, accuracy 95.0 %`).
+fn accuracy_after(text: &str, label: &str) -> f64 {
+    let line = text.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no {label:?} line in {text}"));
+    let rest = &line[line.find("accuracy").unwrap_or_else(|| panic!("{line}")) + "accuracy".len()..];
+    let num: String =
+        rest.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    num.parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
+#[test]
+fn validation_classes_are_matched_by_name_not_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, valid) = (dir.path().join("train.ts"), dir.path().join("valid.ts"));
+    std::fs::write(&train, two_class_ts("a b")).unwrap();
+    // The same data, its header listing the classes the other way round.
+    std::fs::write(&valid, two_class_ts("b a")).unwrap();
+    let model = dir.path().join("m.safetensors");
+    let (t, v, m) = (train.to_str().unwrap(), valid.to_str().unwrap(), model.to_str().unwrap());
+    let text = ok(&gru(&[
+        "train",
+        "--train",
+        t,
+        "--validation",
+        v,
+        "--hidden",
+        "8",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "8",
+        "--learn-rate",
+        "0.05",
+        "--out",
+        m,
+        "--quiet",
+    ]));
+    let validation = accuracy_after(&text, "validation:");
+    let eval = ok(&gru(&["eval", "--model", m, "--data", v]));
+    let evaluated = accuracy_after(&eval, "accuracy");
+    assert!(validation >= 90.0, "validation accuracy {validation} on the same data the model learnt:\n{text}");
+    assert!((validation - evaluated).abs() < 1e-6, "validation says {validation} %, eval says {evaluated} %");
+
+    // A class the model does not know is an error that names it.
+    let other = dir.path().join("other.ts");
+    std::fs::write(&other, two_class_ts("a b").replace(":b\n", ":c\n").replace("true a b", "true a c")).unwrap();
+    let out = gru(&["eval", "--model", m, "--data", other.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("\"c\"") && err.contains("not a class of the model"), "{err}");
+}
+
+#[test]
+fn eval_refuses_targets_that_do_not_match_the_output_mode() {
+    use gru::layers;
+    use gru::network::{fully_connected, gru as gru_layer, regression, sequence_input, Network};
+    let dir = tempfile::tempdir().unwrap();
+    // A sequence-output regression model (one output per step) ...
+    let specs = layers![sequence_input(1), gru_layer(4), fully_connected(1), regression()];
+    let net = Network::<f32>::new(specs, 1).unwrap();
+    let model = dir.path().join("seq.safetensors");
+    net.save(&model).unwrap();
+    // ... and a file with one target per sequence.
+    let data = dir.path().join("r.ts");
+    std::fs::write(
+        &data,
+        "@problemName R\n@univariate true\n@targetLabel true\n@data\n1,2,3:0.5\n4,5,6:1.5\n7,8,9:2.5\n",
+    )
+    .unwrap();
+    let out = gru(&["eval", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "an RMSE over mismatched pairs was printed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(err.contains("one output per step") && err.contains("one target per sequence"), "{err}");
+}
