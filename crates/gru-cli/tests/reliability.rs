@@ -95,3 +95,51 @@ fn eval_refuses_targets_that_do_not_match_the_output_mode() {
     );
     assert!(err.contains("one output per step") && err.contains("one target per sequence"), "{err}");
 }
+
+/// Stdout and stderr of a run that must fail.
+fn fails(out: &std::process::Output) -> String {
+    assert!(!out.status.success(), "succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn no_output_overwrites_an_input_and_output_paths_are_checked_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.ts");
+    let text = two_class_ts("a b");
+    std::fs::write(&data, &text).unwrap();
+    let d = data.to_str().unwrap();
+    let unchanged = |what: &str| assert_eq!(std::fs::read_to_string(&data).unwrap(), text, "{what} changed the data");
+
+    let err = fails(&gru(&["train", "--train", d, "--out", d, "--epochs", "1", "--hidden", "4"]));
+    assert!(err.contains("--out") && err.contains("same file as --train"), "{err}");
+    unchanged("train --out = --train");
+    // The same file under another spelling.
+    let other = dir.path().join(".").join("d.ts");
+    let err = fails(&gru(&["train", "--train", d, "--out", other.to_str().unwrap(), "--epochs", "1"]));
+    assert!(err.contains("same file"), "{err}");
+    unchanged("train --out ./d.ts");
+
+    // A missing folder for the history fails at once, before any epoch (no model written).
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let history = dir.path().join("missing").join("h.csv");
+    let err =
+        fails(&gru(&["train", "--train", d, "--out", m, "--history", history.to_str().unwrap(), "--epochs", "1"]));
+    assert!(err.contains("does not exist") && err.contains("--history"), "{err}");
+    assert!(!model.exists(), "the model was trained before the history path was checked");
+    let err =
+        fails(&gru(&["train", "--train", d, "--out", m, "--plot", dir.path().to_str().unwrap(), "--epochs", "1"]));
+    assert!(err.contains("is a directory"), "{err}");
+
+    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
+    let model_bytes = std::fs::read(&model).unwrap();
+    let err = fails(&gru(&["predict", "--model", m, "--data", d, "--out", d]));
+    assert!(err.contains("same file as --data"), "{err}");
+    unchanged("predict --out = --data");
+    let err = fails(&gru(&["predict", "--model", m, "--data", d, "--out", m]));
+    assert!(err.contains("same file as --model"), "{err}");
+    let err = fails(&gru(&["convert", "--to", "gru", m, m]));
+    assert!(err.contains("same file as IN"), "{err}");
+    assert_eq!(std::fs::read(&model).unwrap(), model_bytes, "an output overwrote the model");
+}

@@ -110,6 +110,7 @@ pub fn detect(path: &Path) -> Result<Format> {
 }
 
 pub fn run(a: &ConvertArgs) -> Result<()> {
+    crate::paths::Files::new().input("IN", Some(&a.input)).output("OUT", Some(&a.output)).check()?;
     let from = match a.from {
         Some(f) => f.into(),
         None => detect(&a.input)?,

@@ -29,6 +29,7 @@ use gru::{DType, Network, Real};
 use serde_json::json;
 
 use super::{load_data, load_model, AnyNetwork};
+use crate::paths::Files;
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
@@ -49,6 +50,12 @@ pub struct PredictArgs {
 }
 
 pub fn run(a: &PredictArgs) -> Result<()> {
+    Files::new()
+        .input("--model", Some(&a.model))
+        .input("--data", a.data.as_deref())
+        .input("--korali-input", a.korali_input.as_deref())
+        .output("--out", a.out.as_deref())
+        .check()?;
     if let Some(input) = &a.korali_input {
         let json = serde_json::to_string(&super::korali::predict_korali(&a.model, input, 100)?)? + "\n";
         return match &a.out {

@@ -13,6 +13,7 @@ use gru::train::optim::{GradientThresholdMethod, Solver};
 use gru::train::{evaluate, load_training_checkpoint, Trainer, TrainingOptions};
 use gru::{EngineKind, Network, OutputMode, Real, ResetGateMode, SequenceDataset, Targets};
 
+use crate::paths::Files;
 use crate::progress::{metrics, Reporter};
 
 /// Options of `gru train`. Flags override the values of `--options`.
@@ -159,6 +160,24 @@ fn options(a: &TrainArgs, base: TrainingOptions) -> Result<TrainingOptions> {
 
 /// Runs `gru train`.
 pub fn run(a: &TrainArgs) -> Result<()> {
+    Files::new()
+        .input("--train", a.train.as_deref())
+        .input("--validation", a.validation.as_deref())
+        .input("--network", a.network.as_deref())
+        .input("--options", a.options.as_deref())
+        .input("--experiment", a.experiment.as_deref())
+        .output("--out", Some(&a.out))
+        .output("--history", a.history.as_deref())
+        .output("--checkpoint", a.checkpoint.as_deref())
+        .outputs("--plot", &a.plot)
+        .check()?;
+    // Checkpoints may go on over the one resumed from (it is read whole first); nothing else may.
+    Files::new()
+        .input("--resume", a.resume.as_deref())
+        .output("--out", Some(&a.out))
+        .output("--history", a.history.as_deref())
+        .outputs("--plot", &a.plot)
+        .check()?;
     if let Some(e) = &a.experiment {
         return super::korali::train_experiment(e, &a.out, a.quiet);
     }
@@ -207,6 +226,13 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         let v = validation.map(|v| v.align_classes(&names)).transpose().context("the validation data")?;
         (data.align_classes(&names).context("the training data")?, v)
     };
+    // A checkpoint path from --options is checked too, before the first epoch.
+    Files::new()
+        .input("--train", Some(train_path))
+        .input("--validation", a.validation.as_deref())
+        .output("--out", Some(&a.out))
+        .output("checkpoint_path", trainer.options.checkpoint_path.as_deref())
+        .check()?;
     let mut reporter = Reporter::new(a.quiet);
     let report = trainer.fit(&mut net, &data, validation.as_ref(), &mut |p| reporter.report(p))?;
     reporter.finish();
