@@ -42,7 +42,11 @@ pub fn load_npz<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
 
 /// Parses the bytes of an `.npz` archive; `source` names it in errors.
 pub fn parse_npz<T: Real>(bytes: &[u8], source: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
-    let path = source.as_ref();
+    parse_npz_within(bytes, source.as_ref(), memory_budget())
+}
+
+/// [`parse_npz`] with each member's decompressed size bounded by `budget` bytes.
+fn parse_npz_within<T: Real>(bytes: &[u8], path: &Path, budget: u64) -> Result<SequenceDataset<T>> {
     let bad = |reason: String| Error::file(path, reason);
     let mut archive =
         NpzArchive::new(Cursor::new(bytes)).map_err(|e| bad(format!("not a readable .npz (zip) archive: {e}")))?;
@@ -52,8 +56,25 @@ pub fn parse_npz<T: Real>(bytes: &[u8], source: impl AsRef<Path>) -> Result<Sequ
             Err(ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(bad(format!("array `{name}`: {e}"))),
         };
+        // Read no more than the archive announces, and refuse an announcement beyond what
+        // the memory can hold (a small zip can claim, or expand to, gigabytes).
+        let announced = file.size();
+        if announced > budget {
+            return Err(bad(format!(
+                "array `{name}` expands to {announced} bytes, more than the {budget} bytes of memory available"
+            )));
+        }
         let mut data = Vec::new();
-        file.read_to_end(&mut data).map_err(|e| bad(format!("array `{name}` is corrupt: {e}")))?;
+        (&mut file)
+            .take(announced + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| bad(format!("array `{name}` is corrupt: {e}")))?;
+        if data.len() as u64 != announced {
+            return Err(bad(format!(
+                "array `{name}` expands to {} bytes, not the {announced} its archive entry announces",
+                data.len()
+            )));
+        }
         read_array(&data, name).map(Some).map_err(bad)
     };
     let x = member("x")?.ok_or_else(|| bad("the archive has no array `x`".into()))?;
@@ -156,6 +177,15 @@ fn assemble<T: Real>(
                 }
             }
             let count = classes.iter().max().map_or(0, |m| m + 1);
+            // Class ids are 0..K-1; K beyond the number of sequences (without names that say
+            // so) is not a labelling but a corrupt or mistaken `y` (it would create K names).
+            if names.is_none() && count > n {
+                return Err(format!(
+                    "y holds class {} but there are only {n} sequences: class ids must be 0..K-1 \
+                     (or give `class_names`)",
+                    count - 1
+                ));
+            }
             let names = match names {
                 None => (0..count).map(|k| k.to_string()).collect(),
                 Some(Array { values: Values::Text(names), shape, .. }) if shape.len() == 1 => {
@@ -194,6 +224,18 @@ fn assemble<T: Real>(
     Ok((sequences, c, targets, class_names))
 }
 
+/// Bytes that an array may expand to: the memory available now (`MemAvailable` in
+/// `/proc/meminfo`; 4 GiB where that cannot be read).
+fn memory_budget() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(4 << 30, |kib| kib * 1024)
+}
+
 fn describe(a: &Array) -> String {
     let kind = match a.values {
         Values::Float(_) => "floats",
@@ -211,6 +253,26 @@ fn read_array(bytes: &[u8], name: &str) -> std::result::Result<Array, String> {
     let DType::Plain(ts) = file.dtype() else {
         return Err(format!("array `{name}` has a structured dtype; expected plain numbers"));
     };
+    // The data must be exactly what the header describes: fewer bytes are a truncated
+    // file, more are trailing bytes (a corrupt or concatenated file), both refused.
+    let count = shape.iter().product::<usize>();
+    let data_len = bytes.len() - header_end(bytes)?;
+    let item = ts.num_bytes().ok_or_else(|| format!("array `{name}` has dtype {ts} of no fixed size"))?;
+    match count.checked_mul(item) {
+        Some(need) if need == data_len => {}
+        Some(need) if need > data_len => {
+            return Err(format!(
+                "array `{name}` is truncated: shape {shape:?} of {ts} needs {need} bytes, {data_len} follow"
+            ))
+        }
+        Some(need) => {
+            return Err(format!(
+                "array `{name}` has {} trailing bytes after the {need} bytes of shape {shape:?} of {ts}",
+                data_len - need
+            ))
+        }
+        None => return Err(format!("array `{name}`: shape {shape:?} overflows")),
+    }
     let io = |e: std::io::Error| format!("array `{name}` is truncated or corrupt: {e}");
     let values = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => Values::Float(file.into_vec::<f32>().map_err(io)?.into_iter().map(f64::from).collect()),
@@ -263,6 +325,16 @@ fn to_c_order<V: Clone>(values: Vec<V>, shape: &[usize]) -> Vec<V> {
 
 /// The shape in the header of an `.npy` image, checked against the bytes that follow (so a
 /// header cannot claim more elements than the file could hold).
+/// Where the data of an `.npy` image start (after the magic, version, length and header).
+fn header_end(bytes: &[u8]) -> std::result::Result<usize, String> {
+    match bytes.get(6..) {
+        Some([1, _, a, b, ..]) => Ok(10 + u16::from_le_bytes([*a, *b]) as usize),
+        Some([2 | 3, _, a, b, c, d, ..]) => Ok(12 + u32::from_le_bytes([*a, *b, *c, *d]) as usize),
+        _ => Err("not an .npy image".into()),
+    }
+    .and_then(|end| if end <= bytes.len() { Ok(end) } else { Err("the header is truncated".into()) })
+}
+
 fn precheck(bytes: &[u8]) -> std::result::Result<Vec<usize>, String> {
     let not_npy = || "not an .npy image (no \\x93NUMPY magic)".to_string();
     let rest = bytes.strip_prefix(b"\x93NUMPY".as_slice()).ok_or_else(not_npy)?;
@@ -360,5 +432,67 @@ mod tests {
             let e = parse_npy::<f64>(&x, &y, "pair").unwrap_err().to_string();
             assert!(e.starts_with("pair: ") && e.contains(want), "{e} does not contain {want}");
         }
+    }
+
+    /// An `.npz` (zip) image of `members` (name, `.npy` bytes), deflated.
+    fn npz(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = npyz::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = npyz::zip::write::FileOptions::default().compression_method(npyz::zip::CompressionMethod::Deflated);
+        for (name, bytes) in members {
+            w.start_file(format!("{name}.npy"), opts).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn f32s(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+
+    fn npz_error(bytes: &[u8], budget: u64) -> String {
+        parse_npz_within::<f32>(bytes, Path::new("t.npz"), budget).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn class_ids_beyond_the_sequences_are_refused_not_allocated() {
+        // 834 bytes that once asked for 5e7 class names.
+        let x = npy("<f4", &[3, 2], &f32s(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        let y = npy("<i8", &[3], &i64s(&[50_000_000, 1, 0]));
+        let err = npz_error(&npz(&[("x", x.clone()), ("y", y)]), u64::MAX);
+        assert!(err.contains("y holds class 50000000 but there are only 3 sequences"), "{err}");
+        let y = npy("<i8", &[3], &i64s(&[2, 1, 0]));
+        assert!(parse_npz_within::<f32>(&npz(&[("x", x), ("y", y)]), Path::new("t.npz"), u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn members_are_read_within_the_budget_and_their_announced_size() {
+        let x = npy("<f4", &[2, 500], &vec![0u8; 4000]);
+        let y = npy("<i8", &[2], &i64s(&[0, 1]));
+        let good = npz(&[("x", x), ("y", y)]);
+        assert!(good.len() < 1000, "zeros compress: {} bytes", good.len());
+        let err = npz_error(&good, 2000);
+        assert!(err.contains("array `x` expands to") && err.contains("more than the 2000 bytes"), "{err}");
+        assert!(parse_npz_within::<f32>(&good, Path::new("t.npz"), 1 << 20).is_ok());
+        // An archive whose entries announce less than they hold (central directory and local
+        // header patched): reading stops at the announcement and refuses.
+        let mut lying = good.clone();
+        for (sig, offset) in [(b"PK\x01\x02", 24), (b"PK\x03\x04", 22)] {
+            let at = lying.windows(4).position(|w| w == sig).unwrap() + offset;
+            lying[at..at + 4].copy_from_slice(&100u32.to_le_bytes());
+        }
+        let err = npz_error(&lying, 1 << 20);
+        assert!(err.contains("array `x`"), "{err}");
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut data = f32s(&[1.0, 2.0]);
+        data.extend_from_slice(b"junk");
+        let err = read_array(&npy("<f4", &[1, 2], &data), "x").err().unwrap();
+        assert!(err.contains("4 trailing bytes"), "{err}");
+        let err = read_array(&npy("<f4", &[1, 2], &f32s(&[1.0])), "x").err().unwrap();
+        assert!(err.contains("truncated"), "{err}");
     }
 }
