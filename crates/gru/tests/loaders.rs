@@ -164,3 +164,17 @@ fn unknown_or_missing_files() {
     let path = fixture("does_not_exist.ts");
     file_error(load_any::<f32>(&path), &path, "cannot read the file");
 }
+
+/// `load_any` reads both CSV layouts, telling them apart by the header (the README's "one
+/// sequence per row" used to fail with "missing column 'sequence'").
+#[test]
+fn load_any_reads_both_csv_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.csv");
+    std::fs::write(&wide, "# one sequence per row\nlabel,v0,v1,v2\nwalk,0.5,0.6,0.7\nrun,2.0,1.0,\n").unwrap();
+    let ds: SequenceDataset<f32> = load_any(&wide).unwrap();
+    assert_eq!(ds.sequences, vec![vec![0.5, 0.6, 0.7], vec![2.0, 1.0]]);
+    assert_eq!(ds.class_names.len(), 2);
+    let long: SequenceDataset<f32> = load_any(fixture("long.csv")).unwrap();
+    assert!(long.channels >= 1 && long.len() >= 2);
+}

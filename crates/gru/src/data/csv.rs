@@ -49,6 +49,25 @@ pub enum CsvLayout {
     Wide,
 }
 
+impl CsvLayout {
+    /// The layout a file's header row shows: [`CsvLayout::Long`] when it names both a
+    /// `sequence` and a `step` column (any case), else [`CsvLayout::Wide`] (`label,v0,v1,...`).
+    /// Comment lines (`#`) and a byte order mark before the header are skipped.
+    pub fn detect(bytes: &[u8]) -> Self {
+        let header = strip_bom(bytes)
+            .split(|&b| b == b'\n')
+            .map(|l| String::from_utf8_lossy(l.trim_ascii()).to_ascii_lowercase())
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or_default();
+        let has = |name: &str| header.split(',').any(|c| c.trim().trim_matches('"') == name);
+        if has("sequence") && has("step") {
+            CsvLayout::Long
+        } else {
+            CsvLayout::Wide
+        }
+    }
+}
+
 /// Loads a CSV file in `layout`, reading its labels as `targets` says.
 pub fn load_csv<T: Real>(path: impl AsRef<Path>, layout: CsvLayout, targets: TargetKind) -> Result<SequenceDataset<T>> {
     let path = path.as_ref();

@@ -32,7 +32,8 @@ pub enum TargetKind {
 
 /// Loads a data set, choosing the loader by the file extension (case-insensitive):
 /// `.ts` ([`super::load_ts`]), `.tsv` ([`super::load_ucr_tsv`]), `.csv`
-/// ([`super::load_csv`] with the long layout and class labels) or `.npz`
+/// ([`super::load_csv`] with class labels, in the layout its header shows:
+/// [`super::CsvLayout::detect`]) or `.npz`
 /// ([`super::load_npz`]). Any other extension is an [`Error::File`] naming it.
 pub fn load_any<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
     let path = path.as_ref();
@@ -40,7 +41,10 @@ pub fn load_any<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
     match ext.as_deref() {
         Some("ts") => super::load_ts(path),
         Some("tsv") => super::load_ucr_tsv(path),
-        Some("csv") => super::load_csv(path, super::CsvLayout::Long, TargetKind::Classes),
+        Some("csv") => {
+            let bytes = read_file(path)?;
+            super::parse_csv(&bytes, path, super::CsvLayout::detect(&bytes), TargetKind::Classes)
+        }
         Some("npz") => super::load_npz(path),
         Some("npy") => {
             Err(Error::file(path, "a .npy file holds one array: load the x and y files together with load_npy"))

@@ -450,7 +450,6 @@ mod tests {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
     }
 
-
     fn npz_error(bytes: &[u8], budget: u64) -> String {
         parse_npz_within::<f32>(bytes, Path::new("t.npz"), budget).unwrap_err().to_string()
     }
