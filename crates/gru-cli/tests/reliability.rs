@@ -143,3 +143,23 @@ fn no_output_overwrites_an_input_and_output_paths_are_checked_before_training() 
     assert!(err.contains("same file as IN"), "{err}");
     assert_eq!(std::fs::read(&model).unwrap(), model_bytes, "an output overwrote the model");
 }
+
+#[test]
+fn predict_reads_unlabelled_ts_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.ts");
+    std::fs::write(&data, two_class_ts("a b")).unwrap();
+    let model = dir.path().join("m.safetensors");
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
+    // The archive's unlabelled layout: `@classLabel false`, lines of values only.
+    let unlabelled = dir.path().join("u.ts");
+    std::fs::write(&unlabelled, "@problemName U\n@univariate true\n@classLabel false\n@data\n0.1,0.2,0.3\n-0.1,-0.2\n")
+        .unwrap();
+    let csv = ok(&gru(&["predict", "--model", m, "--data", unlabelled.to_str().unwrap()]));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.starts_with("sequence,step,prediction,a,b"), "{csv}");
+    // Training on it says why not.
+    let err = fails(&gru(&["train", "--train", unlabelled.to_str().unwrap(), "--out", m, "--epochs", "1"]));
+    assert!(err.contains("no labels"), "{err}");
+}

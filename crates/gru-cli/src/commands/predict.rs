@@ -89,8 +89,11 @@ pub fn run(a: &PredictArgs) -> Result<()> {
 /// CSV: `sequence,step,prediction,<one column per class probability or response>` (step is
 /// empty for sequence-to-one); JSON: a list of objects with the same content.
 fn render<T: Real>(net: &mut Network<T>, a: &PredictArgs) -> Result<(String, serde_json::Value)> {
-    let data = load_data::<T>(a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?)?;
-    let out = predict(net, &data.sequences, data.channels, 128)?;
+    let path = a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?;
+    // Labels are not needed: unlabelled files (`@classLabel false`) predict too.
+    let (sequences, channels) =
+        gru::data::load_inputs::<T>(path).with_context(|| format!("loading data {}", path.display()))?;
+    let out = predict(net, &sequences, channels, 128)?;
     let width = net.output_width();
     let classification = matches!(net.head(), Head::Classification { .. });
     let names: Vec<String> =

@@ -56,6 +56,18 @@ pub fn load_any<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
     }
 }
 
+/// The sequences of a data file (`[len, C]` each) and C, whatever its targets, for
+/// prediction: like [`load_any`], but a `.ts` file without labels (`@classLabel false`, as
+/// the archive writes unlabelled data) loads too.
+pub fn load_inputs<T: Real>(path: impl AsRef<Path>) -> Result<(Vec<Vec<T>>, usize)> {
+    let path = path.as_ref();
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ts")) {
+        return super::ts::parse_ts_inputs(&read_file(path)?, path);
+    }
+    let ds = load_any::<T>(path)?;
+    Ok((ds.sequences, ds.channels))
+}
+
 /// The whole file, or an [`Error::File`] saying why it cannot be read.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read the file: {e}")))

@@ -11,9 +11,9 @@ pub mod ts;
 pub mod tsv;
 
 pub use self::csv::{load_csv, parse_csv, CsvLayout};
-pub use load::{load_any, TargetKind};
+pub use load::{load_any, load_inputs, TargetKind};
 pub use npy::{load_npy, load_npz, parse_npy, parse_npz};
-pub use ts::{load_ts, parse_ts};
+pub use ts::{load_ts, parse_ts, parse_ts_inputs};
 pub use tsv::{load_ucr_tsv, parse_ucr_tsv};
 
 use gru_core::Real;

@@ -48,13 +48,26 @@ pub fn load_ts<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
     parse_ts(&read_file(path)?, path)
 }
 
-/// Parses the bytes of a `.ts` file; `source` names it in errors.
+/// Parses the bytes of a `.ts` file; `source` names it in errors. An unlabelled file
+/// (`@classLabel false` without `@targetLabel true`, lines without a label) is an error
+/// here: read it with [`parse_ts_inputs`].
 pub fn parse_ts<T: Real>(bytes: &[u8], source: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
     let path = source.as_ref();
-    parse(bytes).map_err(|reason| Error::file(path, reason)).and_then(|p| {
-        let channels = p.channels;
-        build(path, p.sequences, channels, p.targets, p.class_names)
-    })
+    let p = parse::<T>(bytes).map_err(|reason| Error::file(path, reason))?;
+    let Some(targets) = p.targets else {
+        return Err(Error::file(
+            path,
+            "the file has no labels (@classLabel false): predictions can be made on it, training and evaluation need labels",
+        ));
+    };
+    build(path, p.sequences, p.channels, targets, p.class_names)
+}
+
+/// The sequences of a `.ts` file (`[len, C]` each) and C, labelled or not (`@classLabel
+/// false`: the archive's unlabelled data): what prediction reads.
+pub fn parse_ts_inputs<T: Real>(bytes: &[u8], source: impl AsRef<Path>) -> Result<(Vec<Vec<T>>, usize)> {
+    let p = parse::<T>(bytes).map_err(|reason| Error::file(source.as_ref(), reason))?;
+    Ok((p.sequences, p.channels))
 }
 
 /// What `@classLabel` said.
@@ -79,7 +92,8 @@ struct Header {
 struct Parsed<T> {
     sequences: Vec<Vec<T>>,
     channels: usize,
-    targets: Targets,
+    /// `None` for an unlabelled file.
+    targets: Option<Targets>,
     class_names: Vec<String>,
 }
 
@@ -89,6 +103,7 @@ fn parse<T: Real>(bytes: &[u8]) -> std::result::Result<Parsed<T>, String> {
     let mut sequences = Vec::new();
     let mut labels: Vec<(usize, String)> = Vec::new();
     let mut channels = None;
+    let mut labelled: Option<bool> = None;
     for (i, raw) in strip_bom(bytes).split(|&b| b == b'\n').enumerate() {
         let n = i + 1;
         let raw = raw.trim_ascii();
@@ -109,7 +124,10 @@ fn parse<T: Real>(bytes: &[u8]) -> std::result::Result<Parsed<T>, String> {
             return Err(format!("line {n}: data before the @data line"));
         }
         let expected = channels.or(header.dimensions).or(header.univariate.filter(|&u| u).map(|_| 1));
-        let (seq, c, label) = data(&line, n, expected, &header)?;
+        // `@classLabel false` without `@targetLabel true` may be unlabelled data: decided by
+        // the first line (its fields are all dimensions), then the same for every line.
+        let labelled = *labelled.get_or_insert_with(|| !may_be_unlabelled(&header) || has_label(&line, expected));
+        let (seq, c, label) = data(&line, n, expected, &header, labelled)?;
         channels = Some(c);
         sequences.push(seq);
         labels.push((n, label));
@@ -120,6 +138,9 @@ fn parse<T: Real>(bytes: &[u8]) -> std::result::Result<Parsed<T>, String> {
     let Some(channels) = channels else {
         return Err(format!("line {d}: no sequence after @data"));
     };
+    if labelled == Some(false) {
+        return Ok(Parsed { sequences, channels, targets: None, class_names: Vec::new() });
+    }
     let regression = header.target_label == Some(true) || header.class_label == Some(ClassLabel::False);
     if regression {
         if let Some(ClassLabel::True(names)) = &header.class_label {
@@ -134,7 +155,12 @@ fn parse<T: Real>(bytes: &[u8]) -> std::result::Result<Parsed<T>, String> {
                 None => Err(format!("line {n}: the target \"{l}\" is not a number (the file declares regression)")),
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        return Ok(Parsed { sequences, channels, targets: Targets::Responses(responses), class_names: Vec::new() });
+        return Ok(Parsed {
+            sequences,
+            channels,
+            targets: Some(Targets::Responses(responses)),
+            class_names: Vec::new(),
+        });
     }
     let (classes, class_names) = match &header.class_label {
         Some(ClassLabel::True(names)) if !names.is_empty() => {
@@ -150,7 +176,7 @@ fn parse<T: Real>(bytes: &[u8]) -> std::result::Result<Parsed<T>, String> {
         }
         _ => class_indices(&labels.into_iter().map(|(_, l)| l).collect::<Vec<_>>()),
     };
-    Ok(Parsed { sequences, channels, targets: Targets::Classes(classes), class_names })
+    Ok(Parsed { sequences, channels, targets: Some(Targets::Classes(classes)), class_names })
 }
 
 /// Reads one header line (without its `@`) into `header`; true for `@data`.
@@ -195,21 +221,39 @@ fn header_line(rest: &str, n: usize, header: &mut Header) -> std::result::Result
     Ok(false)
 }
 
-/// One data line: the `[len, C]` sequence, C and the label text.
+/// Whether the header allows unlabelled lines: `@classLabel false` without `@targetLabel true`.
+fn may_be_unlabelled(header: &Header) -> bool {
+    header.class_label == Some(ClassLabel::False) && header.target_label != Some(true)
+}
+
+/// Whether a data line ends with a label: it has one field more than the `expected`
+/// dimensions, or (dimensions unknown) its last field is a single value after a `:`.
+fn has_label(line: &str, expected: Option<usize>) -> bool {
+    let fields: Vec<&str> = line.split(':').collect();
+    match expected {
+        Some(c) => fields.len() == c + 1,
+        None => fields.len() > 1 && !fields.last().is_some_and(|f| f.contains(',')),
+    }
+}
+
+/// One data line: the `[len, C]` sequence, C and the label text (empty when not `labelled`).
 fn data<T: Real>(
     line: &str,
     n: usize,
     expected: Option<usize>,
     header: &Header,
+    labelled: bool,
 ) -> std::result::Result<(Vec<T>, usize, String), String> {
     let fields: Vec<&str> = line.split(':').map(str::trim).collect();
-    let Some((label, dims)) = fields.split_last() else {
-        return Err(format!("line {n}: empty data line"));
+    let (label, dims) = match fields.split_last() {
+        Some((label, dims)) if labelled => (*label, dims),
+        Some(_) => ("", &fields[..]),
+        None => return Err(format!("line {n}: empty data line")),
     };
-    if dims.is_empty() || label.contains(',') {
+    if dims.is_empty() || (labelled && label.contains(',')) {
         return Err(format!("line {n}: the label is missing (the last `:` field must be the label)"));
     }
-    if label.is_empty() {
+    if labelled && label.is_empty() {
         return Err(format!("line {n}: the label is missing (nothing after the last `:`)"));
     }
     if let Some(c) = expected {
@@ -364,5 +408,24 @@ mod tests {
         assert_eq!(ds.sequences, vec![vec![1.5e-4, 2.0], vec![3.0]]);
         assert_eq!(ds.targets, Targets::Classes(vec![1, 0]));
         assert_eq!(ds.class_names, vec!["down", "up"]);
+    }
+
+    #[test]
+    fn unlabelled_files_load_as_inputs_only() {
+        let text = "@problemName u\n@dimensions 2\n@classLabel false\n@data\n1,2,3:4,5,6\n7:8\n";
+        let (seqs, c) = parse_ts_inputs::<f64>(text.as_bytes(), "u.ts").unwrap();
+        assert_eq!(c, 2);
+        assert_eq!(seqs, vec![vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0], vec![7.0, 8.0]]);
+        assert!(err(text).contains("no labels"), "{}", err(text));
+        // Univariate without @dimensions: a line of values only.
+        let (seqs, c) = parse_ts_inputs::<f64>(b"@classLabel false\n@data\n1,2\n3,4,5\n", "u.ts").unwrap();
+        assert_eq!((seqs.len(), c), (2, 1));
+        // `@classLabel false` with a numeric label on every line stays regression.
+        let ds = load("@dimensions 1\n@classLabel false\n@data\n1,2:0.5\n3:1.5\n").unwrap();
+        assert_eq!(ds.targets, Targets::Responses(vec![vec![0.5], vec![1.5]]));
+        // Mixed lines are an error naming the line.
+        let mixed = "@dimensions 1\n@classLabel false\n@data\n1,2\n3:1.5\n";
+        let e = parse_ts_inputs::<f64>(mixed.as_bytes(), "u.ts").unwrap_err().to_string();
+        assert!(e.contains("line 5"), "{e}");
     }
 }
