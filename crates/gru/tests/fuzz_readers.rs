@@ -1,0 +1,176 @@
+//! Mutation fuzzing of the readers of files users hand us, on stable Rust (cargo-fuzz
+//! needs nightly): each target starts from a seed corpus (the committed loader fixtures and
+//! small well-formed files written here), mutates it with a seeded generator (bit flips,
+//! interesting bytes, deletions, duplications, insertions, truncations, splices of two
+//! seeds) and runs the reader on every mutant, for `GRU_FUZZ_SECONDS` seconds per target
+//! (default 2; CI sets 20). A reader may refuse any input with an error; it must never
+//! panic. A panic writes the input to `target/fuzz-crashes/` and fails the test: commit it
+//! under `tests/fuzz/<target>/` and it is replayed on every run from then on (the
+//! committed regressions run before the mutations).
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gru::data::{parse_csv, parse_npy, parse_npz, parse_ts, parse_ts_inputs, parse_ucr_tsv, CsvLayout, TargetKind};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn test_data(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)).expect("a committed fixture")
+}
+
+fn budget() -> Duration {
+    let secs = std::env::var("GRU_FUZZ_SECONDS").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(2.0);
+    Duration::from_secs_f64(secs.max(0.0))
+}
+
+/// Bytes a mutation likes to write: delimiters and numbers of the text formats, and the
+/// extremes of binary fields.
+const INTERESTING: &[u8] = b"\x00\xff\x7f\x80?:,;\n\r\t@#-+.eE019NaniI \"'()[]{}";
+
+fn mutate(rng: &mut StdRng, seeds: &[Vec<u8>], input: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..rng.random_range(1..=4) {
+        let len = out.len();
+        let at = if len == 0 { 0 } else { rng.random_range(0..len) };
+        match rng.random_range(0..8) {
+            0 if len > 0 => out[at] ^= 1 << rng.random_range(0..8),
+            1 if len > 0 => out[at] = INTERESTING[rng.random_range(0..INTERESTING.len())],
+            2 if len > 0 => {
+                let end = (at + rng.random_range(1..=16)).min(len);
+                out.drain(at..end);
+            }
+            3 if len > 0 => {
+                let end = (at + rng.random_range(1..=64)).min(len);
+                let chunk = out[at..end].to_vec();
+                let to = rng.random_range(0..=out.len());
+                out.splice(to..to, chunk);
+            }
+            4 => {
+                let bytes: Vec<u8> = (0..rng.random_range(1..=8)).map(|_| rng.random()).collect();
+                out.splice(at..at, bytes);
+            }
+            5 if len > 0 => out.truncate(at),
+            6 => {
+                let other = &seeds[rng.random_range(0..seeds.len())];
+                if !other.is_empty() {
+                    let from = rng.random_range(0..other.len());
+                    out.truncate(at);
+                    out.extend_from_slice(&other[from..]);
+                }
+            }
+            _ if len > 0 => {
+                // A digit run: the sizes and counts written in headers.
+                let digits = ["0", "1", "9", "99999999999", "4294967296", "-1", "1e308"];
+                let d = digits[rng.random_range(0..digits.len())].as_bytes();
+                out.splice(at..at, d.iter().copied());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Runs `read` on the committed regressions of `name`, then on mutants of `seeds` for the
+/// time budget; returns the number of inputs run.
+fn fuzz(name: &str, seeds: Vec<Vec<u8>>, read: fn(&[u8])) -> usize {
+    let mut crashes = Vec::new();
+    let run = |input: &[u8], crashes: &mut Vec<PathBuf>| {
+        if catch_unwind(AssertUnwindSafe(|| read(input))).is_err() {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-crashes");
+            let _ = std::fs::create_dir_all(&dir);
+            let file = dir.join(format!("{name}-{}.bin", crashes.len()));
+            if let Ok(mut f) = std::fs::File::create(&file) {
+                let _ = f.write_all(input);
+            }
+            crashes.push(file);
+        }
+    };
+    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz").join(name);
+    let mut count = 0;
+    if let Ok(entries) = std::fs::read_dir(&regressions) {
+        for e in entries.flatten() {
+            run(&std::fs::read(e.path()).expect("a committed regression input"), &mut crashes);
+            count += 1;
+        }
+    }
+    for s in &seeds {
+        run(s, &mut crashes);
+    }
+    let mut rng = StdRng::seed_from_u64(name.bytes().map(u64::from).sum());
+    let start = Instant::now();
+    while start.elapsed() < budget() && crashes.len() < 5 {
+        let base = &seeds[rng.random_range(0..seeds.len())];
+        let input = mutate(&mut rng, &seeds, base);
+        run(&input, &mut crashes);
+        count += 1;
+    }
+    assert!(crashes.is_empty(), "{name}: the reader panicked on {} inputs, written to {crashes:?}", crashes.len());
+    eprintln!("{name}: {count} inputs, no panic");
+    count
+}
+
+fn ts_seeds() -> Vec<Vec<u8>> {
+    vec![
+        test_data("messy_multivariate.ts"),
+        test_data("messy_regression.ts"),
+        b"@problemName u\n@dimensions 2\n@classLabel false\n@data\n1,2,3:4,5,6\n7:8\n".to_vec(),
+        b"@problemName c\n@univariate true\n@equalLength true\n@seriesLength 3\n@classLabel true a b\n@data\n1,?,3:a\n4,5,6:b\n"
+            .to_vec(),
+    ]
+}
+
+#[test]
+fn ts_reader_never_panics() {
+    fuzz("ts", ts_seeds(), |b| {
+        let _ = parse_ts::<f32>(b, "f.ts");
+        let _ = parse_ts_inputs::<f64>(b, "f.ts");
+    });
+}
+
+#[test]
+fn tsv_reader_never_panics() {
+    fuzz("tsv", vec![test_data("ucr_unequal.tsv"), b"1\t0.5\t0.25\n2\t1\tNaN\n".to_vec()], |b| {
+        let _ = parse_ucr_tsv::<f32>(b, "f.tsv");
+    });
+}
+
+#[test]
+fn csv_reader_never_panics() {
+    let seeds = vec![test_data("long.csv"), test_data("wide_regression.csv"), b"label,v0,v1\na,1,2\nb,3,\n".to_vec()];
+    fuzz("csv", seeds, |b| {
+        for layout in [CsvLayout::Long, CsvLayout::Wide, CsvLayout::detect(b)] {
+            for kind in [TargetKind::Classes, TargetKind::Responses] {
+                let _ = parse_csv::<f32>(b, "f.csv", layout, kind);
+            }
+        }
+    });
+}
+
+#[test]
+fn npz_reader_never_panics() {
+    let seeds = vec![test_data("classes.npz"), test_data("responses_lengths.npz"), test_data("truncated_x.npz")];
+    fuzz("npz", seeds, |b| {
+        let _ = parse_npz::<f32>(b, "f.npz");
+    });
+}
+
+#[test]
+fn npy_reader_never_panics() {
+    let (x, y) = (test_data("pair_x.npy"), test_data("pair_y.npy"));
+    fuzz("npy", vec![x.clone(), y.clone()], |b| {
+        let y = test_data("pair_y.npy");
+        let _ = parse_npy::<f32>(b, &y, "x.npy");
+        let x = test_data("pair_x.npy");
+        let _ = parse_npy::<f64>(&x, b, "x.npy");
+    });
+}
+
+/// The harness itself: a reader that panics on some mutant is caught and reported.
+#[test]
+#[should_panic(expected = "the reader panicked")]
+fn a_panicking_reader_fails_the_fuzz_test() {
+    fuzz("harness-check", vec![b"abc:def\n".to_vec()], |b| assert!(!b.contains(&b'?'), "a reader bug"));
+}
