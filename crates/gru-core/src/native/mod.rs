@@ -3,7 +3,7 @@
 //! Two paths compute the same equations:
 //! - [`NativePath::Fast`] (default): input GEMM for all steps, one recurrent GEMM per step,
 //!   a fused element-wise gate pass, GEMMs for the weight gradients (`block.rs`), all
-//!   products through weights packed once (`crate::panel_gemm`, f32 with AVX-512). Threads
+//!   products through weights packed once (`kernels/panel_gemm.rs`, f32 with AVX-512). Threads
 //!   split the batch (`split.rs`) or the hidden units (`units.rs`, `units_train.rs`, on the
 //!   persistent helpers of `helpers.rs`), chosen per call in `KoraliPrepared::run`.
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept

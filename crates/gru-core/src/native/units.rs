@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::block::BlockShape;
 use super::helpers;
 use crate::activation::Activations;
-use crate::linalg::{MatMut, MatRef, PackedRhs};
+use crate::kernels::{MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;

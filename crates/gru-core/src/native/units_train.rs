@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::block::{row_grads, BlockShape};
 use super::helpers;
 use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitSplit, WorkerTrace};
-use crate::linalg::{matmul_tn, MatMut, MatRef};
+use crate::kernels::{matmul_tn, MatMut, MatRef};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 
