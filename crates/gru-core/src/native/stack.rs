@@ -115,6 +115,7 @@ pub(crate) fn forward<T: Real>(
     (out, saved)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
