@@ -1,6 +1,6 @@
 //! Development aid: faer's GEMM vs the packed-panel kernel on recurrent-step shapes (1 thread).
-use gru::linalg::{matmul, MatMut, MatRef};
-use gru::panel_gemm;
+use gru::ops::{matmul, Matrix};
+use gru_core::bench as panel_gemm;
 use std::time::Instant;
 
 fn best<F: FnMut()>(mut f: F, reps: usize) -> f64 {
@@ -35,7 +35,7 @@ fn main() {
         let mut c = vec![0.0f32; m * n];
         let flops = 2.0 * (m * k * n) as f64;
         let reps = ((2e8 / flops) as usize).clamp(1, 10000);
-        let tf = best(|| matmul(MatMut::new(&mut c, m, n), false, MatRef::new(&a, m, k), MatRef::new(&b, k, n)), reps);
+        let tf = best(|| matmul(&mut c, false, Matrix::new(&a, m, k), Matrix::new(&b, k, n)), reps);
         let panels = panel_gemm::pack(&b, k, n);
         let tp = best(|| panel_gemm::gemm(&a, k, m, &panels, k, n, &mut c, n, false), reps);
         println!(

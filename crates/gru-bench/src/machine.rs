@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use gru::linalg::{matmul, MatMut, MatRef};
-use gru::panel_gemm;
+use gru::ops::{matmul, Matrix};
+use gru_core::bench as panel_gemm;
 use gru_onednn::OneDnnEngine;
 
 use crate::values;
@@ -82,7 +82,7 @@ pub fn gemm_peak(n: usize, threads: usize, reps: usize) -> Peak {
     });
     let faer = best_gflops(flops, reps, || {
         split_columns(n, threads, &a, &b, &mut c, |a, b, c, w| {
-            matmul(MatMut::new(c, n, w), false, MatRef::new(a, n, n), MatRef::new(b, n, w))
+            matmul(c, false, Matrix::new(a, n, n), Matrix::new(b, n, w))
         })
     });
     let panel = panel_gemm::available().then(|| {

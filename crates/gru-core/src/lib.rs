@@ -29,14 +29,21 @@ pub mod activation;
 pub mod batch;
 pub mod engine;
 pub mod error;
-pub mod linalg;
+mod kernels;
 pub mod native;
-pub mod panel_gemm;
+pub mod ops;
 pub mod params;
 pub mod real;
 mod reference;
-mod simd;
 pub mod spec;
+
+/// The panel GEMM's entry points, for `gru-bench` to measure the GEMM peak (feature
+/// `bench-internals`, off by default): not part of the API.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::kernels::panel_gemm::{available, gemm, pack};
+}
 
 pub use activation::Activations;
 pub use batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads, SequenceBatch};

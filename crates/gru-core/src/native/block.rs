@@ -11,7 +11,7 @@
 
 use super::pool::Pool;
 use crate::activation::Activations;
-use crate::linalg::{matmul, matmul_tn, MatMut, MatRef, PackedRhs};
+use crate::kernels::{matmul, matmul_tn, MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;

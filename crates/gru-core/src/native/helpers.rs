@@ -1,5 +1,5 @@
-//! Persistent helper threads for the unit-split inference (`units.rs`), whose workers meet
-//! at a spinning barrier once per step.
+//! Persistent helper threads for the unit split (`units.rs`, `units_train.rs`), whose
+//! workers meet at a spinning barrier once per step.
 //!
 //! Why not scoped threads spawned per call: a new thread starts on its parent's core, and
 //! two workers spinning for each other on one core lose a scheduler slice per step until
@@ -7,11 +7,16 @@
 //! when called back to back). Persistent threads stay spread over the cores. Idle
 //! helpers poll for the next task for [`SPIN`], then sleep on their channel.
 //!
-//! One caller at a time uses the helpers ([`run`] returns `None` when another holds them:
-//! the caller then falls back to scoped threads).
+//! The helpers belong to a [`WorkerPool`], owned by one prepared engine and passed down
+//! explicitly to the unit split (as faer passes its `Par`): no process-global state, two
+//! prepared engines never wait for each other, and dropping the engine shuts its helpers
+//! down and joins them. The threads start on the first call that needs them. When the pool
+//! cannot serve a call (in use, too small, a thread cannot be started) the workers run on
+//! scoped threads instead.
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, TryLockError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A task for one helper.
@@ -20,7 +25,19 @@ pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;
 /// How long an idle helper polls for the next task before it sleeps.
 const SPIN: Duration = Duration::from_micros(300);
 
-static HELPERS: Mutex<Vec<Sender<Task>>> = Mutex::new(Vec::new());
+/// One persistent helper: its task channel and its thread.
+struct Helper {
+    tasks: Sender<Task>,
+    thread: JoinHandle<()>,
+}
+
+/// The persistent helpers of one prepared engine: at most `threads - 1` (the caller is the
+/// first worker), started when first needed, shut down and joined on drop.
+pub(crate) struct WorkerPool {
+    /// Helpers at most.
+    capacity: usize,
+    helpers: Mutex<Vec<Helper>>,
+}
 
 fn helper_loop(rx: Receiver<Task>) {
     loop {
@@ -46,39 +63,63 @@ fn helper_loop(rx: Receiver<Task>) {
     }
 }
 
-/// Runs `tasks` on persistent helpers (one each) while the caller runs `own`; `None` (and
-/// nothing run) when another caller is using the helpers or a helper cannot be started.
-pub(crate) fn run<R>(tasks: Vec<Task>, own: impl FnOnce() -> R) -> Option<R> {
-    let mut helpers = match HELPERS.try_lock() {
-        Ok(h) => h,
-        Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(TryLockError::WouldBlock) => return None,
-    };
-    while helpers.len() < tasks.len() {
-        let (tx, rx) = mpsc::channel::<Task>();
-        let spawned =
-            std::thread::Builder::new().name(format!("gru-unit-{}", helpers.len() + 1)).spawn(move || helper_loop(rx));
-        if spawned.is_err() {
+impl WorkerPool {
+    /// A pool for an engine of `threads` threads (no thread is started yet).
+    pub(crate) fn new(threads: usize) -> Self {
+        Self { capacity: threads.saturating_sub(1), helpers: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `tasks` on persistent helpers (one each) while the caller runs `own`; `None`
+    /// (and nothing run) when another caller is using the helpers, there are more tasks
+    /// than helpers allowed, or a helper cannot be started.
+    fn run<R>(&self, tasks: Vec<Task>, own: impl FnOnce() -> R) -> Option<R> {
+        if tasks.len() > self.capacity {
             return None;
         }
-        helpers.push(tx);
+        let mut helpers = match self.helpers.try_lock() {
+            Ok(h) => h,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        while helpers.len() < tasks.len() {
+            let (tx, rx) = mpsc::channel::<Task>();
+            let spawned = std::thread::Builder::new()
+                .name(format!("gru-unit-{}", helpers.len() + 1))
+                .spawn(move || helper_loop(rx));
+            match spawned {
+                Ok(thread) => helpers.push(Helper { tasks: tx, thread }),
+                Err(_) => return None,
+            }
+        }
+        for (task, helper) in tasks.into_iter().zip(helpers.iter()) {
+            if helper.tasks.send(task).is_err() {
+                // The helper is gone (it cannot be, short of a panic outside its catch);
+                // the caller's barrier would wait forever, so this is fatal.
+                panic!("a unit-split helper thread exited");
+            }
+        }
+        let out = own();
+        drop(helpers);
+        Some(out)
     }
-    for (task, tx) in tasks.into_iter().zip(helpers.iter()) {
-        if tx.send(task).is_err() {
-            // The helper is gone (it cannot be, short of a panic outside its catch); the
-            // caller's barrier would wait forever, so this is fatal.
-            panic!("a unit-split helper thread exited");
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        let helpers = std::mem::take(self.helpers.get_mut().unwrap_or_else(|p| p.into_inner()));
+        // Close every channel first (each helper returns from its loop when it sees its
+        // channel disconnected), then wait for the threads to end.
+        let threads: Vec<JoinHandle<()>> = helpers.into_iter().map(|h| h.thread).collect();
+        for thread in threads {
+            let _ = thread.join();
         }
     }
-    let out = own();
-    drop(helpers);
-    Some(out)
 }
 
 /// Runs `work(job, k)` for the workers `k < n`: worker 0 on this thread, the others on the
-/// persistent helpers, or on scoped threads when another caller holds the helpers. The
-/// results in worker order. Panics when a worker did not finish (a panic inside one).
-pub(crate) fn run_workers<J, R>(job: &Arc<J>, n: usize, work: fn(&J, usize) -> R) -> Vec<R>
+/// persistent helpers of `pool`, or on scoped threads when the pool cannot serve the call.
+/// The results in worker order. Panics when a worker did not finish (a panic inside one).
+pub(crate) fn run_workers<J, R>(pool: &WorkerPool, job: &Arc<J>, n: usize, work: fn(&J, usize) -> R) -> Vec<R>
 where
     J: Send + Sync + 'static,
     R: Send + 'static,
@@ -93,7 +134,7 @@ where
         })
         .collect();
     let mut results: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    match run(tasks, || work(job, 0)) {
+    match pool.run(tasks, || work(job, 0)) {
         Some(first) => {
             results[0] = Some(first);
             drop(tx);

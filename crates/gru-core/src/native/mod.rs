@@ -3,9 +3,10 @@
 //! Two paths compute the same equations:
 //! - [`NativePath::Fast`] (default): input GEMM for all steps, one recurrent GEMM per step,
 //!   a fused element-wise gate pass, GEMMs for the weight gradients (`block.rs`), all
-//!   products through weights packed once (`crate::panel_gemm`, f32 with AVX-512). Threads
-//!   split the batch (`split.rs`) or the hidden units (`units.rs`, `units_train.rs`, on the
-//!   persistent helpers of `helpers.rs`), chosen per call in `KoraliPrepared::run`.
+//!   products through weights packed once (`kernels/panel_gemm.rs`, f32 with AVX-512).
+//!   Threads split the batch (`split.rs`) or the hidden units (`units.rs`, `units_train.rs`,
+//!   on the persistent helpers of `helpers.rs`: a pool each prepared stack owns and passes
+//!   down, joined when it is dropped), chosen per call in `KoraliPrepared::run`.
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
 //!   obviously right; the oracle of the tests (`crate::reference`).
 
@@ -100,6 +101,7 @@ impl<T: Real> Engine<T> for KoraliEngine {
             threads,
             unit_split: self.unit_split,
             pools: Vec::new(),
+            workers: helpers::WorkerPool::new(threads),
             packed: if self.path == NativePath::Fast {
                 let u = unit_threads(spec, plan.mode, threads, self.unit_split);
                 params
@@ -169,6 +171,9 @@ struct KoraliPrepared<T> {
     unit_split: Option<bool>,
     /// Reused buffers, one pool per thread.
     pools: Vec<pool::Pool<T>>,
+    /// The unit split's persistent helper threads (started on its first call, joined when
+    /// this prepared stack is dropped).
+    workers: helpers::WorkerPool,
     /// The fast path's transposed weights, one per block.
     packed: Vec<block::PackedBlock<T>>,
     /// Identity of this prepared stack.
@@ -227,6 +232,7 @@ impl<T: Real> KoraliPrepared<T> {
                     keep,
                     unit_split,
                     self.threads,
+                    &self.workers,
                     &parts,
                     pools,
                 );
@@ -317,6 +323,7 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
                     steps,
                     batch,
                     self.threads,
+                    &self.workers,
                     &parts,
                     pools,
                 )

@@ -6,6 +6,7 @@
 use std::ops::Range;
 
 use super::block::PackedBlock;
+use super::helpers::WorkerPool;
 use super::pool::Pool;
 use super::stack::{self, FastSaved};
 use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
@@ -67,11 +68,13 @@ pub(crate) fn forward<T: Real>(
     keep: bool,
     unit_split: bool,
     threads: usize,
+    workers: &WorkerPool,
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
 ) -> (GruOutput<T>, Option<Vec<FastSaved<T>>>) {
     if let ([_], [pool, ..]) = (parts, &mut *pools) {
-        let (out, saved) = stack::forward(spec, params, packed, x, steps, lengths, h0, keep, unit_split, threads, pool);
+        let (out, saved) =
+            stack::forward(spec, params, packed, x, steps, lengths, h0, keep, unit_split, threads, workers, pool);
         return (out, saved.map(|s| vec![s]));
     }
     let batch = lengths.len();
@@ -85,7 +88,7 @@ pub(crate) fn forward<T: Real>(
                 let h0s = h0.map(|h| gather(h, blocks, batch, hid, r));
                 let ls = lengths[r.clone()].to_vec();
                 s.spawn(move || {
-                    stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, false, 1, pool)
+                    stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, false, 1, workers, pool)
                 })
             })
             .collect();
@@ -116,12 +119,13 @@ pub(crate) fn backward<T: Real>(
     steps: usize,
     batch: usize,
     threads: usize,
+    workers: &WorkerPool,
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
 ) -> GruGradients<T> {
     if parts.len() == 1 {
         if let (Some(part), Some(pool)) = (saved.into_iter().next(), pools.first_mut()) {
-            return stack::backward(spec, params, packed, part, grads, threads, pool);
+            return stack::backward(spec, params, packed, part, grads, threads, workers, pool);
         }
         unreachable!("one part has one saved state and one pool");
     }
@@ -136,7 +140,16 @@ pub(crate) fn backward<T: Real>(
                 let dy = gather(grads.dy, outer, batch, inner, r);
                 let dh = grads.dh_t.map(|d| gather(d, blocks, batch, hid, r));
                 s.spawn(move || {
-                    stack::backward(spec, params, packed, sv, &OutputGrads { dy: &dy, dh_t: dh.as_deref() }, 1, pool)
+                    stack::backward(
+                        spec,
+                        params,
+                        packed,
+                        sv,
+                        &OutputGrads { dy: &dy, dh_t: dh.as_deref() },
+                        1,
+                        workers,
+                        pool,
+                    )
                 })
             })
             .collect();

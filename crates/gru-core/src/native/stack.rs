@@ -2,6 +2,7 @@
 //! [`block::forward`], outputs concatenated `[forward, backward]` per step.
 
 use super::block::{self, BlockShape, BlockTrace, PackedBlock};
+use super::helpers::WorkerPool;
 use super::pool::Pool;
 use crate::activation::Activations;
 use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
@@ -48,6 +49,7 @@ pub(crate) fn forward<T: Real>(
     keep: bool,
     unit_split: bool,
     gemm_threads: usize,
+    workers: &WorkerPool,
     pool: &mut Pool<T>,
 ) -> (GruOutput<T>, Option<FastSaved<T>>) {
     let batch = lengths.len();
@@ -70,9 +72,9 @@ pub(crate) fn forward<T: Real>(
             let mut y_dir = if dirs == 1 { Vec::new() } else { pool.zeros(steps * batch * hid) };
             let y_blk = if dirs == 1 { &mut layer_out[..] } else { &mut y_dir[..] };
             let (h_last, trace) = match (use_units, keep) {
-                (true, false) => (super::units::forward(&shape, units, &layer_in, h0_blk, y_blk), None),
+                (true, false) => (super::units::forward(&shape, units, &layer_in, h0_blk, y_blk, workers), None),
                 (true, true) => {
-                    let (h, t) = super::units::forward_train(&shape, units, &layer_in, h0_blk, y_blk);
+                    let (h, t) = super::units::forward_train(&shape, units, &layer_in, h0_blk, y_blk, workers);
                     (h, Some(BlockSaved::Units(t)))
                 }
                 (false, _) => {
@@ -113,6 +115,7 @@ pub(crate) fn forward<T: Real>(
     (out, saved)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
@@ -120,6 +123,7 @@ pub(crate) fn backward<T: Real>(
     saved: FastSaved<T>,
     grads: &OutputGrads<'_, T>,
     gemm_threads: usize,
+    workers: &WorkerPool,
     pool: &mut Pool<T>,
 ) -> GruGradients<T> {
     let (steps, lengths) = (saved.steps, &saved.lengths[..]);
@@ -173,15 +177,16 @@ pub(crate) fn backward<T: Real>(
                     trace.give_to(pool);
                     dh
                 }
-                BlockSaved::Units(workers) => super::units_train::backward(
+                BlockSaved::Units(traces) => super::units_train::backward(
                     &shape,
                     &packed[blk].units,
-                    workers,
+                    traces,
                     &layer_input,
                     dy_blk,
                     dh_t,
                     &mut d_below,
                     grads_blk,
+                    workers,
                 ),
             };
             dh0[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&dh);

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::block::BlockShape;
-use super::helpers;
+use super::helpers::{self, WorkerPool};
 use crate::activation::Activations;
-use crate::linalg::{MatMut, MatRef, PackedRhs};
+use crate::kernels::{MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;
@@ -318,8 +318,15 @@ impl<T: Real> Job<T> {
 /// Runs one block forward (no trace) on `packs.len()` workers: the caller and persistent
 /// helpers (`helpers.rs`), or scoped threads when the helpers are busy. `x`: `[T, B, In]`,
 /// `h0`: `[B, H]`; writes `y` `[T, B, H]` (zero where inactive) and returns the final state.
-pub(crate) fn forward<T: Real>(s: &BlockShape<'_, T>, split: &UnitSplit<T>, x: &[T], h0: &[T], y: &mut [T]) -> Vec<T> {
-    run(s, split, x, h0, y, false).0
+pub(crate) fn forward<T: Real>(
+    s: &BlockShape<'_, T>,
+    split: &UnitSplit<T>,
+    x: &[T],
+    h0: &[T],
+    y: &mut [T],
+    workers: &WorkerPool,
+) -> Vec<T> {
+    run(s, split, x, h0, y, false, workers).0
 }
 
 /// [`forward`] that also keeps, per worker, what backward needs (`units_train.rs`).
@@ -329,8 +336,9 @@ pub(crate) fn forward_train<T: Real>(
     x: &[T],
     h0: &[T],
     y: &mut [T],
+    workers: &WorkerPool,
 ) -> (Vec<T>, Vec<WorkerTrace<T>>) {
-    run(s, split, x, h0, y, true)
+    run(s, split, x, h0, y, true, workers)
 }
 
 fn run<T: Real>(
@@ -340,6 +348,7 @@ fn run<T: Real>(
     h0: &[T],
     y: &mut [T],
     keep: bool,
+    workers: &WorkerPool,
 ) -> (Vec<T>, Vec<WorkerTrace<T>>) {
     let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
     let packs = &split.packs;
@@ -363,7 +372,7 @@ fn run<T: Real>(
         barrier: SpinBarrier::new(n),
         slots: std::array::from_fn(|_| (0..batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });
-    helpers::run_workers(&job, n, Job::worker);
+    helpers::run_workers(workers, &job, n, Job::worker);
     let mut traces = Vec::new();
     for p in packs.iter() {
         let mut scratch = p.scratch.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::block::{row_grads, BlockShape};
-use super::helpers;
+use super::helpers::{self, WorkerPool};
 use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitSplit, WorkerTrace};
-use crate::linalg::{matmul_tn, MatMut, MatRef};
+use crate::kernels::{matmul_tn, MatMut, MatRef};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 
@@ -157,6 +157,7 @@ pub(crate) fn backward<T: Real>(
     dh_t: &[T],
     dx: &mut [T],
     grads: &mut BlockParams<T>,
+    workers: &WorkerPool,
 ) -> Vec<T> {
     let batch = s.lengths.len();
     let hid = grads.hidden_size();
@@ -173,7 +174,7 @@ pub(crate) fn backward<T: Real>(
         barrier: SpinBarrier::new(n),
         slots: std::array::from_fn(|_| (0..n * batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });
-    let results = helpers::run_workers(&job, n, BackJob::worker);
+    let results = helpers::run_workers(workers, &job, n, BackJob::worker);
     let mut dh0 = vec![T::zero(); batch * hid];
     let has_rec = grads.has_recurrent_bias();
     for (pack, g) in packs.iter().zip(results) {

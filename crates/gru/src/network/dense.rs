@@ -2,7 +2,7 @@
 //! a sequence activation `[T, B, C]` is `T·B` rows of C, a per-sequence one `[B, C]` is
 //! B rows.
 
-use gru_core::linalg::{matmul, MatMut, MatRef};
+use gru_core::ops::{matmul, Matrix};
 use gru_core::Real;
 
 /// `fullyConnectedLayer`: `y = W x + b`, W `out × in` row-major, b `[out]`.
@@ -20,12 +20,7 @@ impl<T: Real> Dense<T> {
     /// `rows × out` = `x (rows × in) · Wᵀ + b`.
     pub fn forward(&self, x: &[T], rows: usize) -> Vec<T> {
         let mut y = vec![T::zero(); rows * self.outputs];
-        matmul(
-            MatMut::new(&mut y, rows, self.outputs),
-            false,
-            MatRef::new(x, rows, self.inputs),
-            MatRef::new(&self.w, self.outputs, self.inputs).t(),
-        );
+        matmul(&mut y, false, Matrix::new(x, rows, self.inputs), Matrix::new(&self.w, self.outputs, self.inputs).t());
         for row in y.chunks_exact_mut(self.outputs) {
             for (o, &b) in row.iter_mut().zip(&self.b) {
                 *o += b;
@@ -37,19 +32,9 @@ impl<T: Real> Dense<T> {
     /// Given dL/dy (`rows × out`) and the input x: returns `(dx, dW, db)`.
     pub fn backward(&self, x: &[T], dy: &[T], rows: usize) -> (Vec<T>, Vec<T>, Vec<T>) {
         let mut dx = vec![T::zero(); rows * self.inputs];
-        matmul(
-            MatMut::new(&mut dx, rows, self.inputs),
-            false,
-            MatRef::new(dy, rows, self.outputs),
-            MatRef::new(&self.w, self.outputs, self.inputs),
-        );
+        matmul(&mut dx, false, Matrix::new(dy, rows, self.outputs), Matrix::new(&self.w, self.outputs, self.inputs));
         let mut dw = vec![T::zero(); self.outputs * self.inputs];
-        matmul(
-            MatMut::new(&mut dw, self.outputs, self.inputs),
-            false,
-            MatRef::new(dy, rows, self.outputs).t(),
-            MatRef::new(x, rows, self.inputs),
-        );
+        matmul(&mut dw, false, Matrix::new(dy, rows, self.outputs).t(), Matrix::new(x, rows, self.inputs));
         let mut db = vec![T::zero(); self.outputs];
         for row in dy.chunks_exact(self.outputs) {
             for (o, &d) in db.iter_mut().zip(row) {

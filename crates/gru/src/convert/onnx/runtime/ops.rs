@@ -14,7 +14,7 @@
 //!                  int32/int64 (floats truncate toward zero and saturate; to int32 wraps)
 //! ```
 
-use gru_core::linalg::{matmul as gemm, MatMut, MatRef};
+use gru_core::ops::{matmul as gemm, Matrix};
 use gru_core::{DType, Real};
 
 use super::super::proto::{DOUBLE, FLOAT, INT32, INT64};
@@ -169,9 +169,9 @@ pub(crate) fn matmul<T: Real>(a: &Value<T>, b: &Value<T>) -> Result<Value<T>, St
         offsets.push((o, ia, ib));
     });
     for (o, ia, ib) in offsets {
-        let am = MatRef::new(&av[ia * m * k..(ia + 1) * m * k], m, k);
-        let bm = MatRef::new(&bv[ib * k * n..(ib + 1) * k * n], k, n);
-        gemm(MatMut::new(&mut out[o * m * n..(o + 1) * m * n], m, n), false, am, bm);
+        let am = Matrix::new(&av[ia * m * k..(ia + 1) * m * k], m, k);
+        let bm = Matrix::new(&bv[ib * k * n..(ib + 1) * k * n], k, n);
+        gemm(&mut out[o * m * n..(o + 1) * m * n], false, am, bm);
     }
     if a.rank() == 1 {
         out_shape.remove(out_shape.len() - 2);
@@ -202,8 +202,8 @@ pub(crate) fn gemm_op<T: Real>(
     if a.rank() != 2 || b.rank() != 2 {
         return Err(format!("Gemm needs 2-D A and B, got {:?} and {:?}", a.shape, b.shape));
     }
-    let am = MatRef::new(av, a.shape[0], a.shape[1]);
-    let bm = MatRef::new(bv, b.shape[0], b.shape[1]);
+    let am = Matrix::new(av, a.shape[0], a.shape[1]);
+    let bm = Matrix::new(bv, b.shape[0], b.shape[1]);
     let am = if g.trans_a { am.t() } else { am };
     let bm = if g.trans_b { bm.t() } else { bm };
     let (m, n) = (am.rows(), bm.cols());
@@ -219,7 +219,7 @@ pub(crate) fn gemm_op<T: Real>(
         ));
     }
     let mut out = vec![T::zero(); numel(&[m, n])?];
-    gemm(MatMut::new(&mut out, m, n), false, am, bm);
+    gemm(&mut out, false, am, bm);
     let alpha = T::lit(f64::from(g.alpha));
     if g.alpha != 1.0 {
         out.iter_mut().for_each(|v| *v *= alpha);

@@ -3,7 +3,7 @@
 //! The product itself is faer's GEMM (a well-kept crate, runtime SIMD dispatch); this file
 //! only names shapes and strides so that callers never compute offsets by hand.
 
-use crate::real::Real;
+use super::Scalar;
 
 /// A read-only row-major matrix view: element `(i, j)` is `data[i * row_stride + j]`,
 /// or, when transposed, element `(i, j)` of the view is `(j, i)` of the stored matrix.
@@ -118,7 +118,7 @@ impl<'a, T> MatMut<'a, T> {
 ///
 /// Shapes: `a` is m×k, `b` is k×n, `dst` is m×n. A mismatch is a bug in the caller
 /// (user shapes are validated before any product), hence an assertion.
-pub fn matmul<T: Real>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b: MatRef<'_, T>) {
+pub fn matmul<T: Scalar>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b: MatRef<'_, T>) {
     assert!(
         a.cols() == b.rows() && dst.rows == a.rows() && dst.cols == b.cols(),
         "matmul shapes: dst {}x{}, a {}x{}, b {}x{}",
@@ -146,7 +146,7 @@ pub fn matmul<T: Real>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b
 
 /// A weight matrix `B` (`K × N`) multiplied many times from the left (`C = A · B`): the
 /// recurrent products, once per step. Where the CPU has AVX-512 and `T` is f32 it is kept
-/// in [`crate::panel_gemm`]'s panels (packed once, not on every product); otherwise as a
+/// in `panel_gemm.rs`'s panels (packed once, not on every product); otherwise as a
 /// row-major matrix for the GEMM crate.
 pub struct PackedRhs<T> {
     k: usize,
@@ -156,7 +156,7 @@ pub struct PackedRhs<T> {
     data: Vec<T>,
 }
 
-impl<T: Real> PackedRhs<T> {
+impl<T: Scalar> PackedRhs<T> {
     /// Packs the row-major `k × n` matrix `b`.
     pub fn new(b: &[T], k: usize, n: usize) -> Self {
         assert_eq!(b.len(), k * n, "PackedRhs::new: slice length vs shape");
@@ -245,7 +245,7 @@ impl<T: Real> PackedRhs<T> {
 /// crate.
 /// The rows of the product are split between `threads` threads (see
 /// [`PackedRhs::product_par`]).
-pub fn matmul_tn<T: Real>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b: MatRef<'_, T>, threads: usize) {
+pub fn matmul_tn<T: Scalar>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b: MatRef<'_, T>, threads: usize) {
     let (k, n) = (a.rows(), b.cols());
     if a.transposed || b.transposed || !T::has_panels() || b.rows() != k {
         return matmul(dst, accumulate, a.t(), b);
