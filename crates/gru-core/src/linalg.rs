@@ -236,6 +236,28 @@ impl<T: Real> PackedRhs<T> {
             }
         });
     }
+
+    /// Repacks `b` (row-major `k × n`, the shape this was packed with) into the buffer it
+    /// already has: the same values as `PackedRhs::new(b, k, n)`, no allocation. Panels
+    /// follow `crate::panel_gemm`'s layout, `panels[(p · K + k) · NR + j] = B[k, p · NR + j]`;
+    /// the zero padding of the last panel stays as packed.
+    pub fn repack(&mut self, b: &[T]) {
+        assert_eq!(b.len(), self.k * self.n, "PackedRhs::repack: slice length vs shape");
+        if !self.panels {
+            self.data.copy_from_slice(b);
+            return;
+        }
+        let (k, n, nr) = (self.k, self.n, crate::panel_gemm::NR);
+        if k == 0 || n == 0 {
+            return;
+        }
+        for (p, panel) in self.data.chunks_exact_mut(k * nr).enumerate() {
+            let cols = (n - p * nr).min(nr);
+            for (dst, src) in panel.chunks_exact_mut(nr).zip(b.chunks_exact(n)) {
+                dst[..cols].copy_from_slice(&src[p * nr..][..cols]);
+            }
+        }
+    }
 }
 
 /// `dst (+)= aᵀ · b` for `a` (`k × m`) and `b` (`k × n`), both row-major views: the
