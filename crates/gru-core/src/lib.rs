@@ -27,6 +27,7 @@
 
 pub mod activation;
 pub mod batch;
+mod cell;
 pub mod engine;
 pub mod error;
 mod kernels;

@@ -44,7 +44,7 @@ impl Gate {
 }
 
 /// Parameters of one layer and direction.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct BlockParams<T> {
     input_size: usize,
     hidden_size: usize,
@@ -117,6 +117,10 @@ impl<T: Real> BlockParams<T> {
     pub fn bias_mut(&mut self) -> &mut [T] {
         &mut self.bias
     }
+    /// `(W, R, bias)` at once, mutable (for writing a block's gradients in one pass).
+    pub fn parts_mut(&mut self) -> (&mut [T], &mut [T], &mut [T]) {
+        (&mut self.w, &mut self.r, &mut self.bias)
+    }
 
     /// True for the 6H bias of the recurrent-bias-after mode.
     pub fn has_recurrent_bias(&self) -> bool {
@@ -181,9 +185,41 @@ pub(crate) fn check_finite<T: Real>(field: &str, v: &[T]) -> Result<()> {
 }
 
 /// The parameters of a whole stack: D·dirs blocks indexed `layer · dirs + dir`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct GruParams<T> {
     blocks: Vec<BlockParams<T>>,
+}
+
+// By hand rather than derived: `clone_from` reuses the buffers it has (a derived one
+// allocates a whole copy), so that `PreparedGru::set_params` allocates nothing.
+impl<T: Clone> Clone for BlockParams<T> {
+    fn clone(&self) -> Self {
+        Self {
+            input_size: self.input_size,
+            hidden_size: self.hidden_size,
+            w: self.w.clone(),
+            r: self.r.clone(),
+            bias: self.bias.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.input_size = source.input_size;
+        self.hidden_size = source.hidden_size;
+        self.w.clone_from(&source.w);
+        self.r.clone_from(&source.r);
+        self.bias.clone_from(&source.bias);
+    }
+}
+
+impl<T: Clone> Clone for GruParams<T> {
+    fn clone(&self) -> Self {
+        Self { blocks: self.blocks.clone() }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.blocks.clone_from(&source.blocks);
+    }
 }
 
 impl<T: Real> GruParams<T> {
@@ -222,10 +258,11 @@ impl<T: Real> GruParams<T> {
         let h = spec.hidden_size;
         for (i, b) in self.blocks.iter().enumerate() {
             let input = spec.layer_input_size(i / spec.directions());
-            let name = format!("params[{i}]");
+            // Named only on error: checking allocates nothing (`set_params` runs it per step).
+            let name = || format!("params[{i}]");
             if b.hidden_size != h || b.w.len() != 3 * h * input {
                 return Err(GruError::shape(
-                    format!("{name}.w"),
+                    format!("{}.w", name()),
                     format!("3H×In = {}×{input}", 3 * h),
                     3 * h * input,
                     b.w.len(),
@@ -233,7 +270,7 @@ impl<T: Real> GruParams<T> {
             }
             if b.r.len() != 3 * h * h {
                 return Err(GruError::shape(
-                    format!("{name}.r"),
+                    format!("{}.r", name()),
                     format!("3H×H = {}×{h}", 3 * h),
                     3 * h * h,
                     b.r.len(),
@@ -242,15 +279,17 @@ impl<T: Real> GruParams<T> {
             let bl = spec.reset_gate_mode.bias_len(h);
             if b.bias.len() != bl {
                 return Err(GruError::shape(
-                    format!("{name}.bias"),
+                    format!("{}.bias", name()),
                     spec.reset_gate_mode.name().to_string(),
                     bl,
                     b.bias.len(),
                 ));
             }
-            check_finite(&format!("{name}.w"), &b.w)?;
-            check_finite(&format!("{name}.r"), &b.r)?;
-            check_finite(&format!("{name}.bias"), &b.bias)?;
+            for (field, v) in [("w", &b.w), ("r", &b.r), ("bias", &b.bias)] {
+                if v.iter().any(|x| !x.is_finite()) {
+                    check_finite(&format!("{}.{field}", name()), v)?;
+                }
+            }
         }
         Ok(())
     }

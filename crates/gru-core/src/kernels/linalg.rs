@@ -166,12 +166,6 @@ impl<T: Scalar> PackedRhs<T> {
         }
     }
 
-    /// Packs columns `cols` of the row-major `k × width` matrix `b`.
-    pub fn columns(b: &[T], k: usize, width: usize, cols: std::ops::Range<usize>) -> Self {
-        let part: Vec<T> = b.chunks_exact(width).flat_map(|row| row[cols.clone()].iter().copied()).collect();
-        Self::new(&part, k, cols.len())
-    }
-
     /// `dst = a · B` (or `dst += a · B` when `accumulate`); `a` may be a transposed view.
     pub fn product(&self, dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>) {
         assert!(
@@ -235,6 +229,28 @@ impl<T: Scalar> PackedRhs<T> {
                 self.product(d, accumulate, a_part);
             }
         });
+    }
+
+    /// Repacks `b` (row-major `k × n`, the shape this was packed with) into the buffer it
+    /// already has: the same values as `PackedRhs::new(b, k, n)`, no allocation. Panels
+    /// follow `super::panel_gemm`'s layout, `panels[(p · K + k) · NR + j] = B[k, p · NR + j]`;
+    /// the zero padding of the last panel stays as packed.
+    pub fn repack(&mut self, b: &[T]) {
+        assert_eq!(b.len(), self.k * self.n, "PackedRhs::repack: slice length vs shape");
+        if !self.panels {
+            self.data.copy_from_slice(b);
+            return;
+        }
+        let (k, n, nr) = (self.k, self.n, super::panel_gemm::NR);
+        if k == 0 || n == 0 {
+            return;
+        }
+        for (p, panel) in self.data.chunks_exact_mut(k * nr).enumerate() {
+            let cols = (n - p * nr).min(nr);
+            for (dst, src) in panel.chunks_exact_mut(nr).zip(b.chunks_exact(n)) {
+                dst[..cols].copy_from_slice(&src[p * nr..][..cols]);
+            }
+        }
     }
 }
 

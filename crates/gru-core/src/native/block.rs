@@ -6,13 +6,16 @@
 //! Backward: only `dh_{t-1}` is sequential; dW, dR and dX are large GEMMs after the sweep:
 //! `dW = dGXᵀ · X`, `dR = dGHᵀ · H_prev`, `dX = dGX · W`.
 //!
-//! Gate blocks of a `3H` row are `[r | z | n]`. A step `t` is active for sequence `b` when
+//! The element-wise math (gates, candidate, new state, gate and weight gradients) is
+//! `crate::cell`'s, shared with the unit split; gate blocks of a `3H` row (`[r | z | n]`)
+//! are reached through its views. A step `t` is active for sequence `b` when
 //! `t < lengths[b]`; inactive steps leave `h` untouched and produce zero output.
 
 use super::pool::Pool;
 use crate::activation::Activations;
-use crate::kernels::{matmul, matmul_tn, MatMut, MatRef, PackedRhs};
-use crate::params::{BlockParams, Gate};
+use crate::cell::{self, bias, reset_update_width, row_width, GateCols, GateRow, GateRowMut};
+use crate::kernels::{matmul, MatMut, MatRef, PackedRhs};
+use crate::params::BlockParams;
 use crate::real::Real;
 use crate::spec::ResetGateMode;
 
@@ -43,17 +46,17 @@ impl<T> BlockShape<'_, T> {
     }
 }
 
-/// A block's weights arranged once (at `prepare` / `set_params`) for the products:
-/// `wt` = Wᵀ (`In × 3H`) for the input GEMM; the per-step recurrent products'
-/// right-hand matrices as [`PackedRhs`] (kept in the kernel's panel layout across steps):
-/// forward `GH = h · Rᵀ` (`H × 3H`; before-multiplication: `Rᵀ[:, r z]` and `Rᵀ[:, n]`),
-/// and for training backward `dh += dGH · R` (`3H × H`; before-multiplication: `R[r z]`
-/// and `R_n`).
+/// A block's weights arranged once (at `prepare`, refreshed in place by `set_params`) for
+/// the products: `wt` = Wᵀ (`In × 3H`) for the input GEMM; the per-step recurrent
+/// products' right-hand matrices as [`PackedRhs`] (kept in the kernel's panel layout
+/// across steps): forward `GH = h · Rᵀ` (`H × 3H`; before-multiplication: `R[r z]ᵀ` and
+/// `R_nᵀ`), and for training backward `dh += dGH · R` (`3H × H`; before-multiplication:
+/// `R[r z]` and `R_n`); the biases folded as the forward step uses them.
 pub(crate) struct PackedBlock<T> {
     wt: PackedRhs<T>,
-    /// `Rᵀ` (after modes) or `Rᵀ[:, r z]` (before-multiplication).
+    /// `Rᵀ` (after modes) or `R[r z]ᵀ` (before-multiplication).
     rt_step: PackedRhs<T>,
-    /// `Rᵀ[:, n]` (before-multiplication only).
+    /// `R_nᵀ` (before-multiplication only).
     rt_n: Option<PackedRhs<T>>,
     /// `R` (after modes) or `R[r z]` (before-multiplication); training only.
     r_back: Option<PackedRhs<T>>,
@@ -61,6 +64,10 @@ pub(crate) struct PackedBlock<T> {
     r_back_n: Option<PackedRhs<T>>,
     /// `W` (`3H × In`) for backward's `dX = dGX · W`; training only.
     w_back: Option<PackedRhs<T>>,
+    /// `[b_r + b'_r | b_z + b'_z | b_n]` (`3H`), added to `X · Wᵀ`.
+    bias: Vec<T>,
+    /// b'_n (`H`; zero in the 3H layout).
+    rec_bias_n: Vec<T>,
     /// The same weights cut by hidden units for `unit_threads` workers (inference of large
     /// H, see `units.rs`); empty when unused.
     pub(crate) units: super::units::UnitSplit<T>,
@@ -68,29 +75,80 @@ pub(crate) struct PackedBlock<T> {
 
 impl<T: Real> PackedBlock<T> {
     /// Packs `p` for `mode` (`training`: also backward's matrices); with `unit_threads > 1`
-    /// also the per-worker unit slices.
-    pub(crate) fn new(p: &BlockParams<T>, mode: ResetGateMode, training: bool, unit_threads: usize) -> Self {
+    /// also the per-worker unit slices. `scratch` holds the transposes (kept by the caller
+    /// for [`PackedBlock::repack`]).
+    pub(crate) fn new(
+        p: &BlockParams<T>,
+        mode: ResetGateMode,
+        training: bool,
+        unit_threads: usize,
+        scratch: &mut Vec<T>,
+    ) -> Self {
         let (inp, hid) = (p.input_size(), p.hidden_size());
-        let g3 = 3 * hid;
+        let (g3, rz) = (row_width(hid), reset_update_width(hid));
         let before = mode == ResetGateMode::BeforeMultiplication;
-        let units = super::units::UnitSplit::new(p, unit_threads, training);
-        let rt = transpose(p.r(), g3, hid);
+        // The shapes here, the values in `repack` (one place fills them).
         let (rt_step, rt_n) = if before {
-            (PackedRhs::columns(&rt, hid, g3, 0..2 * hid), Some(PackedRhs::columns(&rt, hid, g3, 2 * hid..g3)))
+            (blank(hid, rz, scratch), Some(blank(hid, hid, scratch)))
         } else {
-            (PackedRhs::new(&rt, hid, g3), None)
+            (blank(hid, g3, scratch), None)
         };
         let (r_back, r_back_n) = match (training, before) {
             (false, _) => (None, None),
-            (true, false) => (Some(PackedRhs::new(p.r(), g3, hid)), None),
-            (true, true) => (
-                Some(PackedRhs::new(&p.r()[..2 * hid * hid], 2 * hid, hid)),
-                Some(PackedRhs::new(p.r_gate(Gate::Candidate), hid, hid)),
-            ),
+            (true, false) => (Some(blank(g3, hid, scratch)), None),
+            (true, true) => (Some(blank(rz, hid, scratch)), Some(blank(hid, hid, scratch))),
         };
-        let w_back = training.then(|| PackedRhs::new(p.w(), g3, inp));
-        Self { wt: PackedRhs::new(&transpose(p.w(), g3, inp), inp, g3), w_back, rt_step, rt_n, r_back, r_back_n, units }
+        let w_back = training.then(|| blank(g3, inp, scratch));
+        let mut block = Self {
+            wt: blank(inp, g3, scratch),
+            rt_step,
+            rt_n,
+            r_back,
+            r_back_n,
+            w_back,
+            bias: vec![T::zero(); g3],
+            rec_bias_n: vec![T::zero(); hid],
+            units: super::units::UnitSplit::new(p, unit_threads, training, scratch),
+        };
+        block.repack(p, scratch);
+        block
     }
+
+    /// Refreshes every packed matrix and bias from `p` (the shape it was made for) in the
+    /// buffers it has: no allocation once `scratch` has grown to the largest transpose.
+    pub(crate) fn repack(&mut self, p: &BlockParams<T>, scratch: &mut Vec<T>) {
+        let (inp, hid) = (p.input_size(), p.hidden_size());
+        let (g3, rz) = (row_width(hid), reset_update_width(hid));
+        let r = GateRow::of_rows(p.r(), hid, hid);
+        self.wt.repack(transpose_into(p.w(), g3, inp, scratch));
+        match &mut self.rt_n {
+            Some(rt_n) => {
+                self.rt_step.repack(transpose_into(r.reset_update(), rz, hid, scratch));
+                rt_n.repack(transpose_into(r.candidate(), hid, hid, scratch));
+            }
+            None => self.rt_step.repack(transpose_into(p.r(), g3, hid, scratch)),
+        }
+        match (&mut self.r_back, &mut self.r_back_n) {
+            (Some(r_back), Some(r_back_n)) => {
+                r_back.repack(r.reset_update());
+                r_back_n.repack(r.candidate());
+            }
+            (Some(r_back), None) => r_back.repack(p.r()),
+            _ => {}
+        }
+        if let Some(w_back) = &mut self.w_back {
+            w_back.repack(p.w());
+        }
+        bias::fold_into(p, 0..hid, &mut self.bias, &mut self.rec_bias_n);
+        self.units.repack(p, scratch);
+    }
+}
+
+/// A packed `k × n` matrix of zeros, to be filled by `repack`.
+pub(crate) fn blank<T: Real>(k: usize, n: usize, scratch: &mut Vec<T>) -> PackedRhs<T> {
+    scratch.clear();
+    scratch.resize(k * n, T::zero());
+    PackedRhs::new(scratch, k, n)
 }
 
 /// `dst (+)= a · m`: through the packed matrix when there is one, else a plain GEMM with
@@ -109,9 +167,10 @@ fn product_or<T: Real>(
     }
 }
 
-/// `rows × cols` row-major -> `cols × rows` row-major.
-fn transpose<T: Real>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); rows * cols];
+/// `rows × cols` row-major -> `cols × rows` row-major, into `out` (reused).
+fn transpose_into<'s, T: Real>(m: &[T], rows: usize, cols: usize, out: &'s mut Vec<T>) -> &'s [T] {
+    out.clear();
+    out.resize(rows * cols, T::zero());
     for i in 0..rows {
         for j in 0..cols {
             out[j * rows + i] = m[i * cols + j];
@@ -159,10 +218,10 @@ pub(crate) fn forward<T: Real>(
     pool: &mut Pool<T>,
 ) -> (Vec<T>, Option<BlockTrace<T>>) {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
-    let g3 = 3 * hid;
+    let g3 = row_width(hid);
     let before = s.mode == ResetGateMode::BeforeMultiplication;
 
-    // GX = X · Wᵀ + b_in (+ b'_r, b'_z: they add to the input ones).
+    // GX = X · Wᵀ + b (`[T·B, 3H]`; b'_r, b'_z folded into b, see `cell::bias`).
     let mut gx = pool.zeros(steps * batch * g3);
     packed.wt.product_par(
         MatMut::new(&mut gx, steps * batch, g3),
@@ -170,20 +229,11 @@ pub(crate) fn forward<T: Real>(
         MatRef::new(x, steps * batch, inp),
         gemm_threads,
     );
-    let mut bias_row = p.bias()[..g3].to_vec();
-    for g in [Gate::Reset, Gate::Update] {
-        if let Some(rb) = p.recurrent_bias(g) {
-            for (o, &v) in bias_row[g.rows(hid)].iter_mut().zip(rb) {
-                *o += v;
-            }
-        }
-    }
     for row in gx.chunks_exact_mut(g3) {
-        for (o, &v) in row.iter_mut().zip(&bias_row) {
+        for (o, &v) in row.iter_mut().zip(&packed.bias) {
             *o += v;
         }
     }
-    let rec_bias_n = p.recurrent_bias(Gate::Candidate);
 
     let sz = if keep { steps * batch } else { 0 };
     let mut trace = BlockTrace {
@@ -193,7 +243,8 @@ pub(crate) fn forward<T: Real>(
         h_prev: pool.zeros(sz * hid),
     };
     let mut h = h0.to_vec();
-    let rec_cols = if before { 2 * hid } else { g3 };
+    // GH: `[B, 3H]`, or `[B, 2H]` (`[r | z]`) before multiplication.
+    let rec_cols = if before { reset_update_width(hid) } else { g3 };
     let mut gh = vec![T::zero(); batch * rec_cols];
     let mut rh = vec![T::zero(); batch * hid];
     let mut gn = vec![T::zero(); batch * hid];
@@ -201,8 +252,6 @@ pub(crate) fn forward<T: Real>(
     let mut pre = vec![T::zero(); batch * g3];
     let mut gates = vec![T::zero(); batch * g3];
     let mut operand = vec![T::zero(); batch * hid];
-    let zeros = vec![T::zero(); hid];
-    let rec_bias_n = rec_bias_n.unwrap_or(&zeros);
     let act = s.act;
 
     for t in s.order() {
@@ -213,60 +262,43 @@ pub(crate) fn forward<T: Real>(
         packed.rt_step.product(MatMut::new(&mut gh, batch, rec_cols), false, MatRef::new(&h, batch, hid));
         // r, z for every active sequence: one vectorized pass over 2H values.
         for b in (0..batch).filter(|&b| s.active(t, b)) {
-            let gxr = &gx[(t * batch + b) * g3..][..2 * hid];
-            let ghr = &gh[b * rec_cols..][..2 * hid];
-            let pr = &mut pre[b * g3..][..2 * hid];
-            for ((p, &x), &r) in pr.iter_mut().zip(gxr).zip(ghr) {
-                *p = x + r;
-            }
-            act.gate_slice(&pre[b * g3..][..2 * hid], &mut gates[b * g3..][..2 * hid]);
+            let (mut pr, mut gr) = (GateRowMut::at(&mut pre, b, hid), GateRowMut::at(&mut gates, b, hid));
+            let gh_row = &gh[b * rec_cols..][..rec_cols];
+            cell::reset_update(act, GateRow::at(&gx, t * batch + b, hid), gh_row, &mut pr, &mut gr);
         }
         if let Some(rt_n) = &packed.rt_n {
             // gn = (r ⊙ h) · R_nᵀ
             rh.fill(T::zero());
             for b in (0..batch).filter(|&b| s.active(t, b)) {
-                for k in 0..hid {
-                    rh[b * hid + k] = gates[b * g3 + k] * h[b * hid + k];
-                }
+                let r = GateRow::at(&gates, b, hid).reset();
+                cell::reset_product(r, &h[b * hid..][..hid], &mut rh[b * hid..][..hid]);
             }
             rt_n.product(MatMut::new(&mut gn, batch, hid), false, MatRef::new(&rh, batch, hid));
         }
         for b in (0..batch).filter(|&b| s.active(t, b)) {
             let row = t * batch + b;
-            let gxn = &gx[row * g3 + 2 * hid..][..hid];
-            let (pr, gr) = (&mut pre[b * g3..][..g3], &mut gates[b * g3..][..g3]);
+            let gx_n = GateRow::at(&gx, row, hid).candidate();
+            let (pr, gr) = (GateRowMut::at(&mut pre, b, hid), GateRowMut::at(&mut gates, b, hid));
             let op = &mut operand[b * hid..][..hid];
             if before {
-                op.copy_from_slice(&rh[b * hid..][..hid]);
-                for ((a, &x), &n) in pr[2 * hid..].iter_mut().zip(gxn).zip(&gn[b * hid..][..hid]) {
-                    *a = x + n;
-                }
+                cell::candidate_before(act, gx_n, &rh[b * hid..][..hid], &gn[b * hid..][..hid], pr, gr, op);
             } else {
-                let ghn = &gh[b * rec_cols + 2 * hid..][..hid];
-                for j in 0..hid {
-                    op[j] = ghn[j] + rec_bias_n[j];
-                    pr[2 * hid + j] = gxn[j] + gr[j] * op[j];
-                }
+                let gh_n = GateRow::at(&gh, b, hid).candidate();
+                cell::candidate_after(act, gx_n, gh_n, &packed.rec_bias_n, pr, gr, op);
             }
-            let (rz, n) = gr.split_at_mut(2 * hid);
-            act.state_slice(&pr[2 * hid..], n);
+            let gr = GateRow::at(&gates, b, hid);
             let (hb, yb) = (&mut h[b * hid..][..hid], &mut y[row * hid..][..hid]);
             if keep {
                 if !trace.pre.is_empty() {
-                    trace.pre[row * g3..][..g3].copy_from_slice(pr);
+                    GateRowMut::at(&mut trace.pre, row, hid).all().copy_from_slice(GateRow::at(&pre, b, hid).all());
                 }
-                trace.gates[row * g3..][..2 * hid].copy_from_slice(rz);
-                trace.gates[row * g3 + 2 * hid..][..hid].copy_from_slice(n);
+                GateRowMut::at(&mut trace.gates, row, hid).all().copy_from_slice(gr.all());
                 trace.operand[row * hid..][..hid].copy_from_slice(op);
                 trace.h_prev[row * hid..][..hid].copy_from_slice(hb);
             }
-            // h' = (1 - z) n + z h = n + z (h - n)
-            let z = &rz[hid..];
-            for j in 0..hid {
-                let h_new = n[j] + z[j] * (hb[j] - n[j]);
-                yb[j] = h_new;
-                hb[j] = h_new;
-            }
+            // h' = n + z ⊙ (h − n), the output and the next step's state.
+            cell::new_state(gr, hb, yb);
+            hb.copy_from_slice(yb);
         }
     }
     pool.give(gx);
@@ -275,46 +307,6 @@ pub(crate) fn forward<T: Real>(
         return (h, None);
     }
     (h, Some(trace))
-}
-
-/// The gate gradients of one row (one sequence, one step, `U` units: the whole block or a
-/// worker's units): from the step's gate values `gr = [r | z | n]`, the pre-activations
-/// `pr` (or `gr` where they were not kept), the state the step started from `hp`, the
-/// incoming `dh` and `dy`; writes `dgx = [da_r | da_z | da_n]` (da_r only in the after
-/// modes, `after = (operand, dghn)`, which also gets `dghn = da_n ⊙ r`) and the direct
-/// part of `dh_prev = (dh + dy) ⊙ z`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn row_grads<T: Real>(
-    act: &Activations<T>,
-    gr: &[T],
-    pr: &[T],
-    hp: &[T],
-    dh: &[T],
-    dy: &[T],
-    dgx: &mut [T],
-    dh_prev: &mut [T],
-    after: Option<(&[T], &mut [T])>,
-) {
-    let u = hp.len();
-    let (r, z, n) = (&gr[..u], &gr[u..2 * u], &gr[2 * u..3 * u]);
-    let (dar, rest) = dgx.split_at_mut(u);
-    let (daz, dan) = rest.split_at_mut(u);
-    // σ' of z and n (into daz, dan), then the chain rule: vectorizable passes over U values.
-    act.gate_grad_slice(&pr[u..2 * u], z, daz);
-    act.state_grad_slice(&pr[2 * u..3 * u], n, dan);
-    for j in 0..u {
-        let d = dh[j] + dy[j];
-        dh_prev[j] = d * z[j];
-        daz[j] *= d * (hp[j] - n[j]);
-        dan[j] *= d * (T::one() - z[j]);
-    }
-    if let Some((op, dghn)) = after {
-        act.gate_grad_slice(&pr[..u], r, dar);
-        for j in 0..u {
-            dar[j] *= dan[j] * op[j];
-            dghn[j] = dan[j] * r[j];
-        }
-    }
 }
 
 /// Runs one block backward. `dy`: `[T, B, H]` gradient of this block's output (read only at
@@ -335,7 +327,7 @@ pub(crate) fn backward<T: Real>(
     pool: &mut Pool<T>,
 ) -> Vec<T> {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
-    let g3 = 3 * hid;
+    let g3 = row_width(hid);
     let before = s.mode == ResetGateMode::BeforeMultiplication;
     let act = s.act;
     // dGX: [da_r | da_z | da_n]; dGH: [da_r | da_z | d(R_n-product operand)] (after modes).
@@ -347,6 +339,7 @@ pub(crate) fn backward<T: Real>(
     let mut dh = dh_t.to_vec();
     let mut dh_prev = vec![T::zero(); batch * hid];
     let mut q = vec![T::zero(); batch * hid];
+    let r_rows = GateRow::of_rows(p.r(), hid, hid);
 
     for t in s.order().rev() {
         if !(0..batch).any(|b| s.active(t, b)) {
@@ -358,19 +351,19 @@ pub(crate) fn backward<T: Real>(
                 dh_prev[b * hid..(b + 1) * hid].copy_from_slice(&dh[b * hid..(b + 1) * hid]);
                 continue;
             }
-            let gr = &trace.gates[row * g3..][..g3];
+            let gr = GateRow::at(&trace.gates, row, hid);
             // Without kept pre-activations the derivatives read only the values (the
             // activations ignore `pr` then; see `derivatives_need_inputs`).
-            let pr = if trace.pre.is_empty() { gr } else { &trace.pre[row * g3..][..g3] };
+            let pr = if trace.pre.is_empty() { gr } else { GateRow::at(&trace.pre, row, hid) };
             let after = (!before).then(|| (&trace.operand[row * hid..][..hid], &mut dgh_n[row * hid..][..hid]));
-            row_grads(
+            cell::row_grads(
                 act,
                 gr,
                 pr,
                 &trace.h_prev[row * hid..][..hid],
                 &dh[b * hid..][..hid],
                 &dy[row * hid..][..hid],
-                &mut dgx[row * g3..][..g3],
+                GateRowMut::at(&mut dgx, row, hid),
                 &mut dh_prev[b * hid..][..hid],
                 after,
             );
@@ -382,33 +375,39 @@ pub(crate) fn backward<T: Real>(
                 packed.r_back_n.as_ref(),
                 MatMut::new(&mut q, batch, hid),
                 false,
-                MatRef::strided(&dgx_t[2 * hid..], batch, hid, g3),
-                MatRef::new(p.r_gate(Gate::Candidate), hid, hid),
+                GateCols::new(dgx_t, batch, hid).candidate(),
+                MatRef::new(r_rows.candidate(), hid, hid),
                 1,
             );
             for b in (0..batch).filter(|&b| s.active(t, b)) {
                 let row = t * batch + b;
-                for j in 0..hid {
-                    let r = trace.gates[row * g3 + j];
-                    let dr = q[b * hid + j] * trace.h_prev[row * hid + j];
-                    dh_prev[b * hid + j] += q[b * hid + j] * r;
-                    let a = if trace.pre.is_empty() { r } else { trace.pre[row * g3 + j] };
-                    dgx_t[b * g3 + j] = dr * act.gate_grad(a, r);
-                }
+                let gr = GateRow::at(&trace.gates, row, hid);
+                let pr = if trace.pre.is_empty() { gr } else { GateRow::at(&trace.pre, row, hid) };
+                cell::reset_grads_before(
+                    act,
+                    gr,
+                    pr,
+                    &trace.h_prev[row * hid..][..hid],
+                    &q[b * hid..][..hid],
+                    GateRowMut::at(dgx_t, b, hid),
+                    &mut dh_prev[b * hid..][..hid],
+                );
             }
-            // dh += [da_r | da_z] · R[r, z]
+            // dh += [da_r | da_z] · R[r z]
             product_or(
                 packed.r_back.as_ref(),
                 MatMut::new(&mut dh_prev, batch, hid),
                 true,
-                MatRef::strided(dgx_t, batch, 2 * hid, g3),
-                MatRef::new(&p.r()[..2 * hid * hid], 2 * hid, hid),
+                GateCols::new(dgx_t, batch, hid).reset_update(),
+                MatRef::new(r_rows.reset_update(), reset_update_width(hid), hid),
                 1,
             );
         } else {
+            // dGH = [da_r | da_z | dGH_n] of this step's rows.
             for b in 0..batch {
-                dgh_t[b * g3..b * g3 + 2 * hid].copy_from_slice(&dgx_t[b * g3..b * g3 + 2 * hid]);
-                dgh_t[b * g3 + 2 * hid..(b + 1) * g3].copy_from_slice(&dgh_n[(t * batch + b) * hid..][..hid]);
+                let (src, mut dst) = (GateRow::at(dgx_t, b, hid), GateRowMut::at(&mut dgh_t, b, hid));
+                dst.reset_update().copy_from_slice(src.reset_update());
+                dst.candidate().copy_from_slice(&dgh_n[(t * batch + b) * hid..][..hid]);
             }
             product_or(
                 packed.r_back.as_ref(),
@@ -422,10 +421,8 @@ pub(crate) fn backward<T: Real>(
         std::mem::swap(&mut dh, &mut dh_prev);
     }
 
-    // Parameter gradients and dX: GEMMs over all steps.
+    // dX and the parameter gradients: GEMMs over all steps.
     let rows = steps * batch;
-    let w_grad = MatMut::new(grads.w_mut(), g3, inp);
-    matmul_tn(w_grad, false, MatRef::new(&dgx, rows, g3), MatRef::new(x, rows, inp), gemm_threads);
     product_or(
         packed.w_back.as_ref(),
         MatMut::new(dx, rows, inp),
@@ -434,51 +431,16 @@ pub(crate) fn backward<T: Real>(
         MatRef::new(p.w(), g3, inp),
         gemm_threads,
     );
-    let col_sums = |m: &[T]| {
-        let mut s = vec![T::zero(); g3];
-        for row in m.chunks_exact(g3) {
-            for (o, &v) in s.iter_mut().zip(row) {
-                *o += v;
-            }
-        }
-        s
-    };
-    let db_in = col_sums(&dgx);
-    grads.bias_mut()[..g3].copy_from_slice(&db_in);
-    if before {
-        let (d_rz, d_n) = grads.r_mut().split_at_mut(2 * hid * hid);
-        matmul_tn(
-            MatMut::new(d_rz, 2 * hid, hid),
-            false,
-            MatRef::strided(&dgx, rows, 2 * hid, g3),
-            MatRef::new(&trace.h_prev, rows, hid),
-            gemm_threads,
-        );
-        matmul_tn(
-            MatMut::new(d_n, hid, hid),
-            false,
-            MatRef::strided(&dgx[2 * hid..], rows, hid, g3),
-            MatRef::new(&trace.operand, rows, hid),
-            gemm_threads,
-        );
+    let candidate = if before {
+        cell::CandidateSource::Before { operand: &trace.operand }
     } else {
-        // dR = dGHᵀ · H_prev: its r, z rows from dGX, its n rows from dGH_n; H_prev packed once.
-        let h_prev = PackedRhs::new(&trace.h_prev, rows, hid);
-        let (d_rz, d_n) = grads.r_mut().split_at_mut(2 * hid * hid);
-        let dgx_rz = MatRef::strided(&dgx, rows, 2 * hid, g3).t();
-        h_prev.product_par(MatMut::new(d_rz, 2 * hid, hid), false, dgx_rz, gemm_threads);
-        h_prev.product_par(MatMut::new(d_n, hid, hid), false, MatRef::new(&dgh_n, rows, hid).t(), gemm_threads);
-        if grads.has_recurrent_bias() {
-            let mut db_rec = db_in[..2 * hid].to_vec();
-            db_rec.resize(g3, T::zero());
-            for row in dgh_n.chunks_exact(hid) {
-                for (o, &v) in db_rec[2 * hid..].iter_mut().zip(row) {
-                    *o += v;
-                }
-            }
-            grads.bias_mut()[g3..].copy_from_slice(&db_rec);
-        }
-    }
+        cell::CandidateSource::After { dgh_n: &dgh_n }
+    };
+    let src = cell::GradSources { rows, u: hid, inp, hid, dgx: &dgx, x, h_prev: &trace.h_prev, candidate };
+    let (dw, dr, bias) = grads.parts_mut();
+    let (db_in, db_rec) = bias::split_mut(bias, hid);
+    let out = cell::GradTargets { dw, dr, db_in, db_rec };
+    cell::weight_grads(&src, out, cell::GradPar { threads: gemm_threads, pack_h_prev: true });
     pool.give(dgx);
     pool.give(dgh_n);
     dh

@@ -93,6 +93,15 @@ impl<T: Real> Engine<T> for KoraliEngine {
         plan.validate()?;
         params.check(spec)?;
         let threads = self.threads.unwrap_or_else(split::default_threads);
+        let mut pack_scratch = Vec::new();
+        let packed = if self.path == NativePath::Fast {
+            let u = unit_threads(spec, plan.mode, threads, self.unit_split);
+            let training = plan.mode == Mode::Training;
+            let mode = spec.reset_gate_mode;
+            params.blocks().iter().map(|b| block::PackedBlock::new(b, mode, training, u, &mut pack_scratch)).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Box::new(KoraliPrepared {
             spec: spec.clone(),
             params: params.clone(),
@@ -102,16 +111,8 @@ impl<T: Real> Engine<T> for KoraliEngine {
             unit_split: self.unit_split,
             pools: Vec::new(),
             workers: helpers::WorkerPool::new(threads),
-            packed: if self.path == NativePath::Fast {
-                let u = unit_threads(spec, plan.mode, threads, self.unit_split);
-                params
-                    .blocks()
-                    .iter()
-                    .map(|b| block::PackedBlock::new(b, spec.reset_gate_mode, plan.mode == Mode::Training, u))
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            packed,
+            pack_scratch,
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
         }))
@@ -167,7 +168,7 @@ struct KoraliPrepared<T> {
     path: NativePath,
     /// Threads of the fast path.
     threads: usize,
-    /// The engine's unit-split choice (kept for `set_params`).
+    /// The engine's unit-split choice.
     unit_split: Option<bool>,
     /// Reused buffers, one pool per thread.
     pools: Vec<pool::Pool<T>>,
@@ -176,6 +177,8 @@ struct KoraliPrepared<T> {
     workers: helpers::WorkerPool,
     /// The fast path's transposed weights, one per block.
     packed: Vec<block::PackedBlock<T>>,
+    /// Scratch of the transposes behind `packed`, kept for `set_params`.
+    pack_scratch: Vec<T>,
     /// Identity of this prepared stack.
     instance: u64,
     /// Incremented by every `set_params`: saved state belongs to one parameter version.
@@ -273,11 +276,11 @@ impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
 
     fn set_params(&mut self, params: &GruParams<T>) -> Result<()> {
         params.check(&self.spec)?;
+        // In place: the parameters, the packed weights and their scratch keep their
+        // buffers, so that an optimizer step allocates nothing here.
         self.params.clone_from(params);
-        if self.path == NativePath::Fast {
-            let u = unit_threads(&self.spec, self.mode, self.threads, self.unit_split);
-            let (mode, training) = (self.spec.reset_gate_mode, self.mode == Mode::Training);
-            self.packed = params.blocks().iter().map(|b| block::PackedBlock::new(b, mode, training, u)).collect();
+        for (packed, p) in self.packed.iter_mut().zip(params.blocks()) {
+            packed.repack(p, &mut self.pack_scratch);
         }
         self.generation += 1;
         Ok(())

@@ -5,24 +5,37 @@
 //! Unlike the batch split, each worker streams only its part of R, which keeps R in the
 //! cores' caches for large H. After- and recurrent-bias-after modes only
 //! (before-multiplication needs all of `r ⊙ h` inside the step).
+//! The element-wise step of a worker's units is `crate::cell`'s, as in the dense sweep.
 
 use std::hint::spin_loop;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::block::BlockShape;
+use super::block::{blank, BlockShape};
 use super::helpers::{self, WorkerPool};
 use crate::activation::Activations;
+use crate::cell::{self, bias, row_width, GateRow, GateRowMut};
 use crate::kernels::{MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;
 
-/// One worker's weights: `wt` = columns of Wᵀ (`In × 3U`, gates r, z, n), `rt` = columns of
-/// Rᵀ (`H × 3U`), its input bias (with b'_r, b'_z folded in) and its b'_n.
+/// One worker's share of a block: its hidden units, its weights and its buffers.
 pub(crate) struct UnitPack<T> {
     pub(crate) units: Range<usize>,
+    /// The worker's packed weights, refreshed in place by `set_params` (behind a lock, as
+    /// the workers' jobs share the packs; each worker reads its own once per call).
+    pub(crate) weights: RwLock<UnitWeights<T>>,
+    /// The worker's buffers, kept across calls (fresh ones of tens of MB cost page faults
+    /// on every call): `gx` `[T, B, 3U]` and its output `y` `[T, B, U]`; in training also
+    /// its trace (see [`WorkerTrace`]).
+    pub(crate) scratch: Mutex<Scratch<T>>,
+}
+
+/// One worker's weights: `wt` = columns of Wᵀ (`In × 3U`, gates r, z, n), `rt` = columns of
+/// Rᵀ (`H × 3U`), its input bias (with b'_r, b'_z folded in, `3U`) and its b'_n (`U`).
+pub(crate) struct UnitWeights<T> {
     wt: PackedRhs<T>,
     rt: PackedRhs<T>,
     bias: Vec<T>,
@@ -30,10 +43,6 @@ pub(crate) struct UnitPack<T> {
     /// Training: the worker's rows of R (`3U × H`, gates r, z, n) and of W (`3U × In`),
     /// for backward's partial `dh += dGH_k · R_k` and `dX += dGX_k · W_k`.
     pub(crate) back: Option<(PackedRhs<T>, PackedRhs<T>)>,
-    /// The worker's buffers, kept across calls (fresh ones of tens of MB cost page faults
-    /// on every call): `gx` `[T, B, 3U]` and its output `y` `[T, B, U]`; in training also
-    /// its trace (see [`WorkerTrace`]).
-    pub(crate) scratch: Mutex<Scratch<T>>,
 }
 
 #[derive(Default)]
@@ -60,14 +69,33 @@ pub(crate) struct WorkerTrace<T> {
 pub(crate) struct UnitSplit<T> {
     packs: Arc<[UnitPack<T>]>,
     input: Arc<RwLock<Vec<T>>>,
+    /// The packs hold backward's rows.
+    training: bool,
 }
 
 impl<T: Real> UnitSplit<T> {
     /// The split of block `p` between `threads` workers (`training`: with what backward
-    /// needs); none for one thread.
-    pub(crate) fn new(p: &BlockParams<T>, threads: usize, training: bool) -> Self {
-        let packs = if threads > 1 { UnitPack::split(p, threads, training) } else { Vec::new() };
-        Self { packs: packs.into(), input: Arc::new(RwLock::new(Vec::new())) }
+    /// needs); none for one thread. `scratch` holds the transposes (see `PackedBlock`).
+    pub(crate) fn new(p: &BlockParams<T>, threads: usize, training: bool, scratch: &mut Vec<T>) -> Self {
+        let (h, inp) = (p.hidden_size(), p.input_size());
+        let packs: Vec<UnitPack<T>> = if threads > 1 {
+            (0..threads)
+                .map(|k| UnitPack::blank(k * h / threads..(k + 1) * h / threads, inp, h, training, scratch))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let split = Self { packs: packs.into(), input: Arc::new(RwLock::new(Vec::new())), training };
+        split.repack(p, scratch);
+        split
+    }
+
+    /// Refreshes every worker's weights from `p` in the buffers they have.
+    pub(crate) fn repack(&self, p: &BlockParams<T>, scratch: &mut Vec<T>) {
+        for pack in self.packs.iter() {
+            let mut w = pack.weights.write().unwrap_or_else(|e| e.into_inner());
+            w.fill(p, pack.units.clone(), scratch);
+        }
     }
 
     /// Whether the block has no unit split.
@@ -77,7 +105,7 @@ impl<T: Real> UnitSplit<T> {
 
     /// Whether the split can train (its packs hold backward's rows).
     pub(crate) fn trains(&self) -> bool {
-        self.packs.first().is_some_and(|p| p.back.is_some())
+        !self.packs.is_empty() && self.training
     }
 
     pub(crate) fn packs(&self) -> &Arc<[UnitPack<T>]> {
@@ -86,60 +114,71 @@ impl<T: Real> UnitSplit<T> {
 }
 
 impl<T: Real> UnitPack<T> {
-    /// The packs of `threads` workers for block `p` (`training`: with backward's rows).
-    pub(crate) fn split(p: &BlockParams<T>, threads: usize, training: bool) -> Vec<Self> {
-        let (h, inp) = (p.hidden_size(), p.input_size());
-        (0..threads)
-            .map(|k| {
-                let units = k * h / threads..(k + 1) * h / threads;
-                let u = units.len();
-                let mut wt = vec![T::zero(); inp * 3 * u];
-                let mut rt = vec![T::zero(); h * 3 * u];
-                let mut bias = vec![T::zero(); 3 * u];
-                let mut rec_bias_n = vec![T::zero(); u];
-                for (gi, g) in Gate::ALL.into_iter().enumerate() {
-                    let (w, r, b) = (p.w_gate(g), p.r_gate(g), p.input_bias(g));
-                    for (c, unit) in units.clone().enumerate() {
-                        for i in 0..inp {
-                            wt[i * 3 * u + gi * u + c] = w[unit * inp + i];
-                        }
-                        for i in 0..h {
-                            rt[i * 3 * u + gi * u + c] = r[unit * h + i];
-                        }
-                        bias[gi * u + c] = b[unit];
-                        if let Some(rb) = p.recurrent_bias(g) {
-                            if g == Gate::Candidate {
-                                rec_bias_n[c] = rb[unit];
-                            } else {
-                                bias[gi * u + c] += rb[unit];
-                            }
-                        }
-                    }
-                }
-                let back = training.then(|| {
-                    let rows = |full: fn(&BlockParams<T>, Gate) -> &[T], width: usize| -> Vec<T> {
-                        Gate::ALL
-                            .into_iter()
-                            .flat_map(|g| full(p, g)[units.start * width..units.end * width].iter().copied())
-                            .collect()
-                    };
-                    (
-                        PackedRhs::new(&rows(BlockParams::r_gate, h), 3 * u, h),
-                        PackedRhs::new(&rows(BlockParams::w_gate, inp), 3 * u, inp),
-                    )
-                });
-                Self {
-                    units,
-                    wt: PackedRhs::new(&wt, inp, 3 * u),
-                    rt: PackedRhs::new(&rt, h, 3 * u),
-                    bias,
-                    rec_bias_n,
-                    back,
-                    scratch: Mutex::new(Scratch::default()),
-                }
-            })
-            .collect()
+    /// The pack of the worker of `units`, shaped for a block of `inp` inputs and `h` units
+    /// (`training`: with backward's rows), its values zero until `UnitWeights::fill`.
+    fn blank(units: Range<usize>, inp: usize, h: usize, training: bool, scratch: &mut Vec<T>) -> Self {
+        let u3 = row_width(units.len());
+        let weights = UnitWeights {
+            wt: blank(inp, u3, scratch),
+            rt: blank(h, u3, scratch),
+            bias: vec![T::zero(); u3],
+            rec_bias_n: vec![T::zero(); units.len()],
+            back: training.then(|| (blank(u3, h, scratch), blank(u3, inp, scratch))),
+        };
+        Self { units, weights: RwLock::new(weights), scratch: Mutex::new(Scratch::default()) }
     }
+}
+
+impl<T: Real> UnitWeights<T> {
+    /// Writes the weights of `units` of block `p` into the packs (no allocation once
+    /// `scratch` has grown).
+    fn fill(&mut self, p: &BlockParams<T>, units: Range<usize>, scratch: &mut Vec<T>) {
+        let (h, inp) = (p.hidden_size(), p.input_size());
+        self.wt.repack(gate_columns(|g| p.w_gate(g), inp, units.clone(), scratch));
+        self.rt.repack(gate_columns(|g| p.r_gate(g), h, units.clone(), scratch));
+        bias::fold_into(p, units.clone(), &mut self.bias, &mut self.rec_bias_n);
+        if let Some((r_rows, w_rows)) = &mut self.back {
+            r_rows.repack(gate_rows(|g| p.r_gate(g), h, units.clone(), scratch));
+            w_rows.repack(gate_rows(|g| p.w_gate(g), inp, units, scratch));
+        }
+    }
+}
+
+/// The columns of `units` of the transposed gate matrices, `cols × 3U`: row `i` is
+/// `[M_r[units, i] | M_z[units, i] | M_n[units, i]]` (`gate(g)`: `H × cols` row-major).
+fn gate_columns<'a, 's, T: Real>(
+    gate: impl Fn(Gate) -> &'a [T],
+    cols: usize,
+    units: Range<usize>,
+    out: &'s mut Vec<T>,
+) -> &'s [T] {
+    let u = units.len();
+    out.clear();
+    out.resize(cols * row_width(u), T::zero());
+    for (i, row) in out.chunks_exact_mut(row_width(u)).enumerate() {
+        let mut row = GateRowMut::new(row, u);
+        for g in Gate::ALL {
+            let m = gate(g);
+            for (o, unit) in row.gate(g).iter_mut().zip(units.clone()) {
+                *o = m[unit * cols + i];
+            }
+        }
+    }
+    out
+}
+
+/// The rows of `units` of the gate matrices, `3U × cols`, gates r, z, n.
+fn gate_rows<'a, 's, T: Real>(
+    gate: impl Fn(Gate) -> &'a [T],
+    cols: usize,
+    units: Range<usize>,
+    out: &'s mut Vec<T>,
+) -> &'s [T] {
+    out.clear();
+    for g in Gate::ALL {
+        out.extend_from_slice(&gate(g)[units.start * cols..units.end * cols]);
+    }
+    out
 }
 
 /// Spins of a waiting worker before it yields its core (then it yields between checks):
@@ -224,8 +263,9 @@ impl<T: Real> Job<T> {
         let (steps, batch, hid) = (s.steps, s.batch(), self.shape.hid);
         let (h0, slots, barrier) = (&self.h0[..], &self.slots, &self.barrier);
         let pack = &self.packs[k];
+        let weights = pack.weights.read().unwrap_or_else(|p| p.into_inner());
         let u = pack.units.len();
-        let u3 = 3 * u;
+        let u3 = row_width(u);
         let mut scratch = pack.scratch.lock().unwrap_or_else(|p| p.into_inner());
         let Scratch { gx, y: y_local, trace } = &mut *scratch;
         gx.resize(steps * batch * u3, T::zero());
@@ -243,10 +283,11 @@ impl<T: Real> Job<T> {
         {
             let x = self.x.read().unwrap_or_else(|p| p.into_inner());
             let inp = x.len() / (steps * batch);
-            pack.wt.product(MatMut::new(gx, steps * batch, u3), false, MatRef::new(&x, steps * batch, inp));
+            weights.wt.product(MatMut::new(gx, steps * batch, u3), false, MatRef::new(&x, steps * batch, inp));
         }
+        // GX = X · W_kᵀ + b_k (b'_r, b'_z folded in).
         for row in gx.chunks_exact_mut(u3) {
-            for (o, &b) in row.iter_mut().zip(&pack.bias) {
+            for (o, &b) in row.iter_mut().zip(&weights.bias) {
                 *o += b;
             }
         }
@@ -254,10 +295,12 @@ impl<T: Real> Job<T> {
         let mut gh = vec![T::zero(); batch * u3];
         let mut pre = vec![T::zero(); u3];
         let mut gates = vec![T::zero(); u3];
+        let mut operand = vec![T::zero(); u];
         let mut mine = vec![T::zero(); batch * u];
         for (step, t) in s.order().enumerate() {
             let slots = &slots[step % 2];
-            pack.rt.product(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid));
+            // GH = h · R_kᵀ: this worker's units of the three gates.
+            weights.rt.product(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid));
             if self.keep && k == 0 {
                 for b in (0..batch).filter(|&b| s.active(t, b)) {
                     trace.h_prev[(t * batch + b) * hid..][..hid].copy_from_slice(&h[b * hid..(b + 1) * hid]);
@@ -271,35 +314,25 @@ impl<T: Real> Job<T> {
                     y_local[(t * batch + b) * u..][..u].fill(T::zero());
                     continue;
                 }
-                let (gxr, ghr) = (&gx[(t * batch + b) * u3..][..u3], &gh[b * u3..][..u3]);
-                for j in 0..2 * u {
-                    pre[j] = gxr[j] + ghr[j];
+                let row = t * batch + b;
+                let (gxr, ghr) = (GateRow::at(gx, row, u), GateRow::at(&gh, b, u));
+                {
+                    let (mut pr, mut gr) = (GateRowMut::new(&mut pre, u), GateRowMut::new(&mut gates, u));
+                    cell::reset_update(s.act, gxr, ghr.reset_update(), &mut pr, &mut gr);
+                    let rec_n = &weights.rec_bias_n;
+                    cell::candidate_after(s.act, gxr.candidate(), ghr.candidate(), rec_n, pr, gr, &mut operand);
                 }
-                s.act.gate_slice(&pre[..2 * u], &mut gates[..2 * u]);
-                for j in 0..u {
-                    pre[2 * u + j] = gxr[2 * u + j] + gates[j] * (ghr[2 * u + j] + pack.rec_bias_n[j]);
-                }
-                let (rz, n) = gates.split_at_mut(2 * u);
-                s.act.state_slice(&pre[2 * u..], n);
                 if self.keep {
-                    let row = t * batch + b;
-                    trace.gates[row * u3..][..2 * u].copy_from_slice(rz);
-                    trace.gates[row * u3 + 2 * u..][..u].copy_from_slice(n);
+                    GateRowMut::at(&mut trace.gates, row, u).all().copy_from_slice(&gates);
                     if !trace.pre.is_empty() {
-                        trace.pre[row * u3..][..u3].copy_from_slice(&pre);
+                        GateRowMut::at(&mut trace.pre, row, u).all().copy_from_slice(&pre);
                     }
-                    for (o, (&g, &rb)) in
-                        trace.operand[row * u..][..u].iter_mut().zip(ghr[2 * u..].iter().zip(&pack.rec_bias_n))
-                    {
-                        *o = g + rb;
-                    }
+                    trace.operand[row * u..][..u].copy_from_slice(&operand);
                 }
-                let yl = &mut y_local[(t * batch + b) * u..][..u];
-                for j in 0..u {
-                    let v = n[j] + rz[u + j] * (old[j] - n[j]);
-                    out[j] = v;
-                    yl[j] = v;
-                }
+                // h' = n + z ⊙ (h − n), the output and this worker's part of the next state.
+                let yl = &mut y_local[row * u..][..u];
+                cell::new_state(GateRow::new(&gates, u), old, yl);
+                out.copy_from_slice(yl);
             }
             for b in 0..batch {
                 let dst = &slots[b * hid + pack.units.start..b * hid + pack.units.end];

@@ -1,7 +1,8 @@
 //! Backward of a block whose training forward split the hidden units between workers
 //! (`units.rs`): each worker keeps its units through the backward sweep as well.
 //!
-//! Per step (in reverse), worker k computes the gate gradients of its units, then its
+//! Per step (in reverse), worker k computes the gate gradients of its units
+//! (`cell::row_grads`, as the dense sweep), then its
 //! share of the recurrent term as a full `[B, H]` partial, `dGH_k · R_k` (its `3U` rows of
 //! R); the workers publish their partials, meet at the barrier, and each sums the columns
 //! of its own units:
@@ -9,17 +10,19 @@
 //! dh_{t-1}[:, units_k] = dh·z [:, units_k] + Σ_j (dGH_j · R_j)[:, units_k]
 //! ```
 //! After the sweep each worker computes its rows of the weight gradients (`dW_k = dGX_kᵀ X`,
-//! `dR_k = [dGX_k(r, z) | dGH_k(n)]ᵀ H_prev`, the biases) and its partial `dX_k = dGX_k W_k`;
+//! `dR_k = [dGX_k(r, z) | dGH_k(n)]ᵀ H_prev`, the biases: `cell::weight_grads`, as the dense
+//! backward) and its partial `dX_k = dGX_k W_k`;
 //! the caller scatters the rows and sums the partials. Each worker streams only its third of
 //! R per step, as in inference.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::block::{row_grads, BlockShape};
+use super::block::BlockShape;
 use super::helpers::{self, WorkerPool};
 use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitSplit, WorkerTrace};
-use crate::kernels::{matmul_tn, MatMut, MatRef};
+use crate::cell::{self, bias, row_width, GateRow, GateRowMut};
+use crate::kernels::{MatMut, MatRef};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 
@@ -52,9 +55,10 @@ impl<T: Real> BackJob<T> {
         let (steps, batch, hid) = (s.steps, s.batch(), self.shape.hid);
         let n_workers = self.packs.len();
         let pack = &self.packs[k];
-        let Some((r_rows, w_rows)) = pack.back.as_ref() else { unreachable!("training packs hold backward's rows") };
+        let weights = pack.weights.read().unwrap_or_else(|p| p.into_inner());
+        let Some((r_rows, w_rows)) = weights.back.as_ref() else { unreachable!("training packs hold backward's rows") };
         let units = pack.units.clone();
-        let (u, u3) = (units.len(), 3 * units.len());
+        let (u, u3) = (units.len(), row_width(units.len()));
         let tr = &self.traces[k];
         let h_prev = &self.traces[0].h_prev;
         let rows = steps * batch;
@@ -70,28 +74,29 @@ impl<T: Real> BackJob<T> {
         let mut partial = vec![T::zero(); batch * hid];
         for (step, t) in s.order().rev().enumerate() {
             for b in 0..batch {
-                let dst = &mut dgh_t[b * u3..(b + 1) * u3];
+                let mut dst = GateRowMut::at(&mut dgh_t, b, u);
                 if !s.active(t, b) {
                     direct[b * u..(b + 1) * u].copy_from_slice(&dh[b * u..(b + 1) * u]);
-                    dst.fill(T::zero());
+                    dst.all().fill(T::zero());
                     continue;
                 }
                 let row = t * batch + b;
-                let gr = &tr.gates[row * u3..][..u3];
-                let pr = if tr.pre.is_empty() { gr } else { &tr.pre[row * u3..][..u3] };
-                row_grads(
+                let gr = GateRow::at(&tr.gates, row, u);
+                let pr = if tr.pre.is_empty() { gr } else { GateRow::at(&tr.pre, row, u) };
+                cell::row_grads(
                     act,
                     gr,
                     pr,
                     &h_prev[row * hid + units.start..][..u],
                     &dh[b * u..(b + 1) * u],
                     &self.dy[row * hid + units.start..][..u],
-                    &mut dgx[row * u3..][..u3],
+                    GateRowMut::at(&mut dgx, row, u),
                     &mut direct[b * u..(b + 1) * u],
                     Some((&tr.operand[row * u..][..u], &mut dghn[row * u..][..u])),
                 );
-                dst[..2 * u].copy_from_slice(&dgx[row * u3..][..2 * u]);
-                dst[2 * u..].copy_from_slice(&dghn[row * u..][..u]);
+                // dGH_k = [da_r | da_z | dGH_n] of this row.
+                dst.reset_update().copy_from_slice(GateRow::at(&dgx, row, u).reset_update());
+                dst.candidate().copy_from_slice(&dghn[row * u..][..u]);
             }
             // This worker's share of dh_{t-1}: dGH_k · R_k, all H columns.
             r_rows.product(MatMut::new(&mut partial, batch, hid), false, MatRef::new(&dgh_t, batch, u3));
@@ -112,32 +117,17 @@ impl<T: Real> BackJob<T> {
         }
 
         // This worker's rows of the parameter gradients and its partial dX.
-        let mut dw = vec![T::zero(); u3 * inp];
-        matmul_tn(
-            MatMut::new(&mut dw, u3, inp),
-            false,
-            MatRef::new(&dgx, rows, u3),
-            MatRef::new(&self.x, rows, inp),
-            1,
-        );
-        let mut dr = vec![T::zero(); u3 * hid];
-        let (dr_rz, dr_n) = dr.split_at_mut(2 * u * hid);
-        let hp = MatRef::new(h_prev, rows, hid);
-        matmul_tn(MatMut::new(dr_rz, 2 * u, hid), false, MatRef::strided(&dgx, rows, 2 * u, u3), hp, 1);
-        matmul_tn(MatMut::new(dr_n, u, hid), false, MatRef::new(&dghn, rows, u), hp, 1);
-        let mut db_in = vec![T::zero(); u3];
-        for row in dgx.chunks_exact(u3) {
-            for (o, &v) in db_in.iter_mut().zip(row) {
-                *o += v;
-            }
-        }
-        let mut db_rec = db_in.clone();
-        db_rec[2 * u..].fill(T::zero());
-        for row in dghn.chunks_exact(u) {
-            for (o, &v) in db_rec[2 * u..].iter_mut().zip(row) {
-                *o += v;
-            }
-        }
+        let (mut dw, mut dr) = (vec![T::zero(); u3 * inp], vec![T::zero(); u3 * hid]);
+        let (mut db_in, mut db_rec) = (vec![T::zero(); u3], vec![T::zero(); u3]);
+        let candidate = cell::CandidateSource::After { dgh_n: &dghn };
+        let src = cell::GradSources { rows, u, inp, hid, dgx: &dgx, x: &self.x, h_prev, candidate };
+        let out = cell::GradTargets {
+            dw: &mut dw,
+            dr: &mut dr,
+            db_in: GateRowMut::new(&mut db_in, u),
+            db_rec: Some(GateRowMut::new(&mut db_rec, u)),
+        };
+        cell::weight_grads(&src, out, cell::GradPar { threads: 1, pack_h_prev: false });
         let mut dx = vec![T::zero(); rows * inp];
         w_rows.product(MatMut::new(&mut dx, rows, inp), false, MatRef::new(&dgx, rows, u3));
         WorkerGrads { dw, dr, db_in, db_rec, dx, dh0: dh }
@@ -176,21 +166,20 @@ pub(crate) fn backward<T: Real>(
     });
     let results = helpers::run_workers(workers, &job, n, BackJob::worker);
     let mut dh0 = vec![T::zero(); batch * hid];
-    let has_rec = grads.has_recurrent_bias();
     for (pack, g) in packs.iter().zip(results) {
         let units = pack.units.clone();
         let u = units.len();
-        for (gi, gate) in Gate::ALL.into_iter().enumerate() {
-            for (c, unit) in units.clone().enumerate() {
-                let row = gi * u + c;
-                grads.w_gate_mut(gate)[unit * inp..(unit + 1) * inp].copy_from_slice(&g.dw[row * inp..(row + 1) * inp]);
-                grads.r_gate_mut(gate)[unit * hid..(unit + 1) * hid].copy_from_slice(&g.dr[row * hid..(row + 1) * hid]);
-                grads.input_bias_mut(gate)[unit] = g.db_in[row];
-                if has_rec {
-                    if let Some(rb) = grads.recurrent_bias_mut(gate) {
-                        rb[unit] = g.db_rec[row];
-                    }
-                }
+        let (dw, dr) = (GateRow::of_rows(&g.dw, u, inp), GateRow::of_rows(&g.dr, u, hid));
+        let (db_in, db_rec) = (GateRow::new(&g.db_in, u), GateRow::new(&g.db_rec, u));
+        let (w, r, b) = grads.parts_mut();
+        let (mut w, mut r) = (GateRowMut::of_rows(w, hid, inp), GateRowMut::of_rows(r, hid, hid));
+        let (mut b_in, mut b_rec) = bias::split_mut(b, hid);
+        for gate in Gate::ALL {
+            w.gate(gate)[units.start * inp..units.end * inp].copy_from_slice(dw.gate(gate));
+            r.gate(gate)[units.start * hid..units.end * hid].copy_from_slice(dr.gate(gate));
+            b_in.gate(gate)[units.clone()].copy_from_slice(db_in.gate(gate));
+            if let Some(b_rec) = &mut b_rec {
+                b_rec.gate(gate)[units.clone()].copy_from_slice(db_rec.gate(gate));
             }
         }
         for (o, &v) in dx.iter_mut().zip(&g.dx) {

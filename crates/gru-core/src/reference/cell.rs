@@ -13,6 +13,7 @@
 //! (σ_g and σ_s include the optional clip of their argument.)
 
 use crate::activation::Activations;
+use crate::cell::bias;
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
 use crate::spec::ResetGateMode;
@@ -52,11 +53,10 @@ pub(crate) fn step<T: Real>(
 ) -> (Vec<T>, StepCache<T>) {
     let (hid, inp) = (p.hidden_size(), p.input_size());
     let gate_pre = |g: Gate, j: usize| {
+        // b_g, then b'_g where it adds (r, z; see `cell::bias`).
         let mut a = dot(row(p.w_gate(g), j, inp), x) + p.input_bias(g)[j];
-        if let Some(rb) = p.recurrent_bias(g) {
-            if g != Gate::Candidate {
-                a += rb[j];
-            }
+        if let Some(rb) = bias::folded_recurrent(p, g) {
+            a += rb[j];
         }
         a
     };
@@ -68,7 +68,7 @@ pub(crate) fn step<T: Real>(
     let r_n = p.r_gate(Gate::Candidate);
     let (reset_operand, a_n): (Vec<T>, Vec<T>) = match mode {
         ResetGateMode::AfterMultiplication | ResetGateMode::RecurrentBiasAfterMultiplication => {
-            let rb = p.recurrent_bias(Gate::Candidate);
+            let rb = bias::candidate_recurrent(p);
             let hn: Vec<T> = (0..hid).map(|j| dot(row(r_n, j, hid), h) + rb.map_or(T::zero(), |b| b[j])).collect();
             let a_n = (0..hid).map(|j| gate_pre(Gate::Candidate, j) + r[j] * hn[j]).collect();
             (hn, a_n)
