@@ -43,8 +43,11 @@
 //! saved network's header: kind, dtype, layers, seed, class names; no tensors) stored in
 //! `metadata_props` under [`NETWORK_KEY`]; every learned value (GRU weights and initial
 //! states, fully connected weights, normalization statistics) is read from the graph's
-//! initializers, by the names above, bit for bit. A model without that metadata is
-//! refused ([`Error::Unsupported`]): run it with an ONNX runtime instead.
+//! initializers, by the names above, bit for bit. Each GRU node is read through `gru_map`
+//! (the mapping of the stack importer and the runtime): its attributes must state its
+//! layer's spec, and its weights map by the same rule (lbr 0: bias `Wb + Rb`; lbr 1:
+//! `[Wb | Rb]`, after-multiplication only with a zero `Rb`). A model without that metadata
+//! is refused ([`Error::Unsupported`]): run it with an ONNX runtime instead.
 
 use std::collections::HashMap;
 use std::path::Path;

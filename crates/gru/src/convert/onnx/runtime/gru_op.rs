@@ -13,15 +13,16 @@
 //! h = g(X Whᵀ + r ⊙ (H Rhᵀ + Rbh) + Wbh)            linear_before_reset = 1
 //! H' = (1 - z) ⊙ h + z ⊙ H
 //! ```
-//! Each direction is prepared once, at load, as a one-layer forward GRU of our engine,
-//! through `gru_map`, the mapping the importer uses (gate rows to our r | z | n order;
-//! lbr 0 -> before-multiplication with bias Wb + Rb, lbr 1 -> recurrent-bias-after with
-//! [Wb | Rb]), so each direction has its own activations. The reverse direction runs forward on each
-//! sequence reversed within its own length, and its outputs are reversed back.
-//! `activations` are `[f, g]` per direction, f Sigmoid or HardSigmoid (alpha, beta taken in
-//! order from `activation_alpha`/`activation_beta` by the activations that take them;
-//! defaults 0.2, 0.5), g Tanh or Softsign; names are case-insensitive; `clip` clamps
-//! every gate's pre-activation to [-clip, clip].
+//! The attributes, the shapes and the weights are read through `gru_map`, the mapping the
+//! importer uses (gate rows to our r | z | n order; lbr 0 -> before-multiplication with
+//! bias Wb + Rb, lbr 1 -> recurrent-bias-after with [Wb | Rb]; a value refused there is
+//! refused by both, with the same reason). Each direction is prepared once, at load, as a
+//! one-layer forward GRU of our engine, so each direction has its own activations; the
+//! reverse direction runs forward on each sequence reversed within its own length, and its
+//! outputs are reversed back. `activations` are `[f, g]` per direction, f Sigmoid or
+//! HardSigmoid (alpha, beta taken in order from `activation_alpha`/`activation_beta` by the
+//! activations that take them; defaults 0.2, 0.5), g Tanh or Softsign; names are
+//! case-insensitive; `clip` clamps every gate's pre-activation to [-clip, clip].
 
 use std::sync::Mutex;
 
