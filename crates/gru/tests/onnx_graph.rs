@@ -1,9 +1,9 @@
 //! The ONNX graph runtime: the whole models of `tools/gen_onnx_graph_fixtures.py`
 //! (`torch.onnx.export` classifiers/regressors and `onnx.helper` graphs) reproduce
 //! onnxruntime within 1e-5 on two input shapes each, the GRU op runs through our engine,
-//! the stack importer reads the GRU graphs a `GruSpec` holds (layout 1 included) to the same outputs,
-//! and malformed or unsupported graphs and wrong inputs are typed errors naming the node
-//! or the input.
+//! the stack importer reads the GRU graphs a `GruSpec` holds (layout 1 included) to the
+//! same outputs, and malformed or unsupported graphs and wrong inputs are typed errors
+//! naming the node or the input.
 
 mod common;
 
