@@ -158,12 +158,20 @@ fn unsupported_and_malformed_graphs_are_typed_errors_naming_the_node() {
     set_attr(gru_node(&mut m, 1), relu);
     onnx_err(read(&m), "gru_l1 (GRU)", "Relu");
 
+    // Layout 1 is an input format: one layer reads as the same stack; the layers of a
+    // stack share it, and reach each other without a Transpose; layout 2 does not exist.
+    let layout = |i| proto::AttributeProto { name: "layout".into(), r#type: 2, i, ..Default::default() };
+    let one = weights::<f32>(GruSpec::new(3, 4).with_bidirectional(true), 2);
+    let mut m = onnx::to_model(&one, &OnnxOptions::default()).unwrap();
+    set_attr(gru_node(&mut m, 0), layout(1));
+    assert_bit_identical(&one, &onnx::from_model::<f32>(&m, path).unwrap(), "layout 1");
     let mut m = good.clone();
-    set_attr(
-        gru_node(&mut m, 0),
-        proto::AttributeProto { name: "layout".into(), r#type: 2, i: 1, ..Default::default() },
-    );
-    onnx_err(read(&m), "gru_l0 (GRU)", "layout 1");
+    set_attr(gru_node(&mut m, 0), layout(1));
+    assert!(matches!(read(&m), Error::NotRepresentable { ref option, .. } if option == "layout"));
+    set_attr(gru_node(&mut m, 1), layout(1));
+    onnx_err(read(&m), "gru_l0_transpose (Transpose)", "layout 1");
+    set_attr(gru_node(&mut m, 0), layout(2));
+    onnx_err(read(&m), "gru_l0 (GRU)", "layout 2 is not 0 or 1");
 
     let mut m = good.clone();
     set_attr(

@@ -1,8 +1,9 @@
 //! The ONNX graph runtime: the whole models of `tools/gen_onnx_graph_fixtures.py`
 //! (`torch.onnx.export` classifiers/regressors and `onnx.helper` graphs) reproduce
 //! onnxruntime within 1e-5 on two input shapes each, the GRU op runs through our engine,
-//! and malformed or unsupported graphs and wrong inputs are typed errors naming the node
-//! or the input.
+//! the stack importer reads the GRU graphs a `GruSpec` holds (layout 1 included) to the
+//! same outputs, and malformed or unsupported graphs and wrong inputs are typed errors
+//! naming the node or the input.
 
 mod common;
 
@@ -146,6 +147,52 @@ fn the_gru_op_runs_through_our_engine() {
         }
         let other = OnnxModel::<f32>::from_model(&changed, &path).unwrap().run(&inputs).unwrap();
         assert_ne!(other[0].1, out[0].1, "{name}: the outputs do not depend on R");
+    }
+}
+
+/// The stack importer reads the runtime's fixtures whose GRU a `GruSpec` holds, through the
+/// same mapping: layout 1 (an input format) gives onnxruntime's outputs; a reverse-only node
+/// and directions with different activations (which the runtime runs) are not representable.
+#[test]
+fn the_importer_reads_what_the_runtime_runs_where_a_spec_holds_it() {
+    use gru::Engine as _;
+    let path = fixture_dir(FOLDER).join("layout1_bidir.onnx");
+    let stack = onnx::from_model::<f32>(&onnx::load(&path).unwrap(), &path).unwrap();
+    assert!(stack.spec.bidirectional);
+    assert_eq!(stack.spec.reset_gate_mode, gru::ResetGateMode::BeforeMultiplication);
+    let (h, dirs) = (stack.spec.hidden_size, 2);
+    let case = &cases(FOLDER).into_iter().find(|(n, _)| n == "layout1_bidir").unwrap().1;
+    for run in case["runs"].as_array().unwrap() {
+        let input = |k: &str| (usizes(&run["inputs"][k]["shape"]), floats(&run["inputs"][k]["data"]));
+        let ((xs, x), (_, lens), (_, h0)) = (input("X"), input("sequence_lens"), input("initial_h"));
+        let (batch, steps, i) = (xs[0], xs[1], xs[2]);
+        // X [B, T, I] -> ours [T, B, I]; initial_h [B, dirs, H] -> ours [dirs, B, H].
+        let x: Vec<f32> =
+            (0..steps * batch * i).map(|k| x[((k / i % batch) * steps + k / i / batch) * i + k % i] as f32).collect();
+        let h0: Vec<f32> =
+            (0..dirs * batch * h).map(|k| h0[((k / h % batch) * dirs + k / h / batch) * h + k % h] as f32).collect();
+        let lengths: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
+        let mut engine = gru::KoraliEngine::new().prepare(&stack.spec, &stack.params, &gru::Plan::inference()).unwrap();
+        let input = gru::SequenceBatch::new(&x, steps, batch).with_lengths(&lengths).with_initial_state(&h0);
+        let out = engine.forward(&input).unwrap();
+        // Theirs: Y [B, T, dirs, H] -> [T, B, dirs·H]; Y_h [B, dirs, H] -> [dirs, B, H].
+        let y = floats(&run["outputs"]["Y"]["data"]);
+        let yh = floats(&run["outputs"]["Y_h"]["data"]);
+        let w = dirs * h;
+        let y: Vec<f64> =
+            (0..steps * batch * w).map(|k| y[((k / w % batch) * steps + k / w / batch) * w + k % w]).collect();
+        let yh: Vec<f64> =
+            (0..dirs * batch * h).map(|k| yh[((k / h % batch) * dirs + k / h / batch) * h + k % h]).collect();
+        let widen = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<_>>();
+        verify::compare("layout1_bidir", "Y", &widen(&out.y), &y, 1e-5).unwrap();
+        verify::compare("layout1_bidir", "Y_h", &widen(&out.h_t), &yh, 1e-5).unwrap();
+    }
+    for (file, option) in [("reverse_initial_h.onnx", "direction"), ("activation_combos.onnx", "activations")] {
+        let path = fixture_dir(FOLDER).join(file);
+        let proto = onnx::load(&path).unwrap();
+        OnnxModel::<f32>::from_model(&proto, &path).unwrap();
+        let err = onnx::from_model::<f32>(&proto, &path).unwrap_err();
+        assert!(matches!(&err, Error::NotRepresentable { option: o, .. } if o == option), "{file}: {err}");
     }
 }
 

@@ -263,6 +263,21 @@ fn foreign_models_and_tampered_graphs_are_typed_errors() {
     b.raw_data[at..].copy_from_slice(&1.0f32.to_le_bytes());
     let err = onnx::network_from_model::<f32>(&m, path).unwrap_err();
     assert!(matches!(&err, Error::Onnx { reason, .. } if reason.contains("nonzero recurrent bias")), "{err}");
+    // GRU attributes that do not state the layer's spec.
+    let mut m = good.clone();
+    let gru_node = m.graph.as_mut().unwrap().node.iter_mut().find(|n| n.name == "n1_gru_l1").unwrap();
+    gru_node.attribute.push(gru::convert::onnx::proto::AttributeProto {
+        name: "clip".into(),
+        r#type: gru::convert::onnx::proto::attr_type::FLOAT,
+        f: 2.0,
+        ..Default::default()
+    });
+    let err = onnx::network_from_model::<f32>(&m, path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Onnx { node, reason, .. } if node == "n1_gru_l1 (GRU)" && reason.contains("clip")
+            && reason.contains("does not match")),
+        "{err}"
+    );
     // Malformed metadata.
     let mut m = good.clone();
     m.metadata_props.iter_mut().find(|p| p.key == NETWORK_KEY).unwrap().value = "{\"kind\": 3".into();
@@ -338,4 +353,37 @@ fn f64_networks_are_refused_by_onnxruntime_with_a_reason() {
     onnx::write_network(&model, &net, &OnnxOptions::default()).unwrap();
     let err = verify::verify_network(&model, &mut net).unwrap_err();
     assert!(matches!(&err, Error::EngineUnavailable { reason, .. } if reason.contains("float64")), "{err}");
+}
+
+/// `linear_before_reset = 0` reads `B = [Wb | Rb]` as the bias `Wb + Rb` (the rule of the
+/// stack importer and of the runtime): a network graph given a recurrent bias reads back
+/// as the network the runtime evaluates.
+#[test]
+fn a_recurrent_bias_under_lbr_0_is_added_as_the_runtime_adds_it() {
+    let specs = layers![
+        sequence_input(2),
+        gru(3).reset_gate_mode(ResetGateMode::BeforeMultiplication),
+        fully_connected(2),
+        regression()
+    ];
+    let net = awkward(Network::<f32>::new(specs, 3).unwrap(), 1);
+    let mut m = onnx::network_to_model(&net, &OnnxOptions::default()).unwrap();
+    // B [1, 6H] = [Wb_z Wb_r Wb_h | Rb_z Rb_r Rb_h], H = 3: Rb_r of unit 1 is entry 3H + H + 1 = 13.
+    let b = m.graph.as_mut().unwrap().initializer.iter_mut().find(|t| t.name == "n1_gru_l0_B").unwrap();
+    let wb_r1 = f32::from_le_bytes(b.raw_data[4 * 4..4 * 5].try_into().unwrap());
+    b.raw_data[4 * 13..4 * 14].copy_from_slice(&0.25f32.to_le_bytes());
+    let mut back = onnx::network_from_model::<f32>(&m, Path::new("net.onnx")).unwrap();
+    // Ours: r, z, n, so b_r of unit 1 is entry 1.
+    let g = back.gru_layers().next().unwrap();
+    assert_eq!(g.params().unwrap().blocks()[0].input_bias(gru::Gate::Reset)[1], wb_r1 + 0.25);
+    let runtime = onnx::OnnxModel::<f32>::from_model(&m, Path::new("net.onnx")).unwrap();
+    let (x, steps, lengths) = inputs::<f32>(2);
+    let fed = vec![
+        ("X", onnx::Tensor::f32(vec![steps, lengths.len(), 2], x).unwrap()),
+        ("sequence_lens", onnx::Tensor::i32(vec![lengths.len()], lengths.iter().map(|&l| l as i32).collect()).unwrap()),
+    ];
+    let theirs = runtime.run(&fed).unwrap()[0].1.to_f64();
+    let theirs = verify::valid_steps(&theirs, steps, &lengths, 2);
+    let ours: Vec<f64> = predict(&mut back).iter().map(|&v| f64::from(v)).collect();
+    verify::compare("lbr 0 recurrent bias", "y", &ours, &theirs, 1e-6).unwrap();
 }

@@ -7,24 +7,24 @@
 //!   -> GRU gru_l1 ... -> Y [T, B, dirs·H]
 //! Y_h = Concat(axis 0) of every layer's Y_h -> [D·dirs, B, H] (block order layer·dirs + dir)
 //! ```
-//! Reset modes: recurrent-bias-after as `linear_before_reset = 1` with `B = [Wb | Rb]`;
+//! Weights and attributes are written by the inverses of `gru_map` (the mapping the readers
+//! use): recurrent-bias-after as `linear_before_reset = 1` with `B = [Wb | Rb]`;
 //! after-multiplication as `linear_before_reset = 1` with `Rb = 0`; before-multiplication
 //! as `linear_before_reset = 0` with `Rb = 0`. Activations `[f, g]` per direction
 //! (HardSigmoid with its alpha and beta), clip as `clip`. ONNX keeps clip, alpha and beta
 //! as f32 and has no output mode: the spec itself is stored in the model's
 //! `metadata_props` (`gru.spec`, JSON) so that our reader restores it exactly.
 
-use gru_core::{Gate, GateActivation, GruSpec, Real, ResetGateMode, StateActivation};
+use gru_core::Real;
 
+use super::gru_map::{self, GruAttrs};
 use super::proto::{
     AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
     TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto, INT32,
 };
-use super::tensor::{
-    attr_float, attr_floats, attr_int, attr_ints, attr_string, attr_strings, elem_type, float_tensor, int64_tensor,
-};
-use super::{gate_block, OnnxOptions, SPEC_KEY};
-use crate::convert::{gates_from_canonical, GruWeights};
+use super::tensor::{attr_int, attr_ints, elem_type, float_tensor, int64_tensor};
+use super::{OnnxOptions, SPEC_KEY};
+use crate::convert::GruWeights;
 use crate::error::{Error, Result};
 
 /// Names of the graph's inputs and outputs.
@@ -124,58 +124,13 @@ pub(crate) fn model(
     }
 }
 
-/// The attributes every GRU node of `spec` carries: hidden_size, direction,
-/// linear_before_reset, activations `[f, g]` per direction (HardSigmoid's alpha and beta
-/// as f32) and clip (f32).
-pub(crate) fn gru_attributes(spec: &GruSpec) -> Vec<AttributeProto> {
-    let dirs = spec.directions();
-    let mut attrs = vec![
-        attr_int("hidden_size", spec.hidden_size as i64),
-        attr_string("direction", if dirs == 2 { "bidirectional" } else { "forward" }),
-        attr_int("linear_before_reset", i64::from(spec.reset_gate_mode != ResetGateMode::BeforeMultiplication)),
-    ];
-    let f = match spec.gate_activation {
-        GateActivation::Sigmoid => "Sigmoid",
-        GateActivation::HardSigmoid { .. } => "HardSigmoid",
-    };
-    let act_g = match spec.state_activation {
-        StateActivation::Tanh => "Tanh",
-        StateActivation::Softsign => "Softsign",
-    };
-    attrs.push(attr_strings("activations", &[f, act_g, f, act_g][..2 * dirs]));
-    if let GateActivation::HardSigmoid { alpha, beta } = spec.gate_activation {
-        attrs.push(attr_floats("activation_alpha", vec![alpha as f32; dirs]));
-        attrs.push(attr_floats("activation_beta", vec![beta as f32; dirs]));
-    }
-    if let Some(c) = spec.clip {
-        attrs.push(attr_float("clip", c as f32));
-    }
-    attrs
-}
-
 /// Layer `layer`'s `W [dirs, 3H, I_k]`, `R [dirs, 3H, H]` and `B [dirs, 6H] = [Wb | Rb]`,
 /// rows in ONNX's gate order z, r, h (a zero `Rb` where the reset-gate mode has none).
 pub(crate) fn layer_tensors<T: Real>(weights: &GruWeights<T>, layer: usize) -> (Vec<T>, Vec<T>, Vec<T>) {
     let spec = &weights.spec;
     let (h, dirs) = (spec.hidden_size, spec.directions());
-    let inputs = spec.layer_input_size(layer);
-    let (mut w, mut r, mut b) = (Vec::new(), Vec::new(), Vec::new());
-    for dir in 0..dirs {
-        let block = weights.params.block(layer, dir, dirs);
-        w.extend(gates_from_canonical(block.w(), h, inputs, gate_block));
-        r.extend(gates_from_canonical(block.r(), h, h, gate_block));
-        let mut wb = vec![T::zero(); 3 * h];
-        let mut rb = vec![T::zero(); 3 * h];
-        for g in Gate::ALL {
-            wb[g.rows(h)].copy_from_slice(block.input_bias(g));
-            if let Some(v) = block.recurrent_bias(g) {
-                rb[g.rows(h)].copy_from_slice(v);
-            }
-        }
-        b.extend(gates_from_canonical(&wb, h, 1, gate_block));
-        b.extend(gates_from_canonical(&rb, h, 1, gate_block));
-    }
-    (w, r, b)
+    let blocks = (0..dirs).map(|dir| weights.params.block(layer, dir, dirs));
+    gru_map::onnx_from_blocks(blocks, h, spec.layer_input_size(layer))
 }
 
 /// The names one GRU stack takes in a graph.
@@ -200,7 +155,7 @@ pub(crate) struct StackNames<'a> {
 pub(crate) fn push_stack<T: Real>(g: &mut GraphProto, weights: &GruWeights<T>, names: &StackNames<'_>) -> Vec<String> {
     let spec = &weights.spec;
     let (h, dirs, depth) = (spec.hidden_size, spec.directions(), spec.depth);
-    let attrs = gru_attributes(spec);
+    let attrs = GruAttrs::of_spec(spec).to_proto();
     let mut x = names.input.to_string();
     let mut states = Vec::new();
     for layer in 0..depth {

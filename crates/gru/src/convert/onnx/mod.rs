@@ -1,25 +1,32 @@
 //! ONNX models of a GRU stack: one `GRU` node per layer (opset 14+).
 //!
 //! Reading ([`read()`]) takes every `GRU` node of the graph, in order, as the layers of one
-//! stack ([`import`] has the layout mapping and the checks); writing ([`write()`]) builds the
-//! graph [`export`] describes. ONNX's gate order is z, r, h; ours r, z, n: every weight is
-//! copied through `gate_block`, so ours -> ONNX -> ours is bit-identical (the spec rides
-//! along in the model's `metadata_props` as `gru.spec`, for what ONNX holds only as f32 or
-//! not at all: f64 clip/alpha/beta, after-multiplication, the output mode).
+//! stack ([`import`] has the checks of the graph); writing ([`write()`]) builds the graph
+//! [`export`] describes; the runtime ([`runtime`]) evaluates whole graphs. All three map a
+//! node's weights and attributes through `gru_map`, the one place that knows ONNX's gate
+//! order (z, r, h; ours r, z, n) and bias rule. Every weight is copied by gate name, so ours
+//! -> ONNX -> ours is bit-identical (the spec rides along in the model's `metadata_props` as
+//! `gru.spec`, for what ONNX holds only as f32 or not at all: f64 clip/alpha/beta,
+//! after-multiplication, the output mode).
 //!
 //! | ONNX | ours |
 //! | --- | --- |
 //! | `linear_before_reset = 0`, `B = [Wb \| Rb]` | before-multiplication, bias `Wb + Rb` |
 //! | `linear_before_reset = 1` | recurrent-bias-after, bias `[Wb \| Rb]` (after-multiplication when written by us with `Rb = 0`) |
-//! | `direction` forward / bidirectional | `bidirectional` false / true; `reverse` is refused ([`Error::NotRepresentable`]) |
-//! | `activations` `[Sigmoid\|HardSigmoid(alpha, beta), Tanh\|Softsign]` per direction | gate / state activation; others refused |
+//! | `direction` forward / bidirectional | `bidirectional` false / true; `reverse` (the runtime runs it) is [`Error::NotRepresentable`] |
+//! | `activations` `[Sigmoid\|HardSigmoid(alpha, beta), Tanh\|Softsign]` per direction | gate / state activation; different per direction: [`Error::NotRepresentable`]; others refused |
 //! | `clip` | `clip` |
-//! | `layout = 1` | refused (only `[T, B, C]`) |
+//! | `layout` 0 / 1 | the same stack (an input format) |
 //! | `initial_h` | a graph input, or a zero constant (as `torch.onnx.export` builds it); nonzero constants refused |
 //!
-//! Malformed graphs and unsupported ops or attribute values are [`Error::Onnx`] naming the node.
+//! Malformed graphs and unsupported ops or attribute values are [`Error::Onnx`] naming the
+//! node, with the same reason from the importer and the runtime.
 
+#[cfg(test)]
+mod agreement_tests;
+mod attrs;
 pub mod export;
+pub(crate) mod gru_map;
 pub mod import;
 pub mod network;
 pub mod proto;
@@ -28,7 +35,7 @@ mod tensor;
 
 use std::path::Path;
 
-use gru_core::{DType, Gate, Real};
+use gru_core::{DType, Real};
 use prost::Message;
 
 use super::GruWeights;
@@ -57,15 +64,6 @@ pub struct OnnxOptions {
 impl Default for OnnxOptions {
     fn default() -> Self {
         Self { opset: 14 }
-    }
-}
-
-/// Where canonical gate `g` sits among ONNX's three row blocks (z, r, h).
-pub(crate) fn gate_block(g: Gate) -> usize {
-    match g {
-        Gate::Update => 0,
-        Gate::Reset => 1,
-        Gate::Candidate => 2,
     }
 }
 

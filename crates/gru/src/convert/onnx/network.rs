@@ -43,8 +43,11 @@
 //! saved network's header: kind, dtype, layers, seed, class names; no tensors) stored in
 //! `metadata_props` under [`NETWORK_KEY`]; every learned value (GRU weights and initial
 //! states, fully connected weights, normalization statistics) is read from the graph's
-//! initializers, by the names above, bit for bit. A model without that metadata is
-//! refused ([`Error::Unsupported`]): run it with an ONNX runtime instead.
+//! initializers, by the names above, bit for bit. Each GRU node is read through `gru_map`
+//! (the mapping of the stack importer and the runtime): its attributes must state its
+//! layer's spec, and its weights map by the same rule (lbr 0: bias `Wb + Rb`; lbr 1:
+//! `[Wb | Rb]`, after-multiplication only with a zero `Rb`). A model without that metadata
+//! is refused ([`Error::Unsupported`]): run it with an ONNX runtime instead.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -54,10 +57,11 @@ use prost::Message;
 use serde_json::Value;
 
 use super::export::{self, node, push_stack, value_info, StackNames, INPUT, LENGTHS, OUTPUT, SEQ_SHAPE};
+use super::gru_map::{self, GruAttrs, Shape};
 use super::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, StringStringEntryProto, TensorProto, INT32};
 use super::tensor::{self, attr_int, attr_ints, elem_type, float_tensor, int64_tensor, node_label};
-use super::{gate_block, OnnxOptions};
-use crate::convert::{gates_to_canonical, GruWeights};
+use super::OnnxOptions;
+use crate::convert::GruWeights;
 use crate::error::{Error, Result};
 use crate::network::{Elementwise, LayerSpec, Network, Node, OutputTransform, Transformation};
 
@@ -397,34 +401,25 @@ pub fn network_from_model<T: Real>(model: &ModelProto, path: &Path) -> Result<Ne
                 for k in 0..spec.depth {
                     let gru = r.node(&format!("{p}gru_l{k}"), "GRU")?;
                     let label = node_label(gru);
-                    let inputs = spec.layer_input_size(k);
-                    let w = r.input::<T>(gru, 1, &[dirs, 3 * h, inputs])?;
+                    let onnx = |reason: String| Error::onnx(path, &label, reason);
+                    // The node's attributes must state the layer's spec (as ONNX keeps it).
+                    let attrs = GruAttrs::parse(gru).map_err(onnx)?;
+                    attrs.agrees(&spec).map_err(|reason| r.missing(&label, reason))?;
+                    let shape = Shape { dirs, hidden: h, inputs: spec.layer_input_size(k) };
+                    let w = r.input::<T>(gru, 1, &[dirs, 3 * h, shape.inputs])?;
                     let rr = r.input::<T>(gru, 2, &[dirs, 3 * h, h])?;
                     let bias = r.input::<T>(gru, 3, &[dirs, 6 * h])?;
-                    for d in 0..dirs {
-                        let nw = 3 * h * inputs;
-                        let wb = gates_to_canonical(&bias[d * 6 * h..d * 6 * h + 3 * h], h, 1, gate_block);
-                        let rb = gates_to_canonical(&bias[d * 6 * h + 3 * h..(d + 1) * 6 * h], h, 1, gate_block);
-                        let b = if spec.reset_gate_mode == ResetGateMode::RecurrentBiasAfterMultiplication {
-                            [wb, rb].concat()
-                        } else if rb.iter().all(|&v| v == T::zero()) {
-                            wb
-                        } else {
-                            return Err(Error::onnx(
-                                path,
-                                label,
-                                format!(
-                                    "B has a nonzero recurrent bias, which {} has not",
-                                    spec.reset_gate_mode.name()
-                                ),
-                            ));
-                        };
-                        blocks.push((
-                            gates_to_canonical(&w[d * nw..(d + 1) * nw], h, inputs, gate_block),
-                            gates_to_canonical(&rr[d * 3 * h * h..(d + 1) * 3 * h * h], h, h, gate_block),
-                            b,
-                        ));
-                    }
+                    let layer = gru_map::blocks_from_onnx(&shape, attrs.linear_before_reset, &w, &rr, Some(&bias));
+                    blocks.extend(if spec.reset_gate_mode == ResetGateMode::AfterMultiplication {
+                        gru_map::after_multiplication(layer, h).ok_or_else(|| {
+                            onnx(format!(
+                                "B has a nonzero recurrent bias, which {} has not",
+                                spec.reset_gate_mode.name()
+                            ))
+                        })?
+                    } else {
+                        layer
+                    });
                     if g.initial_state().is_some() {
                         initial.extend(r.initial_h::<T>(gru, &[dirs, 1, h])?);
                     }

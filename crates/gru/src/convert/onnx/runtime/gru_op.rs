@@ -13,28 +13,24 @@
 //! h = g(X Whᵀ + r ⊙ (H Rhᵀ + Rbh) + Wbh)            linear_before_reset = 1
 //! H' = (1 - z) ⊙ h + z ⊙ H
 //! ```
-//! Each direction is prepared once, at load, as a one-layer forward GRU of our engine (the
-//! mapping of [`super::super::import`]: gate rows to our r | z | n order; lbr 0 ->
-//! before-multiplication with bias Wb + Rb, lbr 1 -> recurrent-bias-after with [Wb | Rb]),
-//! so each direction has its own activations. The reverse direction runs forward on each
-//! sequence reversed within its own length, and its outputs are reversed back.
-//! `activations` are `[f, g]` per direction, f Sigmoid or HardSigmoid (alpha, beta taken in
-//! order from `activation_alpha`/`activation_beta` by the activations that take them;
-//! defaults 0.2, 0.5), g Tanh or Softsign; names are case-insensitive; `clip` clamps
-//! every gate's pre-activation to [-clip, clip].
+//! The attributes, the shapes and the weights are read through `gru_map`, the mapping the
+//! importer uses (gate rows to our r | z | n order; lbr 0 -> before-multiplication with
+//! bias Wb + Rb, lbr 1 -> recurrent-bias-after with [Wb | Rb]; a value refused there is
+//! refused by both, with the same reason). Each direction is prepared once, at load, as a
+//! one-layer forward GRU of our engine, so each direction has its own activations; the
+//! reverse direction runs forward on each sequence reversed within its own length, and its
+//! outputs are reversed back. `activations` are `[f, g]` per direction, f Sigmoid or
+//! HardSigmoid (alpha, beta taken in order from `activation_alpha`/`activation_beta` by the
+//! activations that take them; defaults 0.2, 0.5), g Tanh or Softsign; names are
+//! case-insensitive; `clip` clamps every gate's pre-activation to [-clip, clip].
 
 use std::sync::Mutex;
 
-use gru_core::{
-    Engine, GateActivation, GruParams, GruSpec, KoraliEngine, Plan, PreparedGru, Real, ResetGateMode, SequenceBatch,
-    StateActivation,
-};
+use gru_core::{Engine, GruParams, KoraliEngine, Plan, PreparedGru, Real, SequenceBatch};
 
-use super::super::gate_block;
+use super::super::gru_map::{self, GruAttrs, Layout, Shape};
 use super::super::proto::NodeProto;
-use super::attrs::Attrs;
 use super::value::{numel, Value};
-use crate::convert::gates_to_canonical;
 
 /// One direction, prepared.
 struct Direction<T: Real> {
@@ -52,146 +48,31 @@ pub(crate) struct GruOp<T: Real> {
     directions: Vec<Direction<T>>,
 }
 
-/// `[f, g]` of each direction, alpha/beta consumed in order by the activations that take them.
-fn activations(
-    names: &[String],
-    alphas: &[f32],
-    betas: &[f32],
-    dirs: usize,
-) -> Result<Vec<(GateActivation, StateActivation)>, String> {
-    if names.is_empty() {
-        return Ok(vec![(GateActivation::Sigmoid, StateActivation::Tanh); dirs]);
-    }
-    if names.len() != 2 * dirs {
-        return Err(format!("{} activations {names:?}; a GRU of {dirs} direction(s) needs {}", names.len(), 2 * dirs));
-    }
-    let (mut ai, mut bi) = (0, 0);
-    let mut out = Vec::new();
-    for pair in names.chunks_exact(2) {
-        let mut take = |name: &str| {
-            let lower = name.to_ascii_lowercase();
-            let takes_alpha = matches!(
-                lower.as_str(),
-                "affine" | "leakyrelu" | "thresholdedrelu" | "scaledtanh" | "hardsigmoid" | "elu"
-            );
-            let takes_beta = matches!(lower.as_str(), "affine" | "scaledtanh" | "hardsigmoid");
-            let alpha = if takes_alpha { alphas.get(ai).copied() } else { None };
-            let beta = if takes_beta { betas.get(bi).copied() } else { None };
-            ai += usize::from(takes_alpha);
-            bi += usize::from(takes_beta);
-            (lower, alpha, beta)
-        };
-        let (f, alpha, beta) = take(&pair[0]);
-        let gate = match f.as_str() {
-            "sigmoid" => GateActivation::Sigmoid,
-            "hardsigmoid" => GateActivation::HardSigmoid {
-                alpha: f64::from(alpha.unwrap_or(0.2)),
-                beta: f64::from(beta.unwrap_or(0.5)),
-            },
-            _ => return Err(format!("gate activation {} is not supported (Sigmoid or HardSigmoid)", pair[0])),
-        };
-        let (g, _, _) = take(&pair[1]);
-        let state = match g.as_str() {
-            "tanh" => StateActivation::Tanh,
-            "softsign" => StateActivation::Softsign,
-            _ => return Err(format!("state activation {} is not supported (Tanh or Softsign)", pair[1])),
-        };
-        out.push((gate, state));
-    }
-    Ok(out)
-}
-
 impl<T: Real> GruOp<T> {
-    /// Reads the attributes of `node` and prepares each direction from the constant weights.
+    /// Reads the attributes of `node` and prepares each direction from the constant weights
+    /// (attributes, shapes and weights through [`gru_map`], as the importer reads them).
     pub(crate) fn prepare(node: &NodeProto, w: &Value<T>, r: &Value<T>, b: Option<&Value<T>>) -> Result<Self, String> {
-        let a = Attrs::new(node);
-        a.only(&[
-            "activation_alpha",
-            "activation_beta",
-            "activations",
-            "clip",
-            "direction",
-            "hidden_size",
-            "layout",
-            "linear_before_reset",
-        ])?;
-        let direction = a.string("direction")?.unwrap_or_else(|| "forward".into());
-        let reverse: &[bool] = match direction.as_str() {
-            "forward" => &[false],
-            "reverse" => &[true],
-            "bidirectional" => &[false, true],
-            other => return Err(format!("direction {other:?} is not forward, reverse or bidirectional")),
-        };
-        let dirs = reverse.len();
-        let batch_major = match a.int("layout", 0)? {
-            0 => false,
-            1 => true,
-            v => return Err(format!("layout {v} is not 0 or 1")),
-        };
-        let lbr = a.flag("linear_before_reset")?;
-        let clip = match a.opt_float("clip")? {
-            Some(c) if !(c.is_finite() && c > 0.0) => return Err(format!("clip {c} is not a finite number > 0")),
-            c => c.map(f64::from),
-        };
-        let acts = activations(
-            &a.strings("activations")?.unwrap_or_default(),
-            &a.floats("activation_alpha")?.unwrap_or_default(),
-            &a.floats("activation_beta")?.unwrap_or_default(),
-            dirs,
-        )?;
-        let (wv, rv) = (w.floats("W")?, r.floats("R")?);
-        let [rd, r3h, h] = r.shape[..] else {
-            return Err(format!("R has shape {:?}, expected [dirs, 3H, H]", r.shape));
-        };
-        if rd != dirs || r3h != 3 * h || h == 0 {
-            return Err(format!("R has shape {:?}, expected [{dirs}, 3H, H] with H > 0", r.shape));
-        }
-        let hs = a.int("hidden_size", h as i64)?;
-        if hs != h as i64 {
-            return Err(format!("hidden_size is {hs} but R has shape {:?}", r.shape));
-        }
-        let [wd, w3h, inputs] = w.shape[..] else {
-            return Err(format!("W has shape {:?}, expected [dirs, 3H, I]", w.shape));
-        };
-        if wd != dirs || w3h != 3 * h || inputs == 0 {
-            return Err(format!("W has shape {:?}, expected [{dirs}, {}, I] with I > 0", w.shape, 3 * h));
-        }
-        let zeros;
+        let attrs = GruAttrs::parse(node)?;
+        let shape = Shape::check(&attrs, &w.shape, &r.shape, b.map(|b| &b.shape[..]))?;
         let bv = match b {
-            Some(b) if b.shape != [dirs, 6 * h] => {
-                return Err(format!("B has shape {:?}, expected [{dirs}, {}]", b.shape, 6 * h))
-            }
-            Some(b) => b.floats("B")?,
-            None => {
-                zeros = vec![T::zero(); dirs * 6 * h];
-                &zeros
-            }
+            Some(b) => Some(b.floats("B")?),
+            None => None,
         };
-        let mode =
-            if lbr { ResetGateMode::RecurrentBiasAfterMultiplication } else { ResetGateMode::BeforeMultiplication };
-        let mut directions = Vec::with_capacity(dirs);
-        for (d, (&rev, &(gate, state))) in reverse.iter().zip(&acts).enumerate() {
-            let spec = GruSpec::new(inputs, h)
-                .with_reset_gate_mode(mode)
-                .with_gate_activation(gate)
-                .with_state_activation(state)
-                .with_clip(clip);
+        let blocks = gru_map::blocks_from_onnx(&shape, attrs.linear_before_reset, w.floats("W")?, r.floats("R")?, bv);
+        let mut directions = Vec::with_capacity(shape.dirs);
+        for (d, (&reverse, block)) in attrs.direction.reversed().iter().zip(blocks).enumerate() {
+            let spec = attrs.direction_spec(&shape, d);
             spec.validate().map_err(|e| e.to_string())?;
-            let (nw, nr) = (3 * h * inputs, 3 * h * h);
-            let bias = &bv[d * 6 * h..(d + 1) * 6 * h];
-            let wb = gates_to_canonical(&bias[..3 * h], h, 1, gate_block);
-            let rb = gates_to_canonical(&bias[3 * h..], h, 1, gate_block);
-            let bias = if lbr { [wb, rb].concat() } else { wb.iter().zip(&rb).map(|(&p, &q)| p + q).collect() };
-            let block = (
-                gates_to_canonical(&wv[d * nw..(d + 1) * nw], h, inputs, gate_block),
-                gates_to_canonical(&rv[d * nr..(d + 1) * nr], h, h, gate_block),
-                bias,
-            );
             let params = GruParams::from_blocks(&spec, vec![block]).map_err(|e| e.to_string())?;
             let engine = KoraliEngine::new().prepare(&spec, &params, &Plan::inference()).map_err(|e| e.to_string())?;
-            directions.push(Direction { reverse: rev, engine: Mutex::new(engine) });
+            directions.push(Direction { reverse, engine: Mutex::new(engine) });
         }
-        Ok(Self { hidden: h, input_size: inputs, batch_major, directions })
+        Ok(Self {
+            hidden: shape.hidden,
+            input_size: shape.inputs,
+            batch_major: attrs.layout == Layout::BatchMajor,
+            directions,
+        })
     }
 
     /// `(Y, Y_h)` of one run (see the module documentation for the shapes).
@@ -296,29 +177,6 @@ impl<T: Real> GruOp<T> {
             ))
         } else {
             Ok((y, yh))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn activations_per_direction_consume_alpha_beta_in_order() {
-        let a = activations(&s(&["Sigmoid", "Tanh", "HardSigmoid", "softsign"]), &[0.3], &[0.4], 2).unwrap();
-        assert_eq!(a[0], (GateActivation::Sigmoid, StateActivation::Tanh));
-        let hs = GateActivation::HardSigmoid { alpha: f64::from(0.3f32), beta: f64::from(0.4f32) };
-        assert_eq!(a[1], (hs, StateActivation::Softsign));
-        let a = activations(&s(&["HardSigmoid", "Tanh", "HardSigmoid", "Tanh"]), &[0.1, 0.3], &[0.2], 2).unwrap();
-        assert_eq!(a[1].0, GateActivation::HardSigmoid { alpha: f64::from(0.3f32), beta: 0.5 });
-        assert_eq!(activations(&[], &[], &[], 2).unwrap().len(), 2);
-        for bad in [s(&["Relu", "Tanh"]), s(&["Sigmoid", "Relu"]), s(&["Tanh", "Tanh"]), s(&["Sigmoid"])] {
-            assert!(activations(&bad, &[], &[], 1).is_err(), "{bad:?}");
         }
     }
 }

@@ -26,7 +26,6 @@
 //! an index out of range) is [`Error::Onnx`] naming the node. Tensors are limited to
 //! [`value::MAX_ELEMENTS`] elements.
 
-mod attrs;
 pub mod gru_op;
 mod node;
 pub mod ops;

@@ -4,8 +4,8 @@
 
 use gru_core::Real;
 
+use super::super::attrs::Attrs;
 use super::super::proto::{NodeProto, TensorProto, FLOAT};
-use super::attrs::Attrs;
 use super::gru_op::GruOp;
 use super::ops::{self, Binary, GemmAttrs, Unary};
 use super::shape_ops;

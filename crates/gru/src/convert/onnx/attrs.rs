@@ -2,7 +2,7 @@
 //! knows ([`Attrs::only`]), of the type ONNX gives it (type 0, from old writers, is
 //! accepted for any).
 
-use super::super::proto::{attr_type, AttributeProto, NodeProto, TensorProto};
+use super::proto::{attr_type, AttributeProto, NodeProto, TensorProto};
 
 /// The attributes of one node. Errors are reasons (the caller names the node).
 pub(crate) struct Attrs<'a> {
