@@ -43,7 +43,7 @@ impl View for Bytes<'_> {
 }
 /// Saves `tensors` with the given header metadata and no other: the files of other tools
 /// (a PyTorch state dict, the Keras layout of `convert`). Same checks and atomic write as
-/// [`save`].
+/// [`save`](super::save).
 pub fn save_tensors(path: &Path, tensors: &[NamedTensor], metadata: HashMap<String, String>) -> Result<()> {
     check_tensors(path, tensors)?;
     let bytes = safetensors::serialize(tensors.iter().map(|t| (t.name.as_str(), Bytes(t))), Some(metadata))

@@ -97,7 +97,7 @@ pub struct NamedTensor {
 }
 
 impl NamedTensor {
-    /// A tensor from a vector of the library's scalar type (lengths are checked by [`save`]).
+    /// A tensor from a vector of the library's scalar type (lengths are checked by [`save`](super::save)).
     pub fn new<T: Real>(name: impl Into<String>, shape: Vec<usize>, values: Vec<T>) -> Self {
         NamedTensor { name: name.into(), shape, data: TensorData::from_vec(values) }
     }

@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 /// How a loss combines the observations of a pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Reduction {
-    /// The mean (MATLAB's output layers): the formulas of the [module docs](self), gradient
-    /// `∂L/∂y_r = (y_r - t_r) / (N·R)` (regression) or `-w_y / (N·p_y)` (classification).
+    /// The mean (MATLAB's output layers): `L = (1/(2·N·R)) Σ_obs Σ_r (y_r - t_r)²`, gradient
+    /// `(y_r - t_r) / (N·R)` (regression); `L = -(1/N) Σ_obs w_y · ln p_y`, gradient
+    /// `-w_y / (N·p_y)` (classification).
     #[default]
     Mean,
     /// The sum (Korali's "Mean Squared Error"): `L = ½ Σ_obs Σ_r (y_r - t_r)²`, gradient
