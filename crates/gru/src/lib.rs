@@ -2,12 +2,9 @@
 //!
 //! Gated Recurrent Unit layers that agree across engines. This crate is what users import:
 //! the MATLAB-style [`GruLayer`] (every `gruLayer` property, state handling, input
-//! formats), the Korali configuration and experiments ([`korali`]), engine selection
-//! ([`engines`]), networks ([`network`]), training ([`train`]: MATLAB's options, one training
-//! step [`train::train_step`] shared with Korali's experiments), the optimizers ([`optim`]),
-//! file I/O ([`io`]), converters ([`convert`]), and the core math re-exported from
-//! [`gru_core`] (options, parameters, the engine contract, the native `Korali` engine). See
-//! `shared/DESIGN.md` for the equations.
+//! formats), the Korali configuration ([`korali`]), engine selection ([`engines`]), and
+//! the core math re-exported from [`gru_core`] (options, parameters, the engine contract,
+//! the native `Korali` engine). See `shared/DESIGN.md` for the equations.
 //!
 //! ```
 //! use gru::{Engine, GruParams, GruSpec, KoraliEngine, OutputGrads, Plan, ResetGateMode, SequenceBatch};
