@@ -7,7 +7,7 @@ use common::{gru, gru_with, ok, root};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gru::train::checkpoint::SafetensorsFile;
+use gru::io::SafetensorsFile;
 
 fn fixture(name: &str) -> String {
     format!("crates/gru/tests/convert_fixtures/{name}")

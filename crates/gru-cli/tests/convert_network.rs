@@ -8,7 +8,7 @@ use common::{gru, gru_with, ok};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gru::train::checkpoint::{self, SafetensorsFile};
+use gru::io::{model_json, SafetensorsFile};
 
 fn fails(out: &Output) -> String {
     assert!(!out.status.success(), "succeeded:\n{}", String::from_utf8_lossy(&out.stdout));
@@ -25,7 +25,7 @@ fn contents(path: &str) -> (Vec<(String, Vec<usize>, String)>, serde_json::Value
             (n.to_string(), t.shape.clone(), format!("{:?}", t.data))
         })
         .collect();
-    (tensors, checkpoint::model_json(&f).unwrap())
+    (tensors, model_json(&f).unwrap())
 }
 
 fn train(out: &str, extra: &[&str]) {

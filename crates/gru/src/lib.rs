@@ -28,9 +28,11 @@ pub mod convert;
 pub mod data;
 pub mod engines;
 pub mod error;
+pub mod io;
 pub mod korali;
 pub mod layer;
 pub mod network;
+pub mod optim;
 pub mod train;
 
 pub use data::{SequenceDataset, Targets};

@@ -10,7 +10,7 @@ use common::{assert_bit_identical, cases, fixture_dir, floats, usizes, weights};
 use std::path::Path;
 
 use gru::convert::{self, verify, AnyWeights, Format, GruWeights, KerasOptions, KerasVersion, Options, TorchOptions};
-use gru::train::checkpoint::SafetensorsFile;
+use gru::io::SafetensorsFile;
 use gru::{GateActivation, GruSpec, OutputMode, Real, ResetGateMode, StateActivation};
 use serde_json::Value;
 
@@ -88,8 +88,8 @@ fn same_tensors(a: &Path, b: &Path, prefix: &str) {
     }
 }
 
-fn bits(d: &gru::train::checkpoint::TensorData) -> Vec<u64> {
-    use gru::train::checkpoint::TensorData::*;
+fn bits(d: &gru::io::TensorData) -> Vec<u64> {
+    use gru::io::TensorData::*;
     match d {
         F32(v) => v.iter().map(|x| u64::from(x.to_bits())).collect(),
         F64(v) => v.iter().map(|x| x.to_bits()).collect(),

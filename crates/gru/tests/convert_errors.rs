@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use gru::convert::{self, AnyWeights, Format, GruWeights, KerasOptions, KerasVersion, Options, TorchOptions};
-use gru::train::checkpoint::{save_tensors, NamedTensor, SafetensorsFile, TensorData};
+use gru::io::{save_tensors, NamedTensor, SafetensorsFile, TensorData};
 use gru::{Error, GateActivation, GruParams, GruSpec, OutputMode, ResetGateMode, StateActivation};
 
 fn fixture(name: &str) -> PathBuf {
@@ -302,7 +302,7 @@ fn crafted_headers_and_configs_cannot_make_us_allocate() {
     assert!(r.contains("is too large"), "{r}");
     // Our own file: a spec far bigger than its tensors.
     let model = json!({"kind": "gru-layer", "dtype": "f32", "spec": {"input_size": 1, "hidden_size": h}});
-    gru::train::checkpoint::save(&bad, &[], &model).unwrap();
+    gru::io::save(&bad, &[], &model).unwrap();
     let r = file_reason(convert::read(Format::Gru, &bad, &Options::default()));
     assert!(r.contains("tensor layers.0.forward.W (expected shape [60000, 1]) is missing"), "{r}");
 }

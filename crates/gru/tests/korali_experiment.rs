@@ -1,8 +1,8 @@
 //! A Korali supervised-learning experiment trains unchanged: Korali's RNN sine example as
 //! JSON, the optimizers, the loss functions and the errors a Korali user can make.
 
+use gru::korali::KoraliOptimizer;
 use gru::korali::{predict_sequences, KoraliExperiment, KoraliLoss};
-use gru::train::korali_optim::KoraliOptimizer;
 use gru::{Error, ResetGateMode};
 use serde_json::{json, Value};
 

@@ -5,9 +5,10 @@ use gru::layers;
 use gru::network::{
     classification, fully_connected, gru, regression, sequence_input, sequence_input_zscore, softmax, Network,
 };
+use gru::optim::GradientThresholdMethod;
 use gru::train::batching::{PaddingDirection, SequenceLength, Shuffle};
-use gru::train::optim::{GradientThresholdMethod, LearnRateSchedule, Solver};
 use gru::train::{evaluate, load_training_checkpoint, predict, predict_padded, OutputNetwork, Progress};
+use gru::train::{LearnRateSchedule, Solver};
 use gru::{LearnFactors, OutputMode, SequenceDataset, Targets, Trainer, TrainingOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -137,7 +138,7 @@ fn save_load_predict_is_bit_identical() {
 
 #[test]
 fn a_header_asking_for_more_parameters_than_the_file_holds_is_refused_before_building() {
-    use gru::train::checkpoint::{save, NamedTensor};
+    use gru::io::{save, NamedTensor};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crafted.safetensors");
     // A GRU of 10^8 units (3·10^16 weights) announced, 4 values held: refused as a file

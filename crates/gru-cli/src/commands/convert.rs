@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use gru::convert::{self, gru_file, onnx, verify, AnyWeights, Format, KerasVersion, Options};
-use gru::train::checkpoint::{self, SafetensorsFile};
+use gru::io::{model_json, SafetensorsFile};
 use gru::{DType, Network, Real};
 
 use super::{load_model, AnyNetwork};
@@ -155,7 +155,7 @@ fn read_network(from: Format, to: Format, a: &ConvertArgs) -> Result<Option<AnyN
         }
         Format::Gru if to == Format::Onnx && a.layer.is_none() => {
             let file = SafetensorsFile::read(&a.input)?;
-            let kind = checkpoint::model_json(&file)?.get("kind").and_then(|k| k.as_str().map(String::from));
+            let kind = model_json(&file)?.get("kind").and_then(|k| k.as_str().map(String::from));
             if kind.as_deref() != Some("gru-network") {
                 return Ok(None);
             }

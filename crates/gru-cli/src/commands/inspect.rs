@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use gru::convert::{self, onnx, torch, Format, Options};
+use gru::io::{model_json, SafetensorsFile};
 use gru::korali::KoraliNetwork;
 use gru::network::LayerSpec;
-use gru::train::checkpoint::{self, SafetensorsFile};
 use gru::{GruParams, GruSpec, Network, Real};
 
 use super::{load_model, AnyNetwork};
@@ -69,7 +69,7 @@ fn inspect_safetensors(path: &std::path::Path, prefix: Option<&str>) -> Result<S
     let options = Options::default();
     match Format::detect(&file) {
         Format::Gru => {
-            let kind = checkpoint::model_json(&file)?.get("kind").and_then(|k| k.as_str().map(String::from));
+            let kind = model_json(&file)?.get("kind").and_then(|k| k.as_str().map(String::from));
             if kind.as_deref() == Some(convert::gru_file::KIND) {
                 let w = convert::read(Format::Gru, path, &options)?;
                 return Ok(format!("gru-layer file ({}):\n{}", w.dtype(), describe_spec(w.spec())));

@@ -8,8 +8,9 @@ use gru::layers;
 use gru::network::{
     classification, fully_connected, gru as gru_layer, regression, sequence_input_zscore, softmax, LayerSpec,
 };
+use gru::optim::GradientThresholdMethod;
 use gru::train::batching::{SequenceLength, Shuffle};
-use gru::train::optim::{GradientThresholdMethod, Solver};
+use gru::train::Solver;
 use gru::train::{evaluate, load_training_checkpoint, Trainer, TrainingOptions};
 use gru::{EngineKind, Network, OutputMode, Real, ResetGateMode, SequenceDataset, Targets};
 

@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use super::{check_shapes, direction_name, take, GruWeights};
 use crate::error::{Error, Result};
+use crate::io::{self as checkpoint, NamedTensor, SafetensorsFile};
 use crate::network::Network;
-use crate::train::checkpoint::{self, NamedTensor, SafetensorsFile};
 
 /// The `kind` of a lone GRU stack in the model JSON.
 pub const KIND: &str = "gru-layer";

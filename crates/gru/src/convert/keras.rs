@@ -51,7 +51,7 @@ use super::{
     check_shapes, direction_name, gates_from_canonical, gates_to_canonical, take, tensor_dtype, transpose, GruWeights,
 };
 use crate::error::{Error, Result};
-use crate::train::checkpoint::{self, NamedTensor, SafetensorsFile};
+use crate::io::{self as checkpoint, NamedTensor, SafetensorsFile};
 
 /// The `format` metadata of the layout.
 pub const FORMAT_NAME: &str = "keras-gru";
@@ -306,7 +306,7 @@ mod tests {
         b.input_bias_mut(Gate::Update)[0] = 7.0;
         b.recurrent_bias_mut(Gate::Candidate).unwrap()[0] = 8.0;
         let (_, t) = to_layout(&GruWeights::new(spec, params).unwrap(), KerasVersion::Keras3, true).unwrap();
-        use crate::train::checkpoint::TensorData::F32;
+        use crate::io::TensorData::F32;
         // kernel [I=2, 3H=3]: row i holds (z, r, h) of input i.
         assert_eq!(t[0].data, F32(vec![3.0, 1.0, 5.0, 4.0, 2.0, 6.0]));
         assert_eq!(t[2].data, F32(vec![7.0, 0.0, 0.0, 0.0, 0.0, 8.0]));

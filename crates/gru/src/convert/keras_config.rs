@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keras::{tensor_name, KerasOptions, FORMAT_NAME, FORMAT_VERSION};
 use crate::error::{Error, Result};
-use crate::train::checkpoint::SafetensorsFile;
+use crate::io::SafetensorsFile;
 
 /// The target named in [`Error::NotRepresentable`] when importing.
 const OURS: &str = "gru (GruSpec)";

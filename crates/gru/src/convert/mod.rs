@@ -45,7 +45,7 @@ use std::path::Path;
 use gru_core::{DType, Gate, GruParams, GruSpec, Real};
 
 use crate::error::{Error, Result};
-use crate::train::checkpoint::SafetensorsFile;
+use crate::io::SafetensorsFile;
 
 pub use gru_file::GruFileOptions;
 pub use keras::{KerasOptions, KerasVersion};

@@ -33,7 +33,7 @@ use gru_core::{DType, Gate, GateActivation, GruParams, GruSpec, Real, ResetGateM
 
 use super::{gates_from_canonical, gates_to_canonical, take, tensor_dtype, GruWeights};
 use crate::error::{Error, Result};
-use crate::train::checkpoint::{self, NamedTensor, SafetensorsFile};
+use crate::io::{self as checkpoint, NamedTensor, SafetensorsFile};
 
 /// The target named in [`Error::NotRepresentable`].
 pub const TARGET: &str = "PyTorch nn.GRU";
@@ -414,8 +414,8 @@ mod tests {
         let t = to_tensors(&w, &TorchOptions::default()).unwrap();
         let names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]);
-        assert_eq!(t[2].data, crate::train::checkpoint::TensorData::F32(params.blocks()[0].bias().to_vec()));
-        assert_eq!(t[3].data, crate::train::checkpoint::TensorData::F32(vec![0.0; 9]));
+        assert_eq!(t[2].data, crate::io::TensorData::F32(params.blocks()[0].bias().to_vec()));
+        assert_eq!(t[3].data, crate::io::TensorData::F32(vec![0.0; 9]));
         let err = to_tensors(&w, &TorchOptions { bias: false, ..Default::default() }).unwrap_err();
         assert!(matches!(err, Error::NotRepresentable { ref option, .. } if option == "bias"), "{err}");
         assert_eq!(

@@ -33,9 +33,9 @@ use super::json::{
     array, boolean, choice, ignored, invalid, key_path, missing, number, object, positive_size, size, string,
     unknown_key,
 };
+use super::optimizer::{KoraliOptimizer, DEFAULT_LEARNING_RATE};
 use super::{ConfigWarning, KoraliLayer, KoraliNetwork, KoraliOutput};
 use crate::error::Result;
-use crate::train::korali_optim::KoraliOptimizer;
 
 /// Korali's `"Loss Function"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -282,7 +282,7 @@ fn parse_solver(s: &Value, warnings: &mut Vec<ConfigWarning>) -> Result<DeepSupe
             }
             lr
         }
-        None => crate::train::korali_optim::DEFAULT_LEARNING_RATE,
+        None => DEFAULT_LEARNING_RATE,
     };
     let steps_per_generation = match nested(s, base, "Steps Per Generation") {
         Some((v, p)) => positive_size(v, &p, "Steps Per Generation")?,

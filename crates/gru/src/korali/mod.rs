@@ -84,6 +84,7 @@ mod json;
 mod layers;
 mod names;
 mod network;
+pub mod optimizer;
 mod run;
 
 use std::collections::BTreeSet;
@@ -93,6 +94,7 @@ pub use experiment::{DeepSupervisor, KoraliExperiment, KoraliLoss, SupervisedPro
 pub use gru::KoraliGru;
 pub use layers::{KoraliActivation, KoraliInput, KoraliLayer, KoraliLinear, KoraliOutput};
 pub use network::{KoraliNetwork, LayerList, UniformGenerator};
+pub use optimizer::{KoraliOptimizer, KoraliOptimizerState};
 pub use run::{predict_sequences, GenerationReport};
 
 /// A key that was accepted but ignored: where it was and why.

@@ -6,11 +6,12 @@
 //! (transformation, scale, shift). The output is read at each sequence's last step (the
 //! last GRU has output mode `last`).
 //!
-//! One step, as Korali: forward over the step's sequences; for "Mean Squared Error" the
-//! loss is `L = ½ Σ_b Σ_i (y - ŷ)²` (a sum over the batch; Korali reports `L / B`); for
-//! "Direct Gradient" the solution data `g` are Korali's ascent gradients, so `∂L/∂y = -g`
-//! (reported: `sqrt(Σ g² / (2B))`); then `λθ` is added when L2 is enabled and the optimizer
-//! takes one step.
+//! One step, as Korali, is the one training step of [`crate::train::train_step`]: forward
+//! over the step's sequences; for "Mean Squared Error" the loss is the regression output's
+//! summed over the batch, `L = ½ Σ_b Σ_i (y - ŷ)²` ([`Reduction::Sum`]; Korali reports
+//! `L / B`); for "Direct Gradient" the solution data `g` are Korali's ascent gradients, so
+//! `∂L/∂y = -g` (reported: `sqrt(Σ g² / (2B))`); then `λθ` is added when L2 is enabled and
+//! the optimizer (Korali's, [`KoraliOptimizer`](super::KoraliOptimizer)) takes one step.
 
 use std::time::{Duration, Instant};
 
@@ -24,11 +25,12 @@ use crate::data::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
 use crate::layer::init::korali_xavier;
 use crate::network::{
-    activation, fully_connected, gru, regression, sequence_input, softmax, Elementwise, LayerSpec, Network, Node,
-    OutputTransform, Transformation,
+    activation, fully_connected, gru, regression, sequence_input, softmax, Elementwise, LayerSpec, LossTargets,
+    Network, Node, OutputTransform, Reduction, Transformation,
 };
+use crate::optim::{Optimizer, OptimizerState};
 use crate::train::batching::{chunk_minibatch, epoch_order, minibatches, PaddingDirection, SequenceLength, Shuffle};
-use crate::train::korali_optim::KoraliOptimizerState;
+use crate::train::{train_step, StepBatch, StepLoss, StepOptions};
 use crate::OutputMode;
 
 /// What one generation reports (Korali prints the same per generation).
@@ -149,7 +151,7 @@ impl KoraliExperiment {
         let mut net = self.build_network::<T>()?;
         let data = self.dataset::<T>()?;
         let n = data.len();
-        let mut opt = KoraliOptimizerState::<T>::new(s.optimizer, net.params_flat().len());
+        let mut opt = OptimizerState::<T>::new(s.optimizer, net.params_flat().len());
         let started = Instant::now();
         let mut reports = Vec::new();
         let (mut step, mut epoch, mut queue) = (0usize, 0usize, Vec::<Vec<usize>>::new());
@@ -180,11 +182,13 @@ impl KoraliExperiment {
         Ok((net, reports))
     }
 
-    /// One optimizer step on the sequences `batch`; returns the reported loss.
+    /// One training step ([`train_step`]) on the sequences `batch`, with Korali's loss, L2 and
+    /// no clipping; returns Korali's reported loss (MSE: `L / B`; direct gradient:
+    /// `sqrt(L / B)`).
     fn step<T: Real>(
         &self,
         net: &mut Network<T>,
-        opt: &mut KoraliOptimizerState<T>,
+        opt: &mut dyn Optimizer<T>,
         data: &SequenceDataset<T>,
         batch: &[usize],
     ) -> Result<f64> {
@@ -192,40 +196,27 @@ impl KoraliExperiment {
         let chunk = chunk_minibatch(&seqs, data.channels, SequenceLength::Longest, PaddingDirection::Right)?
             .pop()
             .ok_or_else(|| Error::data("batch", 0, "empty"))?;
+        let solution = |member: &usize| &self.problem.solution[batch[*member]][..];
+        let loss = match self.solver.loss {
+            KoraliLoss::MeanSquaredError => StepLoss::Output {
+                targets: LossTargets::Responses(chunk.members.iter().map(|m| Some(solution(m))).collect()),
+                reduction: Reduction::Sum,
+            },
+            KoraliLoss::DirectGradient => StepLoss::DirectGradient(chunk.members.iter().map(solution).collect()),
+        };
+        let learn_rate = self.solver.learning_rate;
+        if !(learn_rate >= 0.0 && learn_rate.is_finite()) {
+            let path = "[\"Solver\"][\"Learning Rate\"]";
+            return Err(Error::config(path, learn_rate, "must be finite and nonnegative"));
+        }
+        let options = StepOptions { learn_rate, clipping: None, gradient_l2: self.solver.l2_importance };
+        let input = StepBatch { x: &chunk.x, steps: chunk.steps, lengths: &chunk.lengths, initial_states: None };
         let mut rng = ChaCha8Rng::seed_from_u64(self.random_seed);
-        let pass = net.forward(&chunk.x, chunk.steps, &chunk.lengths, None, Some(&mut rng))?;
-        let width = self.problem.solution_size;
+        let report = train_step(net, opt, &input, &loss, &options, &mut rng)?;
         let b = chunk.members.len() as f64;
-        let mut d = vec![T::zero(); pass.output.len()];
-        let mut sum = 0.0;
-        for (m, &member) in chunk.members.iter().enumerate() {
-            let target = &self.problem.solution[batch[member]];
-            for k in 0..width {
-                let (y, t) = (pass.output[m * width + k].widen(), target[k]);
-                match self.solver.loss {
-                    KoraliLoss::MeanSquaredError => {
-                        d[m * width + k] = T::lit(y - t);
-                        sum += 0.5 * (y - t) * (y - t);
-                    }
-                    KoraliLoss::DirectGradient => {
-                        d[m * width + k] = T::lit(-t);
-                        sum += 0.5 * t * t;
-                    }
-                }
-            }
-        }
-        let mut grads = net.backward(pass, &d)?;
-        let mut params = net.params_flat();
-        if let Some(lambda) = self.solver.l2_importance {
-            for (g, p) in grads.iter_mut().zip(&params) {
-                *g += T::lit(lambda) * *p;
-            }
-        }
-        opt.step(&mut params, &grads, self.solver.learning_rate)?;
-        net.set_params_flat(&params)?;
         Ok(match self.solver.loss {
-            KoraliLoss::MeanSquaredError => sum / b,
-            KoraliLoss::DirectGradient => (sum / b).sqrt(),
+            KoraliLoss::MeanSquaredError => report.stats.loss / b,
+            KoraliLoss::DirectGradient => (report.stats.loss / b).sqrt(),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! Saving and loading a network: one `.safetensors` file (see `train::checkpoint`) with the
+//! Saving and loading a network: one `.safetensors` file (see [`crate::io`]) with the
 //! tensors `params` (every learnable value, the order of [`Network::params_flat`]) and,
 //! when fitted, `normalization.mean` / `normalization.std` (`[C]`); its header's model JSON
 //! holds `{"kind": "gru-network", "dtype", "layers", "seed", "class_names"}`.
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{LayerSpec, Network};
 use crate::error::{Error, Result};
-use crate::train::checkpoint::{self, take_as, NamedTensor};
+use crate::io::{self, take_as, NamedTensor};
 
 impl<T: Real> Network<T> {
     /// The model JSON and tensors of this network.
@@ -87,12 +87,12 @@ impl<T: Real> Network<T> {
     /// Writes the network to `path` (atomically: a temporary file, then a rename).
     pub fn save(&self, path: &Path) -> Result<()> {
         let (model, tensors) = self.to_parts();
-        checkpoint::save(path, &tensors, &model)
+        io::save(path, &tensors, &model)
     }
 
     /// Reads a network written by [`Network::save`] (or a training checkpoint).
     pub fn load(path: &Path) -> Result<Self> {
-        let (mut tensors, model) = checkpoint::load(path)?;
+        let (mut tensors, model) = io::load(path)?;
         Self::from_parts(&model, &mut tensors, path)
     }
 }

@@ -5,12 +5,34 @@
 //! regression:     L = (1/(2·N·R)) Σ_obs Σ_r (y_r - t_r)²   (half mean squared error)
 //! ```
 //! An observation is a sequence (sequence-to-one) or a valid step (sequence-to-sequence);
-//! N counts the observations that carry a target in this pass.
+//! N counts the observations that carry a target in this pass. [`Reduction::Sum`] drops the
+//! division by `N` (and `R`): Korali's "Mean Squared Error" `L = ½ Σ_obs Σ_r (y_r - t_r)²`.
 
 use gru_core::Real;
 
-use super::Head;
+use super::{Head, Network, Pass};
 use crate::error::{Error, Result};
+
+/// How a loss combines the observations of a pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reduction {
+    /// The mean (MATLAB's output layers): `L = (1/(2·N·R)) Σ_obs Σ_r (y_r - t_r)²`, gradient
+    /// `(y_r - t_r) / (N·R)` (regression); `L = -(1/N) Σ_obs w_y · ln p_y`, gradient
+    /// `-w_y / (N·p_y)` (classification).
+    #[default]
+    Mean,
+    /// The sum (Korali's "Mean Squared Error"): `L = ½ Σ_obs Σ_r (y_r - t_r)²`, gradient
+    /// `y_r - t_r` (classification: `L = -Σ_obs w_y · ln p_y`, gradient `-w_y / p_y`).
+    Sum,
+}
+
+impl<T: Real> Network<T> {
+    /// The loss of `pass` against `targets` combined by `reduction`, and dL/d(output).
+    pub fn loss(&self, pass: &Pass<T>, targets: &LossTargets<'_>, reduction: Reduction) -> Result<(LossStats, Vec<T>)> {
+        let (head, seq, width) = (&self.head, self.sequence_output, self.output_width);
+        reduced_loss_and_grad(head, &pass.output, seq, &pass.lengths, width, targets, reduction)
+    }
+}
 
 /// Targets of one forward pass, one entry per batch row (member).
 #[derive(Clone, Debug, PartialEq)]
@@ -29,7 +51,7 @@ pub enum LossTargets<'a> {
 /// Loss and metric sums of one pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LossStats {
-    /// The mean loss of this pass.
+    /// The loss of this pass (the mean, or the sum under [`Reduction::Sum`]).
     pub loss: f64,
     /// Observations with a target.
     pub count: usize,
@@ -55,7 +77,7 @@ fn rows(seq: bool, batch: usize, lengths: &[usize]) -> Vec<(usize, usize, usize)
     out
 }
 
-/// The loss of `output` (`[T, B, K]` when `seq`, else `[B, K]`) and dL/d(output).
+/// The mean loss of `output` (`[T, B, K]` when `seq`, else `[B, K]`) and dL/d(output).
 pub(crate) fn loss_and_grad<T: Real>(
     head: &Head,
     output: &[T],
@@ -63,6 +85,20 @@ pub(crate) fn loss_and_grad<T: Real>(
     lengths: &[usize],
     width: usize,
     targets: &LossTargets<'_>,
+) -> Result<(LossStats, Vec<T>)> {
+    reduced_loss_and_grad(head, output, seq, lengths, width, targets, Reduction::Mean)
+}
+
+/// The loss of `output` (`[T, B, K]` when `seq`, else `[B, K]`) combined by `reduction`, and
+/// dL/d(output).
+fn reduced_loss_and_grad<T: Real>(
+    head: &Head,
+    output: &[T],
+    seq: bool,
+    lengths: &[usize],
+    width: usize,
+    targets: &LossTargets<'_>,
+    reduction: Reduction,
 ) -> Result<(LossStats, Vec<T>)> {
     let batch = lengths.len();
     let mut grad = vec![T::zero(); output.len()];
@@ -102,8 +138,16 @@ pub(crate) fn loss_and_grad<T: Real>(
                 let p = &output[row * width..(row + 1) * width];
                 let w = class_weights.as_ref().map_or(1.0, |cw| cw[y]);
                 let py = p[y].widen().max(f64::MIN_POSITIVE);
-                stats.loss -= w * py.ln() / n as f64;
-                grad[row * width + y] = T::lit(-w / (n as f64 * py));
+                match reduction {
+                    Reduction::Mean => {
+                        stats.loss -= w * py.ln() / n as f64;
+                        grad[row * width + y] = T::lit(-w / (n as f64 * py));
+                    }
+                    Reduction::Sum => {
+                        stats.loss -= w * py.ln();
+                        grad[row * width + y] = T::lit(-w / py);
+                    }
+                }
                 let arg = (0..width).fold(0, |best, k| if p[k] > p[best] { k } else { best });
                 stats.correct += usize::from(arg == y);
             }
@@ -117,9 +161,17 @@ pub(crate) fn loss_and_grad<T: Real>(
                 }
                 for k in 0..width {
                     let d = output[row * width + k].widen() - y[k];
-                    stats.loss += d * d / (2.0 * (n * width) as f64);
+                    match reduction {
+                        Reduction::Mean => {
+                            stats.loss += d * d / (2.0 * (n * width) as f64);
+                            grad[row * width + k] = T::lit(d / (n * width) as f64);
+                        }
+                        Reduction::Sum => {
+                            stats.loss += 0.5 * d * d;
+                            grad[row * width + k] = T::lit(d);
+                        }
+                    }
                     stats.squared_error += d * d;
-                    grad[row * width + k] = T::lit(d / (n * width) as f64);
                 }
             }
             stats.count = n;

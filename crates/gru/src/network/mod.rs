@@ -10,6 +10,7 @@ mod elementwise;
 mod io;
 mod loss;
 mod pass;
+mod segment;
 mod spec;
 
 use gru_core::{GruParams, OutputMode, Real};
@@ -19,12 +20,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::SequenceDataset;
 use crate::error::{Error, Result};
 use crate::layer::{BiasInitializer, GruLayer, WeightInitializer};
-use crate::train::optim::Segment;
 
 pub use dense::{softmax as softmax_rows, Dense};
 pub use elementwise::{Elementwise, OutputTransform, Transformation};
-pub use loss::{LossStats, LossTargets};
+pub use loss::{LossStats, LossTargets, Reduction};
 pub use pass::Pass;
+pub use segment::Segment;
 pub use spec::{
     activation, classification, classification_weighted, dropout, fully_connected, gru, min_params, regression,
     sequence_input, sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,

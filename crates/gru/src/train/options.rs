@@ -24,8 +24,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::batching::{PaddingDirection, SequenceLength, Shuffle};
-use super::optim::{GradientThresholdMethod, LearnRateSchedule, Solver};
+use super::schedule::LearnRateSchedule;
+use super::solver::Solver;
 use crate::error::{Error, Result};
+use crate::optim::GradientThresholdMethod;
 
 /// Which parameters training returns (MATLAB `OutputNetwork`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

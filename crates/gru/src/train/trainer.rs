@@ -1,6 +1,6 @@
 //! The training loop: epochs of shuffled minibatches of variable-length sequences, split
-//! into chunks for truncated BPTT when `SequenceLength` is a number, an optimizer step per
-//! chunk, validation with patience, checkpoints, and a metrics history.
+//! into chunks for truncated BPTT when `SequenceLength` is a number, one training step
+//! ([`train_step`]) per chunk, validation with patience, checkpoints, and a metrics history.
 //!
 //! Reproducibility: the order of each epoch and every dropout mask derive from the seed
 //! and the epoch or iteration number alone, so a run resumed from a checkpoint (saved at
@@ -13,13 +13,15 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::batching::{chunk_minibatch, epoch_order, minibatches, SequenceLength};
+use super::carry::Carried;
 use super::evaluate::{batch_targets, evaluate, Evaluation};
 use super::history::{History, IterationRecord, ValidationRecord};
-use super::optim::{clip_gradients, OptimizerState};
 use super::options::{OutputNetwork, TrainingOptions};
+use super::step::{train_step, Clipping, StepBatch, StepLoss, StepOptions};
 use crate::data::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
-use crate::network::{loss_and_grad, Head, Network, Node};
+use crate::network::{Head, Network, Reduction};
+use crate::optim::OptimizerState;
 
 /// What the trainer reports while it runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,6 +152,8 @@ impl<T: Real> Trainer<T> {
             network.fit_normalization(train)?;
         }
         let segments = network.segments();
+        // MATLAB's per-parameter learn-rate and L2 factors, and its coupled L2.
+        self.state.optimizer.set_segments(segments.clone(), o.l2_regularization)?;
         let per_epoch = minibatches(&(0..train.len()).collect::<Vec<_>>(), o.mini_batch_size, true)?.len();
         let planned = per_epoch * o.max_epochs;
         let width = network.output_width();
@@ -159,75 +163,33 @@ impl<T: Real> Trainer<T> {
         while self.state.epoch < o.max_epochs && !self.state.stopped_early {
             let epoch = self.state.epoch;
             let lr = o.learn_rate_schedule.learn_rate(o.learn_rate(), epoch + 1);
+            let clipping =
+                Clipping { method: o.gradient_threshold_method, threshold: o.gradient_threshold, segments: &segments };
+            let step_options = StepOptions { learn_rate: lr, clipping: Some(clipping), gradient_l2: None };
             let order = epoch_order(train.len(), o.shuffle, o.seed, epoch);
             for mb in minibatches(&order, o.mini_batch_size, true)? {
                 let seqs: Vec<&[T]> = mb.iter().map(|&i| &train.sequences[i][..]).collect();
                 let chunks = chunk_minibatch(&seqs, train.channels, o.sequence_length, o.sequence_padding_direction)?;
-                // Carried state per GRU node, [blocks, B_mb, H] for the whole minibatch.
-                let mut carried: Vec<Option<(Vec<T>, usize, usize)>> = network
-                    .nodes
-                    .iter()
-                    .map(|n| match n {
-                        Node::Gru(g) => {
-                            let blocks = g.depth() * if g.bidirectional() { 2 } else { 1 };
-                            Some((
-                                vec![T::zero(); blocks * mb.len() * g.num_hidden_units()],
-                                blocks,
-                                g.num_hidden_units(),
-                            ))
-                        }
-                        _ => None,
-                    })
-                    .collect();
+                let mut carried = Carried::new(network, mb.len());
                 for chunk in chunks {
-                    let b = chunk.members.len();
-                    let split = chunk.starts.iter().any(|s| !s);
-                    let initial: Vec<Option<Vec<T>>> = carried
-                        .iter()
-                        .map(|c| {
-                            let (state, blocks, h) = c.as_ref()?;
-                            if !split {
-                                return None;
-                            }
-                            let mut h0 = vec![T::zero(); blocks * b * h];
-                            for blk in 0..*blocks {
-                                for (m, &member) in chunk.members.iter().enumerate() {
-                                    if !chunk.starts[m] {
-                                        let src = (blk * mb.len() + member) * h;
-                                        h0[(blk * b + m) * h..(blk * b + m + 1) * h]
-                                            .copy_from_slice(&state[src..src + h]);
-                                    }
-                                }
-                            }
-                            Some(h0)
-                        })
-                        .collect();
-                    let mut rng = dropout_rng(o.seed, self.state.iteration + 1);
-                    let pass =
-                        network.forward(&chunk.x, chunk.steps, &chunk.lengths, Some(&initial), Some(&mut rng))?;
-                    for (c, fin) in carried.iter_mut().zip(&pass.final_states) {
-                        if let (Some((state, blocks, h)), Some(fin)) = (c.as_mut(), fin) {
-                            for blk in 0..*blocks {
-                                for (m, &member) in chunk.members.iter().enumerate() {
-                                    let dst = (blk * mb.len() + member) * *h;
-                                    state[dst..dst + *h]
-                                        .copy_from_slice(&fin[(blk * b + m) * *h..(blk * b + m + 1) * *h]);
-                                }
-                            }
-                        }
-                    }
+                    let initial = carried.initial_states(&chunk);
+                    let batch = StepBatch {
+                        x: &chunk.x,
+                        steps: chunk.steps,
+                        lengths: &chunk.lengths,
+                        initial_states: Some(&initial),
+                    };
                     let idx: Vec<usize> = chunk.members.iter().map(|&m| mb[m]).collect();
                     let targets =
                         batch_targets(&train.targets, &idx, &chunk.offsets, &chunk.lengths, &chunk.ends, width);
-                    let (stats, d_out) = loss_and_grad(network, &pass, &targets)?;
-                    if stats.count == 0 {
+                    let loss = StepLoss::Output { targets, reduction: Reduction::Mean };
+                    let mut rng = dropout_rng(o.seed, self.state.iteration + 1);
+                    let step = train_step(network, &mut self.state.optimizer, &batch, &loss, &step_options, &mut rng)?;
+                    carried.keep(&chunk, &step.final_states);
+                    if !step.updated {
                         continue; // an early chunk of sequence-to-one targets: no loss here
                     }
-                    let mut grads = network.backward(pass, &d_out)?;
-                    clip_gradients(&mut grads, &segments, o.gradient_threshold_method, o.gradient_threshold);
-                    let mut params = network.params_flat();
-                    self.state.optimizer.step(&mut params, &grads, &segments, lr, o.l2_regularization)?;
-                    network.set_params_flat(&params)?;
+                    let stats = step.stats;
                     self.state.iteration += 1;
                     let record = IterationRecord {
                         epoch: epoch + 1,
@@ -257,7 +219,7 @@ impl<T: Real> Trainer<T> {
             let mut written = None;
             if let Some(path) = &o.checkpoint_path {
                 if self.state.epoch.is_multiple_of(o.checkpoint_frequency) {
-                    super::resume::save_training_checkpoint(path, network, self)?;
+                    super::checkpoint::save_training_checkpoint(path, network, self)?;
                     written = Some(path.as_path());
                 }
             }

@@ -1,150 +1,13 @@
-//! MATLAB's minibatch options for variable-length sequences, as pure functions:
-//! `Shuffle` ([`epoch_order`]), `MiniBatchSize` ([`minibatches`]), `SequenceLength` and
-//! `SequencePaddingDirection` ([`chunk_minibatch`], [`to_valid_first`], [`from_valid_first`]).
-//!
-//! Layouts: a sequence is a row-major `[len, C]` slice; a batch for the engine is time-major
-//! `[T, B, C]` (row-major, element `(t, b, c)` at `(t·B + b)·C + c`) with `lengths[b]` in
-//! `1..=T` and the valid steps first (right padding). Masking is exact, so padding values never
-//! matter; this module fills them with zero.
-
-use std::fmt;
-use std::str::FromStr;
+//! Epoch orders, minibatches, and the chunks of a minibatch for the engine (`Shuffle`,
+//! `MiniBatchSize`, `SequenceLength`).
 
 use gru_core::Real;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
+use super::{PaddingDirection, SequenceLength, Shuffle};
 use crate::error::{Error, Result};
-
-/// MATLAB `SequenceLength`: `"longest"` (default), `"shortest"` or a positive integer N.
-///
-/// JSON form: `"longest"`, `"shortest"` or the number N (the string `"20"` is read too).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "SequenceLengthRepr", into = "SequenceLengthRepr")]
-pub enum SequenceLength {
-    /// Pad every sequence to the longest one of the minibatch.
-    #[default]
-    Longest,
-    /// Truncate every sequence to the shortest one of the minibatch (on the padding side).
-    Shortest,
-    /// Pad to a multiple of N steps and cut into chunks of N steps (truncated BPTT).
-    Fixed(usize),
-}
-
-/// The JSON form of [`SequenceLength`]: a name or a step count.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum SequenceLengthRepr {
-    Steps(u64),
-    Name(String),
-}
-
-impl From<SequenceLength> for SequenceLengthRepr {
-    fn from(v: SequenceLength) -> Self {
-        match v {
-            SequenceLength::Fixed(n) => SequenceLengthRepr::Steps(n as u64),
-            other => SequenceLengthRepr::Name(other.to_string()),
-        }
-    }
-}
-
-impl TryFrom<SequenceLengthRepr> for SequenceLength {
-    type Error = Error;
-    fn try_from(v: SequenceLengthRepr) -> Result<Self> {
-        match v {
-            SequenceLengthRepr::Name(s) => s.parse(),
-            SequenceLengthRepr::Steps(n) => n.to_string().parse(),
-        }
-    }
-}
-
-impl FromStr for SequenceLength {
-    type Err = Error;
-    /// Reads `"longest"`, `"shortest"` (any case) or a positive integer.
-    fn from_str(s: &str) -> Result<Self> {
-        let names = [(SequenceLength::Longest, "longest"), (SequenceLength::Shortest, "shortest")];
-        match s.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(SequenceLength::Fixed(n)),
-            _ => parse_name(s, "SequenceLength", &names, " or a positive integer"),
-        }
-    }
-}
-
-impl fmt::Display for SequenceLength {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SequenceLength::Longest => f.write_str("longest"),
-            SequenceLength::Shortest => f.write_str("shortest"),
-            SequenceLength::Fixed(n) => write!(f, "{n}"),
-        }
-    }
-}
-
-/// MATLAB `SequencePaddingDirection`: `"right"` (default: valid steps first) or `"left"`
-/// (valid steps last, aligned at the end).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PaddingDirection {
-    #[default]
-    Right,
-    Left,
-}
-
-impl PaddingDirection {
-    /// Each value with its MATLAB name.
-    pub const NAMES: [(Self, &'static str); 2] = [(Self::Right, "right"), (Self::Left, "left")];
-}
-
-/// MATLAB `Shuffle`: `"once"` (default), `"never"` or `"every-epoch"`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Shuffle {
-    #[default]
-    Once,
-    Never,
-    EveryEpoch,
-}
-
-impl Shuffle {
-    /// Each value with its MATLAB name.
-    pub const NAMES: [(Self, &'static str); 3] =
-        [(Self::Once, "once"), (Self::Never, "never"), (Self::EveryEpoch, "every-epoch")];
-}
-
-/// `FromStr` (MATLAB's name, any case) and `Display` (MATLAB's name) from a `NAMES` table.
-macro_rules! named_option {
-    ($t:ty, $property:literal) => {
-        impl FromStr for $t {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                parse_name(s, $property, &Self::NAMES, "")
-            }
-        }
-
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(Self::NAMES.iter().find(|(v, _)| v == self).map_or("", |(_, n)| n))
-            }
-        }
-    };
-}
-
-named_option!(PaddingDirection, "SequencePaddingDirection");
-named_option!(Shuffle, "Shuffle");
-
-/// The value whose name is `s` (trimmed, any case), else an `Error::Property` naming
-/// `property` and listing the names (and `more`).
-fn parse_name<E: Copy>(s: &str, property: &str, names: &[(E, &str)], more: &str) -> Result<E> {
-    match names.iter().find(|(_, n)| s.trim().eq_ignore_ascii_case(n)) {
-        Some(&(v, _)) => Ok(v),
-        None => {
-            let list: Vec<String> = names.iter().map(|(_, n)| format!("\"{n}\"")).collect();
-            Err(Error::property(property, format!("\"{s}\""), format!("expected {}{more}", list.join(", "))))
-        }
-    }
-}
 
 /// Order of the `n` training observations in `epoch` (0-based).
 ///
@@ -305,68 +168,6 @@ fn fill<T: Real>(chunk: &mut Chunk<T>, sequences: &[&[T]], channels: usize) {
     }
 }
 
-/// Moves the valid steps of each sequence of a padded batch `x: [steps, batch, channels]`
-/// (time-major) from where `from` puts them to where `to` puts them; padding becomes zero.
-fn realign<T: Real>(
-    x: &[T],
-    (steps, batch, channels): (usize, usize, usize),
-    lengths: &[usize],
-    from: PaddingDirection,
-    to: PaddingDirection,
-) -> Result<Vec<T>> {
-    if x.len() != steps * batch * channels {
-        let reason = format!("expected {steps}·{batch}·{channels} = {} values ([T, B, C])", steps * batch * channels);
-        return Err(Error::data("x", x.len(), reason));
-    }
-    if lengths.len() != batch {
-        return Err(Error::data("lengths", lengths.len(), format!("expected one length per sequence ({batch})")));
-    }
-    if let Some((b, &l)) = lengths.iter().enumerate().find(|(_, &l)| l == 0 || l > steps) {
-        return Err(Error::data(&format!("lengths[{b}]"), l, format!("a length must be in 1..={steps}")));
-    }
-    let first = |dir: PaddingDirection, l: usize| if dir == PaddingDirection::Left { steps - l } else { 0 };
-    let mut y = vec![T::zero(); x.len()];
-    for (b, &l) in lengths.iter().enumerate() {
-        let (src0, dst0) = (first(from, l), first(to, l));
-        for t in 0..l {
-            let src = ((src0 + t) * batch + b) * channels;
-            let dst = ((dst0 + t) * batch + b) * channels;
-            y[dst..dst + channels].copy_from_slice(&x[src..src + channels]);
-        }
-    }
-    Ok(y)
-}
-
-/// Converts a user's padded batch `x: [steps, batch, channels]` (time-major) laid out with
-/// `direction` (`Left`: sequence `b` holds its valid steps in the last `lengths[b]` steps) to
-/// valid steps first, as the engine takes it. `Right` copies the valid steps in place.
-/// Padding positions of the result are zero. Errors (`Error::Data`): `x` not of
-/// `steps·batch·channels` values, `lengths` not of `batch` values or one outside `1..=steps`.
-pub fn to_valid_first<T: Real>(
-    x: &[T],
-    steps: usize,
-    batch: usize,
-    channels: usize,
-    lengths: &[usize],
-    direction: PaddingDirection,
-) -> Result<Vec<T>> {
-    realign(x, (steps, batch, channels), lengths, direction, PaddingDirection::Right)
-}
-
-/// The inverse of [`to_valid_first`]: puts the valid steps of an engine output
-/// `x: [steps, batch, channels]` (valid steps first) where `direction` expects them (`Left`:
-/// the last `lengths[b]` steps). Padding positions of the result are zero; same errors.
-pub fn from_valid_first<T: Real>(
-    x: &[T],
-    steps: usize,
-    batch: usize,
-    channels: usize,
-    lengths: &[usize],
-    direction: PaddingDirection,
-) -> Result<Vec<T>> {
-    realign(x, (steps, batch, channels), lengths, PaddingDirection::Right, direction)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,7 +192,7 @@ mod tests {
         (0..ch.lengths[j]).flat_map(|t| ch.x[(t * m + j) * c..(t * m + j + 1) * c].to_vec()).collect()
     }
 
-    fn is_data(r: Result<impl fmt::Debug>) -> bool {
+    fn is_data(r: Result<impl std::fmt::Debug>) -> bool {
         matches!(r, Err(Error::Data { .. }))
     }
 
@@ -500,54 +301,6 @@ mod tests {
         assert!(is_data(chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(0), r)));
     }
 
-    #[test]
-    fn valid_first_placement_and_round_trip() {
-        // x: [3, 2, 1], Left: sequence 0 (length 2) at t = 1, 2; sequence 1 (length 3) everywhere.
-        let x = [9.0, 10.0, 1.0, 11.0, 2.0, 12.0];
-        let v = to_valid_first(&x, 3, 2, 1, &[2, 3], PaddingDirection::Left).unwrap();
-        assert_eq!(v, [1.0, 10.0, 2.0, 11.0, 0.0, 12.0]);
-        let back = from_valid_first(&v, 3, 2, 1, &[2, 3], PaddingDirection::Left).unwrap();
-        assert_eq!(back, [0.0, 10.0, 1.0, 11.0, 2.0, 12.0]);
-        let right = to_valid_first(&x, 3, 2, 1, &[2, 3], PaddingDirection::Right).unwrap();
-        assert_eq!(right, [9.0, 10.0, 1.0, 11.0, 0.0, 12.0]);
-    }
-
-    #[test]
-    fn valid_first_errors() {
-        let x = [0.0f32; 6];
-        let d = PaddingDirection::Left;
-        assert!(is_data(to_valid_first(&x, 3, 2, 2, &[1, 1], d)));
-        assert!(is_data(to_valid_first(&x, 3, 2, 1, &[1], d)));
-        assert!(is_data(to_valid_first(&x, 3, 2, 1, &[0, 1], d)));
-        assert!(is_data(from_valid_first(&x, 3, 2, 1, &[4, 1], d)));
-    }
-
-    #[test]
-    fn parse_and_serde() {
-        assert_eq!("longest".parse::<SequenceLength>().unwrap(), SequenceLength::Longest);
-        assert_eq!("Shortest".parse::<SequenceLength>().unwrap(), SequenceLength::Shortest);
-        assert_eq!("20".parse::<SequenceLength>().unwrap(), SequenceLength::Fixed(20));
-        assert_eq!("left".parse::<PaddingDirection>().unwrap(), PaddingDirection::Left);
-        assert_eq!("every-epoch".parse::<Shuffle>().unwrap(), Shuffle::EveryEpoch);
-        for (e, name) in [
-            ("0".parse::<SequenceLength>().unwrap_err(), "SequenceLength"),
-            ("x".parse::<PaddingDirection>().unwrap_err(), "SequencePaddingDirection"),
-            ("always".parse::<Shuffle>().unwrap_err(), "Shuffle"),
-        ] {
-            assert!(matches!(e, Error::Property { ref property, .. } if property == name), "{e}");
-        }
-        for v in [SequenceLength::Longest, SequenceLength::Shortest, SequenceLength::Fixed(20)] {
-            let json = serde_json::to_string(&v).unwrap();
-            assert_eq!(serde_json::from_str::<SequenceLength>(&json).unwrap(), v);
-        }
-        assert_eq!(serde_json::to_string(&SequenceLength::Fixed(20)).unwrap(), "20");
-        assert_eq!(serde_json::to_string(&SequenceLength::Longest).unwrap(), "\"longest\"");
-        assert_eq!(serde_json::from_str::<SequenceLength>("\"20\"").unwrap(), SequenceLength::Fixed(20));
-        assert!(serde_json::from_str::<SequenceLength>("0").is_err());
-        assert_eq!(serde_json::to_string(&Shuffle::EveryEpoch).unwrap(), "\"every-epoch\"");
-        assert_eq!(serde_json::from_str::<PaddingDirection>("\"left\"").unwrap(), PaddingDirection::Left);
-    }
-
     fn direction() -> impl Strategy<Value = PaddingDirection> {
         prop_oneof![Just(PaddingDirection::Right), Just(PaddingDirection::Left)]
     }
@@ -602,32 +355,6 @@ mod tests {
                 }
                 prop_assert_eq!(got, want);
                 prop_assert_eq!((starts, ends), (1, 1));
-            }
-        }
-
-        #[test]
-        fn valid_first_round_trip(
-            lens in prop::collection::vec(1usize..6, 1..5),
-            c in 1usize..3,
-            dir in direction(),
-        ) {
-            let (steps, batch) = (lens.iter().copied().max().unwrap_or(1), lens.len());
-            let x: Vec<f64> = (0..steps * batch * c).map(|k| k as f64 + 1.0).collect();
-            let v = to_valid_first(&x, steps, batch, c, &lens, dir).unwrap();
-            let back = from_valid_first(&v, steps, batch, c, &lens, dir).unwrap();
-            for t in 0..steps {
-                for (b, &l) in lens.iter().enumerate() {
-                    let valid = match dir {
-                        PaddingDirection::Right => t < l,
-                        PaddingDirection::Left => t >= steps - l,
-                    };
-                    let at = (t * batch + b) * c;
-                    let want = if valid { &x[at..at + c] } else { &[0.0; 2][..c] };
-                    prop_assert_eq!(&back[at..at + c], want);
-                    if t >= l {
-                        prop_assert!(v[at..at + c].iter().all(|&e| e == 0.0));
-                    }
-                }
             }
         }
     }
