@@ -17,9 +17,11 @@ use gru::{
 
 /// The variants recorded from `main` (the same builder calls, initializers then as strings).
 fn variants() -> Vec<GruLayerSpec> {
-    let mut f = LearnFactors::default();
-    f.input_weights_learn_rate = [0.5, 1.0, 2.0].into();
-    f.bias_l2 = 0.25.into();
+    let f = LearnFactors {
+        input_weights_learn_rate: [0.5, 1.0, 2.0].into(),
+        bias_l2: 0.25.into(),
+        ..LearnFactors::default()
+    };
     let full = gru(8)
         .output_mode(OutputMode::Last)
         .reset_gate_mode(ResetGateMode::BeforeMultiplication)
