@@ -93,9 +93,23 @@ pub enum OutputMode {
     Last,
 }
 
-/// Every option of a GRU stack. Build with [`GruSpec::new`] and the `with_*` setters,
-/// then [`GruSpec::validate`] (engines validate again at `prepare`).
+/// Every math option of a GRU stack, in one place: the engines read it, and the layer
+/// builder (`gru::GruLayerBuilder`) and the network's layer spec (`gru::network::GruLayerSpec`)
+/// embed it whole, adding only what they own (initializers, factors, state inputs, engine).
+/// Build with [`GruSpec::new`] and the `with_*` setters, then [`GruSpec::validate`], the one
+/// check of these options (engines validate again at `prepare`).
 ///
+/// For one layer and direction (gate order r, z, n; `shared/DESIGN.md`):
+///
+/// ```text
+/// r_t = σ_g(W_r x_t + R_r h_{t-1} + b_r)         σ_g: gate_activation
+/// z_t = σ_g(W_z x_t + R_z h_{t-1} + b_z)
+/// n_t = σ_s(W_n x_t + b_n + r_t ⊙ (R_n h_{t-1}))  σ_s: state_activation; the reset
+///                                                  product by reset_gate_mode
+/// h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+/// ```
+///
+/// with every gate pre-activation clamped to `[-clip, clip]` when `clip` is set.
 /// Depth D stacks D layers: layer 0 reads `input_size` channels, layers 1..D read
 /// `dirs·hidden_size` (the concatenated `[forward, backward]` output of the layer below).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,6 +140,41 @@ pub struct GruSpec {
 
 fn one() -> usize {
     1
+}
+
+/// The JSON of a [`GruSpec`] inside a network's layer array (`gru::network::GruLayerSpec`,
+/// flattened beside the layer's own keys): H is MATLAB's `num_hidden_units`, the input size
+/// is not written (the network gives it: 0 here means "not known yet"), `clip` is written
+/// only when set, every other key has the default of [`GruSpec::new`]. Keys in this order:
+///
+/// ```text
+/// {"num_hidden_units": H, "output_mode", "reset_gate_mode", "state_activation",
+///  "gate_activation", "clip"?, "depth", "bidirectional"}
+/// ```
+///
+/// Use it as `#[serde(flatten, with = "gru_core::spec::LayerArrayJson")]`. The compiler
+/// checks that it names every field of [`GruSpec`]: a new option gets its key here.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "GruSpec")]
+pub struct LayerArrayJson {
+    #[serde(skip)]
+    input_size: usize,
+    #[serde(rename = "num_hidden_units")]
+    hidden_size: usize,
+    #[serde(default)]
+    output_mode: OutputMode,
+    #[serde(default)]
+    reset_gate_mode: ResetGateMode,
+    #[serde(default)]
+    state_activation: StateActivation,
+    #[serde(default)]
+    gate_activation: GateActivation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clip: Option<f64>,
+    #[serde(default = "one")]
+    depth: usize,
+    #[serde(default)]
+    bidirectional: bool,
 }
 
 impl GruSpec {

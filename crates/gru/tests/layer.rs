@@ -381,3 +381,42 @@ fn input_size_auto_is_resolved_once() {
     let err = layer.resolve_input_size(8).unwrap_err();
     assert!(matches!(err, Error::Property { ref property, .. } if property == "InputSize"), "{err:?}");
 }
+
+#[test]
+fn a_spec_given_whole_is_the_setters() {
+    let spec = gru::GruSpec::new(3, 4)
+        .with_depth(2)
+        .with_bidirectional(true)
+        .with_reset_gate_mode(ResetGateMode::BeforeMultiplication)
+        .with_state_activation(StateActivation::Softsign)
+        .with_gate_activation(GateActivation::HARD_SIGMOID)
+        .with_clip(Some(2.5))
+        .with_output_mode(OutputMode::Last);
+    let whole = GruLayer::<f64>::builder_from(spec.clone()).seed(5).build().unwrap();
+    let replaced = GruLayer::<f64>::builder(9).depth(7).spec(spec.clone()).seed(5).build().unwrap();
+    let by_setters = GruLayer::<f64>::builder(4)
+        .input_size(3)
+        .depth(2)
+        .bidirectional(true)
+        .reset_gate_mode(ResetGateMode::BeforeMultiplication)
+        .state_activation_function(StateActivation::Softsign)
+        .gate_activation_function(GateActivation::HARD_SIGMOID)
+        .clip(Some(2.5))
+        .output_mode(OutputMode::Last)
+        .seed(5)
+        .build()
+        .unwrap();
+    for layer in [&whole, &replaced, &by_setters] {
+        assert_eq!(layer.spec().unwrap(), spec);
+        assert_eq!(layer.params(), by_setters.params());
+    }
+    // InputSize "auto" is input size 0 in the spec; the spec is then not complete.
+    let auto = GruLayer::<f32>::builder_from(gru::GruSpec::new(0, 4)).build().unwrap();
+    assert_eq!(auto.input_size(), None);
+    assert!(matches!(auto.spec(), Err(Error::Unresolved { .. })));
+    // The math options are checked by GruSpec::validate alone, MATLAB's name where it has one.
+    let err = GruLayer::<f32>::builder_from(gru::GruSpec::new(3, 0)).build().unwrap_err();
+    assert!(matches!(err, Error::Property { ref property, .. } if property == "NumHiddenUnits"), "{err:?}");
+    let err = GruLayer::<f32>::builder_from(spec.with_depth(0)).build().unwrap_err();
+    assert!(matches!(err, Error::Core(GruError::InvalidOption { ref field, .. }) if field == "depth"), "{err:?}");
+}

@@ -18,10 +18,7 @@ impl KoraliGru {
         let u = &network.uniform_generator;
         let init =
             WeightInitializer::KoraliXavier { scaling: self.weight_scaling, minimum: u.minimum, maximum: u.maximum };
-        let mut b = GruLayer::<T>::builder(self.output_channels)
-            .input_size(input_size)
-            .depth(self.depth)
-            .reset_gate_mode(self.reset_gate_mode)
+        let mut b = GruLayer::<T>::builder_from(self.spec(input_size))
             .input_weights_initializer(init.clone())
             .recurrent_weights_initializer(init)
             .bias_initializer(BiasInitializer::Zeros)

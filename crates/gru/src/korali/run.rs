@@ -25,8 +25,8 @@ use crate::data::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
 use crate::layer::init::korali_xavier;
 use crate::network::{
-    activation, fully_connected, gru, regression, sequence_input, softmax, Elementwise, LayerSpec, LossTargets,
-    Network, Node, OutputTransform, Reduction, Transformation,
+    activation, fully_connected, regression, sequence_input, softmax, Elementwise, GruLayerSpec, LayerSpec,
+    LossTargets, Network, Node, OutputTransform, Reduction, Transformation,
 };
 use crate::optim::{Optimizer, OptimizerState};
 use crate::train::batching::{chunk_minibatch, epoch_order, minibatches, PaddingDirection, SequenceLength, Shuffle};
@@ -57,9 +57,7 @@ impl KoraliExperiment {
         let last_gru = s.network.layers.iter().rposition(|l| matches!(l, KoraliLayer::Gru(_)));
         for (i, layer) in s.network.layers.iter().enumerate() {
             specs.push(match layer {
-                KoraliLayer::Gru(g) => gru(g.output_channels)
-                    .depth(g.depth)
-                    .reset_gate_mode(g.reset_gate_mode)
+                KoraliLayer::Gru(g) => GruLayerSpec::new(g.spec(0))
                     .engine(s.network.engine)
                     .output_mode(if Some(i) == last_gru { OutputMode::Last } else { OutputMode::Sequence })
                     .into(),

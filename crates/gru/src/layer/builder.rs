@@ -1,7 +1,7 @@
 //! `GruLayerBuilder`: every option of a GRU layer with MATLAB's defaults, validated once
 //! by [`GruLayerBuilder::build`].
 
-use gru_core::{EngineKind, GateActivation, Mode, OutputMode, Real, ResetGateMode, StateActivation};
+use gru_core::{EngineKind, GateActivation, GruSpec, Mode, OutputMode, Real, ResetGateMode, StateActivation};
 
 use super::factors::{GateFactor, LearnFactors};
 use super::init::{BiasInitializer, WeightInitializer};
@@ -16,20 +16,18 @@ use crate::error::Result;
 /// RecurrentWeightsInitializer "orthogonal", BiasInitializer "zeros", learn-rate factors 1,
 /// L2 factors 1 except BiasL2Factor 0. Beyond MATLAB: depth (stacked layers),
 /// bidirectional, clip, a learnable initial state, the engine and its plan, the seed.
+///
+/// The math options live in one embedded [`GruSpec`] (`spec.input_size` 0 is InputSize
+/// "auto"): [`GruLayer::builder_from`] or [`GruLayerBuilder::spec`] take it whole, and the
+/// MATLAB-named setters (`output_mode`, `reset_gate_mode`, ...) set its fields. The builder
+/// owns the rest: name, state inputs and outputs, initializers and given weights, factors,
+/// the initial state, engine, plan and seed.
 #[derive(Clone, Debug)]
 pub struct GruLayerBuilder<T> {
+    pub(crate) spec: GruSpec,
     pub(crate) name: String,
-    pub(crate) num_hidden_units: usize,
-    pub(crate) input_size: Option<usize>,
-    pub(crate) output_mode: OutputMode,
     pub(crate) has_state_inputs: bool,
     pub(crate) has_state_outputs: bool,
-    pub(crate) reset_gate_mode: ResetGateMode,
-    pub(crate) state_activation: StateActivation,
-    pub(crate) gate_activation: GateActivation,
-    pub(crate) clip: Option<f64>,
-    pub(crate) depth: usize,
-    pub(crate) bidirectional: bool,
     pub(crate) input_weights_initializer: WeightInitializer,
     pub(crate) recurrent_weights_initializer: WeightInitializer,
     pub(crate) bias_initializer: BiasInitializer,
@@ -47,20 +45,12 @@ pub struct GruLayerBuilder<T> {
 }
 
 impl<T: Real> GruLayerBuilder<T> {
-    pub(crate) fn new(num_hidden_units: usize) -> Self {
+    pub(crate) fn new(spec: GruSpec) -> Self {
         Self {
+            spec,
             name: String::new(),
-            num_hidden_units,
-            input_size: None,
-            output_mode: OutputMode::Sequence,
             has_state_inputs: false,
             has_state_outputs: false,
-            reset_gate_mode: ResetGateMode::AfterMultiplication,
-            state_activation: StateActivation::Tanh,
-            gate_activation: GateActivation::Sigmoid,
-            clip: None,
-            depth: 1,
-            bidirectional: false,
             input_weights_initializer: WeightInitializer::Glorot,
             recurrent_weights_initializer: WeightInitializer::Orthogonal,
             bias_initializer: BiasInitializer::Zeros,
@@ -78,19 +68,24 @@ impl<T: Real> GruLayerBuilder<T> {
         }
     }
 
+    /// Every math option at once (replaces those set before); `input_size` 0 is "auto".
+    pub fn spec(mut self, spec: GruSpec) -> Self {
+        self.spec = spec;
+        self
+    }
     /// `Name`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
-    /// `InputSize`; leave unset for "auto" (resolved from the first input or the network).
+    /// `InputSize`; leave unset (or 0) for "auto" (resolved from the first input or the network).
     pub fn input_size(mut self, input_size: usize) -> Self {
-        self.input_size = Some(input_size);
+        self.spec.input_size = input_size;
         self
     }
     /// `OutputMode`: sequence or last.
     pub fn output_mode(mut self, mode: OutputMode) -> Self {
-        self.output_mode = mode;
+        self.spec.output_mode = mode;
         self
     }
     /// `HasStateInputs`: a second input named "hidden" gives the initial state.
@@ -105,32 +100,32 @@ impl<T: Real> GruLayerBuilder<T> {
     }
     /// `ResetGateMode`.
     pub fn reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
-        self.reset_gate_mode = mode;
+        self.spec.reset_gate_mode = mode;
         self
     }
     /// `StateActivationFunction`: tanh or softsign.
     pub fn state_activation_function(mut self, f: StateActivation) -> Self {
-        self.state_activation = f;
+        self.spec.state_activation = f;
         self
     }
     /// `GateActivationFunction`: sigmoid or hard-sigmoid.
     pub fn gate_activation_function(mut self, f: GateActivation) -> Self {
-        self.gate_activation = f;
+        self.spec.gate_activation = f;
         self
     }
     /// ONNX `clip` of every gate pre-activation (beyond MATLAB).
     pub fn clip(mut self, clip: Option<f64>) -> Self {
-        self.clip = clip;
+        self.spec.clip = clip;
         self
     }
     /// Stacked copies of the layer (Korali's "Depth"; beyond MATLAB).
     pub fn depth(mut self, depth: usize) -> Self {
-        self.depth = depth;
+        self.spec.depth = depth;
         self
     }
     /// A reverse direction in every layer (beyond MATLAB's gruLayer).
     pub fn bidirectional(mut self, yes: bool) -> Self {
-        self.bidirectional = yes;
+        self.spec.bidirectional = yes;
         self
     }
     /// `InputWeightsInitializer`.

@@ -2,8 +2,8 @@
 //! formats, computed by any engine through the core contract.
 
 use gru_core::{
-    BlockParams, GateActivation, GruParams, GruSpec, Mode, OutputMode, Plan, PreparedGru, Real, ResetGateMode,
-    StateActivation,
+    BlockParams, GateActivation, GruError, GruParams, GruSpec, Mode, OutputMode, Plan, PreparedGru, Real,
+    ResetGateMode, StateActivation,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,33 +49,34 @@ impl<T: Real> std::fmt::Debug for GruLayer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GruLayer")
             .field("name", &self.opts.name)
-            .field("num_hidden_units", &self.opts.num_hidden_units)
-            .field("input_size", &self.opts.input_size)
+            .field("num_hidden_units", &self.opts.spec.hidden_size)
+            .field("input_size", &self.input_size())
             .field("initialized", &self.params.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl<T: Real> GruLayer<T> {
-    /// A builder with MATLAB's defaults for `gruLayer(num_hidden_units)`.
+    /// A builder with MATLAB's defaults for `gruLayer(num_hidden_units)`: the math options
+    /// of [`GruSpec::new`] with InputSize "auto".
     pub fn builder(num_hidden_units: usize) -> GruLayerBuilder<T> {
-        GruLayerBuilder::new(num_hidden_units)
+        GruLayerBuilder::new(GruSpec::new(0, num_hidden_units))
+    }
+
+    /// A builder for these math options (`spec.input_size` 0 is "auto"), every other
+    /// property at MATLAB's default.
+    pub fn builder_from(spec: GruSpec) -> GruLayerBuilder<T> {
+        GruLayerBuilder::new(spec)
     }
 
     pub(super) fn from_builder(mut opts: GruLayerBuilder<T>) -> Result<Self> {
-        if opts.num_hidden_units == 0 {
-            return Err(Error::property("NumHiddenUnits", 0, "must be a positive integer"));
-        }
-        if opts.input_size == Some(0) {
-            return Err(Error::property("InputSize", 0, "must be a positive integer or \"auto\""));
-        }
+        // The math options: GruSpec::validate, on a stand-in input size while "auto".
+        validate_spec(&opts.spec, opts.spec.input_size.max(1))?;
         opts.factors.validate()?;
         // An engine that cannot run here is an error now, not at the first call.
         engine_for::<T>(opts.engine)?;
         Plan { batch_sizes: opts.batch_sizes.clone(), max_steps: opts.timestep_count, mode: opts.mode }.validate()?;
-        // Options are checked on a spec with a stand-in input size when it is "auto".
-        spec_of(&opts, opts.input_size.unwrap_or(1)).validate()?;
-        let blocks = opts.depth * if opts.bidirectional { 2 } else { 1 };
+        let blocks = opts.spec.num_blocks();
         if opts.has_state_inputs && opts.hidden_state.is_some() {
             return Err(Error::property("HiddenState", "a value", "must be empty when HasStateInputs is true"));
         }
@@ -87,11 +88,11 @@ impl<T: Real> GruLayer<T> {
             ));
         }
         if let Some(s) = &opts.hidden_state {
-            s.validate(blocks, opts.num_hidden_units)?;
+            s.validate(blocks, opts.spec.hidden_size)?;
         }
-        if opts.input_size.is_none() {
+        if opts.spec.input_size == 0 {
             if let Some(w) = &opts.input_weights {
-                opts.input_size = Some(infer_input_size(w.len(), opts.num_hidden_units)?);
+                opts.spec.input_size = infer_input_size(w.len(), opts.spec.hidden_size)?;
             }
         }
         let hidden_state = opts.hidden_state.clone();
@@ -103,7 +104,7 @@ impl<T: Real> GruLayer<T> {
             initial_state: None,
             prepared: None,
         };
-        if let Some(i) = layer.opts.input_size {
+        if let Some(i) = layer.input_size() {
             layer.initialize(i)?;
         }
         Ok(layer)
@@ -111,8 +112,8 @@ impl<T: Real> GruLayer<T> {
 
     /// Resolves `InputSize` and draws every weight not given by the user (seeded).
     pub(super) fn initialize(&mut self, input_size: usize) -> Result<()> {
-        let spec = spec_of(&self.opts, input_size);
-        spec.validate()?;
+        let spec = GruSpec { input_size, ..self.opts.spec.clone() };
+        validate_spec(&spec, input_size)?;
         let (h, dirs) = (spec.hidden_size, spec.directions());
         let mut rng = ChaCha8Rng::seed_from_u64(self.opts.seed);
         let mut blocks = Vec::with_capacity(spec.num_blocks());
@@ -143,7 +144,7 @@ impl<T: Real> GruLayer<T> {
             first.2 = b;
         }
         self.params = Some(GruParams::from_blocks(&spec, blocks)?);
-        self.opts.input_size = Some(input_size);
+        self.opts.spec.input_size = input_size;
         if self.opts.learnable_initial_state {
             self.initial_state = Some(vec![T::zero(); spec.num_blocks() * h]);
         }
@@ -154,7 +155,7 @@ impl<T: Real> GruLayer<T> {
     /// Resolves InputSize "auto" (what a network does when it knows the layer before) and
     /// draws the weights; an already resolved, different size is an error.
     pub fn resolve_input_size(&mut self, input_size: usize) -> Result<()> {
-        match self.opts.input_size {
+        match self.input_size() {
             Some(i) if i == input_size && self.params.is_some() => Ok(()),
             Some(i) if i != input_size => {
                 Err(Error::property("InputSize", input_size, format!("the layer's InputSize is already {i}")))
@@ -164,10 +165,10 @@ impl<T: Real> GruLayer<T> {
         }
     }
 
-    /// The options as a core spec (needs a resolved InputSize).
+    /// The math options as a core spec (needs a resolved InputSize).
     pub fn spec(&self) -> Result<GruSpec> {
-        let i = self.opts.input_size.ok_or_else(|| unresolved("InputSize"))?;
-        Ok(spec_of(&self.opts, i))
+        self.input_size().ok_or_else(|| unresolved("InputSize"))?;
+        Ok(self.opts.spec.clone())
     }
 
     // ---- MATLAB properties -------------------------------------------------------------
@@ -178,15 +179,15 @@ impl<T: Real> GruLayer<T> {
     }
     /// `InputSize`: `None` while "auto".
     pub fn input_size(&self) -> Option<usize> {
-        self.opts.input_size
+        Some(self.opts.spec.input_size).filter(|&i| i > 0)
     }
     /// `NumHiddenUnits`.
     pub fn num_hidden_units(&self) -> usize {
-        self.opts.num_hidden_units
+        self.opts.spec.hidden_size
     }
     /// `OutputMode`.
     pub fn output_mode(&self) -> OutputMode {
-        self.opts.output_mode
+        self.opts.spec.output_mode
     }
     /// `HasStateInputs`.
     pub fn has_state_inputs(&self) -> bool {
@@ -222,33 +223,33 @@ impl<T: Real> GruLayer<T> {
     }
     /// `ResetGateMode`.
     pub fn reset_gate_mode(&self) -> ResetGateMode {
-        self.opts.reset_gate_mode
+        self.opts.spec.reset_gate_mode
     }
     /// `StateActivationFunction`: "tanh" or "softsign".
     pub fn state_activation_function(&self) -> &'static str {
-        match self.opts.state_activation {
+        match self.opts.spec.state_activation {
             StateActivation::Tanh => "tanh",
             StateActivation::Softsign => "softsign",
         }
     }
     /// `GateActivationFunction`: "sigmoid" or "hard-sigmoid".
     pub fn gate_activation_function(&self) -> &'static str {
-        match self.opts.gate_activation {
+        match self.opts.spec.gate_activation {
             GateActivation::Sigmoid => "sigmoid",
             GateActivation::HardSigmoid { .. } => "hard-sigmoid",
         }
     }
     /// The gate activation with its parameters.
     pub fn gate_activation(&self) -> GateActivation {
-        self.opts.gate_activation
+        self.opts.spec.gate_activation
     }
     /// Stacked layers (Korali's "Depth").
     pub fn depth(&self) -> usize {
-        self.opts.depth
+        self.opts.spec.depth
     }
     /// Whether every layer has a reverse direction.
     pub fn bidirectional(&self) -> bool {
-        self.opts.bidirectional
+        self.opts.spec.bidirectional
     }
     /// `InputWeightsInitializer`.
     pub fn input_weights_initializer(&self) -> &WeightInitializer {
@@ -300,8 +301,8 @@ impl<T: Real> GruLayer<T> {
 
     /// Sets `InputWeights` (3H × InputSize); with InputSize "auto" this resolves it.
     pub fn set_input_weights(&mut self, w: Vec<T>) -> Result<()> {
-        let h = self.opts.num_hidden_units;
-        match self.opts.input_size {
+        let h = self.opts.spec.hidden_size;
+        match self.input_size() {
             None => {
                 let i = infer_input_size(w.len(), h)?;
                 self.opts.input_weights = Some(w);
@@ -316,7 +317,7 @@ impl<T: Real> GruLayer<T> {
 
     /// Sets `RecurrentWeights` (3H × H).
     pub fn set_recurrent_weights(&mut self, r: Vec<T>) -> Result<()> {
-        let h = self.opts.num_hidden_units;
+        let h = self.opts.spec.hidden_size;
         check_len("RecurrentWeights", &r, 3 * h * h, &format!("3H×H = {}×{h}", 3 * h))?;
         if self.params.is_none() {
             self.opts.recurrent_weights = Some(r);
@@ -327,8 +328,9 @@ impl<T: Real> GruLayer<T> {
 
     /// Sets `Bias` (3H, or 6H for recurrent-bias-after-multiplication).
     pub fn set_bias(&mut self, b: Vec<T>) -> Result<()> {
-        let n = self.opts.reset_gate_mode.bias_len(self.opts.num_hidden_units);
-        check_len("Bias", &b, n, &format!("{n} for {}", self.opts.reset_gate_mode.name()))?;
+        let mode = self.opts.spec.reset_gate_mode;
+        let n = mode.bias_len(self.opts.spec.hidden_size);
+        check_len("Bias", &b, n, &format!("{n} for {}", mode.name()))?;
         if self.params.is_none() {
             self.opts.bias = Some(b);
             return Ok(());
@@ -372,7 +374,7 @@ impl<T: Real> GruLayer<T> {
             return Err(Error::property("HiddenState", "a value", "must be empty when HasStateInputs is true"));
         }
         if let Some(s) = &state {
-            s.validate(self.blocks(), self.opts.num_hidden_units)?;
+            s.validate(self.blocks(), self.opts.spec.hidden_size)?;
         }
         self.initial_hidden_state = state.clone();
         self.hidden_state = state;
@@ -394,25 +396,36 @@ impl<T: Real> GruLayer<T> {
         if !self.opts.learnable_initial_state {
             return Err(Error::property("LearnableInitialState", false, "enable it in the builder first"));
         }
-        HiddenState::shared(values.clone()).validate(self.blocks(), self.opts.num_hidden_units)?;
+        HiddenState::shared(values.clone()).validate(self.blocks(), self.opts.spec.hidden_size)?;
         self.initial_state = Some(values);
         Ok(())
     }
 
     pub(super) fn blocks(&self) -> usize {
-        self.opts.depth * if self.opts.bidirectional { 2 } else { 1 }
+        self.opts.spec.num_blocks()
     }
 }
 
-fn spec_of<T>(o: &GruLayerBuilder<T>, input_size: usize) -> GruSpec {
-    GruSpec::new(input_size, o.num_hidden_units)
-        .with_depth(o.depth)
-        .with_bidirectional(o.bidirectional)
-        .with_reset_gate_mode(o.reset_gate_mode)
-        .with_state_activation(o.state_activation)
-        .with_gate_activation(o.gate_activation)
-        .with_clip(o.clip)
-        .with_output_mode(o.output_mode)
+/// [`GruSpec::validate`] of `spec` read with `input_size` (a stand-in while "auto"); the
+/// options MATLAB names come back as that property (`hidden_size` -> NumHiddenUnits).
+fn validate_spec(spec: &GruSpec, input_size: usize) -> Result<()> {
+    let checked = GruSpec { input_size, ..spec.clone() };
+    checked.validate().map_err(|e| match e {
+        GruError::InvalidOption { field, value, reason } => match matlab_property(&field) {
+            Some(property) => Error::property(property, value, reason),
+            None => GruError::InvalidOption { field, value, reason }.into(),
+        },
+        other => other.into(),
+    })
+}
+
+/// MATLAB's `gruLayer` property of a [`GruSpec`] field, where it has one under another name.
+fn matlab_property(field: &str) -> Option<&'static str> {
+    match field {
+        "hidden_size" => Some("NumHiddenUnits"),
+        "input_size" => Some("InputSize"),
+        _ => None,
+    }
 }
 
 fn unresolved(property: &str) -> Error {

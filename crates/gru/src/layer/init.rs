@@ -11,6 +11,10 @@
 //! weights `fan_in = NumHiddenUnits`, and `fan_out = 3·NumHiddenUnits` for both.
 //! MATLAB's defaults are glorot (input), orthogonal (recurrent) and zeros (bias).
 //!
+//! In JSON (a network's layer array) an initializer is its MATLAB name, read
+//! case-insensitively and written in lower case; a custom function or Korali's
+//! initialization has no name and cannot be written (see [`WeightInitializer::is_named`]).
+//!
 //! Every value is drawn in `f64` from the given [`ChaCha8Rng`] and rounded to `T` with
 //! [`Real::lit`], so a seed gives the same values in `f32` and `f64` (up to rounding).
 
@@ -22,6 +26,7 @@ use gru_core::Real;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Normal, StandardNormal, Uniform};
+use serde::{de, ser, Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 
@@ -90,6 +95,11 @@ impl WeightInitializer {
             WeightInitializer::Custom(_) => "custom",
             WeightInitializer::KoraliXavier { .. } => "korali-xavier",
         }
+    }
+
+    /// Whether MATLAB names it (one of [`Self::NAMED`]): what a layer array's JSON can hold.
+    pub fn is_named(&self) -> bool {
+        !matches!(self, WeightInitializer::Custom(_) | WeightInitializer::KoraliXavier { .. })
     }
 
     /// `(fan_in, fan_out)` of a GRU block reading `input` channels with `hidden` units, for
@@ -172,6 +182,11 @@ impl BiasInitializer {
         }
     }
 
+    /// Whether MATLAB names it (one of [`Self::NAMED`]): what a layer array's JSON can hold.
+    pub fn is_named(&self) -> bool {
+        !matches!(self, BiasInitializer::Custom(_))
+    }
+
     /// Parses a MATLAB name (case-insensitive); errors name the property "BiasInitializer".
     pub fn from_name(name: &str) -> Result<Self> {
         let found = Self::NAMED.into_iter().find(|init| init.name().eq_ignore_ascii_case(name));
@@ -189,6 +204,73 @@ impl BiasInitializer {
         };
         Ok(values.into_iter().map(T::lit).collect())
     }
+}
+
+/// Equal: the same named initializer, the same Korali parameters, or the same function
+/// (the same `Arc`).
+impl PartialEq for WeightInitializer {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (WeightInitializer::Custom(a), WeightInitializer::Custom(b)) => Arc::ptr_eq(a, b),
+            (
+                WeightInitializer::KoraliXavier { scaling, minimum, maximum },
+                WeightInitializer::KoraliXavier { scaling: s, minimum: lo, maximum: hi },
+            ) => (scaling, minimum, maximum) == (s, lo, hi),
+            (a, b) => a.is_named() && a.name() == b.name(),
+        }
+    }
+}
+
+/// Equal: the same named initializer or the same function (the same `Arc`).
+impl PartialEq for BiasInitializer {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (BiasInitializer::Custom(a), BiasInitializer::Custom(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_named() && a.name() == b.name(),
+        }
+    }
+}
+
+/// JSON: the MATLAB name (`"glorot"`, `"narrow-normal"`, ...), read case-insensitively. A
+/// custom function or Korali's initialization has no name and is refused with an error.
+impl Serialize for WeightInitializer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.is_named() {
+            serializer.serialize_str(self.name())
+        } else {
+            Err(ser::Error::custom(unnamed(self.name())))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WeightInitializer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::from_name(&name).map_err(de::Error::custom)
+    }
+}
+
+/// JSON: the MATLAB name (`"zeros"`, `"narrow-normal"`, `"ones"`), read case-insensitively;
+/// a custom function is refused with an error.
+impl Serialize for BiasInitializer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.is_named() {
+            serializer.serialize_str(self.name())
+        } else {
+            Err(ser::Error::custom(unnamed(self.name())))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BiasInitializer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::from_name(&name).map_err(de::Error::custom)
+    }
+}
+
+fn unnamed(name: &str) -> String {
+    format!("the {name} initializer has no MATLAB name, so it cannot be written to JSON")
 }
 
 impl fmt::Debug for WeightInitializer {

@@ -112,7 +112,7 @@ impl<T: Real> GruLayer<T> {
     /// then the hidden state becomes each sequence's final state, so that the next call
     /// continues the sequences. Refused for bidirectional layers.
     pub fn predict_and_update_state(&mut self, input: &LayerInput<'_, T>) -> Result<LayerOutput<T>> {
-        if self.opts.bidirectional {
+        if self.opts.spec.bidirectional {
             return Err(Error::Unsupported {
                 operation: "predict_and_update_state".into(),
                 reason: "a bidirectional layer's reverse direction needs the whole sequence".into(),
@@ -228,14 +228,14 @@ impl<T: Real> GruLayer<T> {
                 ),
             ));
         }
-        match self.opts.input_size {
+        match self.input_size() {
             None if channels > 0 => self.initialize(channels)?,
             Some(i) if i != channels => {
                 return Err(Error::property("in", format!("{channels} channels"), format!("InputSize is {i}")));
             }
             _ => {}
         }
-        let (blocks, h) = (self.blocks(), self.opts.num_hidden_units);
+        let (blocks, h) = (self.blocks(), self.opts.spec.hidden_size);
         let (h0, source) = if let Some(h0) = h0_override {
             (Some(h0.to_vec()), StateSource::HiddenState)
         } else if self.opts.has_state_inputs {
@@ -263,8 +263,8 @@ impl<T: Real> GruLayer<T> {
         steps: usize,
         batch: usize,
     ) -> LayerOutput<T> {
-        let c = self.opts.num_hidden_units * if self.opts.bidirectional { 2 } else { 1 };
-        let (data, dims) = match self.opts.output_mode {
+        let c = self.opts.spec.output_size();
+        let (data, dims) = match self.opts.spec.output_mode {
             OutputMode::Sequence => (format.from_tbc(&out.y, (steps, batch, c)), format.dims(steps, batch, c).to_vec()),
             OutputMode::Last => (format.from_bc(&out.y, batch, c), format.last_dims(batch, c).to_vec()),
         };

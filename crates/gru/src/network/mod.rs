@@ -13,7 +13,7 @@ mod pass;
 mod segment;
 mod spec;
 
-use gru_core::{GruParams, OutputMode, Real};
+use gru_core::{GruParams, GruSpec, OutputMode, Real};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -108,8 +108,8 @@ impl<T: Real> Network<T> {
                     for layer in build_gru::<T>(g, width, seed.wrapping_add(i as u64 * 7919), i)? {
                         nodes.push(layer);
                     }
-                    width = g.num_hidden_units * if g.bidirectional { 2 } else { 1 };
-                    sequence = g.output_mode == OutputMode::Sequence;
+                    width = g.spec.output_size();
+                    sequence = g.spec.output_mode == OutputMode::Sequence;
                 }
                 LayerSpec::Dropout { probability } => {
                     check_probability(i, *probability)?;
@@ -414,38 +414,41 @@ fn check_probability(i: usize, p: f64) -> Result<()> {
 }
 
 /// The nodes of one GRU spec: one stacked layer, or (with dropout between stacked layers)
-/// `depth` single layers with dropout nodes between them.
+/// `depth` single layers with dropout nodes between them. The layers take the spec's math
+/// options whole; the network sets the input size (`input`, then dirs·H), and a split stack
+/// gives each layer depth 1 and every layer but the last output mode sequence.
 fn build_gru<T: Real>(g: &GruLayerSpec, input: usize, seed: u64, i: usize) -> Result<Vec<Node<T>>> {
     check_probability(i, g.dropout)?;
-    let split = g.dropout > 0.0 && g.depth > 1;
-    let (count, depth) = if split { (g.depth, 1) } else { (1, g.depth) };
-    let dirs = if g.bidirectional { 2 } else { 1 };
+    for (key, named) in [
+        ("input_weights_initializer", g.input_weights_initializer.is_named()),
+        ("recurrent_weights_initializer", g.recurrent_weights_initializer.is_named()),
+        ("bias_initializer", g.bias_initializer.is_named()),
+    ] {
+        if !named {
+            let reason = "a layer array holds named initializers only (it is saved as JSON with the network)";
+            return Err(Error::config(&format!("layers[{i}].{key}"), "an unnamed initializer", reason));
+        }
+    }
+    let split = g.dropout > 0.0 && g.spec.depth > 1;
+    let count = if split { g.spec.depth } else { 1 };
     let mut nodes = Vec::new();
     for k in 0..count {
         let last = k + 1 == count;
-        let layer = GruLayer::<T>::builder(g.num_hidden_units)
-            .input_size(if k == 0 { input } else { dirs * g.num_hidden_units })
-            .output_mode(if last { g.output_mode } else { OutputMode::Sequence })
-            .reset_gate_mode(g.reset_gate_mode)
-            .state_activation_function(g.state_activation)
-            .gate_activation_function(g.gate_activation)
-            .clip(g.clip)
-            .depth(depth)
-            .bidirectional(g.bidirectional)
-            .input_weights_initializer(WeightInitializer::parse(
-                "InputWeightsInitializer",
-                &g.input_weights_initializer,
-            )?)
-            .recurrent_weights_initializer(WeightInitializer::parse(
-                "RecurrentWeightsInitializer",
-                &g.recurrent_weights_initializer,
-            )?)
-            .bias_initializer(BiasInitializer::from_name(&g.bias_initializer)?)
+        let mut spec = GruSpec { input_size: if k == 0 { input } else { g.spec.output_size() }, ..g.spec.clone() };
+        if split {
+            spec.depth = 1;
+        }
+        if !last {
+            spec.output_mode = OutputMode::Sequence;
+        }
+        let mut layer = GruLayer::<T>::builder_from(spec)
+            .input_weights_initializer(g.input_weights_initializer.clone())
+            .recurrent_weights_initializer(g.recurrent_weights_initializer.clone())
+            .bias_initializer(g.bias_initializer.clone())
             .learnable_initial_state(g.learnable_initial_state)
             .engine(g.engine)
             .seed(seed.wrapping_add(k as u64))
             .build()?;
-        let mut layer = layer;
         layer.set_learn_factors(g.factors)?;
         nodes.push(Node::Gru(Box::new(layer)));
         if !last {

@@ -10,10 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use gru_core::{EngineKind, GateActivation, OutputMode, ResetGateMode, StateActivation};
+use gru_core::{EngineKind, GateActivation, GruSpec, OutputMode, ResetGateMode, StateActivation};
 
 use super::elementwise::{Elementwise, OutputTransform};
-use crate::layer::LearnFactors;
+use crate::layer::{BiasInitializer, LearnFactors, WeightInitializer};
 
 /// Normalization of a sequence input layer (MATLAB `Normalization`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -62,34 +62,32 @@ pub enum LayerSpec {
     Regression,
 }
 
-/// The options of a GRU layer in a network (a serializable subset of the layer builder).
+/// The options of a GRU layer in a network: its math options, one [`GruSpec`] (H, depth,
+/// directions, reset-gate mode, activations, clip, output mode; `spec.input_size` is 0
+/// here, the network sets it from the layer before), and what the network owns: dropout
+/// between stacked layers, the initializers, the learnable initial state, the learn-rate
+/// and L2 factors and the engine.
+///
+/// JSON: one flat object, the keys of [`gru_core::spec::LayerArrayJson`] (`num_hidden_units`,
+/// `output_mode`, ...) then `dropout`, `input_weights_initializer`,
+/// `recurrent_weights_initializer`, `bias_initializer` (MATLAB names, see
+/// [`crate::layer::init`]), `learnable_initial_state`, `factors`, `engine`; unknown keys
+/// (`input_size` included) are refused. A custom or Korali initializer cannot be written:
+/// serialization fails and [`super::Network::new`] refuses such a spec.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GruLayerSpec {
-    pub num_hidden_units: usize,
-    #[serde(default)]
-    pub output_mode: OutputMode,
-    #[serde(default)]
-    pub reset_gate_mode: ResetGateMode,
-    #[serde(default)]
-    pub state_activation: StateActivation,
-    #[serde(default)]
-    pub gate_activation: GateActivation,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clip: Option<f64>,
-    #[serde(default = "one")]
-    pub depth: usize,
-    #[serde(default)]
-    pub bidirectional: bool,
+    #[serde(flatten, with = "gru_core::spec::LayerArrayJson")]
+    pub spec: GruSpec,
     /// Dropout between the stacked layers of this GRU (PyTorch's `dropout=`), in training.
     #[serde(default)]
     pub dropout: f64,
     #[serde(default = "glorot")]
-    pub input_weights_initializer: String,
+    pub input_weights_initializer: WeightInitializer,
     #[serde(default = "orthogonal")]
-    pub recurrent_weights_initializer: String,
-    #[serde(default = "zeros")]
-    pub bias_initializer: String,
+    pub recurrent_weights_initializer: WeightInitializer,
+    #[serde(default)]
+    pub bias_initializer: BiasInitializer,
     #[serde(default)]
     pub learnable_initial_state: bool,
     #[serde(default = "LearnFactors::default")]
@@ -98,46 +96,57 @@ pub struct GruLayerSpec {
     pub engine: EngineKind,
 }
 
-fn one() -> usize {
-    1
+fn glorot() -> WeightInitializer {
+    WeightInitializer::Glorot
 }
-fn glorot() -> String {
-    "glorot".into()
-}
-fn orthogonal() -> String {
-    "orthogonal".into()
-}
-fn zeros() -> String {
-    "zeros".into()
+fn orthogonal() -> WeightInitializer {
+    WeightInitializer::Orthogonal
 }
 
 impl GruLayerSpec {
+    /// A layer of these math options (`spec.input_size` is ignored: the network gives it),
+    /// everything else at MATLAB's defaults: no dropout, glorot, orthogonal and zeros
+    /// initializers, no learnable initial state, default factors, the Korali engine.
+    pub fn new(spec: GruSpec) -> Self {
+        Self {
+            spec: GruSpec { input_size: 0, ..spec },
+            dropout: 0.0,
+            input_weights_initializer: glorot(),
+            recurrent_weights_initializer: orthogonal(),
+            bias_initializer: BiasInitializer::Zeros,
+            learnable_initial_state: false,
+            factors: LearnFactors::default(),
+            engine: EngineKind::Korali,
+        }
+    }
+
+    /// `OutputMode` (sets `spec.output_mode`; the other math setters likewise).
     pub fn output_mode(mut self, mode: OutputMode) -> Self {
-        self.output_mode = mode;
+        self.spec.output_mode = mode;
         self
     }
     pub fn reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
-        self.reset_gate_mode = mode;
+        self.spec.reset_gate_mode = mode;
         self
     }
     pub fn state_activation_function(mut self, f: StateActivation) -> Self {
-        self.state_activation = f;
+        self.spec.state_activation = f;
         self
     }
     pub fn gate_activation_function(mut self, f: GateActivation) -> Self {
-        self.gate_activation = f;
+        self.spec.gate_activation = f;
         self
     }
     pub fn clip(mut self, clip: Option<f64>) -> Self {
-        self.clip = clip;
+        self.spec.clip = clip;
         self
     }
     pub fn depth(mut self, depth: usize) -> Self {
-        self.depth = depth;
+        self.spec.depth = depth;
         self
     }
     pub fn bidirectional(mut self, yes: bool) -> Self {
-        self.bidirectional = yes;
+        self.spec.bidirectional = yes;
         self
     }
     /// Dropout between stacked layers (needs depth >= 2 to have an effect).
@@ -157,16 +166,19 @@ impl GruLayerSpec {
         self.engine = engine;
         self
     }
-    pub fn input_weights_initializer(mut self, name: &str) -> Self {
-        self.input_weights_initializer = name.into();
+    /// `InputWeightsInitializer` (a named one: see [`WeightInitializer::is_named`]).
+    pub fn input_weights_initializer(mut self, init: WeightInitializer) -> Self {
+        self.input_weights_initializer = init;
         self
     }
-    pub fn recurrent_weights_initializer(mut self, name: &str) -> Self {
-        self.recurrent_weights_initializer = name.into();
+    /// `RecurrentWeightsInitializer` (a named one).
+    pub fn recurrent_weights_initializer(mut self, init: WeightInitializer) -> Self {
+        self.recurrent_weights_initializer = init;
         self
     }
-    pub fn bias_initializer(mut self, name: &str) -> Self {
-        self.bias_initializer = name.into();
+    /// `BiasInitializer` (a named one).
+    pub fn bias_initializer(mut self, init: BiasInitializer) -> Self {
+        self.bias_initializer = init;
         self
     }
 }
@@ -189,23 +201,7 @@ pub fn sequence_input_zscore(input_size: usize) -> LayerSpec {
 
 /// `gruLayer(num_hidden_units)` with MATLAB's defaults.
 pub fn gru(num_hidden_units: usize) -> GruLayerSpec {
-    GruLayerSpec {
-        num_hidden_units,
-        output_mode: OutputMode::Sequence,
-        reset_gate_mode: ResetGateMode::AfterMultiplication,
-        state_activation: StateActivation::Tanh,
-        gate_activation: GateActivation::Sigmoid,
-        clip: None,
-        depth: 1,
-        bidirectional: false,
-        dropout: 0.0,
-        input_weights_initializer: glorot(),
-        recurrent_weights_initializer: orthogonal(),
-        bias_initializer: zeros(),
-        learnable_initial_state: false,
-        factors: LearnFactors::default(),
-        engine: EngineKind::Korali,
-    }
+    GruLayerSpec::new(GruSpec::new(0, num_hidden_units))
 }
 
 /// `dropoutLayer(probability)`.
@@ -261,11 +257,12 @@ pub fn min_params(specs: &[LayerSpec]) -> usize {
         match spec {
             LayerSpec::SequenceInput { input_size, .. } => width = *input_size,
             LayerSpec::Gru(g) => {
-                let (h, dirs) = (g.num_hidden_units, if g.bidirectional { 2 } else { 1 });
+                let (h, dirs) = (g.spec.hidden_size, g.spec.directions());
                 // 3H·(I + H) per direction for the first layer, 3H·(dirs·H + H) above it.
                 let first = width.saturating_add(h).saturating_mul(h).saturating_mul(3 * dirs);
                 let above = h.saturating_mul(dirs + 1).saturating_mul(h).saturating_mul(3 * dirs);
-                needed = needed.saturating_add(first).saturating_add(above.saturating_mul(g.depth.saturating_sub(1)));
+                needed =
+                    needed.saturating_add(first).saturating_add(above.saturating_mul(g.spec.depth.saturating_sub(1)));
                 width = h.saturating_mul(dirs);
             }
             LayerSpec::FullyConnected { output_size } => {
