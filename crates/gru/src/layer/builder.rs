@@ -1,7 +1,7 @@
 //! `GruLayerBuilder`: every option of a GRU layer with MATLAB's defaults, validated once
 //! by [`GruLayerBuilder::build`].
 
-use gru_core::{EngineKind, GateActivation, GruSpec, Mode, OutputMode, Real, ResetGateMode, StateActivation};
+use gru_core::{EngineKind, GruSpec, Mode, Real};
 
 use super::factors::{GateFactor, LearnFactors};
 use super::init::{BiasInitializer, WeightInitializer};
@@ -83,11 +83,8 @@ impl<T: Real> GruLayerBuilder<T> {
         self.spec.input_size = input_size;
         self
     }
-    /// `OutputMode`: sequence or last.
-    pub fn output_mode(mut self, mode: OutputMode) -> Self {
-        self.spec.output_mode = mode;
-        self
-    }
+    crate::layer::setters::gru_option_setters!();
+
     /// `HasStateInputs`: a second input named "hidden" gives the initial state.
     pub fn has_state_inputs(mut self, yes: bool) -> Self {
         self.has_state_inputs = yes;
@@ -96,51 +93,6 @@ impl<T: Real> GruLayerBuilder<T> {
     /// `HasStateOutputs`: a second output named "hidden" returns the final state.
     pub fn has_state_outputs(mut self, yes: bool) -> Self {
         self.has_state_outputs = yes;
-        self
-    }
-    /// `ResetGateMode`.
-    pub fn reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
-        self.spec.reset_gate_mode = mode;
-        self
-    }
-    /// `StateActivationFunction`: tanh or softsign.
-    pub fn state_activation_function(mut self, f: StateActivation) -> Self {
-        self.spec.state_activation = f;
-        self
-    }
-    /// `GateActivationFunction`: sigmoid or hard-sigmoid.
-    pub fn gate_activation_function(mut self, f: GateActivation) -> Self {
-        self.spec.gate_activation = f;
-        self
-    }
-    /// ONNX `clip` of every gate pre-activation (beyond MATLAB).
-    pub fn clip(mut self, clip: Option<f64>) -> Self {
-        self.spec.clip = clip;
-        self
-    }
-    /// Stacked copies of the layer (Korali's "Depth"; beyond MATLAB).
-    pub fn depth(mut self, depth: usize) -> Self {
-        self.spec.depth = depth;
-        self
-    }
-    /// A reverse direction in every layer (beyond MATLAB's gruLayer).
-    pub fn bidirectional(mut self, yes: bool) -> Self {
-        self.spec.bidirectional = yes;
-        self
-    }
-    /// `InputWeightsInitializer`.
-    pub fn input_weights_initializer(mut self, init: WeightInitializer) -> Self {
-        self.input_weights_initializer = init;
-        self
-    }
-    /// `RecurrentWeightsInitializer`.
-    pub fn recurrent_weights_initializer(mut self, init: WeightInitializer) -> Self {
-        self.recurrent_weights_initializer = init;
-        self
-    }
-    /// `BiasInitializer`.
-    pub fn bias_initializer(mut self, init: BiasInitializer) -> Self {
-        self.bias_initializer = init;
         self
     }
     /// `InputWeights` of the first layer's forward direction, 3H × InputSize row-major
@@ -193,16 +145,6 @@ impl<T: Real> GruLayerBuilder<T> {
     /// `HiddenState`: the initial state (must stay empty when HasStateInputs is true).
     pub fn hidden_state(mut self, state: HiddenState<T>) -> Self {
         self.hidden_state = Some(state);
-        self
-    }
-    /// A learnable initial state `[D·dirs, H]`, broadcast over the batch (beyond MATLAB).
-    pub fn learnable_initial_state(mut self, yes: bool) -> Self {
-        self.learnable_initial_state = yes;
-        self
-    }
-    /// The engine that computes the layer (Korali's "Engine").
-    pub fn engine(mut self, engine: EngineKind) -> Self {
-        self.engine = engine;
         self
     }
     /// Korali's "Mode": Inference keeps no training state and refuses backward.

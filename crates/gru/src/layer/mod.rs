@@ -6,6 +6,7 @@ pub mod format;
 mod gru_layer;
 pub mod init;
 mod run;
+pub(crate) mod setters;
 mod state;
 
 pub use builder::GruLayerBuilder;

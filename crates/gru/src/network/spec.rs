@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use gru_core::{EngineKind, GateActivation, GruSpec, OutputMode, ResetGateMode, StateActivation};
+use gru_core::{EngineKind, GruSpec};
 
 use super::elementwise::{Elementwise, OutputTransform};
 use crate::layer::{BiasInitializer, LearnFactors, WeightInitializer};
@@ -120,65 +120,15 @@ impl GruLayerSpec {
         }
     }
 
-    /// `OutputMode` (sets `spec.output_mode`; the other math setters likewise).
-    pub fn output_mode(mut self, mode: OutputMode) -> Self {
-        self.spec.output_mode = mode;
-        self
-    }
-    pub fn reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
-        self.spec.reset_gate_mode = mode;
-        self
-    }
-    pub fn state_activation_function(mut self, f: StateActivation) -> Self {
-        self.spec.state_activation = f;
-        self
-    }
-    pub fn gate_activation_function(mut self, f: GateActivation) -> Self {
-        self.spec.gate_activation = f;
-        self
-    }
-    pub fn clip(mut self, clip: Option<f64>) -> Self {
-        self.spec.clip = clip;
-        self
-    }
-    pub fn depth(mut self, depth: usize) -> Self {
-        self.spec.depth = depth;
-        self
-    }
-    pub fn bidirectional(mut self, yes: bool) -> Self {
-        self.spec.bidirectional = yes;
-        self
-    }
+    crate::layer::setters::gru_option_setters!();
+
     /// Dropout between stacked layers (needs depth >= 2 to have an effect).
     pub fn dropout(mut self, probability: f64) -> Self {
         self.dropout = probability;
         self
     }
-    pub fn learnable_initial_state(mut self, yes: bool) -> Self {
-        self.learnable_initial_state = yes;
-        self
-    }
     pub fn factors(mut self, factors: LearnFactors) -> Self {
         self.factors = factors;
-        self
-    }
-    pub fn engine(mut self, engine: EngineKind) -> Self {
-        self.engine = engine;
-        self
-    }
-    /// `InputWeightsInitializer` (a named one: see [`WeightInitializer::is_named`]).
-    pub fn input_weights_initializer(mut self, init: WeightInitializer) -> Self {
-        self.input_weights_initializer = init;
-        self
-    }
-    /// `RecurrentWeightsInitializer` (a named one).
-    pub fn recurrent_weights_initializer(mut self, init: WeightInitializer) -> Self {
-        self.recurrent_weights_initializer = init;
-        self
-    }
-    /// `BiasInitializer` (a named one).
-    pub fn bias_initializer(mut self, init: BiasInitializer) -> Self {
-        self.bias_initializer = init;
         self
     }
 }

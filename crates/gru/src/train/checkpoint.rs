@@ -18,7 +18,6 @@ use crate::network::Network;
 use crate::optim::{Optimizer, OptimizerState};
 
 // The earlier path of `io::write_atomically`, still used by `convert/onnx`.
-pub(crate) use crate::io::write_atomically;
 pub use crate::io::{
     load, model_json, save, save_tensors, take, take_as, NamedTensor, SafetensorsFile, TensorData, FORMAT_VERSION,
 };

@@ -101,5 +101,5 @@ pub fn to_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) -> Resu
 /// Writes `weights` as an ONNX model (atomically).
 pub fn write<T: Real>(path: &Path, weights: &GruWeights<T>, options: &OnnxOptions) -> Result<()> {
     let bytes = to_model(weights, options)?.encode_to_vec();
-    crate::train::checkpoint::write_atomically(path, &bytes)
+    crate::io::write_atomically(path, &bytes)
 }

@@ -365,7 +365,7 @@ fn transformation<T: Real>(b: &mut Builder, p: &str, x: &str, t: Transformation)
 /// Writes `network` as an ONNX model (atomically).
 pub fn write_network<T: Real>(path: &Path, network: &Network<T>, options: &OnnxOptions) -> Result<()> {
     let bytes = network_to_model(network, options)?.encode_to_vec();
-    crate::train::checkpoint::write_atomically(path, &bytes)
+    crate::io::write_atomically(path, &bytes)
 }
 
 /// Reads the network of the ONNX model in `path` as `T` (see [`network_from_model`]).

@@ -1,0 +1,73 @@
+//! The MATLAB-named setters of a GRU's options, written once for the two types that embed
+//! a [`GruSpec`](gru_core::GruSpec) (`spec`) and own the initializers, the learnable initial
+//! state and the engine: the layer builder and the network's layer spec.
+
+/// Expands, inside an `impl` of a type with the fields `spec: GruSpec`,
+/// `input_weights_initializer`, `recurrent_weights_initializer`, `bias_initializer`,
+/// `learnable_initial_state` and `engine`, to their builder-style setters.
+macro_rules! gru_option_setters {
+    () => {
+        /// `OutputMode`: sequence or last (sets `spec.output_mode`).
+        pub fn output_mode(mut self, mode: gru_core::OutputMode) -> Self {
+            self.spec.output_mode = mode;
+            self
+        }
+        /// `ResetGateMode`.
+        pub fn reset_gate_mode(mut self, mode: gru_core::ResetGateMode) -> Self {
+            self.spec.reset_gate_mode = mode;
+            self
+        }
+        /// `StateActivationFunction`: tanh or softsign.
+        pub fn state_activation_function(mut self, f: gru_core::StateActivation) -> Self {
+            self.spec.state_activation = f;
+            self
+        }
+        /// `GateActivationFunction`: sigmoid or hard-sigmoid.
+        pub fn gate_activation_function(mut self, f: gru_core::GateActivation) -> Self {
+            self.spec.gate_activation = f;
+            self
+        }
+        /// ONNX `clip` of every gate pre-activation (beyond MATLAB).
+        pub fn clip(mut self, clip: Option<f64>) -> Self {
+            self.spec.clip = clip;
+            self
+        }
+        /// Stacked copies of the layer (Korali's "Depth"; beyond MATLAB).
+        pub fn depth(mut self, depth: usize) -> Self {
+            self.spec.depth = depth;
+            self
+        }
+        /// A reverse direction in every layer (beyond MATLAB's gruLayer).
+        pub fn bidirectional(mut self, yes: bool) -> Self {
+            self.spec.bidirectional = yes;
+            self
+        }
+        /// `InputWeightsInitializer`.
+        pub fn input_weights_initializer(mut self, init: $crate::layer::WeightInitializer) -> Self {
+            self.input_weights_initializer = init;
+            self
+        }
+        /// `RecurrentWeightsInitializer`.
+        pub fn recurrent_weights_initializer(mut self, init: $crate::layer::WeightInitializer) -> Self {
+            self.recurrent_weights_initializer = init;
+            self
+        }
+        /// `BiasInitializer`.
+        pub fn bias_initializer(mut self, init: $crate::layer::BiasInitializer) -> Self {
+            self.bias_initializer = init;
+            self
+        }
+        /// A learnable initial state `[D·dirs, H]`, broadcast over the batch (beyond MATLAB).
+        pub fn learnable_initial_state(mut self, yes: bool) -> Self {
+            self.learnable_initial_state = yes;
+            self
+        }
+        /// The engine: Korali (native), OneDNN or CuDNN.
+        pub fn engine(mut self, engine: gru_core::EngineKind) -> Self {
+            self.engine = engine;
+            self
+        }
+    };
+}
+
+pub(crate) use gru_option_setters;
