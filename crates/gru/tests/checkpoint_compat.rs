@@ -26,8 +26,7 @@ fn data(n: usize, seed: u64) -> SequenceDataset<f32> {
     for i in 0..n {
         let (class, len) = (i % 2, rng.random_range(3..=9));
         let slope = if class == 0 { 0.3 } else { -0.3 };
-        let s: Vec<f32> =
-            (0..len * 2).map(|k| (slope * (k / 2) as f64 + rng.random_range(-0.2..0.2)) as f32).collect();
+        let s: Vec<f32> = (0..len * 2).map(|k| (slope * (k / 2) as f64 + rng.random_range(-0.2..0.2)) as f32).collect();
         seqs.push(s);
         labels.push(class);
     }
@@ -54,8 +53,13 @@ fn options(solver: Solver, epochs: usize, checkpoint: Option<PathBuf>) -> Traini
 }
 
 fn network() -> Network<f32> {
-    let specs =
-        layers![sequence_input(2), gru(3).output_mode(OutputMode::Last), fully_connected(2), softmax(), classification()];
+    let specs = layers![
+        sequence_input(2),
+        gru(3).output_mode(OutputMode::Last),
+        fully_connected(2),
+        softmax(),
+        classification()
+    ];
     Network::new(specs, 3).expect("the network builds")
 }
 
