@@ -7,6 +7,8 @@
 //!   Threads split the batch (`split.rs`) or the hidden units (`units.rs`, `units_train.rs`,
 //!   on the persistent helpers of `helpers.rs`: a pool each prepared stack owns and passes
 //!   down, joined when it is dropped), chosen per call in `KoraliPrepared::run`.
+//!   The element-wise math of every fast route is `crate::cell`'s; `set_params` refreshes
+//!   the packed weights in the buffers they have (no allocation per optimizer step).
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
 //!   obviously right; the oracle of the tests (`crate::reference`).
 
