@@ -1,6 +1,6 @@
 //! Quick A/B timing of engine variants on one shape (development aid):
 //! `cargo run --release -p gru-bench --example probe -- B T H [runs]`.
-use gru::{Engine, KoraliEngine, Mode, ResetGateMode};
+use gru::{Engine, Mode, NativeEngine, ResetGateMode};
 use gru_bench::{engines, time_engine, Problem, Shape};
 
 fn main() {
@@ -9,10 +9,10 @@ fn main() {
     let runs = a.get(3).copied().unwrap_or(7);
     let p = Problem::new(shape, ResetGateMode::RecurrentBiasAfterMultiplication);
     let mut variants: Vec<(String, Box<dyn Engine<f32>>)> = vec![
-        ("korali default".into(), Box::new(KoraliEngine::new())),
-        ("korali 1t".into(), Box::new(KoraliEngine::with_threads(1))),
-        ("korali 2t units".into(), Box::new(KoraliEngine::with_threads(2).with_unit_split(true))),
-        ("korali 2t batch".into(), Box::new(KoraliEngine::with_threads(2).with_unit_split(false))),
+        ("korali default".into(), Box::new(NativeEngine::new())),
+        ("korali 1t".into(), Box::new(NativeEngine::with_threads(1))),
+        ("korali 2t units".into(), Box::new(NativeEngine::with_threads(2).with_unit_split(true))),
+        ("korali 2t batch".into(), Box::new(NativeEngine::with_threads(2).with_unit_split(false))),
     ];
     for (k, e) in engines() {
         if k != gru::EngineKind::Korali {

@@ -1,6 +1,6 @@
 //! Development aid for profiling: runs one variant repeatedly.
 //! `spin B T H inference|training default|1t|units|batch|onednn iterations`
-use gru::{Engine, KoraliEngine, Mode, ResetGateMode};
+use gru::{Engine, Mode, NativeEngine, ResetGateMode};
 use gru_bench::{engines, Problem, Runner, Shape};
 
 fn main() {
@@ -10,11 +10,11 @@ fn main() {
     let mode = if a[3] == "training" { Mode::Training } else { Mode::Inference };
     let p = Problem::new(shape, ResetGateMode::RecurrentBiasAfterMultiplication);
     let e: Box<dyn Engine<f32>> = match a[4].as_str() {
-        "1t" => Box::new(KoraliEngine::with_threads(1)),
-        "units" => Box::new(KoraliEngine::with_threads(2).with_unit_split(true)),
-        "batch" => Box::new(KoraliEngine::with_threads(2).with_unit_split(false)),
+        "1t" => Box::new(NativeEngine::with_threads(1)),
+        "units" => Box::new(NativeEngine::with_threads(2).with_unit_split(true)),
+        "batch" => Box::new(NativeEngine::with_threads(2).with_unit_split(false)),
         "onednn" => engines().into_iter().find(|(k, _)| *k == gru::EngineKind::OneDNN).expect("oneDNN").1,
-        _ => Box::new(KoraliEngine::new()),
+        _ => Box::new(NativeEngine::new()),
     };
     let mut r = Runner::new(e.as_ref(), &p, mode).expect("prepares");
     let t = std::time::Instant::now();

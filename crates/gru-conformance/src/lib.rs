@@ -12,7 +12,7 @@ pub mod fixture;
 pub mod golden;
 
 use gru_core::{
-    DType, Engine, GateActivation, GruError, GruParams, GruSpec, KoraliEngine, Plan, Real, StateActivation,
+    DType, Engine, GateActivation, GruError, GruParams, GruSpec, NativeEngine, Plan, Real, StateActivation,
 };
 use gru_onednn::OneDnnEngine;
 
@@ -75,13 +75,13 @@ pub fn engines<T: Real>() -> Vec<EngineUnderTest<T>> {
     let mut out = vec![
         EngineUnderTest {
             name: "Korali (fast path)",
-            engine: Box::new(KoraliEngine::new()),
+            engine: Box::new(NativeEngine::new()),
             computed_by: gru_core::native::FAST_PATH,
             refuses: refuses_nothing,
         },
         EngineUnderTest {
             name: "Korali (scalar reference path)",
-            engine: Box::new(KoraliEngine::reference()),
+            engine: Box::new(NativeEngine::reference()),
             computed_by: gru_core::native::REFERENCE_PATH,
             refuses: refuses_nothing,
         },

@@ -1,6 +1,6 @@
 //! Bad input is a typed [`GruError`] naming the field and the value, never a panic, on every
 //! engine of the suite, in every dtype it computes: both native paths
-//! (`KoraliEngine::new()`, the fast path, and `KoraliEngine::reference()`) in f64 and f32,
+//! (`NativeEngine::new()`, the fast path, and `NativeEngine::reference()`) in f64 and f32,
 //! OneDNN in f32. Invalid options and plans are named before any engine refusal, so those
 //! checks run on OneDNN in f64 too. Saved state is checked in `saved_state.rs`, OneDNN's
 //! refusals in `refusals.rs`.

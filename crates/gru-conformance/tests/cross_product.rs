@@ -6,13 +6,13 @@
 use gru_conformance::cases::{cross_product, Case, OptionPoint};
 use gru_conformance::compare::{check_close, widen, Tolerance};
 use gru_conformance::engines;
-use gru_core::{KoraliEngine, Real};
+use gru_core::{NativeEngine, Real};
 
 /// Failures of every engine on one point; `ran` collects the engines that computed it.
 fn check_point<T: Real>(point: &OptionPoint, seed: u64, ran: &mut Vec<&'static str>) -> Vec<String> {
     let tol = Tolerance::of(T::DTYPE);
     let case = Case::<T>::random(&point.spec(3, 4), 5, 3, point.lengths, point.given_h0, seed);
-    let (ref_out, ref_grads) = case.run(&KoraliEngine::reference()).expect("reference path runs");
+    let (ref_out, ref_grads) = case.run(&NativeEngine::reference()).expect("reference path runs");
     let mut failures = Vec::new();
     for e in engines::<T>().into_iter().filter(|e| e.computed_by != gru_core::native::REFERENCE_PATH) {
         if e.refusal(&case.spec).is_some() {

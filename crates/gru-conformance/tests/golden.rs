@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use gru_conformance::cases::{cross_product, Case, Lengths};
 use gru_conformance::fixture::{cast, load_all, Fixture};
 use gru_conformance::golden::{check_or_bless, hash_all};
-use gru_core::{Engine, GruParams, GruSpec, KoraliEngine, OutputGrads, Plan, Real, ResetGateMode, SequenceBatch};
+use gru_core::{Engine, GruParams, GruSpec, NativeEngine, OutputGrads, Plan, Real, ResetGateMode, SequenceBatch};
 
 /// Hashes of inference (`y`, `h_t`) and of training (`y`, `h_t`, `dx`, `dh0`, parameter
 /// gradients) of one problem on one engine.
@@ -35,11 +35,11 @@ fn hashes<T: Real>(
     out.insert(format!("{name}/training"), hash_all(&[&o.y, &o.h_t, &g.dx, &g.dh0, &g.params.to_flat()]));
 }
 
-fn engines() -> [(&'static str, KoraliEngine); 3] {
+fn engines() -> [(&'static str, NativeEngine); 3] {
     [
-        ("ref", KoraliEngine::reference()),
-        ("fast1", KoraliEngine::with_threads(1)),
-        ("fast2", KoraliEngine::with_threads(2)),
+        ("ref", NativeEngine::reference()),
+        ("fast1", NativeEngine::with_threads(1)),
+        ("fast2", NativeEngine::with_threads(2)),
     ]
 }
 
@@ -57,7 +57,7 @@ fn fixture_hashes<T: Real>(f: &Fixture, out: &mut BTreeMap<String, u64>) {
     }
 }
 
-fn case_hashes<T: Real>(name: &str, case: &Case<T>, engines: &[(&str, KoraliEngine)], out: &mut BTreeMap<String, u64>) {
+fn case_hashes<T: Real>(name: &str, case: &Case<T>, engines: &[(&str, NativeEngine)], out: &mut BTreeMap<String, u64>) {
     for (e, engine) in engines {
         let batch = case.batch_view();
         hashes(out, &format!("{name}/{e}"), engine, &case.spec, &case.params, &batch, &case.dy, &case.dh_t);
@@ -89,7 +89,7 @@ fn fixtures_are_bit_identical_to_the_recorded_results() {
 }
 
 fn cross_product_hashes<T: Real>(out: &mut BTreeMap<String, u64>) {
-    let engines = [("ref", KoraliEngine::reference()), ("fast2", KoraliEngine::with_threads(2))];
+    let engines = [("ref", NativeEngine::reference()), ("fast2", NativeEngine::with_threads(2))];
     for (i, point) in cross_product().iter().enumerate() {
         let case = Case::<T>::random(&point.spec(3, 4), 5, 3, point.lengths, point.given_h0, 1000 + i as u64);
         case_hashes(&format!("xp/{i:04}/{}", T::DTYPE), &case, &engines, out);
@@ -120,10 +120,10 @@ fn route_hashes<T: Real>(out: &mut BTreeMap<String, u64>) {
         let spec = GruSpec::new(600, 130).with_reset_gate_mode(mode);
         let case = scaled(Case::<T>::random(&spec, 40, 6, Lengths::Ragged, true, 1300 + i as u64), 0.05);
         let engines = [
-            ("fast1", KoraliEngine::with_threads(1)),
-            ("fast2", KoraliEngine::with_threads(2)),
-            ("units2", KoraliEngine::with_threads(2).with_unit_split(true)),
-            ("units3", KoraliEngine::with_threads(3).with_unit_split(true)),
+            ("fast1", NativeEngine::with_threads(1)),
+            ("fast2", NativeEngine::with_threads(2)),
+            ("units2", NativeEngine::with_threads(2).with_unit_split(true)),
+            ("units3", NativeEngine::with_threads(3).with_unit_split(true)),
         ];
         case_hashes(&format!("route/blocks/{m}/{dt}"), &case, &engines, out);
         // Large H, few sequences: unit-split training (after modes), one sweep with split

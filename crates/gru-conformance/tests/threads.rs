@@ -3,16 +3,16 @@
 
 use gru_conformance::cases::{cross_product, Case};
 use gru_conformance::compare::{check_close, widen, Tolerance};
-use gru_core::{KoraliEngine, Real};
+use gru_core::{NativeEngine, Real};
 
 fn check<T: Real>() {
     let tol = Tolerance::of(T::DTYPE);
     // Every 7th point of the cross product: all modes, activations, depths, directions.
     for (i, point) in cross_product().iter().enumerate().filter(|(i, _)| i % 7 == 0) {
         let case = Case::<T>::random(&point.spec(3, 4), 6, 11, point.lengths, point.given_h0, 500 + i as u64);
-        let (ref_out, ref_g) = case.run(&KoraliEngine::reference()).unwrap();
+        let (ref_out, ref_g) = case.run(&NativeEngine::reference()).unwrap();
         for threads in [1, 2, 3] {
-            let (out, g) = case.run(&KoraliEngine::with_threads(threads)).unwrap();
+            let (out, g) = case.run(&NativeEngine::with_threads(threads)).unwrap();
             let what = format!("{} threads {point:?}", threads);
             check_close("y", &out.y, &widen(&ref_out.y), tol.values).unwrap_or_else(|e| panic!("{what}: {e}"));
             check_close("h_t", &out.h_t, &widen(&ref_out.h_t), tol.values).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -43,10 +43,10 @@ fn unit_split_inference_matches_the_reference() {
             continue;
         }
         let case = Case::<f64>::random(&point.spec(3, 7), 6, 5, point.lengths, point.given_h0, 900 + i as u64);
-        let mut reference = KoraliEngine::reference().prepare(&case.spec, &case.params, &Plan::inference()).unwrap();
+        let mut reference = NativeEngine::reference().prepare(&case.spec, &case.params, &Plan::inference()).unwrap();
         let want = reference.forward(&case.batch_view()).unwrap();
         for threads in [2, 3] {
-            let engine = KoraliEngine::with_threads(threads).with_unit_split(true);
+            let engine = NativeEngine::with_threads(threads).with_unit_split(true);
             let mut fast = engine.prepare(&case.spec, &case.params, &Plan::inference()).unwrap();
             let got = fast.forward(&case.batch_view()).unwrap();
             check_close("y", &got.y, &widen(&want.y), 1e-12).unwrap_or_else(|e| panic!("{threads} {point:?}: {e}"));
@@ -73,11 +73,11 @@ fn panel_kernel_blocks_match_the_reference_f32() {
         let mut case = Case::<f32>::random(&spec, 40, 6, Lengths::Ragged, true, 1300 + i as u64);
         let scaled: Vec<f32> = case.params.to_flat().iter().map(|v| v * 0.05).collect();
         case.params.set_flat(&scaled).unwrap();
-        let (ref_out, ref_g) = case.run(&KoraliEngine::reference()).unwrap();
+        let (ref_out, ref_g) = case.run(&NativeEngine::reference()).unwrap();
         let engines = [
-            ("default", KoraliEngine::new()),
-            ("1 thread", KoraliEngine::with_threads(1)),
-            ("units", KoraliEngine::with_threads(2).with_unit_split(true)),
+            ("default", NativeEngine::new()),
+            ("1 thread", NativeEngine::with_threads(1)),
+            ("units", NativeEngine::with_threads(2).with_unit_split(true)),
         ];
         for (name, engine) in &engines {
             let mut fast = engine.prepare(&case.spec, &case.params, &Plan::inference()).unwrap();
@@ -87,7 +87,7 @@ fn panel_kernel_blocks_match_the_reference_f32() {
             check_close("h_t", &got.h_t, &widen(&ref_out.h_t), tol.values).unwrap_or_else(|e| panic!("{what}: {e}"));
         }
         for threads in [1, 2] {
-            let (out, g) = case.run(&KoraliEngine::with_threads(threads)).unwrap();
+            let (out, g) = case.run(&NativeEngine::with_threads(threads)).unwrap();
             let what = format!("{threads} threads {mode:?} training");
             check_close("y", &out.y, &widen(&ref_out.y), tol.values).unwrap_or_else(|e| panic!("{what}: {e}"));
             check_close("dx", &g.dx, &widen(&ref_g.dx), tol.grads).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -107,9 +107,9 @@ fn unit_split_buffers_are_reused_safely_across_calls() {
     use gru_core::{Engine, GruSpec, Plan, ResetGateMode};
     let spec = GruSpec::new(5, 8).with_reset_gate_mode(ResetGateMode::RecurrentBiasAfterMultiplication);
     let base = Case::<f32>::random(&spec, 9, 5, Lengths::Equal, false, 77);
-    let engine = KoraliEngine::with_threads(2).with_unit_split(true);
+    let engine = NativeEngine::with_threads(2).with_unit_split(true);
     let mut fast = engine.prepare(&spec, &base.params, &Plan::inference()).unwrap();
-    let mut reference = KoraliEngine::reference().prepare(&spec, &base.params, &Plan::inference()).unwrap();
+    let mut reference = NativeEngine::reference().prepare(&spec, &base.params, &Plan::inference()).unwrap();
     for (k, (steps, batch, lengths)) in [
         (9, 5, Lengths::Equal),
         (9, 5, Lengths::Ragged),
@@ -140,8 +140,8 @@ fn training_with_one_sweep_and_split_gemms_matches_one_thread() {
         let mut case = Case::<f32>::random(&spec, 4, 5, Lengths::Ragged, true, 1400 + i as u64);
         let scaled: Vec<f32> = case.params.to_flat().iter().map(|v| v * 0.05).collect();
         case.params.set_flat(&scaled).unwrap();
-        let (one_out, one_g) = case.run(&KoraliEngine::with_threads(1)).unwrap();
-        let (out, g) = case.run(&KoraliEngine::with_threads(2)).unwrap();
+        let (one_out, one_g) = case.run(&NativeEngine::with_threads(1)).unwrap();
+        let (out, g) = case.run(&NativeEngine::with_threads(2)).unwrap();
         let what = format!("{mode:?}");
         check_close("y", &out.y, &widen(&one_out.y), 1e-6).unwrap_or_else(|e| panic!("{what}: {e}"));
         check_close("dx", &g.dx, &widen(&one_g.dx), 1e-5).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -164,9 +164,9 @@ fn unit_split_training_matches_the_reference() {
                 continue;
             }
             let case = Case::<T>::random(&point.spec(3, 7), 6, 5, point.lengths, point.given_h0, 1500 + i as u64);
-            let (ref_out, ref_g) = case.run(&KoraliEngine::reference()).unwrap();
+            let (ref_out, ref_g) = case.run(&NativeEngine::reference()).unwrap();
             for threads in [2, 3] {
-                let engine = KoraliEngine::with_threads(threads).with_unit_split(true);
+                let engine = NativeEngine::with_threads(threads).with_unit_split(true);
                 let (out, g) = case.run(&engine).unwrap();
                 let what = format!("{} {threads} workers {point:?}", T::DTYPE);
                 check_close("y", &out.y, &widen(&ref_out.y), tol.values).unwrap_or_else(|e| panic!("{what}: {e}"));

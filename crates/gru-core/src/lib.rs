@@ -2,7 +2,7 @@
 //!
 //! The engine-independent GRU math of the `gru` project: options ([`GruSpec`]), the
 //! canonical parameter layout ([`GruParams`], gate order r, z, n), the engine contract
-//! ([`Engine`], [`PreparedGru`]) and the native engine ([`KoraliEngine`]) with its scalar
+//! ([`Engine`], [`PreparedGru`]) and the native engine ([`NativeEngine`]) with its scalar
 //! reference path.
 //!
 //! Equations (one layer, one direction; σ_g and σ_s include the optional clip):
@@ -16,10 +16,10 @@
 //! ```
 //!
 //! ```
-//! use gru_core::{Engine, GruParams, GruSpec, KoraliEngine, Plan, SequenceBatch};
+//! use gru_core::{Engine, GruParams, GruSpec, NativeEngine, Plan, SequenceBatch};
 //! let spec = GruSpec::new(2, 3);
 //! let params = GruParams::<f32>::zeros(&spec);
-//! let mut gru = KoraliEngine::new().prepare(&spec, &params, &Plan::inference()).unwrap();
+//! let mut gru = NativeEngine::new().prepare(&spec, &params, &Plan::inference()).unwrap();
 //! let x = vec![0.5f32; 4 * 1 * 2]; // [T=4, B=1, I=2]
 //! let out = gru.forward(&SequenceBatch::new(&x, 4, 1)).unwrap();
 //! assert_eq!(out.y_shape, vec![4, 1, 3]);
@@ -50,7 +50,9 @@ pub use activation::Activations;
 pub use batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads, SequenceBatch};
 pub use engine::{Engine, EngineKind, Mode, Plan, PreparedGru, Saved};
 pub use error::{GruError, Result};
-pub use native::{KoraliEngine, NativePath};
+#[allow(deprecated)]
+pub use native::KoraliEngine;
+pub use native::{NativeEngine, NativePath};
 pub use params::{BlockParams, Gate, GruParams};
 pub use real::{DType, Real};
 pub use spec::{GateActivation, GruSpec, OutputMode, ResetGateMode, StateActivation};

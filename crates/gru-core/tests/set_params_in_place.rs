@@ -8,7 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use gru_core::{Engine, GruParams, GruSpec, KoraliEngine, OutputGrads, Plan, Real, ResetGateMode, SequenceBatch};
+use gru_core::{Engine, GruParams, GruSpec, NativeEngine, OutputGrads, Plan, Real, ResetGateMode, SequenceBatch};
 
 /// The system allocator, counting the allocations of each thread.
 struct Counting;
@@ -82,7 +82,7 @@ fn bits<T: Real>(v: &[T]) -> Vec<u64> {
 }
 
 /// Every output and gradient of one forward (and, in training, backward) pass.
-fn results<T: Real>(engine: &KoraliEngine, spec: &GruSpec, p: &GruParams<T>, plan: &Plan, fresh: bool) -> Vec<u64> {
+fn results<T: Real>(engine: &NativeEngine, spec: &GruSpec, p: &GruParams<T>, plan: &Plan, fresh: bool) -> Vec<u64> {
     let (steps, batch) = (4, 3);
     let x = values::<T>(steps * batch * spec.input_size, 7);
     let lengths = [4, 2, 3];
@@ -111,9 +111,9 @@ fn results<T: Real>(engine: &KoraliEngine, spec: &GruSpec, p: &GruParams<T>, pla
 
 fn check<T: Real>() {
     let engines = [
-        KoraliEngine::with_threads(1),
-        KoraliEngine::with_threads(2).with_unit_split(true),
-        KoraliEngine::with_threads(3).with_unit_split(true),
+        NativeEngine::with_threads(1),
+        NativeEngine::with_threads(2).with_unit_split(true),
+        NativeEngine::with_threads(3).with_unit_split(true),
     ];
     for mode in ResetGateMode::ALL {
         // H = 20: unit slices of 10 and 6-7 units, panels with zero-padded tails.

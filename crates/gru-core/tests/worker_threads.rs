@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use gru_core::{Engine, GruParams, GruSpec, KoraliEngine, OutputGrads, Plan, PreparedGru, SequenceBatch};
+use gru_core::{Engine, GruParams, GruSpec, NativeEngine, OutputGrads, Plan, PreparedGru, SequenceBatch};
 
 /// The tests of this file count the process's threads: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -35,7 +35,7 @@ fn input() -> Vec<f32> {
 
 /// A prepared engine that splits the hidden units between `THREADS` workers.
 fn prepared(seed: u32, plan: &Plan) -> Box<dyn PreparedGru<f32>> {
-    let engine = KoraliEngine::with_threads(THREADS).with_unit_split(true);
+    let engine = NativeEngine::with_threads(THREADS).with_unit_split(true);
     engine.prepare(&spec(), &params(seed), plan).expect("valid spec")
 }
 

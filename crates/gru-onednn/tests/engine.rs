@@ -5,7 +5,7 @@
 //! `crates/gru-conformance`.
 
 use gru_core::{
-    output_shape, state_len, Engine, EngineKind, GruError, GruParams, GruSpec, KoraliEngine, Mode, OutputGrads,
+    output_shape, state_len, Engine, EngineKind, GruError, GruParams, GruSpec, Mode, NativeEngine, OutputGrads,
     OutputMode, Plan, ResetGateMode, SequenceBatch, StateActivation,
 };
 use gru_onednn::OneDnnEngine;
@@ -94,7 +94,7 @@ fn compare(spec: &GruSpec, steps: usize, lengths: &[usize], plan: &Plan) -> (f64
     let input = SequenceBatch::new(&x, steps, batch).with_lengths(lengths).with_initial_state(&h0);
     let grads_in = OutputGrads { dy: &dy, dh_t: Some(&dh_t) };
 
-    let mut r = KoraliEngine::reference().prepare(spec, &p, &Plan::training()).unwrap();
+    let mut r = NativeEngine::reference().prepare(spec, &p, &Plan::training()).unwrap();
     let (ro, rs) = r.forward_train(&input).unwrap();
     let rg = r.backward(rs, &grads_in).unwrap();
 

@@ -9,7 +9,7 @@
 //!   shared machines.
 //! - `CuDNN`: not built yet.
 
-use gru_core::{Engine, EngineKind, GruError, KoraliEngine, Real};
+use gru_core::{Engine, EngineKind, GruError, NativeEngine, Real};
 use gru_onednn::OneDnnEngine;
 
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// The engine named `kind`, ready to `prepare`.
 pub fn engine_for<T: Real>(kind: EngineKind) -> Result<Box<dyn Engine<T>>> {
     match kind {
-        EngineKind::Korali => Ok(Box::new(KoraliEngine::new())),
+        EngineKind::Korali => Ok(Box::new(NativeEngine::new())),
         EngineKind::OneDNN => Ok(Box::new(OneDnnEngine::load().map_err(onednn_unavailable)?)),
         EngineKind::CuDNN => Err(Error::EngineUnavailable {
             engine: kind.to_string(),

@@ -7,12 +7,12 @@
 //! the native `Korali` engine). See `shared/DESIGN.md` for the equations.
 //!
 //! ```
-//! use gru::{Engine, GruParams, GruSpec, KoraliEngine, OutputGrads, Plan, ResetGateMode, SequenceBatch};
+//! use gru::{Engine, GruParams, GruSpec, NativeEngine, OutputGrads, Plan, ResetGateMode, SequenceBatch};
 //!
 //! # fn main() -> Result<(), gru::GruError> {
 //! let spec = GruSpec::new(3, 8).with_reset_gate_mode(ResetGateMode::RecurrentBiasAfterMultiplication);
 //! let params = GruParams::<f32>::zeros(&spec);
-//! let mut gru = KoraliEngine::new().prepare(&spec, &params, &Plan::training())?;
+//! let mut gru = NativeEngine::new().prepare(&spec, &params, &Plan::training())?;
 //! let x = vec![0.1f32; 5 * 2 * 3]; // x: [T=5, B=2, I=3] time-major
 //! let lengths = [5, 3]; // ragged batch
 //! let batch = SequenceBatch::new(&x, 5, 2).with_lengths(&lengths);

@@ -2,8 +2,8 @@
 //! handling and gradients, checked against the core engine it wraps.
 
 use gru::{
-    BiasInitializer, Engine, EngineKind, Error, GateActivation, GruError, GruLayer, HiddenState, KoraliEngine,
-    LayerInput, Mode, OutputGrads, OutputMode, Plan, ResetGateMode, SequenceBatch, SequenceFormat, StateActivation,
+    BiasInitializer, Engine, EngineKind, Error, GateActivation, GruError, GruLayer, HiddenState, LayerInput, Mode,
+    NativeEngine, OutputGrads, OutputMode, Plan, ResetGateMode, SequenceBatch, SequenceFormat, StateActivation,
     WeightInitializer,
 };
 
@@ -146,7 +146,7 @@ fn every_format_gives_the_core_engines_results() {
         let mut layer = GruLayer::<f64>::builder(h).output_mode(mode).depth(2).bidirectional(true).build().unwrap();
         let out_tbc = layer.predict(&LayerInput::tbc(&x_tbc, t, b, c).with_lengths(&lengths)).unwrap();
         let spec = layer.spec().unwrap();
-        let mut core = KoraliEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::inference()).unwrap();
+        let mut core = NativeEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::inference()).unwrap();
         let want = core.forward(&SequenceBatch::new(&x_tbc, t, b).with_lengths(&lengths)).unwrap();
         assert_eq!(out_tbc.out, want.y);
         assert_eq!(out_tbc.computed_by, "Korali/fast");
@@ -196,7 +196,7 @@ fn hidden_state_is_the_initial_state_and_reset_restores_it() {
     layer.set_hidden_state(Some(HiddenState::shared(h0.clone()))).unwrap();
     let out = layer.predict(&LayerInput::tbc(&x, t, b, c)).unwrap();
     let spec = layer.spec().unwrap();
-    let mut core = KoraliEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::inference()).unwrap();
+    let mut core = NativeEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::inference()).unwrap();
     let h0_b: Vec<f64> = h0.iter().chain(&h0).copied().collect();
     let want = core.forward(&SequenceBatch::new(&x, t, b).with_initial_state(&h0_b)).unwrap();
     assert_eq!(out.out, want.y);
@@ -230,7 +230,7 @@ fn state_inputs_and_outputs() {
     let g = layer.backward(saved, &out.out, Some(&dh)).unwrap();
     // The "hidden" input's gradient equals the core's dh0.
     let spec = layer.spec().unwrap();
-    let mut core = KoraliEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::training()).unwrap();
+    let mut core = NativeEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::training()).unwrap();
     let (_, s) = core.forward_train(&SequenceBatch::new(&x, t, b).with_initial_state(&hidden)).unwrap();
     let want = core.backward(s, &OutputGrads { dy: &out.out, dh_t: Some(&dh) }).unwrap();
     assert_eq!(g.dhidden.as_deref(), Some(&want.dh0[..]));
@@ -334,7 +334,7 @@ fn layer_gradients_are_the_core_gradients_in_the_input_format() {
     let x_tbc = ramp(t * b * c, 1.0);
     let mut layer = GruLayer::<f64>::builder(h).input_size(c).build().unwrap();
     let spec = layer.spec().unwrap();
-    let mut core = KoraliEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::training()).unwrap();
+    let mut core = NativeEngine::new().prepare(&spec, layer.params().unwrap(), &Plan::training()).unwrap();
     let (out, s) = core.forward_train(&SequenceBatch::new(&x_tbc, t, b)).unwrap();
     let want = core.backward(s, &OutputGrads { dy: &out.y, dh_t: None }).unwrap();
     let format = SequenceFormat::Btc;

@@ -172,7 +172,7 @@ fn the_importer_reads_what_the_runtime_runs_where_a_spec_holds_it() {
         let h0: Vec<f32> =
             (0..dirs * batch * h).map(|k| h0[((k / h % batch) * dirs + k / h / batch) * h + k % h] as f32).collect();
         let lengths: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
-        let mut engine = gru::KoraliEngine::new().prepare(&stack.spec, &stack.params, &gru::Plan::inference()).unwrap();
+        let mut engine = gru::NativeEngine::new().prepare(&stack.spec, &stack.params, &gru::Plan::inference()).unwrap();
         let input = gru::SequenceBatch::new(&x, steps, batch).with_lengths(&lengths).with_initial_state(&h0);
         let out = engine.forward(&input).unwrap();
         // Theirs: Y [B, T, dirs, H] -> [T, B, dirs·H]; Y_h [B, dirs, H] -> [dirs, B, H].

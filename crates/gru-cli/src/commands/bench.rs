@@ -61,7 +61,7 @@ fn run_torch(a: &BenchArgs) -> Result<serde_json::Value> {
 fn memory_one(index: usize, mode: ResetGateMode) -> Result<f64> {
     let shape = *SHAPES.get(index).context("--memory-one: no such shape")?;
     let p = Problem::new(shape, mode);
-    let engine = gru::KoraliEngine::new();
+    let engine = gru::NativeEngine::new();
     let mut runner = Runner::new(&engine, &p, Mode::Training)?;
     peak_extra_mb(|| {
         runner.run_once().expect("the benchmark problem runs");
@@ -111,8 +111,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         fmt_opt(peak.panel)
     );
     let engines = Engines {
-        ours: Box::new(gru::KoraliEngine::new()),
-        ours_1t: Box::new(gru::KoraliEngine::with_threads(1)),
+        ours: Box::new(gru::NativeEngine::new()),
+        ours_1t: Box::new(gru::NativeEngine::with_threads(1)),
         onednn: if a.engine.as_deref().is_some_and(|e| !e.eq_ignore_ascii_case("onednn")) {
             None
         } else {

@@ -232,24 +232,13 @@ impl<T: Scalar> PackedRhs<T> {
     }
 
     /// Repacks `b` (row-major `k × n`, the shape this was packed with) into the buffer it
-    /// already has: the same values as `PackedRhs::new(b, k, n)`, no allocation. Panels
-    /// follow `super::panel_gemm`'s layout, `panels[(p · K + k) · NR + j] = B[k, p · NR + j]`;
-    /// the zero padding of the last panel stays as packed.
+    /// already has: the same values as `PackedRhs::new(b, k, n)`, no allocation.
     pub fn repack(&mut self, b: &[T]) {
         assert_eq!(b.len(), self.k * self.n, "PackedRhs::repack: slice length vs shape");
-        if !self.panels {
+        if self.panels {
+            T::panel_repack(b, self.k, self.n, &mut self.data);
+        } else {
             self.data.copy_from_slice(b);
-            return;
-        }
-        let (k, n, nr) = (self.k, self.n, super::panel_gemm::NR);
-        if k == 0 || n == 0 {
-            return;
-        }
-        for (p, panel) in self.data.chunks_exact_mut(k * nr).enumerate() {
-            let cols = (n - p * nr).min(nr);
-            for (dst, src) in panel.chunks_exact_mut(nr).zip(b.chunks_exact(n)) {
-                dst[..cols].copy_from_slice(&src[p * nr..][..cols]);
-            }
         }
     }
 }

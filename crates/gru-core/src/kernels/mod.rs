@@ -64,6 +64,12 @@ pub trait Scalar:
         None
     }
 
+    /// Packs `b` again into `panels`, the buffer [`Scalar::panel_pack`] gave for the same
+    /// shape (only called when it gave some).
+    fn panel_repack(_b: &[Self], _k: usize, _n: usize, _panels: &mut [Self]) {
+        unreachable!("panel_repack without panel_pack")
+    }
+
     /// Whether [`Scalar::panel_pack`] packs (f32 on a CPU with AVX-512).
     fn has_panels() -> bool {
         false
@@ -128,6 +134,9 @@ impl_scalar!(
     },
     fn panel_pack(b: &[f32], k: usize, n: usize) -> Option<Vec<f32>> {
         panel_gemm::available().then(|| panel_gemm::pack(b, k, n))
+    },
+    fn panel_repack(b: &[f32], k: usize, n: usize, panels: &mut [f32]) {
+        panel_gemm::pack_into(b, k, n, panels)
     },
     fn panel_gemm(
         a_transposed: bool,

@@ -27,9 +27,17 @@ const MC: usize = 192;
 
 /// A `K × N` row-major f32 matrix rearranged into [`NR`]-column panels (see the module).
 pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; n.div_ceil(NR) * k * NR];
+    pack_into(b, k, n, &mut out);
+    out
+}
+
+/// [`pack`] into the buffer of an earlier `pack` of the same shape (an optimizer step's new
+/// weights, without allocating): the padding columns of the last panel keep their zeros.
+pub fn pack_into(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
     assert_eq!(b.len(), k * n, "pack: slice length vs shape");
     let np = n.div_ceil(NR);
-    let mut out = vec![0.0; np * k * NR];
+    assert_eq!(out.len(), np * k * NR, "pack_into: buffer length vs shape");
     for p in 0..np {
         let cols = (n - p * NR).min(NR);
         for kk in 0..k {
@@ -37,7 +45,6 @@ pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
             dst.copy_from_slice(&b[kk * n + p * NR..][..cols]);
         }
     }
-    out
 }
 
 /// Whether this CPU runs the packed kernel (AVX-512F); otherwise callers use a GEMM crate.

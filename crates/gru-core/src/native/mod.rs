@@ -6,7 +6,7 @@
 //!   products through weights packed once (`kernels/panel_gemm.rs`, f32 with AVX-512).
 //!   Threads split the batch (`split.rs`) or the hidden units (`units.rs`, `units_train.rs`,
 //!   on the persistent helpers of `helpers.rs`: a pool each prepared stack owns and passes
-//!   down, joined when it is dropped), chosen per call in `KoraliPrepared::run`.
+//!   down, joined when it is dropped), chosen per call in `NativePrepared::run`.
 //!   The element-wise math of every fast route is `crate::cell`'s; `set_params` refreshes
 //!   the packed weights in the buffers they have (no allocation per optimizer step).
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
@@ -43,9 +43,10 @@ pub enum NativePath {
     Reference,
 }
 
-/// The native Rust engine.
+/// The native Rust engine: `"Engine": "Korali"` in configurations ([`EngineKind::Korali`]),
+/// the default.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct KoraliEngine {
+pub struct NativeEngine {
     path: NativePath,
     /// Threads of the fast path; `None`: `RAYON_NUM_THREADS`, else the available cores.
     threads: Option<usize>,
@@ -54,7 +55,12 @@ pub struct KoraliEngine {
     unit_split: Option<bool>,
 }
 
-impl KoraliEngine {
+/// The native engine's name before it was `NativeEngine` ("Korali" names the configuration
+/// value, Korali's JSON and Korali's optimizers; the engine type is the native one).
+#[deprecated(since = "0.1.0", note = "renamed `NativeEngine`; the configuration name stays \"Korali\"")]
+pub type KoraliEngine = NativeEngine;
+
+impl NativeEngine {
     /// The default (fast) native engine.
     pub fn new() -> Self {
         Self::default()
@@ -85,7 +91,7 @@ impl KoraliEngine {
     }
 }
 
-impl<T: Real> Engine<T> for KoraliEngine {
+impl<T: Real> Engine<T> for NativeEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Korali
     }
@@ -104,7 +110,7 @@ impl<T: Real> Engine<T> for KoraliEngine {
         } else {
             Vec::new()
         };
-        Ok(Box::new(KoraliPrepared {
+        Ok(Box::new(NativePrepared {
             spec: spec.clone(),
             params: params.clone(),
             mode: plan.mode,
@@ -163,7 +169,7 @@ fn unit_threads(spec: &GruSpec, mode: Mode, threads: usize, forced: Option<bool>
 /// by another one.
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(0);
 
-struct KoraliPrepared<T> {
+struct NativePrepared<T> {
     spec: GruSpec,
     params: GruParams<T>,
     mode: Mode,
@@ -204,7 +210,7 @@ struct NativeSaved<T> {
     batch: usize,
 }
 
-impl<T: Real> KoraliPrepared<T> {
+impl<T: Real> NativePrepared<T> {
     fn run(&mut self, batch: &SequenceBatch<'_, T>, keep: bool) -> Result<(GruOutput<T>, Option<NativeSaved<T>>)> {
         let lengths = batch.validate(&self.spec)?;
         let (steps, b) = (batch.steps, batch.batch);
@@ -260,7 +266,7 @@ impl<T: Real> KoraliPrepared<T> {
     }
 }
 
-impl<T: Real> PreparedGru<T> for KoraliPrepared<T> {
+impl<T: Real> PreparedGru<T> for NativePrepared<T> {
     fn computed_by(&self) -> &'static str {
         match self.path {
             NativePath::Fast => FAST_PATH,

@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use gru_core::{Engine, GruOutput, KoraliEngine, OutputMode, Plan, Real, SequenceBatch};
+use gru_core::{Engine, GruOutput, NativeEngine, OutputMode, Plan, Real, SequenceBatch};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -82,7 +82,7 @@ pub fn run_ours<T: Real>(
     output_mode: OutputMode,
 ) -> Result<GruOutput<T>> {
     let spec = weights.spec.clone().with_output_mode(output_mode);
-    let mut gru = KoraliEngine::new().prepare(&spec, &weights.params, &Plan::inference())?;
+    let mut gru = NativeEngine::new().prepare(&spec, &weights.params, &Plan::inference())?;
     let mut input = SequenceBatch::new(x, steps, batch);
     if let Some(l) = lengths {
         input = input.with_lengths(l);

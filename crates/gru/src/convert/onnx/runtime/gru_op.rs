@@ -26,7 +26,7 @@
 
 use std::sync::Mutex;
 
-use gru_core::{Engine, GruParams, KoraliEngine, Plan, PreparedGru, Real, SequenceBatch};
+use gru_core::{Engine, GruParams, NativeEngine, Plan, PreparedGru, Real, SequenceBatch};
 
 use super::super::gru_map::{self, GruAttrs, Layout, Shape};
 use super::super::proto::NodeProto;
@@ -64,7 +64,7 @@ impl<T: Real> GruOp<T> {
             let spec = attrs.direction_spec(&shape, d);
             spec.validate().map_err(|e| e.to_string())?;
             let params = GruParams::from_blocks(&spec, vec![block]).map_err(|e| e.to_string())?;
-            let engine = KoraliEngine::new().prepare(&spec, &params, &Plan::inference()).map_err(|e| e.to_string())?;
+            let engine = NativeEngine::new().prepare(&spec, &params, &Plan::inference()).map_err(|e| e.to_string())?;
             directions.push(Direction { reverse, engine: Mutex::new(engine) });
         }
         Ok(Self {
