@@ -267,11 +267,8 @@ pub fn read(p: &Path) -> Result<String> {
     std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
 }
 
-/// Writes a file through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` through the library's atomic write (a temporary file renamed
+/// over `path`, removed on every error: no stray `.NAME.tmp-*` files, the error names `path`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    Ok(gru::io::write_atomically(path, bytes)?)
 }

@@ -64,8 +64,14 @@ pub trait Scalar:
         None
     }
 
-    /// Packs `b` again into `panels`, the buffer [`Scalar::panel_pack`] gave for the same
-    /// shape (only called when it gave some).
+    /// The length of the panels of a `k × n` matrix where this type has the packed kernel
+    /// (f32 on a CPU with AVX-512), else `None`.
+    fn panel_len(_k: usize, _n: usize) -> Option<usize> {
+        None
+    }
+
+    /// Packs `b` (`k × n` row-major) into `panels` of [`Scalar::panel_len`] elements (only
+    /// called where that is some).
     fn panel_repack(_b: &[Self], _k: usize, _n: usize, _panels: &mut [Self]) {
         unreachable!("panel_repack without panel_pack")
     }
@@ -134,6 +140,9 @@ impl_scalar!(
     },
     fn panel_pack(b: &[f32], k: usize, n: usize) -> Option<Vec<f32>> {
         panel_gemm::available().then(|| panel_gemm::pack(b, k, n))
+    },
+    fn panel_len(k: usize, n: usize) -> Option<usize> {
+        panel_gemm::available().then(|| panel_gemm::panel_len(k, n))
     },
     fn panel_repack(b: &[f32], k: usize, n: usize, panels: &mut [f32]) {
         panel_gemm::pack_into(b, k, n, panels)

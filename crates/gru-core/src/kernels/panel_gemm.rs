@@ -27,9 +27,14 @@ const MC: usize = 192;
 
 /// A `K × N` row-major f32 matrix rearranged into [`NR`]-column panels (see the module).
 pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
-    let mut out = vec![0.0; n.div_ceil(NR) * k * NR];
+    let mut out = vec![0.0; panel_len(k, n)];
     pack_into(b, k, n, &mut out);
     out
+}
+
+/// The length of the panels of a `k × n` matrix: `⌈n / NR⌉` panels of `k × NR`.
+pub fn panel_len(k: usize, n: usize) -> usize {
+    n.div_ceil(NR) * k * NR
 }
 
 /// [`pack`] into the buffer of an earlier `pack` of the same shape (an optimizer step's new
@@ -37,7 +42,7 @@ pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
 pub fn pack_into(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
     assert_eq!(b.len(), k * n, "pack: slice length vs shape");
     let np = n.div_ceil(NR);
-    assert_eq!(out.len(), np * k * NR, "pack_into: buffer length vs shape");
+    assert_eq!(out.len(), panel_len(k, n), "pack_into: buffer length vs shape");
     for p in 0..np {
         let cols = (n - p * NR).min(NR);
         for kk in 0..k {
