@@ -91,23 +91,17 @@ impl<T: Real> OptimizerState<T> {
             }
         }
         let constants = rule.constants(t);
+        // The loop, compiled for each number of state tensors (at most three: MADGRAD), so
+        // that the state lives in registers and the slices in lockstep (a loop over a
+        // runtime count of tensors cost 10x: 12 % of a training iteration at H = 256).
+        let tensors = &mut self.tensors[..];
         let mut run = |range: std::ops::Range<usize>, alpha: f64, lambda: Option<f64>| {
-            // Every optimizer keeps at most three state tensors (MADGRAD).
-            let mut state = [0.0f64; 3];
-            let state = &mut state[..self.tensors.len()];
-            for i in range {
-                for (s, tensor) in state.iter_mut().zip(&self.tensors) {
-                    *s = tensor[i].widen();
-                }
-                let theta = params[i].widen();
-                let d = match lambda {
-                    Some(lambda) => grads[i].widen() + lambda * theta,
-                    None => grads[i].widen(),
-                };
-                params[i] = T::lit(rule.update(theta, d, alpha, constants, state));
-                for (s, tensor) in state.iter().zip(&mut self.tensors) {
-                    tensor[i] = T::lit(*s);
-                }
+            let u = Update { rule, constants, alpha, lambda };
+            match tensors.len() {
+                0 => u.run::<0, T>(tensors, &mut params[range.clone()], &grads[range.clone()], range),
+                1 => u.run::<1, T>(tensors, &mut params[range.clone()], &grads[range.clone()], range),
+                2 => u.run::<2, T>(tensors, &mut params[range.clone()], &grads[range.clone()], range),
+                _ => u.run::<3, T>(tensors, &mut params[range.clone()], &grads[range.clone()], range),
             }
         };
         match &self.groups {
@@ -117,6 +111,48 @@ impl<T: Real> OptimizerState<T> {
                     let alpha = learn_rate * s.learn_rate_factor;
                     run(s.start..s.start + s.len, alpha, Some(l2_regularization * s.l2_factor));
                 }
+            }
+        }
+    }
+}
+
+/// One step's update of a range of elements by `rule`: step size `alpha`, the coupled L2
+/// coefficient `lambda` (`d = g + λθ`, in `f64`), the step's `constants`.
+struct Update<'a, R> {
+    rule: &'a R,
+    constants: [f64; 2],
+    alpha: f64,
+    lambda: Option<f64>,
+}
+
+impl<R: Rule> Update<'_, R> {
+    /// Runs the update over `params` / `grads` (the elements `range` of `θ`) with the `N`
+    /// state tensors `tensors` (each `[P]`; their elements `range`), per element in `f64`.
+    #[inline]
+    fn run<const N: usize, T: Real>(
+        &self,
+        tensors: &mut [Vec<T>],
+        params: &mut [T],
+        grads: &[T],
+        range: std::ops::Range<usize>,
+    ) {
+        let mut parts = tensors.iter_mut().map(|t| &mut t[range.clone()]);
+        let mut state_of: [&mut [T]; N] = std::array::from_fn(|_| parts.next().unwrap_or_default());
+        let n = params.len();
+        assert!(grads.len() == n && state_of.iter().all(|s| s.len() == n), "optimizer: lengths in lockstep");
+        for i in 0..n {
+            let mut state = [0.0f64; N];
+            for (s, tensor) in state.iter_mut().zip(state_of.iter()) {
+                *s = tensor[i].widen();
+            }
+            let theta = params[i].widen();
+            let d = match self.lambda {
+                Some(lambda) => grads[i].widen() + lambda * theta,
+                None => grads[i].widen(),
+            };
+            params[i] = T::lit(self.rule.update(theta, d, self.alpha, self.constants, &mut state));
+            for (s, tensor) in state.iter().zip(state_of.iter_mut()) {
+                tensor[i] = T::lit(*s);
             }
         }
     }
