@@ -163,3 +163,19 @@ fn predict_reads_unlabelled_ts_files() {
     let err = fails(&gru(&["train", "--train", unlabelled.to_str().unwrap(), "--out", m, "--epochs", "1"]));
     assert!(err.contains("no labels"), "{err}");
 }
+
+#[test]
+fn a_channel_mismatch_names_the_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.ts");
+    std::fs::write(&data, two_class_ts("a b")).unwrap();
+    let model = dir.path().join("m.safetensors");
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
+    let three = dir.path().join("three.ts");
+    std::fs::write(&three, "@dimensions 3\n@classLabel true a b\n@data\n1,2:3,4:5,6:a\n1:2:3:b\n").unwrap();
+    for cmd in ["eval", "predict"] {
+        let err = fails(&gru(&[cmd, "--model", m, "--data", three.to_str().unwrap()]));
+        assert!(err.contains("the model reads 1 channels per step, the data have 3"), "{cmd}: {err}");
+    }
+}

@@ -4,7 +4,7 @@ use gru_core::Real;
 
 use super::batching::{chunk_minibatch, minibatches, PaddingDirection, SequenceLength};
 use crate::data::{SequenceDataset, Targets};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::network::{Head, LossTargets, Network};
 
 /// Loss and metric of a network on a data set.
@@ -52,6 +52,7 @@ pub fn evaluate<T: Real>(
     data: &SequenceDataset<T>,
     mini_batch_size: usize,
 ) -> Result<Evaluation> {
+    check_channels(network, data.channels)?;
     let order: Vec<usize> = (0..data.len()).collect();
     let width = network.output_width();
     let (mut loss, mut count, mut correct, mut sq, mut elements) = (0.0, 0usize, 0usize, 0.0, 0usize);
@@ -86,6 +87,7 @@ pub fn predict<T: Real>(
     channels: usize,
     mini_batch_size: usize,
 ) -> Result<Vec<Vec<T>>> {
+    check_channels(network, channels)?;
     let order: Vec<usize> = (0..sequences.len()).collect();
     let width = network.output_width();
     let mut out = vec![Vec::new(); sequences.len()];
@@ -133,4 +135,17 @@ pub fn predict_padded<T: Real>(
     } else {
         Ok(pass.output)
     }
+}
+
+/// The data must have the channels the model reads: said in those words, not as a shape
+/// mismatch of the engine's input buffer.
+fn check_channels<T: Real>(network: &Network<T>, channels: usize) -> Result<()> {
+    if channels == network.input_size() {
+        return Ok(());
+    }
+    Err(Error::data(
+        "channels",
+        channels,
+        format!("the model reads {} channels per step, the data have {channels}", network.input_size()),
+    ))
 }
