@@ -144,14 +144,20 @@ fn no_output_overwrites_an_input_and_output_paths_are_checked_before_training() 
     assert_eq!(std::fs::read(&model).unwrap(), model_bytes, "an output overwrote the model");
 }
 
+/// A model trained for one epoch on the two-class data, saved in `dir`.
+fn small_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let (data, model) = (dir.join("d.ts"), dir.join("m.safetensors"));
+    std::fs::write(&data, two_class_ts("a b")).unwrap();
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
+    model
+}
+
 #[test]
 fn predict_reads_unlabelled_ts_files() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.ts");
-    std::fs::write(&data, two_class_ts("a b")).unwrap();
-    let model = dir.path().join("m.safetensors");
-    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
-    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
+    let model = small_model(dir.path());
+    let m = model.to_str().unwrap();
     // The archive's unlabelled layout: `@classLabel false`, lines of values only.
     let unlabelled = dir.path().join("u.ts");
     std::fs::write(&unlabelled, "@problemName U\n@univariate true\n@classLabel false\n@data\n0.1,0.2,0.3\n-0.1,-0.2\n")
@@ -167,11 +173,8 @@ fn predict_reads_unlabelled_ts_files() {
 #[test]
 fn a_channel_mismatch_names_the_channels() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.ts");
-    std::fs::write(&data, two_class_ts("a b")).unwrap();
-    let model = dir.path().join("m.safetensors");
-    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
-    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
+    let model = small_model(dir.path());
+    let m = model.to_str().unwrap();
     let three = dir.path().join("three.ts");
     std::fs::write(&three, "@dimensions 3\n@classLabel true a b\n@data\n1,2:3,4:5,6:a\n1:2:3:b\n").unwrap();
     for cmd in ["eval", "predict"] {
