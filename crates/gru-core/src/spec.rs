@@ -125,6 +125,12 @@ pub struct GruSpec {
     /// A reverse direction in every layer; outputs concatenated `[forward, backward]`.
     #[serde(default)]
     pub bidirectional: bool,
+    /// A unidirectional stack whose every layer runs backward in time (ONNX `direction =
+    /// "reverse"`): sequence b is read from step `lengths[b] - 1` down to 0, and y_t is the
+    /// state after reading x_t, in input order (the backward half of a bidirectional stack).
+    /// Only with `bidirectional` false. Written only when set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
     #[serde(default)]
     pub reset_gate_mode: ResetGateMode,
     #[serde(default)]
@@ -142,6 +148,10 @@ fn one() -> usize {
     1
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// The JSON of a [`GruSpec`] inside a network's layer array (`gru::network::GruLayerSpec`,
 /// flattened beside the layer's own keys): H is MATLAB's `num_hidden_units`, the input size
 /// is not written (the network gives it: 0 here means "not known yet"), `clip` is written
@@ -149,7 +159,7 @@ fn one() -> usize {
 ///
 /// ```text
 /// {"num_hidden_units": H, "output_mode", "reset_gate_mode", "state_activation",
-///  "gate_activation", "clip"?, "depth", "bidirectional"}
+///  "gate_activation", "clip"?, "depth", "bidirectional", "reverse"?}
 /// ```
 ///
 /// Use it as `#[serde(flatten, with = "gru_core::spec::LayerArrayJson")]`. The compiler
@@ -175,6 +185,8 @@ pub struct LayerArrayJson {
     depth: usize,
     #[serde(default)]
     bidirectional: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    reverse: bool,
 }
 
 impl GruSpec {
@@ -186,6 +198,7 @@ impl GruSpec {
             hidden_size,
             depth: 1,
             bidirectional: false,
+            reverse: false,
             reset_gate_mode: ResetGateMode::default(),
             state_activation: StateActivation::default(),
             gate_activation: GateActivation::default(),
@@ -200,6 +213,11 @@ impl GruSpec {
     }
     pub fn with_bidirectional(mut self, bidirectional: bool) -> Self {
         self.bidirectional = bidirectional;
+        self
+    }
+    /// Every layer runs backward in time (see [`GruSpec::reverse`]).
+    pub fn with_reverse(mut self, reverse: bool) -> Self {
+        self.reverse = reverse;
         self
     }
     pub fn with_reset_gate_mode(mut self, mode: ResetGateMode) -> Self {
@@ -230,6 +248,12 @@ impl GruSpec {
         } else {
             1
         }
+    }
+
+    /// Whether parameter block direction `dir` (0 or 1) sweeps backward in time: the second
+    /// direction of a bidirectional stack, or every block of a reverse stack.
+    pub fn sweeps_backward(&self, dir: usize) -> bool {
+        dir == 1 || self.reverse
     }
 
     /// Channels read by `layer`: I for layer 0, dirs·H above it.
@@ -274,6 +298,13 @@ impl GruSpec {
         }
         if self.depth == 0 {
             return Err(GruError::option("depth", self.depth, "must be at least 1"));
+        }
+        if self.reverse && self.bidirectional {
+            return Err(GruError::option(
+                "reverse",
+                self.reverse,
+                "applies to a unidirectional stack only (a bidirectional stack already runs both directions)",
+            ));
         }
         if self.parameter_count().is_none() {
             return Err(GruError::option(
@@ -331,6 +362,7 @@ mod tests {
                 GruSpec::new(3, 4).with_gate_activation(GateActivation::HardSigmoid { alpha: 0.2, beta: f64::NAN }),
                 "gate_activation.beta",
             ),
+            (GruSpec::new(3, 4).with_bidirectional(true).with_reverse(true), "reverse"),
         ];
         for (spec, field) in cases {
             match spec.validate() {
@@ -348,5 +380,19 @@ mod tests {
         assert_eq!(s.reset_gate_mode.name(), "after-multiplication");
         assert_eq!(ResetGateMode::RecurrentBiasAfterMultiplication.bias_len(4), 24);
         assert_eq!(ResetGateMode::BeforeMultiplication.bias_len(4), 12);
+    }
+
+    #[test]
+    fn reverse_is_written_only_when_set_and_read_back() {
+        let forward = GruSpec::new(3, 4);
+        let json = serde_json::to_value(&forward).unwrap();
+        assert!(json.get("reverse").is_none(), "a forward spec's JSON is as before: {json}");
+        let reverse = forward.clone().with_reverse(true).with_depth(2);
+        reverse.validate().unwrap();
+        assert!(reverse.sweeps_backward(0) && !forward.sweeps_backward(0) && forward.sweeps_backward(1));
+        let json = serde_json::to_value(&reverse).unwrap();
+        assert_eq!(json["reverse"], true);
+        assert_eq!(serde_json::from_value::<GruSpec>(json).unwrap(), reverse);
+        assert!(!serde_json::from_str::<GruSpec>(r#"{"input_size": 3, "hidden_size": 4}"#).unwrap().reverse);
     }
 }

@@ -134,7 +134,15 @@ impl<T: Real> Engine<T> for OneDnnEngine {
         for (first, layers, slc) in split(spec) {
             let blocks = first * dirs..(first + layers) * dirs;
             let user = pack(params, spec.reset_gate_mode, blocks);
-            let shape = PartShape { first_block: first * dirs, layers, dirs, slc, hidden: spec.hidden_size, cell };
+            let shape = PartShape {
+                first_block: first * dirs,
+                layers,
+                dirs,
+                reverse: spec.reverse,
+                slc,
+                hidden: spec.hidden_size,
+                cell,
+            };
             parts.push(Part::new(&ctx, shape, user)?);
         }
         // The plan's shapes: every primitive a full-length batch of these sizes needs.

@@ -104,6 +104,7 @@ pub const BACKWARD: c_int = 128;
 
 // dnnl_rnn_direction_t
 pub const LEFT2RIGHT: c_int = 0;
+pub const RIGHT2LEFT: c_int = 1;
 pub const BIDIRECTIONAL_CONCAT: c_int = 2;
 
 // dnnl_engine_kind_t, stream flags

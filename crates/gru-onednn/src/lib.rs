@@ -26,6 +26,8 @@
 //!   (layer l+1 of a direction reads only that direction's output), while our layer l+1
 //!   reads the concatenated `[forward, backward]` output of layer l, as PyTorch, ONNX and
 //!   Keras do (`engine::split`).
+//! - A reverse stack (`GruSpec::reverse`, ONNX `direction = "reverse"`) is
+//!   `dnnl_unidirectional_right2left`, split into parts as a forward one.
 //! - Variable lengths: oneDNN has no length mask, and its right-to-left pass would start
 //!   inside the padding, so a batch is grouped by length and each group runs densely
 //!   (`groups.rs`; cost: one recurrence per distinct length, each on its own primitive for

@@ -119,6 +119,8 @@ pub struct PartShape {
     /// L: layers in this part.
     pub layers: usize,
     pub dirs: usize,
+    /// A unidirectional part whose layers run right to left (`GruSpec::reverse`).
+    pub reverse: bool,
     /// SLC: channels each of its layers reads.
     pub slc: usize,
     pub hidden: usize,
@@ -172,6 +174,8 @@ impl Part {
     fn direction(&self) -> std::ffi::c_int {
         if self.shape.dirs == 2 {
             ffi::BIDIRECTIONAL_CONCAT
+        } else if self.shape.reverse {
+            ffi::RIGHT2LEFT
         } else {
             ffi::LEFT2RIGHT
         }

@@ -178,3 +178,28 @@ fn unnamed_initializers_are_refused_at_serialization_and_by_the_network() {
     assert_ne!(WeightInitializer::Glorot, WeightInitializer::He);
     assert_eq!(BiasInitializer::default(), BiasInitializer::Zeros);
 }
+
+/// A reverse GRU (`GruSpec::reverse`): the key `"reverse"` is read, written only when set
+/// (so the JSON of every other layer is unchanged), refused with `bidirectional`, and kept
+/// by a saved network.
+#[test]
+fn a_reverse_gru_layer_is_read_written_and_saved() {
+    let back: LayerSpec = serde_json::from_str(r#"{"type":"gru","num_hidden_units":4,"reverse":true}"#).unwrap();
+    assert_eq!(back, LayerSpec::from(gru(4).reverse(true)));
+    let json = serde_json::to_string(&back).unwrap();
+    assert!(json.contains(r#""reverse":true"#), "{json}");
+    assert!(!serde_json::to_string(&LayerSpec::from(gru(4))).unwrap().contains("reverse"));
+    let both = layers![sequence_input(2), gru(3).bidirectional(true).reverse(true), regression()];
+    match Network::<f64>::new(both, 1) {
+        Err(e) => assert!(e.to_string().contains("reverse"), "{e}"),
+        Ok(_) => panic!("reverse with bidirectional was accepted"),
+    }
+    let net = Network::<f64>::new(layers![sequence_input(2), gru(3).reverse(true).depth(2), regression()], 1).unwrap();
+    assert!(net.gru_layers().all(|g| g.reverse()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reverse.safetensors");
+    net.save(&path).unwrap();
+    let loaded = Network::<f64>::load(&path).unwrap();
+    assert!(loaded.gru_layers().all(|g| g.reverse() && !g.bidirectional()));
+    assert_eq!(loaded.specs(), net.specs());
+}

@@ -70,9 +70,16 @@ fn fixtures_reproduce_onnxruntime() {
 /// Every option ONNX can express, on stacks of several shapes.
 fn specs() -> Vec<GruSpec> {
     let mut v = Vec::new();
-    for (k, (depth, bidir)) in [(1, false), (1, true), (2, false), (3, true)].into_iter().enumerate() {
+    // (depth, bidirectional, reverse)
+    let stacks =
+        [(1, false, false), (1, true, false), (2, false, false), (3, true, false), (1, false, true), (2, false, true)];
+    for (k, (depth, bidir, reverse)) in stacks.into_iter().enumerate() {
         for mode in ResetGateMode::ALL {
-            let base = GruSpec::new(3, 4).with_depth(depth).with_bidirectional(bidir).with_reset_gate_mode(mode);
+            let base = GruSpec::new(3, 4)
+                .with_depth(depth)
+                .with_bidirectional(bidir)
+                .with_reverse(reverse)
+                .with_reset_gate_mode(mode);
             v.push(base.clone());
             let exotic = base
                 .with_gate_activation(GateActivation::HardSigmoid { alpha: 0.2 + 0.01 * k as f64, beta: 0.45 })
@@ -143,10 +150,21 @@ fn unsupported_and_malformed_graphs_are_typed_errors_naming_the_node() {
         other => panic!("expected Onnx error at {node}, got {other:?}"),
     };
 
+    // A reverse layer under a forward one: a stack has one direction.
     let mut m = good.clone();
     set_attr(gru_node(&mut m, 0), string_attr("direction", "reverse"));
-    assert!(matches!(read(&m), Error::NotRepresentable { ref option, ref value, .. }
-        if option == "direction" && value.contains("gru_l0")));
+    assert!(
+        matches!(read(&m), Error::NotRepresentable { ref option, ref value, .. }
+        if option == "direction" && value.contains("reverse")),
+        "{:?}",
+        read(&m)
+    );
+    // Both layers reverse: a reverse stack, which exports back to the same graph.
+    set_attr(gru_node(&mut m, 1), string_attr("direction", "reverse"));
+    let rev = onnx::from_model::<f32>(&m, path).unwrap();
+    assert!(rev.spec.reverse && !rev.spec.bidirectional && rev.spec.depth == 2);
+    let again = onnx::to_model(&rev, &OnnxOptions::default()).unwrap();
+    assert_bit_identical(&rev, &onnx::from_model::<f32>(&again, path).unwrap(), "reverse round trip");
 
     let mut m = good.clone();
     let relu = proto::AttributeProto {

@@ -151,8 +151,8 @@ fn the_gru_op_runs_through_our_engine() {
 }
 
 /// The stack importer reads the runtime's fixtures whose GRU a `GruSpec` holds, through the
-/// same mapping: layout 1 (an input format) gives onnxruntime's outputs; a reverse-only node
-/// and directions with different activations (which the runtime runs) are not representable.
+/// same mapping: layout 1 (an input format) gives onnxruntime's outputs; directions with
+/// different activations (which the runtime runs) are not representable.
 #[test]
 fn the_importer_reads_what_the_runtime_runs_where_a_spec_holds_it() {
     use gru::Engine as _;
@@ -187,13 +187,45 @@ fn the_importer_reads_what_the_runtime_runs_where_a_spec_holds_it() {
         verify::compare("layout1_bidir", "Y", &widen(&out.y), &y, 1e-5).unwrap();
         verify::compare("layout1_bidir", "Y_h", &widen(&out.h_t), &yh, 1e-5).unwrap();
     }
-    for (file, option) in [("reverse_initial_h.onnx", "direction"), ("activation_combos.onnx", "activations")] {
-        let path = fixture_dir(FOLDER).join(file);
-        let proto = onnx::load(&path).unwrap();
-        OnnxModel::<f32>::from_model(&proto, &path).unwrap();
-        let err = onnx::from_model::<f32>(&proto, &path).unwrap_err();
-        assert!(matches!(&err, Error::NotRepresentable { option: o, .. } if o == option), "{file}: {err}");
+    // Directions with different activations: the runtime runs them, a spec cannot hold them.
+    let path = fixture_dir(FOLDER).join("activation_combos.onnx");
+    let proto = onnx::load(&path).unwrap();
+    OnnxModel::<f32>::from_model(&proto, &path).unwrap();
+    let err = onnx::from_model::<f32>(&proto, &path).unwrap_err();
+    assert!(matches!(&err, Error::NotRepresentable { option: o, .. } if o == "activations"), "{err}");
+}
+
+/// A reverse-only GRU node (with initial_h a graph input) imports as a `reverse` stack whose
+/// native engine gives onnxruntime's Y and Y_h (layout 0: X [T, B, I], Y [T, 1, B, H], which
+/// is ours [T, B, H]; Y_h [1, B, H], ours h_T), on the fixture's runs whose lengths are all
+/// at least 1.
+#[test]
+fn a_reverse_node_imports_as_a_reverse_stack_with_onnxruntimes_outputs() {
+    use gru::Engine as _;
+    let path = fixture_dir(FOLDER).join("reverse_initial_h.onnx");
+    let stack = onnx::from_model::<f32>(&onnx::load(&path).unwrap(), &path).unwrap();
+    assert!(stack.spec.reverse && !stack.spec.bidirectional, "{:?}", stack.spec);
+    let case = &cases(FOLDER).into_iter().find(|(n, _)| n == "reverse_initial_h").unwrap().1;
+    let mut compared = 0;
+    for run in case["runs"].as_array().unwrap() {
+        let input = |k: &str| (usizes(&run["inputs"][k]["shape"]), floats(&run["inputs"][k]["data"]));
+        let ((xs, x), (_, lens), (_, h0)) = (input("X"), input("sequence_lens"), input("initial_h"));
+        let lengths: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
+        if lengths.contains(&0) {
+            continue;
+        }
+        let narrow = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+        let (x, h0) = (narrow(&x), narrow(&h0));
+        let mut engine = gru::NativeEngine::new().prepare(&stack.spec, &stack.params, &gru::Plan::inference()).unwrap();
+        let input = gru::SequenceBatch::new(&x, xs[0], xs[1]).with_lengths(&lengths).with_initial_state(&h0);
+        let out = engine.forward(&input).unwrap();
+        let widen = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<_>>();
+        verify::compare("reverse_initial_h", "Y", &widen(&out.y), &floats(&run["outputs"]["Y"]["data"]), 1e-5).unwrap();
+        let yh = floats(&run["outputs"]["Y_h"]["data"]);
+        verify::compare("reverse_initial_h", "Y_h", &widen(&out.h_t), &yh, 1e-5).unwrap();
+        compared += 1;
     }
+    assert!(compared >= 1, "no run of the fixture was compared");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -173,11 +173,12 @@ pub fn describe_spec(spec: &GruSpec) -> String {
     let params = GruParams::<f32>::zeros(spec);
     let h = spec.hidden_size;
     let mut out = format!(
-        "GRU: input {} -> hidden {} x {} direction(s), depth {}, output {:?}\n\
+        "GRU: input {} -> hidden {} x {} direction(s){}, depth {}, output {:?}\n\
          reset gate: {}, state activation: {:?}, gate activation: {:?}, clip: {:?}\n",
         spec.input_size,
         h,
         spec.directions(),
+        if spec.reverse { " (reverse)" } else { "" },
         spec.depth,
         spec.output_mode,
         spec.reset_gate_mode.name(),
@@ -189,7 +190,7 @@ pub fn describe_spec(spec: &GruSpec) -> String {
         let (layer, dir) = (i / spec.directions(), i % spec.directions());
         out += &format!(
             "  layer {layer} {}: W {}x{}, R {}x{}, bias {}\n",
-            if dir == 0 { "forward" } else { "backward" },
+            if spec.sweeps_backward(dir) { "backward" } else { "forward" },
             3 * h,
             b.input_size(),
             3 * h,

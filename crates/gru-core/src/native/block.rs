@@ -23,7 +23,8 @@ use crate::spec::ResetGateMode;
 pub(crate) struct BlockShape<'a, T> {
     pub steps: usize,
     pub lengths: &'a [usize],
-    /// 0: reads steps 0..L; 1: reads L-1 down to 0.
+    /// Time direction: 0 reads steps 0..L; 1 reads L-1 down to 0 (`GruSpec::sweeps_backward`
+    /// of the block's direction).
     pub dir: usize,
     pub mode: ResetGateMode,
     pub act: &'a Activations<T>,

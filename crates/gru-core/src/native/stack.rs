@@ -64,7 +64,8 @@ pub(crate) fn forward<T: Real>(
         let mut layer_out = pool.zeros(steps * batch * out_w);
         for dir in 0..dirs {
             let blk = layer * dirs + dir;
-            let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
+            let time_dir = usize::from(spec.sweeps_backward(dir));
+            let shape = BlockShape { steps, lengths, dir: time_dir, mode: spec.reset_gate_mode, act: &act };
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
             let p = params.block(layer, dir, dirs);
             let units = &packed[blk].units;
@@ -153,7 +154,8 @@ pub(crate) fn backward<T: Real>(
         let layer_input = layer_inputs.pop().expect("one input per layer");
         for dir in 0..dirs {
             let blk = layer * dirs + dir;
-            let shape = BlockShape { steps, lengths, dir, mode: spec.reset_gate_mode, act: &act };
+            let time_dir = usize::from(spec.sweeps_backward(dir));
+            let shape = BlockShape { steps, lengths, dir: time_dir, mode: spec.reset_gate_mode, act: &act };
             let dy_dir = if dirs == 1 { None } else { Some(columns(&d_above, dirs, hid, dir)) };
             let dh_t = grads.dh_t.map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
             let dy_blk = dy_dir.as_deref().unwrap_or(&d_above);

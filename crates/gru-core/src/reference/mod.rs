@@ -23,12 +23,14 @@ pub(crate) struct ReferenceSaved<T> {
     caches: Vec<Vec<Vec<StepCache<T>>>>,
 }
 
-/// Which steps a direction visits, in order, for a sequence of `len` steps.
-fn visit_order(dir: usize, len: usize) -> Box<dyn Iterator<Item = usize>> {
-    if dir == 0 {
-        Box::new(0..len)
-    } else {
+/// Which steps a direction visits, in order, for a sequence of `len` steps: forward
+/// 0..len, backward (the second direction of a bidirectional stack, every block of a
+/// reverse stack: [`GruSpec::sweeps_backward`]) len-1 down to 0.
+fn visit_order(backward: bool, len: usize) -> Box<dyn Iterator<Item = usize>> {
+    if backward {
         Box::new((0..len).rev())
+    } else {
+        Box::new(0..len)
     }
 }
 
@@ -66,7 +68,7 @@ pub(crate) fn forward<T: Real>(
                     None => vec![T::zero(); hid],
                 };
                 let mut caches: Vec<Option<StepCache<T>>> = vec![None; len];
-                for t in visit_order(dir, len) {
+                for t in visit_order(spec.sweeps_backward(dir), len) {
                     let (h_new, cache) = cell::step(p, &act, spec.reset_gate_mode, &layer_in[t], &h);
                     layer_out[t][dir * hid..(dir + 1) * hid].copy_from_slice(&h_new);
                     caches[t] = Some(cache);
@@ -131,7 +133,7 @@ pub(crate) fn backward<T: Real>(
                     Some(d) => d[(block * batch + b) * hid..(block * batch + b + 1) * hid].to_vec(),
                     None => vec![T::zero(); hid],
                 };
-                let order: Vec<usize> = visit_order(dir, len).collect();
+                let order: Vec<usize> = visit_order(spec.sweeps_backward(dir), len).collect();
                 for &t in order.iter().rev() {
                     for (j, v) in dh.iter_mut().enumerate() {
                         *v += d_above[t][dir * hid + j];

@@ -184,6 +184,15 @@ pub fn to_layout<T: Real>(
     if let Some(c) = spec.clip {
         return Err(Error::not_representable(TARGET, "clip", c, "Keras' GRU does not clip its pre-activations"));
     }
+    if spec.reverse {
+        return Err(Error::not_representable(
+            TARGET,
+            "reverse",
+            true,
+            "Keras' go_backwards=True returns the outputs in reversed time order; export a forward GRU of the \
+             reversed sequences",
+        ));
+    }
     let recurrent_activation = match spec.gate_activation {
         GateActivation::Sigmoid => "sigmoid",
         hs if hs == version.hard_sigmoid() => "hard_sigmoid",

@@ -297,6 +297,14 @@ pub fn check_exportable(spec: &GruSpec) -> Result<()> {
     if let Some(c) = spec.clip {
         return Err(Error::not_representable(TARGET, "clip", c, "nn.GRU does not clip its pre-activations"));
     }
+    if spec.reverse {
+        return Err(Error::not_representable(
+            TARGET,
+            "reverse",
+            true,
+            "nn.GRU runs forward, or both ways (bidirectional=True); it has no reverse-only GRU",
+        ));
+    }
     Ok(())
 }
 
@@ -391,6 +399,7 @@ mod tests {
             (base.clone().with_state_activation(StateActivation::Softsign), "state_activation"),
             (base.clone().with_gate_activation(GateActivation::HARD_SIGMOID), "gate_activation"),
             (base.clone().with_clip(Some(3.0)), "clip"),
+            (base.clone().with_reverse(true), "reverse"),
         ];
         for (spec, option) in cases {
             match check_exportable(&spec) {

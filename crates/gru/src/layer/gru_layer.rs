@@ -251,6 +251,11 @@ impl<T: Real> GruLayer<T> {
     pub fn bidirectional(&self) -> bool {
         self.opts.spec.bidirectional
     }
+
+    /// Whether every layer runs backward in time ([`GruSpec::reverse`](gru_core::GruSpec::reverse)).
+    pub fn reverse(&self) -> bool {
+        self.opts.spec.reverse
+    }
     /// `InputWeightsInitializer`.
     pub fn input_weights_initializer(&self) -> &WeightInitializer {
         &self.opts.input_weights_initializer

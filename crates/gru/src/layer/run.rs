@@ -110,12 +110,13 @@ impl<T: Real> GruLayer<T> {
 
     /// Stateful prediction (MATLAB `predictAndUpdateState`): like [`GruLayer::predict`],
     /// then the hidden state becomes each sequence's final state, so that the next call
-    /// continues the sequences. Refused for bidirectional layers.
+    /// continues the sequences. Refused for bidirectional and reverse layers.
     pub fn predict_and_update_state(&mut self, input: &LayerInput<'_, T>) -> Result<LayerOutput<T>> {
-        if self.opts.spec.bidirectional {
+        if self.opts.spec.bidirectional || self.opts.spec.reverse {
+            let which = if self.opts.spec.reverse { "a reverse" } else { "a bidirectional" };
             return Err(Error::Unsupported {
                 operation: "predict_and_update_state".into(),
-                reason: "a bidirectional layer's reverse direction needs the whole sequence".into(),
+                reason: format!("{which} layer's reverse direction needs the whole sequence"),
             });
         }
         if self.opts.has_state_inputs {

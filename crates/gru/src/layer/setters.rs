@@ -42,6 +42,12 @@ macro_rules! gru_option_setters {
             self.spec.bidirectional = yes;
             self
         }
+        /// Every layer runs backward in time, outputs in input order (ONNX `direction =
+        /// "reverse"`; beyond MATLAB's gruLayer). Not with `bidirectional`.
+        pub fn reverse(mut self, yes: bool) -> Self {
+            self.spec.reverse = yes;
+            self
+        }
         /// `InputWeightsInitializer`.
         pub fn input_weights_initializer(mut self, init: $crate::layer::WeightInitializer) -> Self {
             self.input_weights_initializer = init;

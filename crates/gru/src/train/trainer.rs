@@ -141,11 +141,13 @@ impl<T: Real> Trainer<T> {
         if o.output_network == OutputNetwork::BestValidationLoss && validation.is_none() {
             return Err(Error::property("OutputNetwork", "best-validation-loss", "needs validation data"));
         }
-        if matches!(o.sequence_length, SequenceLength::Fixed(_)) && network.gru_layers().any(|g| g.bidirectional()) {
+        if matches!(o.sequence_length, SequenceLength::Fixed(_))
+            && network.gru_layers().any(|g| g.bidirectional() || g.reverse())
+        {
             return Err(Error::property(
                 "SequenceLength",
                 format!("{:?}", o.sequence_length),
-                "splitting sequences (truncated BPTT) has no meaning for bidirectional layers",
+                "splitting sequences (truncated BPTT) has no meaning for bidirectional or reverse layers",
             ));
         }
         if self.state.epoch == 0 && self.state.iteration == 0 {

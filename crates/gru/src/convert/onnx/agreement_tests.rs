@@ -2,8 +2,10 @@
 //! models (built with this crate's protobuf writer, as `onnx.helper` would), one per value
 //! of each GRU attribute: both accept them and give the same outputs (within 1e-6, f32),
 //! or both refuse them with the same error, or the runtime runs what a [`GruSpec`] cannot
-//! hold (a reverse-only
-//! node, directions or layers with different options) and the importer says so ([`Error::NotRepresentable`], naming the option).
+//! hold (directions or layers with different options) and the importer says so
+//! ([`Error::NotRepresentable`], naming the option). The runtime runs a reverse direction
+//! as a forward GRU over each sequence reversed within its length, the importer as a
+//! `reverse` stack of the native engine: their agreement checks one against the other.
 
 use std::path::Path;
 
@@ -65,7 +67,17 @@ fn cases() -> Vec<Case> {
         case("no attributes", vec![], Both),
         case("direction forward", vec![attr_string("direction", "forward")], Both),
         bidir("direction bidirectional", vec![], Both),
-        case("direction reverse", vec![attr_string("direction", "reverse")], RuntimeOnly("direction")),
+        case("direction reverse", vec![attr_string("direction", "reverse")], Both),
+        Case { depth: 2, ..case("two layers reverse, lbr 0", vec![attr_string("direction", "reverse")], Both) },
+        Case {
+            batch_major: true,
+            depth: 2,
+            ..case(
+                "layout 1, two layers reverse, lbr 1",
+                vec![attr_string("direction", "reverse"), attr_int("layout", 1), attr_int("linear_before_reset", 1)],
+                Both,
+            )
+        },
         case("direction sideways", vec![attr_string("direction", "sideways")], Neither("sideways")),
         Case { batch_major: true, ..case("layout 1", vec![attr_int("layout", 1)], Both) },
         Case { batch_major: true, depth: 2, ..bidir("layout 1, two layers", vec![attr_int("layout", 1)], Both) },

@@ -24,7 +24,7 @@
 //! | attribute | read | our spec |
 //! | --- | --- | --- |
 //! | `hidden_size` | equal to R's H (absent: R's) | `hidden_size` |
-//! | `direction` | forward, reverse, bidirectional | `bidirectional` false / true; reverse-only: not representable |
+//! | `direction` | forward, reverse, bidirectional | `bidirectional` false / true; reverse: `reverse` true |
 //! | `layout` | 0 (`X [T, B, I]`), 1 (`X [B, T, I]`) | nothing: an input format, the same weights |
 //! | `linear_before_reset` | 0, 1 | the reset-gate mode (above) |
 //! | `activations` | `[f, g]` per direction, f Sigmoid or HardSigmoid, g Tanh or Softsign (any case) | gate / state activation: one for all directions (different ones: not representable) |
@@ -180,7 +180,11 @@ impl GruAttrs {
             }
             g => g,
         };
-        let direction = if spec.bidirectional { Direction::Bidirectional } else { Direction::Forward };
+        let direction = match (spec.bidirectional, spec.reverse) {
+            (true, _) => Direction::Bidirectional,
+            (false, true) => Direction::Reverse,
+            (false, false) => Direction::Forward,
+        };
         Self {
             hidden_size: Some(spec.hidden_size as i64),
             direction,
@@ -255,17 +259,10 @@ impl GruAttrs {
         self.spec(shape, self.activations[d])
     }
 
-    /// The node as one layer of our stack (`node` names it in errors). A stack has no
-    /// reverse-only layer and one pair of activations: those are [`Error::NotRepresentable`].
+    /// The node as one layer of our stack (`node` names it in errors): forward, reverse
+    /// (`GruSpec::reverse`) or bidirectional. A stack has one pair of activations: different
+    /// ones per direction are [`Error::NotRepresentable`].
     pub(crate) fn layer_spec(&self, shape: &Shape, node: &str) -> Result<GruSpec, Error> {
-        if self.direction == Direction::Reverse {
-            return Err(Error::not_representable(
-                TARGET_IN,
-                "direction",
-                format!("reverse (node {node})"),
-                "a GRU stack runs forward, or both ways; reverse the sequence and import it as forward",
-            ));
-        }
         if self.activations.windows(2).any(|p| p[0] != p[1]) {
             return Err(Error::not_representable(
                 TARGET_IN,
@@ -274,7 +271,10 @@ impl GruAttrs {
                 "both directions of a GRU stack use the same activations",
             ));
         }
-        Ok(self.spec(shape, self.activations[0]).with_bidirectional(self.direction == Direction::Bidirectional))
+        Ok(self
+            .spec(shape, self.activations[0])
+            .with_bidirectional(self.direction == Direction::Bidirectional)
+            .with_reverse(self.direction == Direction::Reverse))
     }
 
     /// Checks that `ours` states what these attributes hold (as ONNX keeps them: clip,

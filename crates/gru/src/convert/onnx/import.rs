@@ -10,8 +10,8 @@
 //!   linear_before_reset = 0 -> before-multiplication, bias = Wb + Rb
 //!   linear_before_reset = 1 -> recurrent-bias-after, bias = [Wb | Rb]
 //! ```
-//! What the runtime runs but a [`GruSpec`] cannot hold is [`Error::NotRepresentable`]: a
-//! reverse-only node, directions with different activations, layers with different
+//! What the runtime runs but a [`GruSpec`] cannot hold is [`Error::NotRepresentable`]:
+//! directions with different activations, layers with different
 //! options, a nonzero constant `initial_h`. Layer k > 0 must read layer k-1's `Y` through
 //! the pass-through ops that turn it into the next layer's X: with layout 0, `[T, dirs, B,
 //! H]` -> `[T, B, dirs·H]` (Transpose perm `[0, 2, 1, 3]` when bidirectional, Reshape,

@@ -13,7 +13,7 @@
 //! | --- | --- |
 //! | `linear_before_reset = 0`, `B = [Wb \| Rb]` | before-multiplication, bias `Wb + Rb` |
 //! | `linear_before_reset = 1` | recurrent-bias-after, bias `[Wb \| Rb]` (after-multiplication when written by us with `Rb = 0`) |
-//! | `direction` forward / bidirectional | `bidirectional` false / true; `reverse` (the runtime runs it) is [`Error::NotRepresentable`] |
+//! | `direction` forward / reverse / bidirectional | `bidirectional` false / true; reverse: `reverse` true |
 //! | `activations` `[Sigmoid\|HardSigmoid(alpha, beta), Tanh\|Softsign]` per direction | gate / state activation; different per direction: [`Error::NotRepresentable`]; others refused |
 //! | `clip` | `clip` |
 //! | `layout` 0 / 1 | the same stack (an input format) |
