@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail, Result};
 use gru::train::History;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -80,6 +82,38 @@ pub fn plot_history(history: &History, title: &str, path: &Path) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     done
+}
+
+/// The title of a training plot: the command, the data set (the training file's name
+/// without extension), the GRU layers and the task, for example
+/// `gru train: GestureShapes_TRAIN · GRU 64, 2 layers, bidirectional · 4 classes`.
+pub fn run_title<T: gru::Real>(command: &str, data: &Path, net: &gru::network::Network<T>) -> String {
+    let set = data.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let grus: Vec<String> = net
+        .gru_layers()
+        .map(|g| {
+            let mut s = format!("GRU {}", g.num_hidden_units());
+            if g.depth() > 1 {
+                s += &format!(", {} layers", g.depth());
+            }
+            if g.bidirectional() {
+                s += ", bidirectional";
+            }
+            if g.reverse() {
+                s += ", reverse";
+            }
+            s
+        })
+        .collect();
+    let task = match net.head() {
+        gru::network::Head::Classification { .. } => format!("{} classes", net.output_width()),
+        gru::network::Head::Regression => format!("regression, {} output(s)", net.output_width()),
+    };
+    [format!("{command}: {set}"), grus.join(" + "), task]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 fn format_of(path: &Path) -> Result<Format> {
@@ -229,24 +263,91 @@ fn draw<DB: DrawingBackend>(
     root.present().map_err(plot_err)
 }
 
+/// Whether a panel's y axis is logarithmic: every value positive and spanning more than
+/// two decades (a loss that falls from 2 to 0.003 is then readable along the whole run).
+fn log_scale(panel: &Panel) -> bool {
+    if panel.fixed_range.is_some() {
+        return false;
+    }
+    let values = panel.training.iter().chain(&panel.validation).map(|&(_, v)| v);
+    let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    min > 0.0 && max.is_finite() && max / min > 100.0
+}
+
+/// The log-scale y range of a panel: the decades around its values.
+fn log_y_range(panel: &Panel) -> (f64, f64) {
+    let values = panel.training.iter().chain(&panel.validation).map(|&(_, v)| v);
+    let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    (10f64.powf(min.log10().floor()), 10f64.powf(max.log10().ceil()))
+}
+
+/// The epoch boundaries drawn: every k-th, k from 1, 2, 5, 10, 20, 50, ... the smallest that
+/// leaves at most [`MAX_EPOCH_LINES`] (a run of 300 epochs gets a line every 20th).
+fn thinned(epoch_starts: &[f64]) -> Vec<f64> {
+    let k = epoch_stride(epoch_starts.len());
+    // Epoch e + 1 starts at epoch_starts[e - 1]: keep the starts of epochs 1 + k, 1 + 2k, ...
+    epoch_starts.iter().enumerate().filter(|(i, _)| (i + 1) % k == 0).map(|(_, &x)| x).collect()
+}
+
+/// k of [`thinned`] for `n` epoch boundaries.
+fn epoch_stride(n: usize) -> usize {
+    let mut k = 1;
+    let steps = [1usize, 2, 5];
+    'outer: for decade in 0.. {
+        for s in steps {
+            k = s * 10usize.pow(decade);
+            if n.div_ceil(k) <= MAX_EPOCH_LINES {
+                break 'outer;
+            }
+        }
+    }
+    k
+}
+
+/// At most this many epoch lines in a panel.
+const MAX_EPOCH_LINES: usize = 20;
+
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
     (x0, x1): (f64, f64),
     epoch_starts: &[f64],
 ) -> Result<()> {
-    let (y0, y1) = y_range(panel);
-    let mut chart = ChartBuilder::on(area)
-        .margin(10)
-        .margin_right(30)
-        .x_label_area_size(45)
-        .y_label_area_size(75)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(plot_err)?;
+    let builder = |area| {
+        let mut b = ChartBuilder::on(area);
+        b.margin(12).margin_right(30).x_label_area_size(45).y_label_area_size(80);
+        b
+    };
+    if log_scale(panel) {
+        let (y0, y1) = log_y_range(panel);
+        let chart = builder(area).build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(plot_err)?;
+        fill_panel(chart, panel, (x0, x1), (y0, y1), epoch_starts, &format!("{} (log scale)", panel.y_desc))
+    } else {
+        let (y0, y1) = y_range(panel);
+        let chart = builder(area).build_cartesian_2d(x0..x1, y0..y1).map_err(plot_err)?;
+        fill_panel(chart, panel, (x0, x1), (y0, y1), epoch_starts, panel.y_desc)
+    }
+}
+
+/// The mesh, the epoch lines, the curves and the legend of one panel, on a linear or a
+/// logarithmic y axis.
+fn fill_panel<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64> + ValueFormatter<f64>>(
+    mut chart: ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    panel: &Panel,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    epoch_starts: &[f64],
+    y_desc: &str,
+) -> Result<()> {
+    let x_desc = match (epoch_starts.len(), epoch_stride(epoch_starts.len())) {
+        (0, _) => "Iteration".to_string(),
+        (_, 1) => "Iteration (vertical lines: epochs)".to_string(),
+        (_, k) => format!("Iteration (vertical lines: every {k} epochs)"),
+    };
     chart
         .configure_mesh()
-        .x_desc("Iteration")
-        .y_desc(panel.y_desc)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format_tick(*y))
         .label_style((FONT, 14))
@@ -257,7 +358,8 @@ fn draw_panel<DB: DrawingBackend>(
         .map_err(plot_err)?;
 
     let epoch_style = BLACK.mix(0.3).stroke_width(1);
-    let inside = epoch_starts.iter().filter(|&&x| x > x0 && x < x1);
+    let lines = thinned(epoch_starts);
+    let inside = lines.iter().filter(|&&x| x > x0 && x < x1);
     chart.draw_series(inside.map(|&x| PathElement::new(vec![(x, y0), (x, y1)], epoch_style))).map_err(plot_err)?;
 
     let training_style = panel.color.stroke_width(1);
@@ -285,8 +387,10 @@ fn draw_panel<DB: DrawingBackend>(
     chart
         .configure_series_labels()
         .position(panel.legend_position.clone())
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
+        .margin(12)
+        .legend_area_size(36)
+        .label_font((FONT, 15))
+        .background_style(WHITE.mix(0.9))
         .border_style(BLACK.mix(0.4))
         .draw()
         .map_err(plot_err)?;
@@ -479,5 +583,36 @@ mod tests {
         assert_eq!(y_range(&panel(&[0.0, 0.0], None)), (0.0, 1.0));
         let (lo, hi) = y_range(&panel(&[-2.0, 2.0], None));
         assert!((lo + 2.2).abs() < 1e-12 && (hi - 2.2).abs() < 1e-12, "{lo} {hi}");
+    }
+
+    #[test]
+    fn loss_spanning_more_than_two_decades_is_log_scale() {
+        let mut h = history(true);
+        assert!(!log_scale(&panels(&h)[0]), "2.1 -> 0.15 spans one decade");
+        for r in &mut h.iterations {
+            r.loss = 3.0 * (-(r.iteration as f64) / 5.0).exp();
+        }
+        let loss = &panels(&h)[0];
+        assert!(log_scale(loss));
+        let (lo, hi) = log_y_range(loss);
+        assert!(lo <= 3.0 * (-10.0f64).exp() && hi >= 3.0 && lo > 0.0, "{lo} {hi}");
+        assert!(!log_scale(&panels(&h)[1]), "accuracy keeps its 0-100 % axis");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.svg");
+        plot_history(&h, "Falling fast", &path).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().contains("Loss (log scale)"));
+    }
+
+    #[test]
+    fn epoch_lines_are_thinned_to_at_most_twenty() {
+        let starts = |n: usize| (1..n).map(|e| e as f64 * 10.0 - 0.5).collect::<Vec<_>>();
+        assert_eq!(thinned(&starts(5)), starts(5));
+        assert_eq!(thinned(&starts(21)).len(), 20);
+        for epochs in [22, 41, 100, 300, 1000, 12345] {
+            let kept = thinned(&starts(epochs));
+            assert!((1..=MAX_EPOCH_LINES).contains(&kept.len()), "{epochs} epochs: {} lines", kept.len());
+        }
+        // 100 epochs: every 5th boundary, at the starts of epochs 6, 11, ...
+        assert_eq!(thinned(&starts(100))[..2], [49.5, 99.5]);
     }
 }

@@ -77,8 +77,9 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     let history = a.out.join("history.csv");
     super::train::write_atomic(&history, report.history.to_csv().as_bytes())?;
     let (png, svg) = (a.out.join("training.png"), a.out.join("training.svg"));
-    crate::plot::plot_history(&report.history, "gru demo: GestureShapes", &png)?;
-    crate::plot::plot_history(&report.history, "gru demo: GestureShapes", &svg)?;
+    let title = crate::plot::run_title("gru demo", &train_path, &net);
+    crate::plot::plot_history(&report.history, &title, &png)?;
+    crate::plot::plot_history(&report.history, &title, &svg)?;
     let out = predict(&mut net, &test.sequences, test.channels, 128)?;
     let pred: Vec<usize> = out.iter().map(|p| argmax_rows(p, net.output_width())[0]).collect();
     let Targets::Classes(truth) = &test.targets else { anyhow::bail!("the demo data are labelled") };

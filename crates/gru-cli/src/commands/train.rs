@@ -242,7 +242,7 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         write_atomic(h, report.history.to_csv().as_bytes())?;
     }
     for p in &a.plot {
-        crate::plot::plot_history(&report.history, "gru train", p)?;
+        crate::plot::plot_history(&report.history, &crate::plot::run_title("gru train", train_path, &net), p)?;
     }
     let eval = match &validation {
         Some(v) => Some(evaluate(&mut net, v, trainer.options.mini_batch_size)?),
