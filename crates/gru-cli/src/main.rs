@@ -22,6 +22,15 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most memory a network or a training run may need, in bytes or with a unit (8G,
+    /// 512M); default: the memory available now. Every size from a flag or a file is checked
+    /// against it before anything is allocated.
+    #[arg(long, global = true, value_parser = parse_budget)]
+    memory_budget: Option<u64>,
+}
+
+fn parse_budget(text: &str) -> Result<u64, String> {
+    gru::memory::MemoryBudget::parse_bytes(text).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -45,7 +54,9 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    gru::memory::MemoryBudget::set_process_default(cli.memory_budget);
+    match cli.command {
         Command::Demo(a) => commands::demo::run(&a),
         Command::Train(a) => commands::train::run(&a),
         Command::Eval(a) => commands::eval::run(&a),

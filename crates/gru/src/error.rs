@@ -64,6 +64,24 @@ pub enum Error {
          (tolerance {tolerance}·(1 + |ref|))"
     )]
     VerifyMismatch { reference: String, tensor: String, index: usize, ours: f64, theirs: f64, tolerance: f64 },
+
+    /// A size that implies more memory than the budget (see [`crate::memory`]): names the
+    /// field, its value, the bytes it implies for `purpose` (saturated at `u64::MAX`) and the
+    /// budget and where it comes from.
+    #[error(
+        "{field} = {value} needs {bytes} bytes ({}) for {purpose}, more than the memory budget of {budget} bytes \
+         ({}, {origin}); lower the size, or raise the budget if the memory is there (gru --memory-budget)",
+        crate::memory::human_bytes(u128::from(*bytes)),
+        crate::memory::human_bytes(u128::from(*budget))
+    )]
+    MemoryBudget {
+        field: String,
+        value: String,
+        purpose: String,
+        bytes: u64,
+        budget: u64,
+        origin: crate::memory::BudgetSource,
+    },
 }
 
 /// Result alias of this crate.

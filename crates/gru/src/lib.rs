@@ -31,6 +31,7 @@ pub mod error;
 pub mod io;
 pub mod korali;
 pub mod layer;
+pub mod memory;
 pub mod network;
 pub mod optim;
 pub mod train;

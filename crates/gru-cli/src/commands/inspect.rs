@@ -9,7 +9,7 @@ use gru::convert::{self, onnx, torch, Format, Options};
 use gru::io::{model_json, SafetensorsFile};
 use gru::korali::KoraliNetwork;
 use gru::network::LayerSpec;
-use gru::{GruParams, GruSpec, Network, Real};
+use gru::{GruSpec, Network, Real};
 
 use super::{load_model, AnyNetwork};
 
@@ -168,9 +168,9 @@ fn inspect_onnx(path: &std::path::Path) -> Result<String> {
     Ok(s)
 }
 
-/// Options, per-block shapes and the parameter count of a GRU stack.
+/// Options, per-block shapes and the parameter count of a GRU stack, from the spec alone
+/// (nothing is allocated: a spec of 10⁹ hidden units is described, not built).
 pub fn describe_spec(spec: &GruSpec) -> String {
-    let params = GruParams::<f32>::zeros(spec);
     let h = spec.hidden_size;
     let mut out = format!(
         "GRU: input {} -> hidden {} x {} direction(s){}, depth {}, output {:?}\n\
@@ -186,19 +186,27 @@ pub fn describe_spec(spec: &GruSpec) -> String {
         spec.gate_activation,
         spec.clip,
     );
-    for (i, b) in params.blocks().iter().enumerate() {
+    const SHOWN: usize = 16;
+    let blocks = spec.num_blocks();
+    for i in 0..blocks.min(SHOWN) {
         let (layer, dir) = (i / spec.directions(), i % spec.directions());
         out += &format!(
             "  layer {layer} {}: W {}x{}, R {}x{}, bias {}\n",
             if spec.sweeps_backward(dir) { "backward" } else { "forward" },
-            3 * h,
-            b.input_size(),
-            3 * h,
+            3 * h as u128,
+            spec.layer_input_size(layer),
+            3 * h as u128,
             h,
-            b.bias().len()
+            spec.reset_gate_mode.bias_len_checked(h).map_or("overflow".into(), |n| n.to_string())
         );
     }
-    out + &format!("parameters: {}\n", params.num_params())
+    if blocks > SHOWN {
+        out += &format!("  ... {} more blocks of the same shape\n", blocks - SHOWN);
+    }
+    match spec.parameter_count() {
+        Some(n) => out + &format!("parameters: {n} ({} as f32)\n", gru::memory::human_bytes(4 * n as u128)),
+        None => out + "parameters: more than this machine can count\n",
+    }
 }
 
 /// The layers, GRU stacks, normalization and classes of a network.

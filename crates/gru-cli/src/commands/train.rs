@@ -210,7 +210,10 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
                 Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
                 None => default_network(&data, a)?,
             };
-            let mut net = Network::<T>::new(specs, o.seed)?;
+            let mut net = Network::<T>::new(specs, o.seed).with_context(|| match &a.network {
+                Some(p) => format!("the network of {}", p.display()),
+                None => format!("the default network (--hidden {}, --depth {})", a.hidden, a.depth),
+            })?;
             if matches!(data.targets, Targets::Classes(_) | Targets::ClassSequences(_)) {
                 net.set_class_names(data.class_names.clone())?;
             }

@@ -24,6 +24,7 @@ use super::KoraliLayer;
 use crate::data::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
 use crate::layer::init::korali_xavier;
+use crate::memory::{MemoryBudget, NetworkSize};
 use crate::network::{
     activation, fully_connected, regression, sequence_input, softmax, Elementwise, GruLayerSpec, LayerSpec,
     LossTargets, Network, Node, OutputTransform, Reduction, Transformation,
@@ -96,10 +97,40 @@ impl KoraliExperiment {
         Ok(specs)
     }
 
+    /// Refuses an experiment whose network, or whose training (parameters, gradients,
+    /// optimizer state, the activations of a batch of "Training Batch Size" sequences of "Max
+    /// Timesteps"), exceeds [`MemoryBudget::current`], before anything is allocated; the
+    /// error names the Korali key (`["Solver"]["Neural Network"]["Hidden Layers"][0]["Output
+    /// Channels"]`, `["Problem"]["Training Batch Size"]`, ...).
+    pub fn check_memory<T: Real>(&self) -> Result<()> {
+        let specs = self.layer_specs()?;
+        let size = NetworkSize::of(&specs);
+        let (p, s) = (&self.problem, &self.solver);
+        let hidden = s.network.layers.len();
+        let list = s.network.layer_list.key();
+        // specs: the input, the hidden layers, the linear layer to the solution size, ...
+        let name = |i: usize, field: &str| match (i, field) {
+            (0, _) => "[\"Problem\"][\"Input\"][\"Size\"]".to_string(),
+            (i, f) if i <= hidden => {
+                let key = if f == "depth" { "Depth" } else { "Output Channels" };
+                format!("[\"Solver\"][\"Neural Network\"][\"{list}\"][{}][\"{key}\"]", i - 1)
+            }
+            _ => "[\"Problem\"][\"Solution\"][\"Size\"]".to_string(),
+        };
+        let budget = MemoryBudget::current();
+        let bytes = std::mem::size_of::<T>();
+        size.check_params(bytes, &budget, &name)?;
+        let batch = p.training_batch_size.min(p.input.len());
+        let steps = p.input.iter().map(Vec::len).max().unwrap_or(0);
+        let states = crate::optim::Method::from(s.optimizer).state_names().len();
+        size.check_training(bytes, batch, steps, states, &budget, "[\"Problem\"][\"Training Batch Size\"]", &name)
+    }
+
     /// The network with Korali's initial weights: every weight of a GRU or linear layer
     /// `s · sqrt(6 / (in + out)) · U(min, max)` (s: the layer's "Weight Scaling", or
     /// "Output Weights Scaling" for the final linear layer), biases 0, from "Random Seed".
     pub fn build_network<T: Real>(&self) -> Result<Network<T>> {
+        self.check_memory::<T>()?;
         let mut net = Network::<T>::new(self.layer_specs()?, self.random_seed)?;
         let u = &self.solver.network.uniform_generator;
         let mut rng = ChaCha8Rng::seed_from_u64(self.random_seed);
@@ -140,7 +171,9 @@ impl KoraliExperiment {
         SequenceDataset::new(seqs, p.input_size, Targets::Responses(p.solution.clone()))
     }
 
-    /// Trains as Korali does; `progress` is called after every generation.
+    /// Trains as Korali does; `progress` is called after every generation. Errors also:
+    /// [`Error::MemoryBudget`] (see [`KoraliExperiment::check_memory`]) before anything is
+    /// allocated.
     pub fn train<T: Real>(
         &self,
         progress: &mut dyn FnMut(&GenerationReport),

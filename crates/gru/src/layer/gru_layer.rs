@@ -114,6 +114,7 @@ impl<T: Real> GruLayer<T> {
     pub(super) fn initialize(&mut self, input_size: usize) -> Result<()> {
         let spec = GruSpec { input_size, ..self.opts.spec.clone() };
         validate_spec(&spec, input_size)?;
+        check_memory::<T>(&spec, self.opts.learnable_initial_state)?;
         let (h, dirs) = (spec.hidden_size, spec.directions());
         let mut rng = ChaCha8Rng::seed_from_u64(self.opts.seed);
         let mut blocks = Vec::with_capacity(spec.num_blocks());
@@ -422,6 +423,20 @@ fn validate_spec(spec: &GruSpec, input_size: usize) -> Result<()> {
         },
         other => other.into(),
     })
+}
+
+/// Refuses weights beyond the memory budget ([`crate::memory`]) before they are drawn; the
+/// error names the property (`NumHiddenUnits`, `InputSize`, `depth`) and its value.
+fn check_memory<T: Real>(spec: &GruSpec, learnable_initial_state: bool) -> Result<()> {
+    use crate::network::{sequence_input, GruLayerSpec, LayerSpec};
+    let gru = GruLayerSpec { learnable_initial_state, ..GruLayerSpec::new(spec.clone()) };
+    let size = crate::memory::NetworkSize::of(&[sequence_input(spec.input_size), LayerSpec::from(gru)]);
+    let name = |_: usize, field: &str| match field {
+        "num_hidden_units" => "NumHiddenUnits".to_string(),
+        "input_size" => "InputSize".to_string(),
+        other => other.to_string(),
+    };
+    size.check_params(std::mem::size_of::<T>(), &crate::memory::MemoryBudget::current(), &name)
 }
 
 /// MATLAB's `gruLayer` property of a [`GruSpec`] field, where it has one under another name.

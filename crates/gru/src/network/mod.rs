@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::SequenceDataset;
 use crate::error::{Error, Result};
 use crate::layer::{BiasInitializer, GruLayer, WeightInitializer};
+use crate::memory::{MemoryBudget, NetworkSize};
 
 pub use dense::{softmax as softmax_rows, Dense};
 pub use elementwise::{Elementwise, OutputTransform, Transformation};
@@ -88,6 +89,9 @@ impl<T: Real> Network<T> {
         if input_size == 0 {
             return Err(Error::config("layers[0].input_size", 0, "must be at least 1"));
         }
+        // Every size against the memory budget before anything is allocated.
+        let name = |i: usize, field: &str| format!("layers[{i}].{field}");
+        NetworkSize::of(&specs).check_params(std::mem::size_of::<T>(), &MemoryBudget::current(), &name)?;
         let mut nodes = vec![Node::Input { size: input_size, normalization, stats: None }];
         let (mut width, mut sequence) = (input_size, true);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

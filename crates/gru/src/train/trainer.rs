@@ -20,6 +20,7 @@ use super::options::{OutputNetwork, TrainingOptions};
 use super::step::{train_step, Clipping, StepBatch, StepLoss, StepOptions};
 use crate::data::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
+use crate::memory::{MemoryBudget, NetworkSize};
 use crate::network::{Head, Network, Reduction};
 use crate::optim::OptimizerState;
 
@@ -126,6 +127,10 @@ impl<T: Real> Trainer<T> {
 
     /// Trains until `max_epochs`, early stopping or the end of the data; `progress` is
     /// called after every iteration, validation and epoch.
+    ///
+    /// Errors also: [`Error::MemoryBudget`] before the first step when the parameters,
+    /// gradients, optimizer state and a batch's activations exceed
+    /// [`MemoryBudget::current`].
     pub fn fit(
         &mut self,
         network: &mut Network<T>,
@@ -150,6 +155,7 @@ impl<T: Real> Trainer<T> {
                 "splitting sequences (truncated BPTT) has no meaning for bidirectional or reverse layers",
             ));
         }
+        self.check_memory(network, train)?;
         if self.state.epoch == 0 && self.state.iteration == 0 {
             network.fit_normalization(train)?;
         }
@@ -244,6 +250,29 @@ impl<T: Real> Trainer<T> {
             stopped_early: self.state.stopped_early,
             final_validation: last_validation,
         })
+    }
+
+    /// Refuses a run whose parameters, gradients, optimizer state and activations of the
+    /// largest batch ([`NetworkSize::training_bytes`]) exceed [`MemoryBudget::current`].
+    fn check_memory(&self, network: &Network<T>, train: &SequenceDataset<T>) -> Result<()> {
+        let o = &self.options;
+        let longest = train.sequences.iter().map(|s| s.len() / train.channels.max(1)).max().unwrap_or(0);
+        let steps = match o.sequence_length {
+            SequenceLength::Fixed(n) => n.min(longest),
+            _ => longest,
+        };
+        let batch = o.mini_batch_size.min(train.len());
+        let states = self.state.optimizer.method().state_names().len();
+        let name = |i: usize, field: &str| format!("layers[{i}].{field}");
+        NetworkSize::of(network.specs()).check_training(
+            std::mem::size_of::<T>(),
+            batch,
+            steps,
+            states,
+            &MemoryBudget::current(),
+            "MiniBatchSize",
+            &name,
+        )
     }
 
     fn validate(
