@@ -1,5 +1,5 @@
-//! Training runs that stop safely, run as a user runs the binary: absurd sizes are errors
-//! naming the field, not aborts.
+//! Training runs that stop safely, run as a user runs the binary: a diverging run saves
+//! nothing and fails; absurd sizes are errors naming the field, not aborts.
 
 mod common;
 
@@ -22,6 +22,73 @@ fn ramps(path: &Path, n: usize) {
 fn fails(out: &std::process::Output) -> String {
     assert_eq!(out.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn a_diverging_run_fails_naming_epoch_iteration_and_layer_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = (dir.path().join("d.ts"), dir.path().join("m.safetensors"));
+    ramps(&data, 32);
+    for dtype in ["f32", "f64"] {
+        let out = gru(&[
+            "train",
+            "--train",
+            data.to_str().unwrap(),
+            "--hidden",
+            "8",
+            "--epochs",
+            "5",
+            "--solver",
+            "sgdm",
+            "--learn-rate",
+            "1e300",
+            "--dtype",
+            dtype,
+            "--out",
+            model.to_str().unwrap(),
+            "--quiet",
+        ]);
+        let err = fails(&out);
+        assert!(err.contains("training diverged in epoch ") && err.contains(", iteration "), "{dtype}: {err}");
+        assert!(err.contains("lower the learn rate") && err.contains("--gradient-threshold"), "{dtype}: {err}");
+        assert!(!model.exists(), "{dtype}: a diverged run saved its model");
+    }
+}
+
+#[test]
+fn an_f64_run_whose_trained_loss_is_infinite_saves_nothing() {
+    // Responses of the size of 100: at learn rate 1e31 the f64 weights stay finite through
+    // every step, and the loss of the last update overflows.
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = (dir.path().join("r.ts"), dir.path().join("m.safetensors"));
+    let mut text = String::from("@problemName R\n@univariate true\n@targetlabel true\n@classLabel false\n@data\n");
+    for i in 0..64 {
+        let xs: Vec<f64> = (0..8).map(|t| (((i * 8 + t) * 7919) % 200) as f64 / 100.0 - 1.0).collect();
+        let s: Vec<String> = xs.iter().map(|x| format!("{x}")).collect();
+        text += &format!("{}:{}\n", s.join(","), 100.0 * xs.iter().sum::<f64>());
+    }
+    std::fs::write(&data, text).unwrap();
+    let out = gru(&[
+        "train",
+        "--train",
+        data.to_str().unwrap(),
+        "--hidden",
+        "8",
+        "--epochs",
+        "5",
+        "--solver",
+        "sgdm",
+        "--learn-rate",
+        "1e31",
+        "--dtype",
+        "f64",
+        "--out",
+        model.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let err = fails(&out);
+    assert!(err.contains("training diverged in epoch ") && err.contains(" is inf"), "{err}");
+    assert!(!model.exists(), "a run with an infinite loss saved its model");
 }
 
 #[test]

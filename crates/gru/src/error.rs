@@ -82,6 +82,13 @@ pub enum Error {
         budget: u64,
         origin: crate::memory::BudgetSource,
     },
+
+    /// Training diverged: a non-finite loss, gradient or parameter (`quantity`) at
+    /// `location` (the first parameter segment with a non-finite value, or the loss), in
+    /// `epoch` (a Korali experiment: the generation) at `iteration` (1-based); `hint` says
+    /// what to change.
+    #[error("training diverged in epoch {epoch}, iteration {iteration}: {quantity} of {location} is {value}; {hint}")]
+    Diverged { epoch: usize, iteration: usize, quantity: String, location: String, value: f64, hint: String },
 }
 
 /// Result alias of this crate.
@@ -115,6 +122,30 @@ impl Error {
             option: option.into(),
             value: value.to_string(),
             reason: reason.into(),
+        }
+    }
+
+    /// A [`Error::Diverged`] of one training step; the training loop fills in the epoch, the
+    /// iteration and the hint ([`Error::in_iteration`]).
+    pub(crate) fn diverged(quantity: &str, location: impl Into<String>, value: f64) -> Self {
+        Error::Diverged {
+            epoch: 0,
+            iteration: 0,
+            quantity: quantity.into(),
+            location: location.into(),
+            value,
+            hint: String::new(),
+        }
+    }
+
+    /// A [`Error::Diverged`] of one training step placed in its run: `epoch` and `iteration`
+    /// (1-based) and what to change (`hint`); any other error unchanged.
+    pub(crate) fn in_iteration(self, epoch: usize, iteration: usize, hint: &str) -> Self {
+        match self {
+            Error::Diverged { quantity, location, value, .. } => {
+                Error::Diverged { epoch, iteration, quantity, location, value, hint: hint.into() }
+            }
+            other => other,
         }
     }
 

@@ -238,8 +238,25 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         .output("checkpoint_path", trainer.options.checkpoint_path.as_deref())
         .check()?;
     let mut reporter = Reporter::new(a.quiet);
+    // A diverged run (or any other error) saves nothing and exits non-zero.
     let report = trainer.fit(&mut net, &data, validation.as_ref(), &mut |p| reporter.report(p))?;
     reporter.finish();
+    // The trained network's loss, before it is saved: a last update that overflowed the loss
+    // (finite weights, `inf` loss) is a divergence too, and saves nothing.
+    let train_eval = evaluate(&mut net, &data, trainer.options.mini_batch_size)?;
+    if !train_eval.loss.is_finite() {
+        return Err(gru::Error::Diverged {
+            epoch: report.epochs,
+            iteration: report.iterations,
+            quantity: "the loss on the training data".into(),
+            location: "the network after its last update".into(),
+            value: train_eval.loss,
+            hint: "lower the learn rate (--learn-rate) or set a gradient threshold (--gradient-threshold); \
+                   no model was saved"
+                .into(),
+        }
+        .into());
+    }
     net.save(&a.out).with_context(|| format!("saving {}", a.out.display()))?;
     if let Some(h) = &a.history {
         write_atomic(h, report.history.to_csv().as_bytes())?;
@@ -251,7 +268,6 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         Some(v) => Some(evaluate(&mut net, v, trainer.options.mini_batch_size)?),
         None => None,
     };
-    let train_eval = evaluate(&mut net, &data, trainer.options.mini_batch_size)?;
     println!(
         "trained {} epochs, {} iterations{}; model saved to {}",
         report.epochs,

@@ -46,6 +46,10 @@ pub struct GenerationReport {
     pub elapsed: Duration,
 }
 
+/// What to change when an experiment diverges (see [`Error::Diverged`]).
+const DIVERGENCE_HINT: &str = "lower [\"Solver\"][\"Learning Rate\"] (here the epoch is the generation, \
+    the iteration the optimizer step)";
+
 fn activation_spec(function: &str, alpha: f64, beta: f64) -> Result<LayerSpec> {
     Ok(if function == "Softmax" { softmax() } else { activation(Elementwise::from_korali(function, alpha, beta)?) })
 }
@@ -173,7 +177,8 @@ impl KoraliExperiment {
 
     /// Trains as Korali does; `progress` is called after every generation. Errors also:
     /// [`Error::MemoryBudget`] (see [`KoraliExperiment::check_memory`]) before anything is
-    /// allocated.
+    /// allocated, and [`Error::Diverged`] when a step's loss, gradient or updated parameter is
+    /// not finite (its `epoch` the generation, its `iteration` the step).
     pub fn train<T: Real>(
         &self,
         progress: &mut dyn FnMut(&GenerationReport),
@@ -203,7 +208,9 @@ impl KoraliExperiment {
                     }
                     queue.pop().unwrap_or_default()
                 };
-                loss = self.step(&mut net, &mut opt, &data, &batch)?;
+                loss = self
+                    .step(&mut net, &mut opt, &data, &batch)
+                    .map_err(|e| e.in_iteration(generation, step + 1, DIVERGENCE_HINT))?;
                 step += 1;
             }
             let r = GenerationReport { generation, steps: step, loss, elapsed: started.elapsed() };

@@ -138,7 +138,8 @@ impl<T: Real> Network<T> {
     }
 
     /// Gradients of every learnable value (the order of [`Network::params_flat`]) from
-    /// dL/d(output) of a training pass.
+    /// dL/d(output) of a training pass. A non-finite gradient reaching a GRU layer is an
+    /// [`Error::Diverged`] naming the layer.
     pub fn backward(&mut self, pass: Pass<T>, d_output: &[T]) -> Result<Vec<T>> {
         if !pass.training {
             return Err(Error::data("pass", "inference", "backward needs a training pass"));
@@ -157,6 +158,10 @@ impl<T: Real> Network<T> {
         for (i, (node, cache)) in self.nodes.iter_mut().zip(pass.caches).enumerate().rev() {
             match (node, cache) {
                 (Node::Gru(g), Cache::Gru(saved)) => {
+                    if let Some(v) = grad.iter().find(|v| !v.is_finite()) {
+                        let location = format!("the output of layers[{}] (GRU)", self.layer_of_node(i));
+                        return Err(Error::diverged("the gradient", location, v.widen()));
+                    }
                     let g_out = g.backward(saved, &grad, None)?;
                     let mut flat = g_out.params.to_flat();
                     flat.extend(g_out.initial_state.unwrap_or_default());

@@ -36,3 +36,79 @@ impl Segment {
         (end <= num_params).then_some(self.start..end)
     }
 }
+
+impl<T: gru_core::Real> super::Network<T> {
+    /// Per node: the index of its layer in [`Network::specs`](super::Network::specs) and, in a
+    /// GRU split by dropout between its stacked layers (`depth` GRU nodes with dropout nodes
+    /// between them, see `build_gru`), the stacked layer it starts at.
+    fn node_owners(&self) -> Vec<(usize, usize)> {
+        let mut owners = Vec::new();
+        for (i, spec) in self.specs().iter().enumerate() {
+            let nodes = match spec {
+                super::LayerSpec::Gru(g) if g.dropout > 0.0 && g.spec.depth > 1 => 2 * g.spec.depth - 1,
+                _ => 1,
+            };
+            owners.extend((0..nodes).map(|k| (i, k / 2)));
+        }
+        owners
+    }
+
+    /// The index in [`Network::specs`](super::Network::specs) of the layer node `node` belongs to.
+    pub(crate) fn layer_of_node(&self, node: usize) -> usize {
+        self.node_owners().get(node).map_or(node, |o| o.0)
+    }
+
+    /// Where the flat parameter `index` ([`Network::params_flat`](super::Network::params_flat)
+    /// order) lives, for messages: `layers[1] (GRU, stack layer 0 forward): recurrent weights R,
+    /// gate z`, `layers[2] (fully connected): bias b`. `None` past the end.
+    pub fn parameter_name(&self, index: usize) -> Option<String> {
+        const GATES: [&str; 3] = ["r", "z", "n"];
+        let owners = self.node_owners();
+        let mut at = 0usize;
+        for (node, &(layer, split)) in self.nodes.iter().zip(&owners) {
+            match node {
+                super::Node::Gru(g) => {
+                    let dirs = if g.bidirectional() { 2 } else { 1 };
+                    for (k, b) in g.params().map(|p| p.blocks()).unwrap_or_default().iter().enumerate() {
+                        let h = b.hidden_size();
+                        let stack = format!(
+                            "layers[{layer}] (GRU, stack layer {} {})",
+                            split + k / dirs,
+                            if k % dirs == 0 { "forward" } else { "backward" }
+                        );
+                        let three_h = 3 * h;
+                        for (what, len, cols) in [
+                            ("input weights W", b.w().len(), b.input_size()),
+                            ("recurrent weights R", b.r().len(), h),
+                            ("bias", b.bias().len(), 1),
+                        ] {
+                            if index < at + len {
+                                let row = (index - at) / cols.max(1);
+                                let gate = GATES[(row % three_h) / h.max(1)];
+                                let part = if row >= three_h { " (recurrent part)" } else { "" };
+                                return Some(format!("{stack}: {what}{part}, gate {gate}"));
+                            }
+                            at += len;
+                        }
+                    }
+                    if let Some(s) = g.initial_state() {
+                        if index < at + s.len() {
+                            return Some(format!("layers[{layer}] (GRU): learnable initial state"));
+                        }
+                        at += s.len();
+                    }
+                }
+                super::Node::Dense(d) => {
+                    for (what, len) in [("weights W", d.w.len()), ("bias b", d.b.len())] {
+                        if index < at + len {
+                            return Some(format!("layers[{layer}] (fully connected): {what}"));
+                        }
+                        at += len;
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}

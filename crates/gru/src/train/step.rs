@@ -85,7 +85,9 @@ pub struct StepReport<T> {
 /// One training step of `network` on `batch`: forward (dropout from `rng`), `loss`, backward,
 /// then `options`' clipping and L2 and one `optimizer` step with `options.learn_rate`; the
 /// network's parameters are updated in place. Errors: the network's (shapes, targets), the
-/// optimizer's; on an error from the optimizer the parameters are unchanged.
+/// optimizer's, and [`Error::Diverged`] for a non-finite loss, gradient or updated parameter
+/// (naming the first parameter's layer and tensor); on an error from the optimizer or a
+/// divergence the parameters are unchanged.
 pub fn train_step<T: Real>(
     network: &mut Network<T>,
     optimizer: &mut dyn Optimizer<T>,
@@ -95,6 +97,9 @@ pub fn train_step<T: Real>(
     rng: &mut ChaCha8Rng,
 ) -> Result<StepReport<T>> {
     let mut pass = network.forward(batch.x, batch.steps, batch.lengths, batch.initial_states, Some(rng))?;
+    if let Some(v) = pass.output.iter().find(|v| !v.is_finite()) {
+        return Err(Error::diverged("the output", "the network's output layer", v.widen()));
+    }
     let final_states = std::mem::take(&mut pass.final_states);
     let (stats, d_output) = match loss {
         StepLoss::Output { targets, reduction } => network.loss(&pass, targets, *reduction)?,
@@ -103,7 +108,15 @@ pub fn train_step<T: Real>(
     if stats.count == 0 {
         return Ok(StepReport { stats, final_states, updated: false });
     }
+    if !stats.loss.is_finite() {
+        return Err(Error::diverged("the loss", "the network's output", stats.loss));
+    }
+    if let Some(v) = d_output.iter().find(|v| !v.is_finite()) {
+        return Err(Error::diverged("the loss gradient", "the network's output layer", v.widen()));
+    }
+    // A gradient that overflows on its way back through the layers is named by backward.
     let mut grads = network.backward(pass, &d_output)?;
+    check_finite(network, &grads, "the gradient")?;
     if let Some(c) = options.clipping {
         clip_gradients(&mut grads, c.segments, c.method, c.threshold);
     }
@@ -115,8 +128,21 @@ pub fn train_step<T: Real>(
         }
     }
     optimizer.step(&mut params, &grads, options.learn_rate)?;
+    check_finite(network, &params, "the updated value")?;
     network.set_params_flat(&params)?;
     Ok(StepReport { stats, final_states, updated: true })
+}
+
+/// Refuses a non-finite value of `values` (gradients or parameters, the order of
+/// [`Network::params_flat`]): the error names the first one's layer and tensor.
+fn check_finite<T: Real>(network: &Network<T>, values: &[T], quantity: &str) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => {
+            let location = network.parameter_name(i).unwrap_or_else(|| format!("parameter {i}"));
+            Err(Error::diverged(quantity, location, values[i].widen()))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Korali's "Direct Gradient" for an output `y: [B, K]` of `len` values: `∂L/∂y = −g` and

@@ -68,6 +68,10 @@ pub struct Trainer<T: Real> {
     pub state: TrainState<T>,
 }
 
+/// What to change when training diverges (see [`Error::Diverged`]).
+const DIVERGENCE_HINT: &str = "lower the learn rate (InitialLearnRate, gru train --learn-rate) \
+    or set a gradient threshold (GradientThreshold, gru train --gradient-threshold)";
+
 fn dropout_rng(seed: u64, iteration: usize) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_D20F_0000_0000);
     rng.set_stream(iteration as u64);
@@ -130,7 +134,9 @@ impl<T: Real> Trainer<T> {
     ///
     /// Errors also: [`Error::MemoryBudget`] before the first step when the parameters,
     /// gradients, optimizer state and a batch's activations exceed
-    /// [`MemoryBudget::current`].
+    /// [`MemoryBudget::current`]; [`Error::Diverged`] when a step's loss, gradient or updated
+    /// parameter is not finite (naming the epoch, the iteration and the layer; the network
+    /// keeps the parameters of the step before).
     pub fn fit(
         &mut self,
         network: &mut Network<T>,
@@ -192,7 +198,8 @@ impl<T: Real> Trainer<T> {
                         batch_targets(&train.targets, &idx, &chunk.offsets, &chunk.lengths, &chunk.ends, width);
                     let loss = StepLoss::Output { targets, reduction: Reduction::Mean };
                     let mut rng = dropout_rng(o.seed, self.state.iteration + 1);
-                    let step = train_step(network, &mut self.state.optimizer, &batch, &loss, &step_options, &mut rng)?;
+                    let step = train_step(network, &mut self.state.optimizer, &batch, &loss, &step_options, &mut rng)
+                        .map_err(|e| e.in_iteration(epoch + 1, self.state.iteration + 1, DIVERGENCE_HINT))?;
                     carried.keep(&chunk, &step.final_states);
                     if !step.updated {
                         continue; // an early chunk of sequence-to-one targets: no loss here
