@@ -14,6 +14,9 @@ mod commands;
 mod paths;
 mod plot;
 mod progress;
+mod signals;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -53,8 +56,25 @@ enum Command {
     Bench(commands::bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Exits with 1 on an error (printed as anyhow's `main` does), with 128 + the signal when a
+/// command was stopped by SIGINT or SIGTERM (see `signals.rs`).
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<signals::Interrupted>() {
+            Some(i) => {
+                eprintln!("{e}");
+                ExitCode::from(i.exit_code())
+            }
+            None => {
+                eprintln!("Error: {e:?}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     gru::memory::MemoryBudget::set_process_default(cli.memory_budget);
     match cli.command {
         Command::Demo(a) => commands::demo::run(&a),

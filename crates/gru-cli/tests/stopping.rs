@@ -1,9 +1,12 @@
-//! Training runs that stop safely, run as a user runs the binary: a diverging run saves
-//! nothing and fails; absurd sizes are errors naming the field, not aborts.
+//! Training runs that stop safely, run as a user runs the binary: Ctrl-C (SIGINT) and SIGTERM
+//! stop at a safe point, write the checkpoint and the history and exit 130 / 143; a diverging
+//! run saves nothing and fails; absurd sizes are errors naming the field, not aborts.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use common::{gru, ok, root};
 
@@ -22,6 +25,123 @@ fn ramps(path: &Path, n: usize) {
 fn fails(out: &std::process::Output) -> String {
     assert_eq!(out.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Files of `dir` whose name holds `.tmp` (what an interrupted atomic write would leave).
+fn temporaries(dir: &Path) -> Vec<String> {
+    let names = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string());
+    names.filter(|n| n.contains(".tmp")).collect()
+}
+
+/// Runs `gru args`, sends `signal` (`INT`, `TERM`) once a stdout line contains `after`,
+/// and returns the exit code and the whole stdout and stderr.
+#[cfg(unix)]
+fn signalled(args: &[&str], after: &str, signal: &str) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gru"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        stdout += &line;
+        stdout += "\n";
+        if line.contains(after) {
+            let status = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+            assert!(status.success());
+            break;
+        }
+    }
+    for line in lines {
+        stdout += &line.unwrap();
+        stdout += "\n";
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_at_a_safe_point_writes_checkpoint_and_history_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ckpt, history, model) = (
+        dir.path().join("d.ts"),
+        dir.path().join("ckpt.safetensors"),
+        dir.path().join("h.csv"),
+        dir.path().join("m.safetensors"),
+    );
+    ramps(&data, 64);
+    let (d, c, h, m) =
+        (data.to_str().unwrap(), ckpt.to_str().unwrap(), history.to_str().unwrap(), model.to_str().unwrap());
+    let args = [
+        "train",
+        "--train",
+        d,
+        "--hidden",
+        "8",
+        "--epochs",
+        "100000",
+        "--batch-size",
+        "4",
+        "--checkpoint",
+        c,
+        "--history",
+        h,
+        "--out",
+        m,
+    ];
+    let (code, stdout, stderr) = signalled(&args, "epoch", "INT");
+    assert_eq!(code, Some(130), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("stopped by SIGINT in epoch "), "{stdout}");
+    assert!(last.contains(&format!("checkpoint saved to {c} (continue with --resume {c})")), "{last}");
+    assert!(last.contains(&format!("history saved to {h}")) && last.contains("no model written"), "{last}");
+    assert!(!model.exists(), "an interrupted run wrote the model");
+    assert!(temporaries(dir.path()).is_empty(), "stray temporaries: {:?}", temporaries(dir.path()));
+
+    // The checkpoint is where the run stopped; the history holds every iteration before.
+    let (_, trainer) = gru::train::load_training_checkpoint::<f32>(&ckpt).unwrap();
+    let (epoch, iteration) = (trainer.state.epoch, trainer.state.iteration);
+    assert!(last.contains(&format!("after iteration {iteration}")), "{last} vs iteration {iteration}");
+    assert!(iteration >= 16, "stopped before the first epoch ended: {iteration}");
+    let csv = std::fs::read_to_string(&history).unwrap();
+    assert_eq!(csv.lines().count(), iteration + 1, "{csv}");
+    // It resumes: one more epoch, then the model.
+    let more = (epoch + 1).to_string();
+    ok(&gru(&["train", "--train", d, "--resume", c, "--epochs", &more, "--out", m, "--quiet"]));
+    assert!(model.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_same_way_and_exits_143() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = (dir.path().join("d.ts"), dir.path().join("m.safetensors"));
+    ramps(&data, 64);
+    let args = [
+        "train",
+        "--train",
+        data.to_str().unwrap(),
+        "--hidden",
+        "8",
+        "--epochs",
+        "100000",
+        "--batch-size",
+        "4",
+        "--out",
+        model.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = signalled(&args, "epoch", "TERM");
+    assert_eq!(code, Some(143), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("stopped by SIGTERM in epoch") && stdout.contains("no model written"), "{stdout}");
+    assert!(!model.exists());
+    assert!(temporaries(dir.path()).is_empty());
 }
 
 #[test]

@@ -83,6 +83,12 @@ pub enum Error {
         origin: crate::memory::BudgetSource,
     },
 
+    /// Training stopped at a safe point because it was asked to (a stop flag: Ctrl-C, SIGTERM):
+    /// `epoch` is the epoch (a Korali experiment: the generation) under way, 1-based, and
+    /// `iteration` the optimizer steps taken. The trainer's state is where the run stands.
+    #[error("training interrupted in epoch {epoch} after iteration {iteration}")]
+    Interrupted { epoch: usize, iteration: usize },
+
     /// Training diverged: a non-finite loss, gradient or parameter (`quantity`) at
     /// `location` (the first parameter segment with a non-finite value, or the loss), in
     /// `epoch` (a Korali experiment: the generation) at `iteration` (1-based); `hint` says

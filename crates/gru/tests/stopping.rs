@@ -1,13 +1,30 @@
-//! Runs that stop safely: a non-finite loss, gradient or parameter stops training with an
-//! error naming the epoch, the iteration and the layer.
+//! Runs that stop safely: a stop flag read between minibatches (the run resumes exactly from
+//! a checkpoint saved where it stopped), a non-finite loss, gradient or parameter stopping
+//! training with an error naming the epoch, the iteration and the layer.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use gru::korali::KoraliExperiment;
 use gru::layers;
-use gru::network::{fully_connected, gru, regression, sequence_input, Network};
-use gru::train::Solver;
+use gru::network::{classification, fully_connected, gru, regression, sequence_input, softmax, Network};
+use gru::train::batching::Shuffle;
+use gru::train::{load_training_checkpoint, save_training_checkpoint, Progress, Solver};
 use gru::{Error, OutputMode, Real, SequenceDataset, Targets, Trainer, TrainingOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Two classes of noisy 1-channel ramps (rising, falling), length 4..=9.
+fn ramps<T: Real>(n: usize, seed: u64) -> SequenceDataset<T> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut seqs, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+        let len = rng.random_range(4..=9);
+        seqs.push((0..len).map(|t| T::lit(sign * 0.3 * t as f64 + rng.random_range(-0.2..0.2))).collect());
+        labels.push(i % 2);
+    }
+    SequenceDataset::new(seqs, 1, Targets::Classes(labels)).unwrap()
+}
 
 /// Responses of the size of 100 (the sum of the steps × 100), length 8.
 fn sums<T: Real>(n: usize, seed: u64) -> SequenceDataset<T> {
@@ -19,6 +36,66 @@ fn sums<T: Real>(n: usize, seed: u64) -> SequenceDataset<T> {
         seqs.push(s.into_iter().map(T::lit).collect());
     }
     SequenceDataset::new(seqs, 1, Targets::Responses(targets)).unwrap()
+}
+
+fn classifier() -> Vec<gru::network::LayerSpec> {
+    layers![sequence_input(1), gru(5).output_mode(OutputMode::Last), fully_connected(2), softmax(), classification()]
+}
+
+#[test]
+fn a_run_stopped_inside_an_epoch_resumes_exactly_as_the_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, val) = (ramps::<f32>(48, 1), ramps::<f32>(16, 2));
+    // 6 minibatches per epoch; validation every 4 iterations.
+    let opts = TrainingOptions {
+        initial_learn_rate: Some(0.02),
+        max_epochs: 3,
+        mini_batch_size: 8,
+        shuffle: Shuffle::EveryEpoch,
+        validation_frequency: 4,
+        seed: 5,
+        ..TrainingOptions::default()
+    };
+    let mut whole = Network::<f32>::new(classifier(), 3).unwrap();
+    let whole_report =
+        Trainer::new(&whole, opts.clone()).unwrap().fit(&mut whole, &train, Some(&val), &mut |_| {}).unwrap();
+
+    // Stopped once iteration 8 is done: epoch 2, two of its six minibatches done.
+    let stop = AtomicBool::new(false);
+    let mut net = Network::<f32>::new(classifier(), 3).unwrap();
+    let mut trainer = Trainer::new(&net, opts).unwrap();
+    let err = trainer
+        .fit_until(&mut net, &train, Some(&val), &stop, &mut |p| {
+            if let Progress::Iteration { record, .. } = p {
+                if record.iteration == 8 {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        })
+        .unwrap_err();
+    assert_eq!(err, Error::Interrupted { epoch: 2, iteration: 8 });
+    assert_eq!(err.to_string(), "training interrupted in epoch 2 after iteration 8");
+    assert_eq!((trainer.state.epoch, trainer.state.epoch_minibatches, trainer.state.iteration), (1, 2, 8));
+    let path = dir.path().join("stopped.safetensors");
+    save_training_checkpoint(&path, &net, &trainer).unwrap();
+
+    let (mut resumed, mut trainer) = load_training_checkpoint::<f32>(&path).unwrap();
+    assert_eq!((trainer.state.epoch, trainer.state.epoch_minibatches), (1, 2));
+    let report = trainer.fit(&mut resumed, &train, Some(&val), &mut |_| {}).unwrap();
+    assert_eq!(resumed.params_flat(), whole.params_flat(), "the resumed run differs");
+    assert_eq!(report.history, whole_report.history);
+    assert_eq!(report.iterations, 18);
+}
+
+#[test]
+fn a_stop_asked_before_the_first_minibatch_takes_no_step() {
+    let train = ramps::<f64>(16, 3);
+    let mut net = Network::<f64>::new(classifier(), 1).unwrap();
+    let before = net.params_flat();
+    let mut trainer = Trainer::new(&net, TrainingOptions { max_epochs: 2, ..TrainingOptions::default() }).unwrap();
+    let err = trainer.fit_until(&mut net, &train, None, &AtomicBool::new(true), &mut |_| {}).unwrap_err();
+    assert_eq!(err, Error::Interrupted { epoch: 1, iteration: 0 });
+    assert_eq!(net.params_flat(), before);
 }
 
 /// Trains a regressor with SGDM at learn rate `lr` until it fails: the error and the
@@ -96,6 +173,24 @@ fn sine_experiment(edit: impl Fn(&mut serde_json::Value)) -> gru::Result<KoraliE
     let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     edit(&mut v);
     KoraliExperiment::from_json(&v).map(|(e, _)| e)
+}
+
+#[test]
+fn a_korali_run_stops_on_its_flag() {
+    let e = sine_experiment(|v| {
+        v["Solver"]["Termination Criteria"]["Max Generations"] = 50.into();
+        v["Solver"]["Steps Per Generation"] = 2.into();
+    })
+    .unwrap();
+    let stop = AtomicBool::new(false);
+    let err = e
+        .train_until::<f32>(&stop, &mut |r| {
+            if r.generation == 2 {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+        .unwrap_err();
+    assert_eq!(err, Error::Interrupted { epoch: 3, iteration: 4 });
 }
 
 #[test]

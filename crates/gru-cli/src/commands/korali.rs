@@ -7,6 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use gru::korali::{predict_sequences, KoraliExperiment};
 
+use crate::signals::Signals;
+
 /// Trains the experiment at `path`, saves the model to `out`; with `quiet`, prints only
 /// the final line.
 pub fn train_experiment(path: &Path, out: &Path, quiet: bool) -> Result<()> {
@@ -26,13 +28,26 @@ pub fn train_experiment(path: &Path, out: &Path, quiet: bool) -> Result<()> {
             s.max_generations
         );
     }
+    let signals = Signals::install()?;
     let started = Instant::now();
-    let (net, reports) = exp.train::<f32>(&mut |r| {
+    let trained = exp.train_until::<f32>(signals.flag(), &mut |r| {
         if !quiet {
             println!("[gru] Generation {} ({} steps, {:.1} s)", r.generation, r.steps, r.elapsed.as_secs_f64());
             println!("[gru]  + Training Loss: {:.15}", r.loss);
         }
-    })?;
+    });
+    let (net, reports) = match (trained, signals.received()) {
+        (Err(gru::Error::Interrupted { epoch, iteration }), Some(signal)) => {
+            println!(
+                "stopped by {} in generation {epoch} after step {iteration}: nothing saved (a Korali experiment \
+                 has no checkpoint); no model written to {}",
+                signal.name(),
+                out.display()
+            );
+            return Err(signal.into());
+        }
+        (trained, _) => trained?,
+    };
     net.save(out).with_context(|| format!("saving {}", out.display()))?;
     let last = reports.last().map_or(f64::NAN, |r| r.loss);
     println!(

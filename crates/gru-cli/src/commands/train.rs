@@ -11,11 +11,12 @@ use gru::network::{
 use gru::optim::GradientThresholdMethod;
 use gru::train::batching::{SequenceLength, Shuffle};
 use gru::train::Solver;
-use gru::train::{evaluate, load_training_checkpoint, Trainer, TrainingOptions};
+use gru::train::{evaluate, load_training_checkpoint, save_training_checkpoint, Trainer, TrainingOptions};
 use gru::{EngineKind, Network, OutputMode, Real, ResetGateMode, SequenceDataset, Targets};
 
 use crate::paths::Files;
 use crate::progress::{metrics, Reporter};
+use crate::signals::Signals;
 
 /// Options of `gru train`. Flags override the values of `--options`.
 #[derive(Args, Debug, Clone)]
@@ -237,10 +238,17 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         .output("--out", Some(&a.out))
         .output("checkpoint_path", trainer.options.checkpoint_path.as_deref())
         .check()?;
+    let signals = Signals::install()?;
     let mut reporter = Reporter::new(a.quiet);
-    // A diverged run (or any other error) saves nothing and exits non-zero.
-    let report = trainer.fit(&mut net, &data, validation.as_ref(), &mut |p| reporter.report(p))?;
+    let fitted = trainer.fit_until(&mut net, &data, validation.as_ref(), signals.flag(), &mut |p| reporter.report(p));
     reporter.finish();
+    let report = match fitted {
+        Err(gru::Error::Interrupted { epoch, iteration }) => {
+            return Err(stopped(a, &net, &trainer, &signals, epoch, iteration));
+        }
+        // A diverged run (or any other error) saves nothing and exits non-zero.
+        other => other?,
+    };
     // The trained network's loss, before it is saved: a last update that overflowed the loss
     // (finite weights, `inf` loss) is a divergence too, and saves nothing.
     let train_eval = evaluate(&mut net, &data, trainer.options.mini_batch_size)?;
@@ -280,6 +288,38 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         println!("validation: {}", metrics(e.loss, e.accuracy, e.rmse, None));
     }
     Ok((net, eval))
+}
+
+/// A run stopped by a signal at a safe point: writes the checkpoint (when one was asked for)
+/// and the history, never the model (`--out` would pass for a finished one), says so and
+/// returns the error that makes `main` exit with 128 + the signal.
+fn stopped<T: Real>(
+    a: &TrainArgs,
+    net: &Network<T>,
+    trainer: &Trainer<T>,
+    signals: &Signals,
+    epoch: usize,
+    iteration: usize,
+) -> anyhow::Error {
+    let Some(signal) = signals.received() else {
+        return anyhow::anyhow!("training stopped in epoch {epoch} after iteration {iteration}");
+    };
+    let mut saved = Vec::new();
+    if let Some(path) = &trainer.options.checkpoint_path {
+        if let Err(e) = save_training_checkpoint(path, net, trainer) {
+            return anyhow::Error::new(e).context(format!("{signal}: saving the checkpoint {}", path.display()));
+        }
+        saved.push(format!("checkpoint saved to {} (continue with --resume {0})", path.display()));
+    }
+    if let Some(h) = &a.history {
+        if let Err(e) = write_atomic(h, trainer.state.history.to_csv().as_bytes()) {
+            return e.context(format!("{signal}: saving the history"));
+        }
+        saved.push(format!("history saved to {}", h.display()));
+    }
+    saved.push(format!("no model written to {}", a.out.display()));
+    println!("stopped by {} in epoch {epoch} after iteration {iteration}: {}", signal.name(), saved.join("; "));
+    anyhow::Error::new(signal)
 }
 
 pub fn read(p: &Path) -> Result<String> {

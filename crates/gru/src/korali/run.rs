@@ -13,6 +13,7 @@
 //! `∂L/∂y = -g` (reported: `sqrt(Σ g² / (2B))`); then `λθ` is added when L2 is enabled and
 //! the optimizer (Korali's, [`KoraliOptimizer`](super::KoraliOptimizer)) takes one step.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gru_core::Real;
@@ -175,12 +176,24 @@ impl KoraliExperiment {
         SequenceDataset::new(seqs, p.input_size, Targets::Responses(p.solution.clone()))
     }
 
-    /// Trains as Korali does; `progress` is called after every generation. Errors also:
-    /// [`Error::MemoryBudget`] (see [`KoraliExperiment::check_memory`]) before anything is
-    /// allocated, and [`Error::Diverged`] when a step's loss, gradient or updated parameter is
-    /// not finite (its `epoch` the generation, its `iteration` the step).
+    /// Trains as Korali does; `progress` is called after every generation. See
+    /// [`KoraliExperiment::train_until`].
     pub fn train<T: Real>(
         &self,
+        progress: &mut dyn FnMut(&GenerationReport),
+    ) -> Result<(Network<T>, Vec<GenerationReport>)> {
+        self.train_until(&AtomicBool::new(false), progress)
+    }
+
+    /// [`KoraliExperiment::train`] that stops once `stop` is set, read before each optimizer
+    /// step: [`Error::Interrupted`] with the generation under way (its `epoch`) and the steps
+    /// taken (its `iteration`). Errors also: [`Error::MemoryBudget`] (see
+    /// [`KoraliExperiment::check_memory`]) before anything is allocated, and
+    /// [`Error::Diverged`] when a step's loss, gradient or updated parameter is not finite
+    /// (its `epoch` the generation, its `iteration` the step).
+    pub fn train_until<T: Real>(
+        &self,
+        stop: &AtomicBool,
         progress: &mut dyn FnMut(&GenerationReport),
     ) -> Result<(Network<T>, Vec<GenerationReport>)> {
         let (p, s) = (&self.problem, &self.solver);
@@ -194,6 +207,9 @@ impl KoraliExperiment {
         for generation in 1..=s.max_generations {
             let mut loss = 0.0;
             for _ in 0..s.steps_per_generation {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted { epoch: generation, iteration: step });
+                }
                 let batch = if p.training_batch_size >= n {
                     (0..n).collect()
                 } else {

@@ -36,6 +36,7 @@ pub fn save_training_checkpoint<T: Real>(path: &Path, network: &Network<T>, trai
     model["training"] = json!({
         "options": trainer.options,
         "epoch": s.epoch,
+        "epoch_minibatches": s.epoch_minibatches,
         "iteration": s.iteration,
         "optimizer_step": step,
         "best_loss": s.best.as_ref().map(|b| b.0),
@@ -75,6 +76,8 @@ pub fn load_training_checkpoint<T: Real>(path: &Path) -> Result<(Network<T>, Tra
     };
     let state = TrainState {
         epoch: count("epoch")?,
+        // Absent in checkpoints written before runs could stop inside an epoch.
+        epoch_minibatches: if t.get("epoch_minibatches").is_some() { count("epoch_minibatches")? } else { 0 },
         iteration: count("iteration")?,
         optimizer,
         best,

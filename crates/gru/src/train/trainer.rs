@@ -4,9 +4,11 @@
 //!
 //! Reproducibility: the order of each epoch and every dropout mask derive from the seed
 //! and the epoch or iteration number alone, so a run resumed from a checkpoint (saved at
-//! the end of an epoch) continues exactly as the uninterrupted run.
+//! the end of an epoch, or where a run stopped by [`Trainer::fit_until`]'s flag stood)
+//! continues exactly as the uninterrupted run.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use gru_core::Real;
 use rand::SeedableRng;
@@ -40,6 +42,9 @@ pub enum Progress<'a> {
 pub struct TrainState<T> {
     /// Epochs completed.
     pub epoch: usize,
+    /// Minibatches done of the epoch under way (a run interrupted inside an epoch resumes
+    /// after them); 0 at the end of an epoch.
+    pub epoch_minibatches: usize,
     /// Optimizer steps taken.
     pub iteration: usize,
     pub optimizer: OptimizerState<T>,
@@ -85,6 +90,7 @@ impl<T: Real> Trainer<T> {
         let n = network.params_flat().len();
         let state = TrainState {
             epoch: 0,
+            epoch_minibatches: 0,
             iteration: 0,
             optimizer: OptimizerState::new(options.solver, n),
             best: None,
@@ -130,18 +136,34 @@ impl<T: Real> Trainer<T> {
     }
 
     /// Trains until `max_epochs`, early stopping or the end of the data; `progress` is
-    /// called after every iteration, validation and epoch.
+    /// called after every iteration, validation and epoch. See [`Trainer::fit_until`].
+    pub fn fit(
+        &mut self,
+        network: &mut Network<T>,
+        train: &SequenceDataset<T>,
+        validation: Option<&SequenceDataset<T>>,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<TrainingReport> {
+        self.fit_until(network, train, validation, &AtomicBool::new(false), progress)
+    }
+
+    /// [`Trainer::fit`] that stops at a safe point once `stop` is set (by a signal handler,
+    /// another thread, `progress`): `stop` is read before each minibatch, and when set the
+    /// run returns [`Error::Interrupted`] with `self.state` where the run stands (every
+    /// minibatch before it done, none of it), so that a checkpoint saved then
+    /// ([`save_training_checkpoint`](super::save_training_checkpoint)) resumes exactly.
     ///
     /// Errors also: [`Error::MemoryBudget`] before the first step when the parameters,
     /// gradients, optimizer state and a batch's activations exceed
     /// [`MemoryBudget::current`]; [`Error::Diverged`] when a step's loss, gradient or updated
     /// parameter is not finite (naming the epoch, the iteration and the layer; the network
     /// keeps the parameters of the step before).
-    pub fn fit(
+    pub fn fit_until(
         &mut self,
         network: &mut Network<T>,
         train: &SequenceDataset<T>,
         validation: Option<&SequenceDataset<T>>,
+        stop: &AtomicBool,
         progress: &mut dyn FnMut(&Progress<'_>),
     ) -> Result<TrainingReport> {
         let o = self.options.clone();
@@ -181,7 +203,11 @@ impl<T: Real> Trainer<T> {
                 Clipping { method: o.gradient_threshold_method, threshold: o.gradient_threshold, segments: &segments };
             let step_options = StepOptions { learn_rate: lr, clipping: Some(clipping), gradient_l2: None };
             let order = epoch_order(train.len(), o.shuffle, o.seed, epoch);
-            for mb in minibatches(&order, o.mini_batch_size, true)? {
+            let done = self.state.epoch_minibatches;
+            for (k, mb) in minibatches(&order, o.mini_batch_size, true)?.into_iter().enumerate().skip(done) {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted { epoch: epoch + 1, iteration: self.state.iteration });
+                }
                 let seqs: Vec<&[T]> = mb.iter().map(|&i| &train.sequences[i][..]).collect();
                 let chunks = chunk_minibatch(&seqs, train.channels, o.sequence_length, o.sequence_padding_direction)?;
                 let mut carried = Carried::new(network, mb.len());
@@ -226,11 +252,13 @@ impl<T: Real> Trainer<T> {
                         }
                     }
                 }
+                self.state.epoch_minibatches = k + 1;
                 if self.state.stopped_early {
                     break;
                 }
             }
             self.state.epoch += 1;
+            self.state.epoch_minibatches = 0;
             let mut written = None;
             if let Some(path) = &o.checkpoint_path {
                 if self.state.epoch.is_multiple_of(o.checkpoint_frequency) {
