@@ -1,6 +1,7 @@
 //! Training runs that stop safely, run as a user runs the binary: Ctrl-C (SIGINT) and SIGTERM
 //! stop at a safe point, write the checkpoint and the history and exit 130 / 143; a diverging
-//! run saves nothing and fails; absurd sizes are errors naming the field, not aborts.
+//! run saves nothing and fails; absurd sizes are errors naming the field, not aborts; a Korali
+//! experiment that would never end is refused.
 
 mod common;
 
@@ -144,6 +145,25 @@ fn sigterm_stops_the_same_way_and_exits_143() {
     assert!(temporaries(dir.path()).is_empty());
 }
 
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_korali_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exp: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/korali/sine_rnn_experiment.json")).unwrap(),
+    )
+    .unwrap();
+    exp["Solver"]["Termination Criteria"]["Max Generations"] = serde_json::json!(100000);
+    let (path, model) = (dir.path().join("exp.json"), dir.path().join("m.safetensors"));
+    std::fs::write(&path, exp.to_string()).unwrap();
+    let args = ["train", "--experiment", path.to_str().unwrap(), "--out", model.to_str().unwrap()];
+    let (code, stdout, stderr) = signalled(&args, "[gru] expected time for 100000 generations", "INT");
+    assert_eq!(code, Some(130), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("[gru] 2000000 optimizer steps of 500 sequences (up to 5 steps each)"), "{stdout}");
+    assert!(stdout.contains("stopped by SIGINT in generation"), "{stdout}");
+    assert!(!model.exists());
+}
+
 #[test]
 fn a_diverging_run_fails_naming_epoch_iteration_and_layer_and_saves_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -253,4 +273,21 @@ fn absurd_sizes_are_errors_naming_the_field_not_aborts() {
     std::fs::write(&spec, r#"{"input_size": 3, "hidden_size": 1000000000}"#).unwrap();
     let text = ok(&gru(&["inspect", spec.to_str().unwrap()]));
     assert!(text.contains("parameters: 3000000012000000000 (10.4 EiB as f32)"), "{text}");
+}
+
+#[test]
+fn a_korali_experiment_that_would_never_end_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exp: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/korali/sine_rnn_experiment.json")).unwrap(),
+    )
+    .unwrap();
+    exp["Solver"]["Steps Per Generation"] = serde_json::json!(1e12);
+    let path = dir.path().join("exp.json");
+    std::fs::write(&path, exp.to_string()).unwrap();
+    let started = std::time::Instant::now();
+    let err = fails(&gru(&["train", "--experiment", path.to_str().unwrap(), "--out", "unused.safetensors"]));
+    assert!(err.contains("[\"Solver\"][\"Steps Per Generation\"]: 1000000000000"), "{err}");
+    assert!(err.contains("beyond the limit of 100000000000"), "{err}");
+    assert!(started.elapsed().as_secs() < 60);
 }

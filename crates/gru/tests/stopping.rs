@@ -1,10 +1,11 @@
 //! Runs that stop safely: a stop flag read between minibatches (the run resumes exactly from
 //! a checkpoint saved where it stopped), a non-finite loss, gradient or parameter stopping
-//! training with an error naming the epoch, the iteration and the layer.
+//! training with an error naming the epoch, the iteration and the layer, and Korali runs
+//! bounded in length.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use gru::korali::KoraliExperiment;
+use gru::korali::{KoraliExperiment, MAX_SEQUENCE_STEPS};
 use gru::layers;
 use gru::network::{classification, fully_connected, gru, regression, sequence_input, softmax, Network};
 use gru::train::batching::Shuffle;
@@ -173,6 +174,20 @@ fn sine_experiment(edit: impl Fn(&mut serde_json::Value)) -> gru::Result<KoraliE
     let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     edit(&mut v);
     KoraliExperiment::from_json(&v).map(|(e, _)| e)
+}
+
+#[test]
+fn a_korali_run_beyond_the_step_limit_is_refused_naming_the_key() {
+    let err = sine_experiment(|v| v["Solver"]["Steps Per Generation"] = 1e12.into()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("[\"Solver\"][\"Steps Per Generation\"]: 1000000000000"), "{text}");
+    assert!(text.contains(&format!("beyond the limit of {MAX_SEQUENCE_STEPS}")), "{text}");
+    let err = sine_experiment(|v| v["Solver"]["Termination Criteria"]["Max Generations"] = 1e12.into()).unwrap_err();
+    assert!(err.to_string().contains("[\"Max Generations\"]: 1000000000000"), "{err}");
+    // Korali's own example is far below the limit.
+    let e = sine_experiment(|_| {}).unwrap();
+    assert_eq!(e.total_steps(), 100 * 20);
+    assert!(e.total_sequence_steps() < MAX_SEQUENCE_STEPS / 1000);
 }
 
 #[test]

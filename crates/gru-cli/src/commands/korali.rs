@@ -28,12 +28,26 @@ pub fn train_experiment(path: &Path, out: &Path, quiet: bool) -> Result<()> {
             s.max_generations
         );
     }
+    let total = exp.total_steps();
+    if !quiet {
+        let p = &exp.problem;
+        println!(
+            "[gru] {total} optimizer steps of {} sequences (up to {} steps each): {} sequence steps",
+            p.training_batch_size.min(p.input.len()),
+            p.input.iter().map(Vec::len).max().unwrap_or(0),
+            exp.total_sequence_steps()
+        );
+    }
     let signals = Signals::install()?;
     let started = Instant::now();
     let trained = exp.train_until::<f32>(signals.flag(), &mut |r| {
         if !quiet {
             println!("[gru] Generation {} ({} steps, {:.1} s)", r.generation, r.steps, r.elapsed.as_secs_f64());
             println!("[gru]  + Training Loss: {:.15}", r.loss);
+            if r.generation == 1 && s.max_generations > 1 {
+                let expected = r.elapsed.as_secs_f64() * total as f64 / r.steps.max(1) as f64;
+                println!("[gru] expected time for {} generations: {}", s.max_generations, duration(expected));
+            }
         }
     });
     let (net, reports) = match (trained, signals.received()) {
@@ -57,6 +71,16 @@ pub fn train_experiment(path: &Path, out: &Path, quiet: bool) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// `s` seconds for people: `12.3 s`, `4.5 min`, `2.0 h`, `3.1 days`.
+fn duration(s: f64) -> String {
+    match s {
+        s if s < 120.0 => format!("{s:.1} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} days", s / 86_400.0),
+    }
 }
 
 /// `gru predict --korali-input`: a JSON list of sequences (steps × values) in, a JSON list

@@ -13,7 +13,7 @@
 //! | `["Solver"]["Type"]` | required | `"Learner/DeepSupervisor"` |
 //! | `["Solver"]["Loss Function"]` | `"Mean Squared Error"` | or `"Direct Gradient"` (the solution data are Korali's ascent gradients w.r.t. the outputs) |
 //! | `["Solver"]["Learning Rate"]` | 0.001 | the optimizer's step size |
-//! | `["Solver"]["Steps Per Generation"]` | 1 | optimizer steps per generation |
+//! | `["Solver"]["Steps Per Generation"]` | 1 | optimizer steps per generation; the whole run is bounded by [`MAX_SEQUENCE_STEPS`] |
 //! | `["Solver"]["L2 Regularization"]` | disabled | `{"Enabled", "Importance"}`: `λθ` added to the loss gradient |
 //! | `["Solver"]["Optimizer"]` or `["Solver"]["Neural Network"]["Optimizer"]` | `"Adam"` | Adam, AdaBelief, MADGRAD, RMSProp, Adagrad |
 //! | `["Solver"]["Neural Network"]` | required | [`KoraliNetwork`] with `"Hidden Layers"`, `"Output Activation"`, `"Output Layer"` |
@@ -36,6 +36,11 @@ use super::json::{
 use super::optimizer::{KoraliOptimizer, DEFAULT_LEARNING_RATE};
 use super::{ConfigWarning, KoraliLayer, KoraliNetwork, KoraliOutput};
 use crate::error::Result;
+
+/// The most sequence steps an experiment may compute ([`KoraliExperiment::total_sequence_steps`]:
+/// generations × steps per generation × sequences per step × the longest sequence): 10¹¹,
+/// a day or more of a small GRU. Korali's own examples stay below 10⁸.
+pub const MAX_SEQUENCE_STEPS: u128 = 100_000_000_000;
 
 /// Korali's `"Loss Function"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,7 +149,53 @@ impl KoraliExperiment {
             Some(s) => size(s, "[\"Random Seed\"]")? as u64,
             None => 0,
         };
-        Ok((Self { problem, solver, random_seed }, warnings))
+        let experiment = Self { problem, solver, random_seed };
+        experiment.check_run_length()?;
+        Ok((experiment, warnings))
+    }
+
+    /// Optimizer steps of the whole run: "Max Generations" × "Steps Per Generation".
+    pub fn total_steps(&self) -> u128 {
+        (self.solver.max_generations as u128).saturating_mul(self.solver.steps_per_generation as u128)
+    }
+
+    /// Sequence steps the whole run computes: [`Self::total_steps`] × the sequences of a step
+    /// ("Training Batch Size", at most the data) × the longest sequence.
+    pub fn total_sequence_steps(&self) -> u128 {
+        let p = &self.problem;
+        let batch = p.training_batch_size.min(p.input.len()) as u128;
+        let longest = p.input.iter().map(Vec::len).max().unwrap_or(0) as u128;
+        self.total_steps().saturating_mul(batch).saturating_mul(longest)
+    }
+
+    /// Refuses a run beyond [`MAX_SEQUENCE_STEPS`] (`"Steps Per Generation": 1e12` would
+    /// never end): the error names the larger of "Steps Per Generation" and "Max Generations".
+    fn check_run_length(&self) -> Result<()> {
+        let total = self.total_sequence_steps();
+        if total <= MAX_SEQUENCE_STEPS {
+            return Ok(());
+        }
+        let (s, p) = (&self.solver, &self.problem);
+        let (path, value) = if s.steps_per_generation >= s.max_generations {
+            ("[\"Solver\"][\"Steps Per Generation\"]", s.steps_per_generation)
+        } else {
+            ("[\"Solver\"][\"Termination Criteria\"][\"Max Generations\"]", s.max_generations)
+        };
+        let batch = p.training_batch_size.min(p.input.len());
+        let passes = self.total_steps().saturating_mul(batch as u128) / p.input.len().max(1) as u128;
+        Err(invalid(
+            path,
+            &Value::from(value),
+            format!(
+                "{} generations × {} steps per generation × {batch} sequences per step × up to {} steps = {total} \
+                 sequence steps ({passes} passes over the {} sequences), beyond the limit of {MAX_SEQUENCE_STEPS} \
+                 (days of computing); lower it",
+                s.max_generations,
+                s.steps_per_generation,
+                p.input.iter().map(Vec::len).max().unwrap_or(0),
+                p.input.len()
+            ),
+        ))
     }
 
     /// Reads an experiment from JSON text.

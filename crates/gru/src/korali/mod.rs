@@ -90,7 +90,7 @@ mod run;
 use std::collections::BTreeSet;
 use std::fmt;
 
-pub use experiment::{DeepSupervisor, KoraliExperiment, KoraliLoss, SupervisedProblem};
+pub use experiment::{DeepSupervisor, KoraliExperiment, KoraliLoss, SupervisedProblem, MAX_SEQUENCE_STEPS};
 pub use gru::KoraliGru;
 pub use layers::{KoraliActivation, KoraliInput, KoraliLayer, KoraliLinear, KoraliOutput};
 pub use network::{KoraliNetwork, LayerList, UniformGenerator};
