@@ -166,6 +166,9 @@ fn parameters_are_named_by_layer_tensor_and_gate() {
     let net = Network::<f32>::new(specs, 0).unwrap();
     let last = net.params_flat().len() - 1;
     assert_eq!(net.parameter_name(last).unwrap(), "layers[1] (GRU, stack layer 1 backward): bias, gate n");
+    // A reverse-only stack sweeps backward.
+    let net = Network::<f32>::new(layers![sequence_input(1), gru(1).reverse(true), regression()], 0).unwrap();
+    assert_eq!(net.parameter_name(0).unwrap(), "layers[1] (GRU, stack layer 0 backward): input weights W, gate r");
 }
 
 /// The sine experiment shipped with the examples, with `edit` applied.

@@ -69,12 +69,13 @@ impl<T: gru_core::Real> super::Network<T> {
             match node {
                 super::Node::Gru(g) => {
                     let dirs = if g.bidirectional() { 2 } else { 1 };
+                    let reverse = g.spec().is_ok_and(|s| s.reverse);
                     for (k, b) in g.params().map(|p| p.blocks()).unwrap_or_default().iter().enumerate() {
                         let h = b.hidden_size();
                         let stack = format!(
                             "layers[{layer}] (GRU, stack layer {} {})",
                             split + k / dirs,
-                            if k % dirs == 0 { "forward" } else { "backward" }
+                            if k % dirs == 1 || reverse { "backward" } else { "forward" }
                         );
                         let three_h = 3 * h;
                         for (what, len, cols) in [
