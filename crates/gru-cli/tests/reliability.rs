@@ -182,3 +182,38 @@ fn a_channel_mismatch_names_the_channels() {
         assert!(err.contains("the model reads 1 channels per step, the data have 3"), "{cmd}: {err}");
     }
 }
+
+#[test]
+fn empty_sequences_are_read_predicted_and_trained_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let m = model.to_str().unwrap();
+    // Lines 2 and 4 are empty sequences (a `.ts` line of empty dimensions).
+    let data = dir.path().join("e.ts");
+    std::fs::write(&data, "@univariate true\n@classLabel true a b\n@data\n0.1,0.2,0.3:a\n:b\n-0.1,-0.2:b\n:a\n")
+        .unwrap();
+    let d = data.to_str().unwrap();
+    let csv = ok(&gru(&["predict", "--model", m, "--data", d]));
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "one prediction per sequence: {csv}");
+    // Both empty sequences are predicted from the initial state alone: the same row.
+    let after_index = |row: &str| row.split_once(',').map(|(_, rest)| rest.to_string()).unwrap();
+    assert_eq!(after_index(rows[1]), after_index(rows[3]), "{csv}");
+    assert!(!rows[1].contains("NaN"), "{csv}");
+    let eval = ok(&gru(&["eval", "--model", m, "--data", d]));
+    assert!(eval.contains("accuracy"), "{eval}");
+    // The same model as ONNX (it reads sequence_lens): the empty sequences run with length 0
+    // and get the same predictions.
+    let onnx = dir.path().join("m.onnx");
+    ok(&gru(&["convert", "--to", "onnx", m, onnx.to_str().unwrap()]));
+    let onnx_csv = ok(&gru(&["predict", "--model", onnx.to_str().unwrap(), "--data", d]));
+    let values = |row: &str| -> Vec<f64> { row.split(',').skip(3).map(|v| v.parse().unwrap()).collect() };
+    let onnx_rows: Vec<&str> = onnx_csv.lines().skip(1).collect();
+    assert_eq!(onnx_rows.len(), 4, "{onnx_csv}");
+    for (ours, theirs) in rows.iter().zip(&onnx_rows) {
+        let (a, b) = (values(ours), values(theirs));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6), "{csv}\nvs ONNX\n{onnx_csv}");
+    }
+    let out = dir.path().join("e.safetensors");
+    ok(&gru(&["train", "--train", d, "--out", out.to_str().unwrap(), "--epochs", "2", "--hidden", "3", "--quiet"]));
+}

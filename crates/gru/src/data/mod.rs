@@ -1,8 +1,9 @@
 //! In-memory data sets of variable-length sequences and their targets.
 //!
-//! A sequence is a row-major `[len, C]` buffer (time steps of C channels). Targets are
-//! one class or response vector per sequence (sequence-to-one) or per step
-//! (sequence-to-sequence).
+//! A sequence is a row-major `[len, C]` buffer (time steps of C channels), `len >= 0`: an
+//! empty sequence (a pipeline's empty record) is read by a network from its initial state
+//! alone (`gru_core::lengths`). Targets are one class or response vector per sequence
+//! (sequence-to-one) or per step (sequence-to-sequence: none for an empty sequence).
 
 pub mod csv;
 pub mod load;
@@ -68,7 +69,7 @@ impl Targets {
 /// Sequences with their targets and class names.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SequenceDataset<T> {
-    /// Each `[len_i, C]` row-major, `len_i >= 1`.
+    /// Each `[len_i, C]` row-major, `len_i >= 0`.
     pub sequences: Vec<Vec<T>>,
     pub channels: usize,
     pub targets: Targets,
@@ -146,8 +147,13 @@ impl<T: Real> SequenceDataset<T> {
         match &self.targets {
             Targets::Classes(_) | Targets::ClassSequences(_) => self.class_names.len(),
             Targets::Responses(v) => v.first().map_or(0, Vec::len),
-            Targets::ResponseSequences(v) => v.first().map_or(0, |r| r.len() / self.steps(0).max(1)),
+            Targets::ResponseSequences(v) => self.first_nonempty().map_or(0, |i| v[i].len() / self.steps(i)),
         }
+    }
+
+    /// The first sequence with at least one step.
+    fn first_nonempty(&self) -> Option<usize> {
+        (0..self.len()).find(|&i| self.steps(i) > 0)
     }
 
     /// The observations `idx`, in that order.
@@ -176,11 +182,11 @@ impl<T: Real> SequenceDataset<T> {
             ));
         }
         for (i, s) in self.sequences.iter().enumerate() {
-            if s.is_empty() || s.len() % self.channels != 0 {
+            if s.len() % self.channels != 0 {
                 return Err(Error::data(
                     &format!("sequences[{i}]"),
                     format!("{} values", s.len()),
-                    format!("must be a non-empty [len, {}] buffer", self.channels),
+                    format!("must be a [len, {}] buffer", self.channels),
                 ));
             }
             if let Some(j) = s.iter().position(|v| !v.is_finite()) {
@@ -221,7 +227,8 @@ impl<T: Real> SequenceDataset<T> {
                 }
             }
             Targets::ResponseSequences(v) => {
-                let r = v[0].len() / self.steps(0);
+                // R from the first sequence with steps (an empty one has no response).
+                let r = self.first_nonempty().map_or(0, |i| v[i].len() / self.steps(i));
                 for (i, t) in v.iter().enumerate() {
                     if r == 0 || t.len() != r * self.steps(i) || t.iter().any(|x| !x.is_finite()) {
                         return Err(Error::data(

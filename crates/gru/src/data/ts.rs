@@ -18,7 +18,8 @@
 //! one by `,`), the last `:` field being the class label or, with `@targetLabel true` (or
 //! `@classLabel false`), a numeric response. The dimensions of one sequence must have equal
 //! lengths; sequences may differ. In memory each sequence is `[len, C]` row-major with
-//! `C` = the number of dimensions (the file stores dimension-major: this transposes).
+//! `C` = the number of dimensions (the file stores dimension-major: this transposes). A
+//! line whose dimensions are all empty (`:up`, `::up`) is an empty sequence (length 0).
 //!
 //! What is accepted: header keys in any case, `@dimension` for `@dimensions`, repeated keys
 //! (the last wins), unknown keys (ignored), `#`/`%` comment lines anywhere (their bytes need
@@ -264,6 +265,14 @@ fn data<T: Real>(
     let mut columns: Vec<Vec<f64>> = Vec::with_capacity(dims.len());
     for (d, field) in dims.iter().enumerate() {
         let d = d + 1;
+        if field.is_empty() {
+            // An empty dimension: the sequence is empty (its other dimensions must be too).
+            if columns.first().is_some_and(|c| !c.is_empty()) {
+                return Err(format!("line {n}: dimension {d} is empty but dimension 1 has values"));
+            }
+            columns.push(Vec::new());
+            continue;
+        }
         let mut values = Vec::new();
         for (k, v) in field.split(',').map(str::trim).enumerate() {
             let k = k + 1;
@@ -337,6 +346,18 @@ mod tests {
         assert_eq!(ds.sequences, vec![vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0], vec![7.0, 8.0]]);
         assert_eq!(ds.targets, Targets::Classes(vec![1, 0]));
         assert_eq!(ds.class_names, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn a_line_of_empty_dimensions_is_an_empty_sequence() {
+        let ds = load(&format!("{HEAD}1,2:3,4:b\n::a\n")).unwrap();
+        assert_eq!(ds.sequences, vec![vec![1.0, 3.0, 2.0, 4.0], vec![]]);
+        assert_eq!(ds.targets, Targets::Classes(vec![1, 0]));
+        let ds = load("@targetLabel true\n@data\n:0.5\n1,2:1.5\n").unwrap();
+        assert_eq!((ds.sequences, ds.channels), (vec![vec![], vec![1.0, 2.0]], 1));
+        // Empty only in some of its dimensions: an error naming the line.
+        assert!(err(&format!("{HEAD}1,2::a\n")).contains("line 5: dimension 2 is empty but dimension 1 has values"));
+        assert!(err(&format!("{HEAD}:1,2:a\n")).contains("line 5: dimension 2 has 2 values but dimension 1 has 0"));
     }
 
     #[test]

@@ -271,6 +271,8 @@ impl<T: Real> Network<T> {
                 n += 1;
             }
         }
+        // No step at all (empty sequences only): mean 0, std 1.
+        let n = n.max(1);
         let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
         let std: Vec<f64> = (0..size)
             .map(|c| {

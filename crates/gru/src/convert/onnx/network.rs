@@ -1,7 +1,7 @@
 //! Whole networks ([`Network`], what `gru train` saves) as ONNX models (opset 14+).
 //!
 //! ```text
-//! inputs   X [T, B, C] time-major (T, B symbolic), sequence_lens [B] int32 (lengths[b] in 1..=T)
+//! inputs   X [T, B, C] time-major (T, B symbolic), sequence_lens [B] int32 (lengths[b] in 0..=T)
 //! layer (our node n{i})         ONNX nodes
 //! sequence input, z-score       Sub(x, n0_mean [C]) -> Div(·, n0_std [C])   (only when fitted)
 //! GRU (depth D)                 per stacked layer k the nodes of export.rs: GRU n{i}_gru_l{k}
@@ -38,6 +38,12 @@
 //! fully connected layer outputs its bias there), so `Y`'s padding rows match
 //! `Network::forward`'s; but [`crate::train::predict`] returns only the valid steps, and
 //! only they are compared ([`crate::convert::verify::valid_steps`]).
+//!
+//! A sequence of length 0: ours leaves each GRU in its initial state (h_T = h0, output mode
+//! last reads it), and so does our runtime ([`super::runtime::gru_op`]); onnxruntime gives
+//! Y_h = 0 there and GatherElements reads step -1 (the last, zero padding), so for an empty
+//! sequence onnxruntime agrees with [`Network::forward`] only where that initial state is
+//! zero (no learnable initial state).
 //!
 //! Reading back ([`network_from_model`]) needs the network's model JSON (the JSON of a
 //! saved network's header: kind, dtype, layers, seed, class names; no tensors) stored in

@@ -55,7 +55,8 @@ pub struct Chunk<T> {
     /// Positions (`0..B`) within the minibatch of the sequences with valid steps in this chunk,
     /// ascending.
     pub members: Vec<usize>,
-    /// Valid steps of each member in this chunk (`1..=steps`).
+    /// Valid steps of each member in this chunk (`1..=steps`; 0 for an empty sequence, a
+    /// member of the first chunk only).
     pub lengths: Vec<usize>,
     /// Index, in the member's sequence, of its first step in this chunk.
     pub offsets: Vec<usize>,
@@ -66,7 +67,7 @@ pub struct Chunk<T> {
     pub ends: Vec<bool>,
 }
 
-/// Splits a minibatch of sequences (each `[len_i, C]` row-major, `len_i >= 1`) into chunks
+/// Splits a minibatch of sequences (each `[len_i, C]` row-major, `len_i >= 0`) into chunks
 /// `[steps, members, C]` for the engine:
 ///
 /// - `Longest`: one chunk, `steps` = the longest length, every sequence whole.
@@ -83,8 +84,12 @@ pub struct Chunk<T> {
 /// (`Longest` and `Shortest` are the same cut with `N` = the longest or shortest length, after
 /// `Shortest` has truncated the sequences.)
 ///
-/// Errors (`Error::Data`): no sequence, `channels = 0`, a sequence of length 0, a slice whose
-/// length is not a multiple of `channels`, or `Fixed(0)`.
+/// An empty sequence (length 0, or truncated to 0 by `Shortest`) is a member of the first
+/// chunk with length 0, starting and ending there: the engine leaves it in its initial state
+/// (`gru_core::lengths`). A minibatch of empty sequences only is one chunk of one step.
+///
+/// Errors (`Error::Data`): no sequence, `channels = 0`, a slice whose length is not a
+/// multiple of `channels`, or `Fixed(0)`.
 pub fn chunk_minibatch<T: Real>(
     sequences: &[&[T]],
     channels: usize,
@@ -103,9 +108,6 @@ pub fn chunk_minibatch<T: Real>(
             let reason = format!("the slice length is not a multiple of the {channels} channels");
             return Err(Error::data(&format!("sequences[{i}]"), s.len(), reason));
         }
-        if s.is_empty() {
-            return Err(Error::data(&format!("sequences[{i}]"), 0, "a sequence must have at least one step"));
-        }
         lens.push(s.len() / channels);
     }
     let longest = lens.iter().copied().max().unwrap_or(0);
@@ -122,9 +124,12 @@ pub fn chunk_minibatch<T: Real>(
         }
         SequenceLength::Fixed(n) => (lens.iter().map(|&l| (0, l)).collect(), n),
     };
+    // At least one step (a chunk of empty sequences only still runs, on padding).
+    let n = n.max(1);
     let padded = used.iter().map(|u| u.1).max().unwrap_or(0).div_ceil(n) * n;
-    let mut chunks = Vec::with_capacity(padded / n);
-    for k in 0..padded / n {
+    let count = (padded / n).max(1);
+    let mut chunks = Vec::with_capacity(count);
+    for k in 0..count {
         let (lo, hi) = (k * n, (k + 1) * n);
         let mut chunk = Chunk {
             x: vec![],
@@ -136,6 +141,17 @@ pub fn chunk_minibatch<T: Real>(
             ends: vec![],
         };
         for (i, &(base, l)) in used.iter().enumerate() {
+            if l == 0 {
+                // Empty: it starts and ends in the first chunk.
+                if k == 0 {
+                    chunk.members.push(i);
+                    chunk.lengths.push(0);
+                    chunk.offsets.push(base);
+                    chunk.starts.push(true);
+                    chunk.ends.push(true);
+                }
+                continue;
+            }
             // The sequence occupies padded steps [first, first + l).
             let first = if direction == PaddingDirection::Left { padded - l } else { 0 };
             let (a, b) = (lo.max(first), hi.min(first + l));
@@ -297,8 +313,32 @@ mod tests {
         assert!(is_data(chunk_minibatch::<f64>(&[], 2, l, r)));
         assert!(is_data(chunk_minibatch(&refs(&s), 0, l, r)));
         assert!(is_data(chunk_minibatch(&refs(&s), 4, l, r)));
-        assert!(is_data(chunk_minibatch(&[&s[0][..], &[]], 2, l, r)));
         assert!(is_data(chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(0), r)));
+    }
+
+    #[test]
+    fn an_empty_sequence_is_a_member_of_the_first_chunk() {
+        let s = seqs(&[3, 0, 2], 2);
+        let (t, f) = (true, false);
+        // Fixed(2), padded to 4 steps: sequence 1 (empty) starts and ends in chunk 0 with
+        // length 0, and is in no other chunk.
+        let right = chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(2), PaddingDirection::Right).unwrap();
+        assert_eq!(right.len(), 2);
+        assert_eq!(meta(&right[0]), (vec![0, 1, 2], vec![2, 0, 2], vec![0, 0, 0], vec![t, t, t], vec![f, t, t]));
+        assert_eq!(meta(&right[1]), (vec![0], vec![1], vec![2], vec![f], vec![t]));
+        let left = chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(2), PaddingDirection::Left).unwrap();
+        assert_eq!(left.len(), 2);
+        assert_eq!(meta(&left[0]), (vec![0, 1], vec![1, 0], vec![0, 0], vec![t, t], vec![f, t]));
+        assert_eq!(meta(&left[1]), (vec![0, 2], vec![2, 2], vec![1, 0], vec![f, t], vec![t, t]));
+        // Longest and Shortest: one chunk; every sequence empty under Shortest, one step.
+        let longest = chunk_minibatch(&refs(&s), 2, SequenceLength::Longest, PaddingDirection::Right).unwrap();
+        assert_eq!((longest.len(), longest[0].lengths.clone()), (1, vec![3, 0, 2]));
+        let shortest = chunk_minibatch(&refs(&s), 2, SequenceLength::Shortest, PaddingDirection::Right).unwrap();
+        assert_eq!((shortest.len(), shortest[0].steps, shortest[0].lengths.clone()), (1, 1, vec![0, 0, 0]));
+        assert_eq!(shortest[0].x, vec![0.0; 6]);
+        let empty = seqs(&[0, 0], 1);
+        let only = chunk_minibatch(&refs(&empty), 1, SequenceLength::Fixed(4), PaddingDirection::Left).unwrap();
+        assert_eq!((only.len(), only[0].steps, only[0].ends.clone()), (1, 4, vec![t, t]));
     }
 
     fn direction() -> impl Strategy<Value = PaddingDirection> {

@@ -4,8 +4,8 @@
 //!
 //! Layouts: a sequence is a row-major `[len, C]` slice; a batch for the engine is time-major
 //! `[T, B, C]` (row-major, element `(t, b, c)` at `(t·B + b)·C + c`) with `lengths[b]` in
-//! `1..=T` and the valid steps first (right padding). Masking is exact, so padding values never
-//! matter; this module fills them with zero.
+//! `0..=T` and the valid steps first (right padding). Masking is exact, so padding values never
+//! matter; this module fills them with zero. A sequence of length 0 (empty) is all padding.
 //!
 //! - `options.rs`: the options by name ([`SequenceLength`], [`PaddingDirection`], [`Shuffle`]);
 //! - `chunk.rs`: epoch orders, minibatches and their chunks ([`Chunk`]);
