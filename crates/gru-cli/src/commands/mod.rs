@@ -12,6 +12,8 @@ pub mod train;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use gru::data::Missing;
 use gru::{Network, Real};
 
 /// A saved model of either dtype.
@@ -31,7 +33,39 @@ pub fn load_model(path: &Path) -> Result<AnyNetwork> {
     }
 }
 
-/// Loads a data file (.ts, .tsv, .csv, .npz) as `T`.
-pub fn load_data<T: Real>(path: &Path) -> Result<gru::SequenceDataset<T>> {
-    gru::data::load_any::<T>(path).with_context(|| format!("loading data {}", path.display()))
+/// `--missing`: what to do with missing values (`?` / NaN) of the data.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MissingArg {
+    /// Missing values of the data (`?` in .ts, interior NaN in .tsv): interpolate linearly
+    /// within each sequence (ends: the nearest value; a channel with no value: 0), zero
+    /// them, or refuse them (error naming the sequence, channel and step).
+    #[arg(long, value_enum, default_value_t = MissingChoice::Interpolate)]
+    pub missing: MissingChoice,
+}
+
+/// The choices of `--missing` (see `gru::data::Missing`).
+#[derive(ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MissingChoice {
+    #[default]
+    Interpolate,
+    Zero,
+    Error,
+}
+
+impl From<MissingChoice> for Missing {
+    fn from(c: MissingChoice) -> Self {
+        match c {
+            MissingChoice::Interpolate => Missing::Interpolate,
+            MissingChoice::Zero => Missing::Zero,
+            MissingChoice::Error => Missing::Error,
+        }
+    }
+}
+
+/// Loads a data file (.ts, .tsv, .csv, .npz) as `T`, its missing values filled as `missing` says.
+pub fn load_data<T: Real>(path: &Path, missing: &MissingArg) -> Result<gru::SequenceDataset<T>> {
+    let context = || format!("loading data {}", path.display());
+    let mut data = gru::data::load_any::<T>(path).with_context(context)?;
+    Missing::from(missing.missing).apply(&mut data).with_context(context)?;
+    Ok(data)
 }
