@@ -1,9 +1,12 @@
 //! The file items of the reliability issue, run as a user runs the binary: missing values
-//! and `--missing`.
+//! and `--missing`, model checksums, and the messages that named the wrong cause.
 
 mod common;
 
-use common::{fails, gru, ok, small_model};
+use std::path::{Path, PathBuf};
+
+use common::{fails, gru, ok, small_model, two_class_ts};
+use serde_json::json;
 
 /// A univariate two-class file: sequence 1 misses a value inside, sequence 2 (its one
 /// dimension) misses every value.
@@ -40,4 +43,72 @@ fn missing_values_are_an_explicit_choice() {
     ok(&gru(&["train", "--train", d, "--out", o, "--epochs", "1", "--hidden", "4", "--quiet"]));
     let err = fails(&gru(&["predict", "--model", m, "--data", d, "--missing", "linear"]));
     assert!(err.contains("interpolate") && err.contains("zero") && err.contains("error"), "{err}");
+}
+
+/// The bytes of `path` with byte `at` (from the end when negative) flipped.
+fn flip(path: &Path, at: isize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = if at < 0 { bytes.len() - at.unsigned_abs() } else { at as usize };
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_flipped_model_byte_is_an_error_and_an_old_model_loads_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let m = model.to_str().unwrap();
+    let data = dir.path().join("d.ts");
+    let before = ok(&gru(&["predict", "--model", m, "--data", data.to_str().unwrap()]));
+    flip(&model, -3);
+    let err = fails(&gru(&["predict", "--model", m, "--data", data.to_str().unwrap()]));
+    assert!(err.contains("corrupt") && err.contains("checksum"), "changed predictions instead of an error: {err}");
+    flip(&model, -3);
+    assert_eq!(ok(&gru(&["predict", "--model", m, "--data", data.to_str().unwrap()])), before);
+
+    // A model of an earlier build (no checksum) loads, with a note.
+    let old = common::root().join("crates/gru/tests/data/checkpoints/sgdm.final.safetensors");
+    let out = gru(&["inspect", old.to_str().unwrap()]);
+    ok(&out);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("note:") && note.contains("no checksum"), "{note}");
+}
+
+/// The layer array of the models these tests write by hand (1 channel, 2 classes; 30 values).
+fn layers() -> serde_json::Value {
+    json!([
+        {"type": "sequence-input", "input_size": 1},
+        {"type": "gru", "num_hidden_units": 2, "output_mode": "last"},
+        {"type": "fully-connected", "output_size": 2},
+        {"type": "softmax"},
+        {"type": "classification"}
+    ])
+}
+
+/// Writes a gru model file of [`layers`] with this `dtype` and `seed` in its model JSON and
+/// `params` as its parameters.
+fn write_model(path: &Path, dtype: &str, seed: serde_json::Value, params: Vec<f64>) {
+    let model =
+        json!({"kind": "gru-network", "dtype": dtype, "layers": layers(), "seed": seed, "class_names": ["a", "b"]});
+    let tensors = [gru::io::NamedTensor::new("params", vec![params.len()], params)];
+    gru::io::save(path, &tensors, &model).unwrap();
+}
+
+/// The two-class data, written in `dir`.
+fn two_class_data(dir: &Path) -> PathBuf {
+    let data = dir.join("d.ts");
+    std::fs::write(&data, two_class_ts("a b")).unwrap();
+    data
+}
+
+#[test]
+fn a_broken_f64_model_reports_its_own_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = two_class_data(dir.path());
+    let broken = dir.path().join("broken.safetensors");
+    // 22 values: as many as its weights (the check before building it), fewer than with biases (30).
+    write_model(&broken, "f64", json!(1), vec![0.5; 22]);
+    let err = fails(&gru(&["eval", "--model", broken.to_str().unwrap(), "--data", data.to_str().unwrap()]));
+    assert!(err.contains("tensor params has shape [22], expected [30]"), "{err}");
+    assert!(!err.contains("a f32 network was asked for"), "the f32 reader's refusal hid the cause: {err}");
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{LayerSpec, Network};
 use crate::error::{Error, Result};
-use crate::io::{self, take_as, NamedTensor};
+use crate::io::{self, take_as, NamedTensor, SafetensorsFile};
 
 impl<T: Real> Network<T> {
     /// The model JSON and tensors of this network.
@@ -92,7 +92,15 @@ impl<T: Real> Network<T> {
 
     /// Reads a network written by [`Network::save`] (or a training checkpoint).
     pub fn load(path: &Path) -> Result<Self> {
-        let (mut tensors, model) = io::load(path)?;
-        Self::from_parts(&model, &mut tensors, path)
+        Self::from_file(&SafetensorsFile::read(path)?)
+    }
+
+    /// The network of a gru model file already read (the checks of [`crate::io::load`]):
+    /// a caller that reads the file once can ask its dtype ([`crate::io::model_json`]) and
+    /// checksum ([`crate::io::verify_checksum`]) first.
+    pub fn from_file(file: &SafetensorsFile) -> Result<Self> {
+        let model = io::model_json(file)?;
+        let mut tensors = file.names().map(|name| file.tensor(name)).collect::<Result<Vec<_>>>()?;
+        Self::from_parts(&model, &mut tensors, file.path())
     }
 }
