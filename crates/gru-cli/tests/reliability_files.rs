@@ -112,3 +112,13 @@ fn a_broken_f64_model_reports_its_own_problem() {
     assert!(err.contains("tensor params has shape [22], expected [30]"), "{err}");
     assert!(!err.contains("a f32 network was asked for"), "the f32 reader's refusal hid the cause: {err}");
 }
+
+#[test]
+fn a_negative_seed_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = two_class_data(dir.path());
+    let negative = dir.path().join("negative.safetensors");
+    write_model(&negative, "f32", json!(-1), vec![0.5; 30]);
+    let err = fails(&gru(&["predict", "--model", negative.to_str().unwrap(), "--data", data.to_str().unwrap()]));
+    assert!(err.contains("\"seed\" is -1") && !err.contains("missing \"seed\""), "{err}");
+}
