@@ -122,3 +122,28 @@ fn a_negative_seed_is_named_as_such() {
     let err = fails(&gru(&["predict", "--model", negative.to_str().unwrap(), "--data", data.to_str().unwrap()]));
     assert!(err.contains("\"seed\" is -1") && !err.contains("missing \"seed\""), "{err}");
 }
+
+#[test]
+fn unknown_keys_and_values_of_options_and_layer_arrays_get_the_closest_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = two_class_data(dir.path());
+    let (d, out) = (data.to_str().unwrap(), dir.path().join("m.safetensors"));
+    let o = out.to_str().unwrap();
+    let train = |flag: &str, text: &str| {
+        let file = dir.path().join("given.json");
+        std::fs::write(&file, text).unwrap();
+        fails(&gru(&["train", "--train", d, flag, file.to_str().unwrap(), "--out", o, "--epochs", "1"]))
+    };
+    let err = train("--options", r#"{"max_epoch": 3}"#);
+    assert!(err.contains(r#"["max_epoch"]"#) && err.contains(r#"did you mean "max_epochs""#), "{err}");
+    let err = train("--options", r#"{"solver": "adamw"}"#);
+    assert!(err.contains(r#"did you mean "adam""#) && !err.contains("internally tagged"), "{err}");
+    let err = train("--options", r#"{"solver": 3}"#);
+    assert!(err.contains(r#""sgdm", "adam" or "rmsprop""#), "{err}");
+    let err = train("--network", &layers().to_string().replace("output_mode", "output_mod"));
+    assert!(err.contains(r#"[1]["output_mod"]"#) && err.contains(r#"did you mean "output_mode""#), "{err}");
+    // A solver given by name alone trains (MATLAB's defaults).
+    let opts = dir.path().join("sgdm.json");
+    std::fs::write(&opts, r#"{"solver": "sgdm", "max_epochs": 1}"#).unwrap();
+    ok(&gru(&["train", "--train", d, "--options", opts.to_str().unwrap(), "--out", o, "--hidden", "4", "--quiet"]));
+}

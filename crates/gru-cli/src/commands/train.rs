@@ -204,12 +204,14 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         }
         None => {
             let base = match &a.options {
-                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
+                Some(p) => TrainingOptions::from_json(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
                 None => TrainingOptions::default(),
             };
             let o = options(a, base)?;
             let specs = match &a.network {
-                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
+                Some(p) => {
+                    gru::network::layers_from_json(&read(p)?).with_context(|| format!("parsing {}", p.display()))?
+                }
                 None => default_network(&data, a)?,
             };
             let mut net = Network::<T>::new(specs, o.seed)?;
