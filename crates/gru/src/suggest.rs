@@ -3,6 +3,9 @@
 //! known name for a misspelt key or option, and [`from_value_at`], which turns serde's
 //! refusals of a document into errors that name the path and suggest that name.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -75,6 +78,61 @@ pub(crate) fn quoted_list(options: &[&str]) -> String {
 /// `Error::UnknownKey` for `key` inside the object at `base`, suggesting the closest of `known`.
 pub(crate) fn unknown_key(base: &str, key: &str, known: &[&str]) -> Error {
     Error::UnknownKey { path: key_path(base, key), suggestion: closest(key, known.iter().copied()).map(str::to_string) }
+}
+
+/// The field names a struct's `Deserialize` asks serde for (its keys, renames applied), read
+/// by running `deserialize` on a probe that records them and stops; empty for a type that
+/// is not deserialized as a struct (one with flattened fields, an enum).
+pub(crate) fn struct_fields<T>(deserialize: impl FnOnce(FieldProbe) -> Result<T, ProbeStop>) -> Vec<&'static str> {
+    let fields = Rc::new(RefCell::new(Vec::new()));
+    let _ = deserialize(FieldProbe(Rc::clone(&fields)));
+    let fields = fields.borrow().clone();
+    fields
+}
+
+/// The deserializer of [`struct_fields`]: it records the fields of `deserialize_struct` and
+/// refuses everything.
+pub(crate) struct FieldProbe(Rc<RefCell<Vec<&'static str>>>);
+
+/// The error that stops a [`FieldProbe`].
+#[derive(Debug)]
+pub(crate) struct ProbeStop;
+
+impl std::fmt::Display for ProbeStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("field probe")
+    }
+}
+
+impl std::error::Error for ProbeStop {}
+
+impl serde::de::Error for ProbeStop {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        ProbeStop
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for FieldProbe {
+    type Error = ProbeStop;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeStop> {
+        Err(ProbeStop)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, ProbeStop> {
+        self.0.borrow_mut().extend_from_slice(fields);
+        Err(ProbeStop)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
 }
 
 /// Deserializes `value` (found at `base` of its document, `""` for the root) as `D`. A key
@@ -173,6 +231,12 @@ mod tests {
     enum Inner {
         EveryEpoch,
         Once,
+    }
+
+    #[test]
+    fn struct_fields_are_read_from_deserialize() {
+        assert_eq!(struct_fields(Options::deserialize), ["max_epochs", "inner"]);
+        assert!(struct_fields(Inner::deserialize).is_empty());
     }
 
     #[test]

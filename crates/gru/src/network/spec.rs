@@ -14,7 +14,7 @@ use serde_json::Value;
 use gru_core::{EngineKind, GruSpec};
 
 use crate::error::{Error, Result};
-use crate::suggest::{from_value_at, unknown_key};
+use crate::suggest::{from_value_at, struct_fields, unknown_key};
 
 use super::elementwise::{Elementwise, OutputTransform};
 use crate::layer::{BiasInitializer, LearnFactors, WeightInitializer};
@@ -211,14 +211,14 @@ pub fn layers_from_json(text: &str) -> Result<Vec<LayerSpec>> {
         return Err(Error::config("<root>", crate::suggest::show(&value), "expected a JSON array of layers"));
     };
     // A GRU layer's keys are flattened, where serde names no expected key (and reports a
-    // missing key before an unknown one): check them here, against the serialization of a
-    // layer with every optional key set.
-    let mut full = gru(1);
-    full.spec.clip = Some(1.0);
-    let gru_keys: Vec<String> = match serde_json::to_value(LayerSpec::from(full)) {
-        Ok(Value::Object(map)) => map.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
+    // missing key before an unknown one): check them here. The GRU options' keys are the
+    // fields `LayerArrayJson` asks serde for (those it writes only when set included), the
+    // layer's own keys those a layer serializes (it writes every one).
+    let mut gru_keys: Vec<String> =
+        struct_fields(gru_core::spec::LayerArrayJson::deserialize).into_iter().map(String::from).collect();
+    if let Ok(Value::Object(map)) = serde_json::to_value(LayerSpec::from(gru(1))) {
+        gru_keys.extend(map.keys().filter(|k| !gru_keys.contains(k)).cloned().collect::<Vec<_>>());
+    }
     let gru_keys: Vec<&str> = gru_keys.iter().map(String::as_str).collect();
     items
         .iter()
@@ -273,6 +273,12 @@ mod tests {
             |gru: &str| format!(r#"[{{"type": "sequence-input", "input_size": 1}}, {gru}, {{"type": "regression"}}]"#);
         let specs = layers_from_json(&json(r#"{"type": "gru", "num_hidden_units": 4}"#)).unwrap();
         assert_eq!(specs[1], LayerSpec::from(gru(4)));
+        // Every key of a GRU layer is known, those written only when set (clip) included.
+        let mut full = gru(3).depth(2).bidirectional(true).dropout(0.1);
+        full.spec.clip = Some(2.0);
+        let text = serde_json::to_string(&vec![LayerSpec::from(full.clone())]).unwrap();
+        assert!(text.contains("\"clip\""), "{text}");
+        assert_eq!(layers_from_json(&text).unwrap(), vec![LayerSpec::from(full)]);
         // A flattened GRU key (serde names no expected key there).
         match layers_from_json(&json(r#"{"type": "gru", "num_hidden_units": 4, "output_mod": "last"}"#)) {
             Err(Error::UnknownKey { path, suggestion }) => {
