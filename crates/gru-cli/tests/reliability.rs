@@ -4,20 +4,7 @@
 
 mod common;
 
-use common::{gru, ok};
-
-/// A two-class .ts file: class `a` sequences rise, class `b` sequences fall; the header
-/// lists the classes in `order`.
-fn two_class_ts(order: &str) -> String {
-    let mut text =
-        format!("@problemName Slopes\n@univariate true\n@equalLength true\n@classLabel true {order}\n@data\n");
-    for i in 0..24 {
-        let (label, sign) = if i % 2 == 0 { ("a", 1.0) } else { ("b", -1.0) };
-        let steps: Vec<String> = (0..6).map(|t| format!("{:.3}", sign * (t as f64 * 0.3 + 0.01 * i as f64))).collect();
-        text += &format!("{}:{label}\n", steps.join(","));
-    }
-    text
-}
+use common::{fails, gru, ok, small_model, two_class_ts};
 
 /// The accuracy in percent printed after `label` (`validation: loss 0.1, accuracy 95.0 %`).
 fn accuracy_after(text: &str, label: &str) -> f64 {
@@ -96,12 +83,6 @@ fn eval_refuses_targets_that_do_not_match_the_output_mode() {
     assert!(err.contains("one output per step") && err.contains("one target per sequence"), "{err}");
 }
 
-/// Stdout and stderr of a run that must fail.
-fn fails(out: &std::process::Output) -> String {
-    assert!(!out.status.success(), "succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
 #[test]
 fn no_output_overwrites_an_input_and_output_paths_are_checked_before_training() {
     let dir = tempfile::tempdir().unwrap();
@@ -142,15 +123,6 @@ fn no_output_overwrites_an_input_and_output_paths_are_checked_before_training() 
     let err = fails(&gru(&["convert", "--to", "gru", m, m]));
     assert!(err.contains("same file as IN"), "{err}");
     assert_eq!(std::fs::read(&model).unwrap(), model_bytes, "an output overwrote the model");
-}
-
-/// A model trained for one epoch on the two-class data, saved in `dir`.
-fn small_model(dir: &std::path::Path) -> std::path::PathBuf {
-    let (data, model) = (dir.join("d.ts"), dir.join("m.safetensors"));
-    std::fs::write(&data, two_class_ts("a b")).unwrap();
-    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
-    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
-    model
 }
 
 #[test]

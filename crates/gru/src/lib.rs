@@ -33,6 +33,7 @@ pub mod korali;
 pub mod layer;
 pub mod network;
 pub mod optim;
+mod suggest;
 pub mod train;
 
 pub use data::{SequenceDataset, Targets};

@@ -9,7 +9,7 @@ use gru::train::metrics::{ClassificationReport, RegressionReport};
 use gru::train::{argmax_rows, predict};
 use gru::{Network, Real, Targets};
 
-use super::{load_data, load_model, AnyNetwork};
+use super::{load_data, load_model, AnyNetwork, MissingArg};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -22,6 +22,8 @@ pub struct EvalArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub missing: MissingArg,
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
@@ -35,7 +37,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
 
 /// The evaluation report as text (or JSON).
 pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
-    let data = load_data::<T>(&a.data)?;
+    let data = load_data::<T>(&a.data, &a.missing)?;
     let per_step = net.sequence_output();
     if data.targets.per_step() != per_step {
         let (model, file) = if per_step {

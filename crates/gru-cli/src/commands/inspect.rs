@@ -8,7 +8,6 @@ use clap::Args;
 use gru::convert::{self, onnx, torch, Format, Options};
 use gru::io::{model_json, SafetensorsFile};
 use gru::korali::KoraliNetwork;
-use gru::network::LayerSpec;
 use gru::{GruParams, GruSpec, Network, Real};
 
 use super::{load_model, AnyNetwork};
@@ -40,7 +39,7 @@ pub fn inspect(path: &PathBuf, prefix: Option<&str>) -> Result<String> {
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     if value.is_array() {
-        let specs: Vec<LayerSpec> = serde_json::from_value(value).context("a layer array")?;
+        let specs = gru::network::layers_from_json(&text).context("a layer array")?;
         let net = Network::<f32>::new(specs, 0)?;
         return Ok(describe_network(&net));
     }

@@ -30,7 +30,7 @@ use gru::train::{argmax_rows, predict};
 use gru::{DType, Network, Real};
 use serde_json::json;
 
-use super::{load_data, load_model, AnyNetwork};
+use super::{load_data, load_model, AnyNetwork, MissingArg};
 use crate::paths::Files;
 
 #[derive(Args, Debug)]
@@ -49,6 +49,8 @@ pub struct PredictArgs {
     /// Output file: .csv or .json (stdout as CSV when absent).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub missing: MissingArg,
 }
 
 pub fn run(a: &PredictArgs) -> Result<()> {
@@ -93,8 +95,9 @@ pub fn run(a: &PredictArgs) -> Result<()> {
 fn render<T: Real>(net: &mut Network<T>, a: &PredictArgs) -> Result<(String, serde_json::Value)> {
     let path = a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?;
     // Labels are not needed: unlabelled files (`@classLabel false`) predict too.
-    let (sequences, channels) =
-        gru::data::load_inputs::<T>(path).with_context(|| format!("loading data {}", path.display()))?;
+    let context = || format!("loading data {}", path.display());
+    let (mut sequences, channels) = gru::data::load_inputs::<T>(path).with_context(context)?;
+    gru::data::Missing::from(a.missing.missing).apply_to(&mut sequences, channels).with_context(context)?;
     let out = predict(net, &sequences, channels, 128)?;
     let width = net.output_width();
     let classification = matches!(net.head(), Head::Classification { .. });
@@ -155,7 +158,8 @@ fn render_onnx_as<T: Real>(proto: &onnx::proto::ModelProto, a: &PredictArgs) -> 
             seq.lengths.as_ref().map(|l| format!(" and their lengths to {l:?}")).unwrap_or_default()
         );
     }
-    let data = load_data::<f64>(a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?)?;
+    let path = a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?;
+    let data = load_data::<f64>(path, &a.missing)?;
     if let Some(c) = seq.channels.filter(|&c| c != data.channels) {
         bail!("the ONNX model's input {} has {c} channels, the data {}", seq.x, data.channels);
     }

@@ -101,6 +101,8 @@ pub struct TrainArgs {
     /// Print only the final result.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub missing: super::MissingArg,
 }
 
 /// The default layer array for a data set.
@@ -192,8 +194,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 /// Trains and saves; returns the network and the final validation accuracy or RMSE line.
 pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::Evaluation>)> {
     let train_path = a.train.as_deref().context("--train is required")?;
-    let data = super::load_data::<T>(train_path)?;
-    let validation = a.validation.as_deref().map(super::load_data::<T>).transpose()?;
+    let data = super::load_data::<T>(train_path, &a.missing)?;
+    let validation = a.validation.as_deref().map(|v| super::load_data::<T>(v, &a.missing)).transpose()?;
     let (mut net, mut trainer) = match &a.resume {
         Some(path) => {
             let (net, mut trainer) = load_training_checkpoint::<T>(path)?;
@@ -202,12 +204,14 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         }
         None => {
             let base = match &a.options {
-                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
+                Some(p) => TrainingOptions::from_json(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
                 None => TrainingOptions::default(),
             };
             let o = options(a, base)?;
             let specs = match &a.network {
-                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
+                Some(p) => {
+                    gru::network::layers_from_json(&read(p)?).with_context(|| format!("parsing {}", p.display()))?
+                }
                 None => default_network(&data, a)?,
             };
             let mut net = Network::<T>::new(specs, o.seed)?;

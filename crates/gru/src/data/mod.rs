@@ -3,16 +3,20 @@
 //! A sequence is a row-major `[len, C]` buffer (time steps of C channels), `len >= 0`: an
 //! empty sequence (a pipeline's empty record) is read by a network from its initial state
 //! alone (`gru_core::lengths`). Targets are one class or response vector per sequence
-//! (sequence-to-one) or per step (sequence-to-sequence: none for an empty sequence).
+//! (sequence-to-one) or per step (sequence-to-sequence: none for an empty sequence). A
+//! loaded sequence may hold missing values (NaN); training, evaluation and prediction need
+//! them filled first ([`Missing`], module [`missing`]).
 
 pub mod csv;
 pub mod load;
+pub mod missing;
 pub mod npy;
 pub mod ts;
 pub mod tsv;
 
 pub use self::csv::{load_csv, parse_csv, CsvLayout};
 pub use load::{load_any, load_inputs, TargetKind};
+pub use missing::Missing;
 pub use npy::{load_npy, load_npz, parse_npy, parse_npz};
 pub use ts::{load_ts, parse_ts, parse_ts_inputs};
 pub use tsv::{load_ucr_tsv, parse_ucr_tsv};
@@ -69,7 +73,7 @@ impl Targets {
 /// Sequences with their targets and class names.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SequenceDataset<T> {
-    /// Each `[len_i, C]` row-major, `len_i >= 0`.
+    /// Each `[len_i, C]` row-major, `len_i >= 0`; finite values, or NaN for a missing value.
     pub sequences: Vec<Vec<T>>,
     pub channels: usize,
     pub targets: Targets,
@@ -166,7 +170,16 @@ impl<T: Real> SequenceDataset<T> {
         }
     }
 
-    /// Checks shapes, values and targets; errors name the observation.
+    /// The first missing value (NaN) as an [`Error::Data`] naming its sequence, step and
+    /// channel and the remedy ([`Missing`]); `Ok` when the data are complete, as training,
+    /// evaluation and prediction need them.
+    pub fn check_complete(&self) -> Result<()> {
+        missing::check_complete(&self.sequences, self.channels)
+    }
+
+    /// Checks shapes, values and targets; errors name the observation. Values are finite
+    /// or NaN (a missing value, see [`SequenceDataset::check_complete`]); infinities are
+    /// refused.
     pub fn validate(&self) -> Result<()> {
         if self.channels == 0 {
             return Err(Error::data("channels", 0, "must be at least 1"));
@@ -189,7 +202,7 @@ impl<T: Real> SequenceDataset<T> {
                     format!("must be a [len, {}] buffer", self.channels),
                 ));
             }
-            if let Some(j) = s.iter().position(|v| !v.is_finite()) {
+            if let Some(j) = s.iter().position(|v| v.is_infinite()) {
                 return Err(Error::data(&format!("sequences[{i}]"), s[j], format!("value {j} is not finite")));
             }
         }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{LayerSpec, Network};
 use crate::error::{Error, Result};
-use crate::io::{self, take_as, NamedTensor};
+use crate::io::{self, take_as, NamedTensor, SafetensorsFile};
 
 impl<T: Real> Network<T> {
     /// The model JSON and tensors of this network.
@@ -67,13 +67,22 @@ impl<T: Real> Network<T> {
         if model.get("kind").and_then(Value::as_str) != Some("gru-network") {
             return Err(bad("not a gru network model (\"kind\" is not \"gru-network\")".into()));
         }
-        let dtype = model.get("dtype").and_then(Value::as_str).unwrap_or("?");
+        let dtype = match model.get("dtype") {
+            Some(Value::String(d)) if d == "f32" || d == "f64" => d.as_str(),
+            Some(other) => return Err(bad(format!("\"dtype\" is {other}; expected \"f32\" or \"f64\""))),
+            None => return Err(bad("missing \"dtype\"".into())),
+        };
         if dtype != T::DTYPE.to_string() {
             return Err(bad(format!("the model holds {dtype} values; a {} network was asked for", T::DTYPE)));
         }
         let specs: Vec<LayerSpec> = serde_json::from_value(model.get("layers").cloned().unwrap_or(Value::Null))
             .map_err(|e| bad(format!("layers: {e}")))?;
-        let seed = model.get("seed").and_then(Value::as_u64).ok_or_else(|| bad("missing \"seed\"".into()))?;
+        let seed = match model.get("seed") {
+            None => return Err(bad("missing \"seed\"".into())),
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| bad(format!("\"seed\" is {v}; expected a whole number from 0 to {}", u64::MAX)))?,
+        };
         let mut net = Network::<T>::new(specs, seed)?;
         if let Some(names) = model.get("class_names").and_then(Value::as_array) {
             let names: Vec<String> = names.iter().filter_map(|v| v.as_str().map(String::from)).collect();
@@ -92,7 +101,51 @@ impl<T: Real> Network<T> {
 
     /// Reads a network written by [`Network::save`] (or a training checkpoint).
     pub fn load(path: &Path) -> Result<Self> {
-        let (mut tensors, model) = io::load(path)?;
-        Self::from_parts(&model, &mut tensors, path)
+        Self::from_file(&SafetensorsFile::read(path)?)
+    }
+
+    /// The network of a gru model file already read (the checks of [`crate::io::load`]):
+    /// a caller that reads the file once can ask its dtype ([`crate::io::model_json`]) and
+    /// checksum ([`crate::io::verify_checksum`]) first.
+    pub fn from_file(file: &SafetensorsFile) -> Result<Self> {
+        let model = io::model_json(file)?;
+        let mut tensors = file.names().map(|name| file.tensor(name)).collect::<Result<Vec<_>>>()?;
+        Self::from_parts(&model, &mut tensors, file.path())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{fully_connected, gru, regression, sequence_input};
+
+    fn model() -> Value {
+        let specs = crate::layers![sequence_input(1), gru(2), fully_connected(1), regression()];
+        Network::<f32>::new(specs, 7).unwrap().to_parts().0
+    }
+
+    fn reason(model: &Value) -> String {
+        match Network::<f32>::from_model_json(model, Path::new("m.safetensors")) {
+            Err(Error::File { reason, .. }) => reason,
+            other => panic!("expected Error::File, got {:?}", other.map(|_| "a network")),
+        }
+    }
+
+    #[test]
+    fn a_bad_seed_or_dtype_is_named_as_it_is() {
+        let mut m = model();
+        m["seed"] = json!(-1);
+        let r = reason(&m);
+        assert!(r.contains("\"seed\" is -1") && !r.contains("missing"), "{r}");
+        m["seed"] = json!("7");
+        assert!(reason(&m).contains("\"seed\" is \"7\""), "{}", reason(&m));
+        m.as_object_mut().unwrap().remove("seed");
+        assert!(reason(&m).contains("missing \"seed\""), "{}", reason(&m));
+        let mut m = model();
+        m["dtype"] = json!("f16");
+        let r = reason(&m);
+        assert!(r.contains("\"dtype\" is \"f16\"") && r.contains("\"f32\" or \"f64\""), "{r}");
+        m["dtype"] = json!("f64");
+        assert!(reason(&m).contains("the model holds f64 values; a f32 network was asked for"));
     }
 }

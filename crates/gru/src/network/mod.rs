@@ -27,8 +27,8 @@ pub use loss::{LossStats, LossTargets, Reduction};
 pub use pass::Pass;
 pub use segment::Segment;
 pub use spec::{
-    activation, classification, classification_weighted, dropout, fully_connected, gru, min_params, regression,
-    sequence_input, sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
+    activation, classification, classification_weighted, dropout, fully_connected, gru, layers_from_json, min_params,
+    regression, sequence_input, sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
 };
 
 /// One instantiated layer.

@@ -9,8 +9,12 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use gru_core::{EngineKind, GruSpec};
+
+use crate::error::{Error, Result};
+use crate::suggest::{from_value_at, struct_fields, unknown_key};
 
 use super::elementwise::{Elementwise, OutputTransform};
 use crate::layer::{BiasInitializer, LearnFactors, WeightInitializer};
@@ -197,6 +201,40 @@ macro_rules! layers {
     };
 }
 
+/// Reads a layer array from JSON text (the form of [`LayerSpec`]'s serialization, what
+/// `gru train --network` reads). A key no layer of that type has is [`Error::UnknownKey`]
+/// naming its path (`[1]["output_mod"]`) and the closest known key; a misspelt value
+/// (a layer type, an output mode, ...) is [`Error::Config`] naming the closest one.
+pub fn layers_from_json(text: &str) -> Result<Vec<LayerSpec>> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Error::config("<root>", "(not JSON)", e.to_string()))?;
+    let Value::Array(items) = &value else {
+        return Err(Error::config("<root>", crate::suggest::show(&value), "expected a JSON array of layers"));
+    };
+    // A GRU layer's keys are flattened, where serde names no expected key (and reports a
+    // missing key before an unknown one): check them here. The GRU options' keys are the
+    // fields `LayerArrayJson` asks serde for (those it writes only when set included), the
+    // layer's own keys those a layer serializes (it writes every one).
+    let mut gru_keys: Vec<String> =
+        struct_fields(gru_core::spec::LayerArrayJson::deserialize).into_iter().map(String::from).collect();
+    if let Ok(Value::Object(map)) = serde_json::to_value(LayerSpec::from(gru(1))) {
+        gru_keys.extend(map.keys().filter(|k| !gru_keys.contains(k)).cloned().collect::<Vec<_>>());
+    }
+    let gru_keys: Vec<&str> = gru_keys.iter().map(String::as_str).collect();
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let base = format!("[{i}]");
+            if let Some(map) = item.as_object().filter(|m| m.get("type") == Some(&Value::from("gru"))) {
+                if let Some(key) = map.keys().find(|k| !gru_keys.contains(&k.as_str())) {
+                    return Err(unknown_key(&base, key, &gru_keys));
+                }
+            }
+            from_value_at(item, &base, &gru_keys)
+        })
+        .collect()
+}
+
 /// A lower bound of the learnable values `specs` need (W and R of every GRU layer, the
 /// fully connected weights; saturating): what a file must hold before a network of these
 /// layers is built from it, so that a crafted header cannot make a reader allocate more
@@ -223,4 +261,40 @@ pub fn min_params(specs: &[LayerSpec]) -> usize {
         }
     }
     needed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_arrays_suggest_the_closest_key_and_value() {
+        let json =
+            |gru: &str| format!(r#"[{{"type": "sequence-input", "input_size": 1}}, {gru}, {{"type": "regression"}}]"#);
+        let specs = layers_from_json(&json(r#"{"type": "gru", "num_hidden_units": 4}"#)).unwrap();
+        assert_eq!(specs[1], LayerSpec::from(gru(4)));
+        // Every key of a GRU layer is known, those written only when set (clip) included.
+        let mut full = gru(3).depth(2).bidirectional(true).dropout(0.1);
+        full.spec.clip = Some(2.0);
+        let text = serde_json::to_string(&vec![LayerSpec::from(full.clone())]).unwrap();
+        assert!(text.contains("\"clip\""), "{text}");
+        assert_eq!(layers_from_json(&text).unwrap(), vec![LayerSpec::from(full)]);
+        // A flattened GRU key (serde names no expected key there).
+        match layers_from_json(&json(r#"{"type": "gru", "num_hidden_units": 4, "output_mod": "last"}"#)) {
+            Err(Error::UnknownKey { path, suggestion }) => {
+                assert_eq!((path.as_str(), suggestion.as_deref()), (r#"[1]["output_mod"]"#, Some("output_mode")));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = |text: &str| layers_from_json(text).unwrap_err().to_string();
+        let e = err(&json(r#"{"type": "gru", "num_hiden_units": 4}"#));
+        assert!(e.contains(r#"[1]["num_hiden_units"]"#) && e.contains(r#"did you mean "num_hidden_units""#), "{e}");
+        let e = err(r#"[{"type": "sequence-input", "input_sise": 1}]"#);
+        assert!(e.contains(r#"[0]["input_sise"]"#) && e.contains(r#"did you mean "input_size""#), "{e}");
+        let e = err(r#"[{"type": "sequence_input", "input_size": 1}]"#);
+        assert!(e.contains(r#"[0]["type"]"#) && e.contains(r#"did you mean "sequence-input""#), "{e}");
+        let e = err(&json(r#"{"type": "gru", "num_hidden_units": 4, "output_mode": "lst"}"#));
+        assert!(e.contains(r#"[1]["output_mode"]"#) && e.contains(r#"did you mean "last""#), "{e}");
+        assert!(err(r#"{"type": "gru"}"#).contains("expected a JSON array of layers"));
+    }
 }

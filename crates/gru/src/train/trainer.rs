@@ -93,6 +93,7 @@ impl<T: Real> Trainer<T> {
     /// Checks that `data` fits `network` (channels, target kind and width).
     fn check_data(network: &Network<T>, data: &SequenceDataset<T>, what: &str) -> Result<()> {
         data.validate()?;
+        data.check_complete()?;
         if data.channels != network.input_size() {
             return Err(Error::data(
                 what,
