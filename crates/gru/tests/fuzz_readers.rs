@@ -13,7 +13,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gru::data::{parse_csv, parse_npy, parse_npz, parse_ts, parse_ts_inputs, parse_ucr_tsv, CsvLayout, TargetKind};
+use gru::data::{
+    parse_csv, parse_korali, parse_korali_inputs, parse_npy, parse_npz, parse_ts, parse_ts_inputs, parse_ucr_tsv,
+    CsvLayout, TargetKind,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -165,6 +168,20 @@ fn npy_reader_never_panics() {
         let _ = parse_npy::<f32>(b, &y, "x.npy");
         let x = test_data("pair_x.npy");
         let _ = parse_npy::<f64>(&x, b, "x.npy");
+    });
+}
+
+#[test]
+fn korali_reader_never_panics() {
+    let seeds = vec![
+        br#"{"Input": {"Data": [[[1.5, 2], [3, 4]], [[5, -6e-3]]], "Size": 2}, "Solution": {"Data": [[0.5], [-1]], "Size": 1}}"#
+            .to_vec(),
+        br#"{"Problem": {"Input": {"Data": [[[1]]]}, "Solution": {"Data": [[2, 3]]}}}"#.to_vec(),
+        b"[[[0.25], [1]], [[2]]]".to_vec(),
+    ];
+    fuzz("korali", seeds, |b| {
+        let _ = parse_korali::<f32>(b, "f.json");
+        let _ = parse_korali_inputs::<f64>(b, "f.json");
     });
 }
 

@@ -5,12 +5,14 @@
 //! (sequence-to-sequence).
 
 pub mod csv;
+pub mod korali;
 pub mod load;
 pub mod npy;
 pub mod ts;
 pub mod tsv;
 
 pub use self::csv::{load_csv, parse_csv, CsvLayout};
+pub use korali::{load_korali, parse_korali, parse_korali_inputs};
 pub use load::{load_any, load_inputs, TargetKind};
 pub use npy::{load_npy, load_npz, parse_npy, parse_npz};
 pub use ts::{load_ts, parse_ts, parse_ts_inputs};
