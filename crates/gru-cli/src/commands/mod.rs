@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod korali;
 pub mod predict;
 pub mod train;
+pub mod train_options;
 
 use std::path::Path;
 
@@ -31,7 +32,7 @@ pub fn load_model(path: &Path) -> Result<AnyNetwork> {
     }
 }
 
-/// Loads a data file (.ts, .tsv, .csv, .npz) as `T`.
+/// Loads a data file (.ts, .tsv, .csv, .npz, Korali's .json) as `T`.
 pub fn load_data<T: Real>(path: &Path) -> Result<gru::SequenceDataset<T>> {
     gru::data::load_any::<T>(path).with_context(|| format!("loading data {}", path.display()))
 }
