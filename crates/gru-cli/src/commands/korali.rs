@@ -1,11 +1,12 @@
 //! `gru train --experiment E.json`: a Korali supervised-learning experiment, run as
-//! Korali's DeepSupervisor runs it, printing the loss of every generation as Korali does.
+//! Korali's DeepSupervisor runs it, printing the loss of every generation as Korali does;
+//! `gru predict --korali-input`: Korali-style prediction.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use gru::korali::{predict_sequences, GenerationReport, KoraliExperiment};
+use gru::korali::{GenerationReport, KoraliExperiment};
 use gru::train::{History, IterationRecord};
 
 /// A `gru train --experiment` run: the experiment, where the model goes, and the flags that
@@ -108,14 +109,14 @@ fn generations_history(reports: &[GenerationReport], learning_rate: f64) -> Hist
     History { iterations, validations: Vec::new() }
 }
 
-/// `gru predict --korali-input`: a JSON list of sequences (steps × values) in, a JSON list
-/// of output vectors out.
+/// `gru predict --korali-input`: Korali's inputs (a JSON list of sequences, each a list of
+/// steps of values; or Korali's data set `{"Input": {"Data": ...}, "Solution": ...}`, or an
+/// experiment, whose "Problem" holds them) in, a JSON list of output vectors out.
 pub fn predict_korali(model: &Path, input: &Path, batch_size: usize) -> Result<serde_json::Value> {
     let mut net = gru::Network::<f32>::load(model).with_context(|| format!("loading {}", model.display()))?;
-    let text = std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
-    let data: Vec<Vec<Vec<f64>>> = serde_json::from_str(&text).with_context(|| {
-        format!("{}: expected a list of sequences, each a list of steps of values", input.display())
-    })?;
-    let out = predict_sequences(&mut net, &data, batch_size)?;
+    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let (sequences, channels) = gru::data::parse_korali_inputs::<f32>(&bytes, input)?;
+    let out = gru::train::predict(&mut net, &sequences, channels, batch_size.max(1))?;
+    let out: Vec<Vec<f64>> = out.into_iter().map(|o| o.iter().map(|&v| f64::from(v)).collect()).collect();
     Ok(serde_json::to_value(out)?)
 }
