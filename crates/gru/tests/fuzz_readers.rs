@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gru::convert::onnx;
-use gru::data::{parse_csv, parse_npy, parse_npz, parse_ts, parse_ts_inputs, parse_ucr_tsv, CsvLayout, TargetKind};
+use gru::data::{
+    parse_csv, parse_korali, parse_korali_inputs, parse_npy, parse_npz, parse_ts, parse_ts_inputs, parse_ucr_tsv,
+    CsvLayout, TargetKind,
+};
 use gru::network::{classification, fully_connected, gru as gru_layer, regression, sequence_input_zscore, softmax};
 use gru::train::load_training_checkpoint;
 use gru::{layers, Network, OutputMode};
@@ -263,6 +266,20 @@ fn onnx_reader_never_panics() {
         let _ = onnx::network_dtype(&model, path);
         let _ = onnx::network_from_model::<f32>(&model, path);
         let _ = onnx::OnnxModel::<f32>::from_model(&model, path).map(|m| m.sequence_input().map(drop));
+    });
+}
+
+#[test]
+fn korali_reader_never_panics() {
+    let seeds = vec![
+        br#"{"Input": {"Data": [[[1.5, 2], [3, 4]], [[5, -6e-3]]], "Size": 2}, "Solution": {"Data": [[0.5], [-1]], "Size": 1}}"#
+            .to_vec(),
+        br#"{"Problem": {"Input": {"Data": [[[1]]]}, "Solution": {"Data": [[2, 3]]}}}"#.to_vec(),
+        b"[[[0.25], [1]], [[2]]]".to_vec(),
+    ];
+    fuzz("korali", seeds, |b| {
+        let _ = parse_korali::<f32>(b, "f.json");
+        let _ = parse_korali_inputs::<f64>(b, "f.json");
     });
 }
 

@@ -16,7 +16,8 @@ pub struct EvalArgs {
     /// A model saved by `gru train` (.safetensors).
     #[arg(long)]
     pub model: PathBuf,
-    /// Labelled data (.ts, .tsv, .csv, .npz).
+    /// Labelled data (.ts, .tsv, .csv, .npz), or Korali's data set (.json: {"Input": {"Data":
+    /// ...}, "Solution": {"Data": ...}}, or an experiment): its test MSE against "Solution".
     #[arg(long)]
     pub data: PathBuf,
     /// Print the report as JSON.
@@ -67,7 +68,7 @@ pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
             if a.json {
                 serde_json::to_string_pretty(&r)? + "\n"
             } else {
-                format!("rmse: {:.6}\nmae:  {:.6}\nvalues: {}\n", r.rmse, r.mae, r.count)
+                format!("rmse: {:.6}\nmae:  {:.6}\nmse:  {:.6}\nvalues: {}\n", r.rmse, r.mae, r.mse, r.count)
             }
         }
         _ => anyhow::bail!("the data's targets do not match the model's output (classes vs responses)"),

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod korali;
 pub mod predict;
 pub mod train;
+pub mod train_options;
 
 use std::path::Path;
 
@@ -80,7 +81,7 @@ impl From<MissingChoice> for Missing {
     }
 }
 
-/// Loads a data file (.ts, .tsv, .csv, .npz) as `T`, its missing values filled as `missing` says.
+/// Loads a data file (.ts, .tsv, .csv, .npz, Korali's .json) as `T`, its missing values filled as `missing` says.
 pub fn load_data<T: Real>(path: &Path, missing: &MissingArg) -> Result<gru::SequenceDataset<T>> {
     let context = || format!("loading data {}", path.display());
     let mut data = gru::data::load_any::<T>(path).with_context(context)?;

@@ -39,11 +39,12 @@ pub struct PredictArgs {
     /// classifier or regressor.
     #[arg(long)]
     pub model: PathBuf,
-    /// Data (.ts, .tsv, .csv, .npz); its labels, if any, are ignored.
+    /// Data (.ts, .tsv, .csv, .npz, or Korali's .json data set); its labels, if any, are ignored.
     #[arg(long, required_unless_present = "korali_input")]
     pub data: Option<PathBuf>,
-    /// Korali-style input instead: a JSON list of sequences, each a list of steps of values;
-    /// the output is a JSON list of output vectors.
+    /// Korali-style input instead: a JSON list of sequences, each a list of steps of values,
+    /// or Korali's data set ({"Input": {"Data": ...}, ...}, or an experiment); the output is
+    /// a JSON list of output vectors.
     #[arg(long, conflicts_with = "data")]
     pub korali_input: Option<PathBuf>,
     /// Output file: .csv or .json (stdout as CSV when absent).

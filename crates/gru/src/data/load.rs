@@ -33,7 +33,8 @@ pub enum TargetKind {
 /// `.ts` ([`super::load_ts`]), `.tsv` ([`super::load_ucr_tsv`]), `.csv`
 /// ([`super::load_csv`] with class labels, in the layout its header shows:
 /// [`super::CsvLayout::detect`]) or `.npz`
-/// ([`super::load_npz`]). Any other extension is an [`Error::File`] naming it.
+/// ([`super::load_npz`]) or `.json` (Korali's data set with its solution:
+/// [`super::load_korali`]). Any other extension is an [`Error::File`] naming it.
 pub fn load_any<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
     let path = path.as_ref();
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -45,23 +46,29 @@ pub fn load_any<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
             super::parse_csv(&bytes, path, super::CsvLayout::detect(&bytes), TargetKind::Classes)
         }
         Some("npz") => super::load_npz(path),
+        Some("json") => super::load_korali(path),
         Some("npy") => {
             Err(Error::file(path, "a .npy file holds one array: load the x and y files together with load_npy"))
         }
-        Some(other) => {
-            Err(Error::file(path, format!("unknown data file extension `.{other}` (expected .ts, .tsv, .csv or .npz)")))
-        }
-        None => Err(Error::file(path, "the file name has no extension (expected .ts, .tsv, .csv or .npz)")),
+        Some(other) => Err(Error::file(
+            path,
+            format!("unknown data file extension `.{other}` (expected .ts, .tsv, .csv, .npz or .json)"),
+        )),
+        None => Err(Error::file(path, "the file name has no extension (expected .ts, .tsv, .csv, .npz or .json)")),
     }
 }
 
 /// The sequences of a data file (`[len, C]` each) and C, whatever its targets, for
 /// prediction: like [`load_any`], but a `.ts` file without labels (`@classLabel false`, as
-/// the archive writes unlabelled data) loads too.
+/// the archive writes unlabelled data) loads too, and so does a Korali `.json` input without
+/// its solution ([`super::parse_korali_inputs`]).
 pub fn load_inputs<T: Real>(path: impl AsRef<Path>) -> Result<(Vec<Vec<T>>, usize)> {
     let path = path.as_ref();
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ts")) {
         return super::ts::parse_ts_inputs(&read_file(path)?, path);
+    }
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        return super::parse_korali_inputs(&read_file(path)?, path);
     }
     let ds = load_any::<T>(path)?;
     Ok((ds.sequences, ds.channels))

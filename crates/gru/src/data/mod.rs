@@ -8,6 +8,7 @@
 //! them filled first ([`Missing`], module [`missing`]).
 
 pub mod csv;
+pub mod korali;
 pub mod load;
 pub mod missing;
 pub mod npy;
@@ -15,6 +16,7 @@ pub mod ts;
 pub mod tsv;
 
 pub use self::csv::{load_csv, parse_csv, CsvLayout};
+pub use korali::{load_korali, parse_korali, parse_korali_inputs};
 pub use load::{load_any, load_inputs, TargetKind};
 pub use missing::Missing;
 pub use npy::{load_npy, load_npz, parse_npy, parse_npz};

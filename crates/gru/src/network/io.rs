@@ -1,14 +1,19 @@
 //! Saving and loading a network: one `.safetensors` file (see [`crate::io`]) with the
 //! tensors `params` (every learnable value, the order of [`Network::params_flat`]) and,
-//! when fitted, `normalization.mean` / `normalization.std` (`[C]`); its header's model JSON
-//! holds `{"kind": "gru-network", "dtype", "layers", "seed", "class_names"}`.
+//! when fitted, `normalization.mean` / `normalization.std` (`[C]`, the input layer's offset
+//! and scale: mean and std for z-score) and `target_normalization.offset` /
+//! `target_normalization.scale` (`[R]`); its header's model JSON holds `{"kind":
+//! "gru-network", "dtype", "layers", "seed", "class_names", "initialization"}` and, with
+//! normalized targets, `"target_normalization"` (its kind, e.g. `"zscore"`). A file without
+//! `"initialization"` (written before it was recorded) reads as
+//! [`Initialization::NotRecorded`].
 
 use std::path::Path;
 
 use gru_core::Real;
 use serde_json::{json, Value};
 
-use super::{LayerSpec, Network};
+use super::{Initialization, LayerSpec, Network, Normalization, TargetNormalization};
 use crate::error::{Error, Result};
 use crate::io::{self, take_as, NamedTensor, SafetensorsFile};
 
@@ -21,13 +26,20 @@ impl<T: Real> Network<T> {
             tensors.push(NamedTensor::new("normalization.mean", vec![mean.len()], mean.clone()));
             tensors.push(NamedTensor::new("normalization.std", vec![std.len()], std.clone()));
         }
-        let model = json!({
+        let mut model = json!({
             "kind": "gru-network",
             "dtype": T::DTYPE,
             "layers": self.specs(),
             "seed": self.seed(),
             "class_names": self.class_names(),
+            "initialization": self.initialization(),
         });
+        if let Some(t) = self.target_normalization() {
+            let r = t.offset.len();
+            tensors.push(NamedTensor::new("target_normalization.offset", vec![r], t.offset.clone()));
+            tensors.push(NamedTensor::new("target_normalization.scale", vec![r], t.scale.clone()));
+            model["target_normalization"] = json!(t.kind);
+        }
         (model, tensors)
     }
 
@@ -57,7 +69,24 @@ impl<T: Real> Network<T> {
             let std = take_as::<T>(tensors, "normalization.std", &[c], path)?;
             net.set_normalization(Some((mean, std)))?;
         }
+        if tensors.iter().any(|t| t.name == "target_normalization.offset") {
+            let r = net.output_width();
+            let offset = take_as::<T>(tensors, "target_normalization.offset", &[r], path)?;
+            let scale = take_as::<T>(tensors, "target_normalization.scale", &[r], path)?;
+            let kind = Self::target_normalization_kind(model, path)?;
+            net.set_target_normalization(Some(TargetNormalization { kind, offset, scale }))
+                .map_err(|e| Error::file(path, e.to_string()))?;
+        }
         Ok(net)
+    }
+
+    /// The kind of target normalization a model JSON names (`"zscore"` when it names none).
+    pub(crate) fn target_normalization_kind(model: &Value, path: &Path) -> Result<Normalization> {
+        match model.get("target_normalization") {
+            None => Ok(Normalization::Zscore),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| Error::file(path, format!("\"target_normalization\": {e}"))),
+        }
     }
 
     /// The network the model JSON describes, with its class names, and the initial weights
@@ -84,6 +113,10 @@ impl<T: Real> Network<T> {
                 .ok_or_else(|| bad(format!("\"seed\" is {v}; expected a whole number from 0 to {}", u64::MAX)))?,
         };
         let mut net = Network::<T>::new(specs, seed)?;
+        net.initialization = match model.get("initialization") {
+            None => Initialization::NotRecorded,
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| bad(format!("\"initialization\": {e}")))?,
+        };
         if let Some(names) = model.get("class_names").and_then(Value::as_array) {
             let names: Vec<String> = names.iter().filter_map(|v| v.as_str().map(String::from)).collect();
             if !names.is_empty() {

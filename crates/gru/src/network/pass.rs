@@ -146,6 +146,8 @@ impl<T: Real> Network<T> {
             };
             caches.push(cache);
         }
+        // Normalized regression targets: the output in the targets' units.
+        self.denormalize_output(&mut act);
         Ok(Pass { caches, output: act, steps, lengths: lengths.to_vec(), final_states, training: training.is_some() })
     }
 
@@ -164,6 +166,7 @@ impl<T: Real> Network<T> {
         }
         let (steps, batch) = (pass.steps, pass.lengths.len());
         let mut grad = d_output.to_vec();
+        self.normalize_output_grad(&mut grad);
         let mut per_node: Vec<Vec<T>> = vec![Vec::new(); self.nodes.len()];
         let mut seq = self.sequence_output;
         for (i, (node, cache)) in self.nodes.iter_mut().zip(pass.caches).enumerate().rev() {

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use gru_core::{EngineKind, GruSpec};
+use gru_core::{EngineKind, GruSpec, Real};
 
 use crate::error::{Error, Result};
 use crate::suggest::{from_value_at, struct_fields, unknown_key};
@@ -19,16 +19,112 @@ use crate::suggest::{from_value_at, struct_fields, unknown_key};
 use super::elementwise::{Elementwise, OutputTransform};
 use crate::layer::{BiasInitializer, LearnFactors, WeightInitializer};
 
-/// Normalization of a sequence input layer (MATLAB `Normalization`).
+/// Normalization of a sequence input layer (MATLAB `Normalization`), and of regression
+/// targets ([`crate::train::TrainingOptions::target_normalization`]).
+///
+/// Each is an affine map per channel `c`, `x' = (x - offset_c) / scale_c`, whose offset
+/// and scale are computed from the training data (every valid step of every sequence) and
+/// saved with the model:
+///
+/// | name | offset | scale |
+/// |---|---|---|
+/// | `"none"` | (the data pass unchanged) | |
+/// | `"zscore"` | mean | standard deviation |
+/// | `"zerocenter"` | mean | 1 |
+/// | `"rescale-symmetric"` (to [-1, 1]) | (max + min) / 2 | (max - min) / 2 |
+/// | `"rescale-zero-one"` (to [0, 1]) | min | max - min |
+///
+/// A channel whose scale would be 0 (constant data) gets scale 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
 pub enum Normalization {
     /// The data pass unchanged.
     #[default]
+    #[serde(rename = "none")]
     None,
-    /// `(x - mean_c) / std_c` per channel c, the statistics computed from the training data
-    /// (all valid steps of all sequences) and saved with the model.
+    /// `(x - mean_c) / std_c`.
+    #[serde(rename = "zscore")]
     Zscore,
+    /// `x - mean_c`.
+    #[serde(rename = "zerocenter")]
+    ZeroCenter,
+    /// `(x - min_c) / (max_c - min_c) · 2 - 1`: to [-1, 1].
+    #[serde(rename = "rescale-symmetric")]
+    RescaleSymmetric,
+    /// `(x - min_c) / (max_c - min_c)`: to [0, 1].
+    #[serde(rename = "rescale-zero-one")]
+    RescaleZeroOne,
+}
+
+impl Normalization {
+    /// Each value with its MATLAB name.
+    pub const NAMES: [(Self, &'static str); 5] = [
+        (Self::None, "none"),
+        (Self::Zscore, "zscore"),
+        (Self::ZeroCenter, "zerocenter"),
+        (Self::RescaleSymmetric, "rescale-symmetric"),
+        (Self::RescaleZeroOne, "rescale-zero-one"),
+    ];
+
+    /// The MATLAB name ("zscore", ...).
+    pub fn name(&self) -> &'static str {
+        Self::NAMES.iter().find(|(v, _)| v == self).map_or("none", |(_, n)| n)
+    }
+
+    /// `(offset, scale)` per channel of the `[rows, channels]` row-major values of `rows`
+    /// (each a slice of whole rows), or `None` for [`Normalization::None`] or no value.
+    pub fn fit<'a, T: Real>(
+        &self,
+        channels: usize,
+        rows: impl Iterator<Item = &'a [T]>,
+    ) -> Option<(Vec<f64>, Vec<f64>)> {
+        if *self == Normalization::None || channels == 0 {
+            return None;
+        }
+        let (mut sum, mut sq, mut n) = (vec![0.0f64; channels], vec![0.0f64; channels], 0usize);
+        let (mut lo, mut hi) = (vec![f64::INFINITY; channels], vec![f64::NEG_INFINITY; channels]);
+        for row in rows.flat_map(|r| r.chunks_exact(channels)) {
+            for c in 0..channels {
+                let v = row[c].widen();
+                sum[c] += v;
+                sq[c] += v * v;
+                lo[c] = lo[c].min(v);
+                hi[c] = hi[c].max(v);
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return None;
+        }
+        let nonzero = |s: f64| if s > 0.0 && s.is_finite() { s } else { 1.0 };
+        let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
+        let pairs: Vec<(f64, f64)> = (0..channels)
+            .map(|c| match self {
+                Normalization::Zscore => (mean[c], nonzero((sq[c] / n as f64 - mean[c] * mean[c]).max(0.0).sqrt())),
+                Normalization::ZeroCenter => (mean[c], 1.0),
+                Normalization::RescaleSymmetric => ((hi[c] + lo[c]) / 2.0, nonzero((hi[c] - lo[c]) / 2.0)),
+                Normalization::RescaleZeroOne => (lo[c], nonzero(hi[c] - lo[c])),
+                Normalization::None => (0.0, 1.0),
+            })
+            .collect();
+        Some(pairs.into_iter().unzip())
+    }
+}
+
+impl std::fmt::Display for Normalization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Normalization {
+    type Err = crate::error::Error;
+    /// Reads a MATLAB name (any case); errors name the property "Normalization".
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        Self::NAMES.iter().find(|(_, n)| s.trim().eq_ignore_ascii_case(n)).map(|(v, _)| *v).ok_or_else(|| {
+            let names: Vec<String> = Self::NAMES.iter().map(|(_, n)| format!("\"{n}\"")).collect();
+            crate::error::Error::property("Normalization", format!("\"{s}\""), format!("expected {}", names.join(", ")))
+        })
+    }
 }
 
 /// One layer of a network.

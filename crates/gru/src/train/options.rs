@@ -13,6 +13,8 @@
 //! | `shuffle` | once | Shuffle |
 //! | `sequence_length` | longest | SequenceLength |
 //! | `sequence_padding_direction` | right | SequencePaddingDirection |
+//! | `sort_by_length` | false | (MATLAB's examples sort the data by length; here the minibatches of the sorted data, not the sequences, are shuffled) |
+//! | `target_normalization` | none | (regression only: the targets' normalization, fitted on the training data, stored in the model and undone at prediction; see [`crate::network::TargetNormalization`]) |
 //! | `validation_frequency` | 50 (iterations) | ValidationFrequency |
 //! | `validation_patience` | none (+inf) | ValidationPatience |
 //! | `output_network` | last-iteration | OutputNetwork |
@@ -27,6 +29,7 @@ use super::batching::{PaddingDirection, SequenceLength, Shuffle};
 use super::schedule::LearnRateSchedule;
 use super::solver::Solver;
 use crate::error::{Error, Result};
+use crate::network::Normalization;
 use crate::optim::GradientThresholdMethod;
 
 /// Which parameters training returns (MATLAB `OutputNetwork`).
@@ -56,6 +59,11 @@ pub struct TrainingOptions {
     pub shuffle: Shuffle,
     pub sequence_length: SequenceLength,
     pub sequence_padding_direction: PaddingDirection,
+    /// Minibatches of sequences of similar length: see [`super::batching::epoch_batches`].
+    pub sort_by_length: bool,
+    /// Regression targets: `"none"`, `"zscore"`, ... ([`Normalization`]); classification
+    /// ignores it.
+    pub target_normalization: Normalization,
     pub validation_frequency: usize,
     pub validation_patience: Option<usize>,
     pub output_network: OutputNetwork,
@@ -78,6 +86,8 @@ impl Default for TrainingOptions {
             shuffle: Shuffle::Once,
             sequence_length: SequenceLength::Longest,
             sequence_padding_direction: PaddingDirection::Right,
+            sort_by_length: false,
+            target_normalization: Normalization::None,
             validation_frequency: 50,
             validation_patience: None,
             output_network: OutputNetwork::LastIteration,

@@ -25,6 +25,7 @@
 //!                               Tanh; sigmoid: Sigmoid), picked per channel by
 //!                               Where(mask [C] bool); then Mul(scale [C]), Add(shift [C])
 //! classification / regression   nothing
+//! normalized targets            Mul(target_scale [K]) -> Add(target_offset [K]) (only when fitted)
 //! output   Y [B, K] (sequence-to-one) or [T, B, K] (per step)
 //! ```
 //! Constants are tensors of the network's element type (f64 networks are DOUBLE models;
@@ -243,6 +244,14 @@ pub fn network_to_model<T: Real>(network: &Network<T>, options: &OnnxOptions) ->
             Node::Output(o) => cur = output_transform::<T>(&mut b, &p, &cur, o, width),
         }
     }
+    if let Some(t) = network.target_normalization() {
+        // y = offset + scale · y' (the network's output in the targets' units).
+        let r = t.scale.len();
+        let s = b.constant("target_scale", &[r], &t.scale);
+        let o = b.constant("target_offset", &[r], &t.offset);
+        let scaled = b.op("target_mul", "Mul", &[&cur, &s], vec![]);
+        cur = b.op("target_add", "Add", &[&scaled, &o], vec![]);
+    }
     // The last node's output becomes Y (an Identity when no node computes anything).
     match b.g.node.last_mut() {
         Some(last) if cur != INPUT && last.output.first() == Some(&cur) => last.output[0] = OUTPUT.to_string(),
@@ -443,6 +452,13 @@ pub fn network_from_model<T: Real>(model: &ModelProto, path: &Path) -> Result<Ne
         }
     }
     net.set_normalization(stats)?;
+    if r.consts.contains_key("target_scale") {
+        let k = net.output_width();
+        let scale = r.values::<T>("target_scale", &[k], "target_mul")?;
+        let offset = r.values::<T>("target_offset", &[k], "target_add")?;
+        let kind = Network::<T>::target_normalization_kind(&json, path)?;
+        net.set_target_normalization(Some(crate::network::TargetNormalization { kind, offset, scale }))?;
+    }
     Ok(net)
 }
 

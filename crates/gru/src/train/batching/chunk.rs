@@ -45,6 +45,44 @@ pub fn minibatches(order: &[usize], size: usize, discard_partial: bool) -> Resul
     Ok(order[..used].chunks(size).map(<[usize]>::to_vec).collect())
 }
 
+/// The minibatches of one training epoch (0-based) over observations of `steps[i]` steps:
+/// `size` observations each, a last partial minibatch dropped (see [`minibatches`]).
+///
+/// - Without `sort_by_length`: the minibatches of [`epoch_order`], in order.
+/// - With `sort_by_length` (sequences of similar length share a minibatch, so little
+///   padding is computed): the order of [`epoch_order`] sorted by length, stably (equal
+///   lengths keep their shuffled order), cut into minibatches, shortest first; unless
+///   `shuffle` is `Never`, the minibatches (not the sequences) are then put in a random
+///   order, drawn as [`epoch_order`] draws its permutation (another generator of the same
+///   seed: once for `Once`, per epoch for `EveryEpoch`). The partial minibatch dropped is
+///   the one of the longest sequences.
+///
+/// Deterministic: the same `(seed, epoch)` give the same minibatches.
+pub fn epoch_batches(
+    steps: &[usize],
+    size: usize,
+    shuffle: Shuffle,
+    seed: u64,
+    epoch: usize,
+    sort_by_length: bool,
+) -> Result<Vec<Vec<usize>>> {
+    let mut order = epoch_order(steps.len(), shuffle, seed, epoch);
+    if !sort_by_length {
+        return minibatches(&order, size, true);
+    }
+    order.sort_by_key(|&i| steps[i]);
+    let mut batches = minibatches(&order, size, true)?;
+    let stream = match shuffle {
+        Shuffle::Never => return Ok(batches),
+        Shuffle::Once => 0,
+        Shuffle::EveryEpoch => epoch as u64,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xBA7C_4E50_0000_0000);
+    rng.set_stream(stream);
+    batches.shuffle(&mut rng);
+    Ok(batches)
+}
+
 /// One chunk of a minibatch, ready for the engine.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chunk<T> {
@@ -238,6 +276,34 @@ mod tests {
         assert_eq!(minibatches(&order, 10, false).unwrap(), vec![order.clone()]);
         assert!(minibatches(&[], 4, true).unwrap().is_empty());
         assert!(is_data(minibatches(&order, 0, false)));
+    }
+
+    #[test]
+    fn sorted_epoch_batches_hold_similar_lengths() {
+        let steps = [9, 1, 5, 3, 8, 2, 7, 4, 6];
+        // Without sorting: the minibatches of the epoch order, unchanged.
+        for shuffle in [Shuffle::Never, Shuffle::Once, Shuffle::EveryEpoch] {
+            let plain = epoch_batches(&steps, 2, shuffle, 5, 3, false).unwrap();
+            assert_eq!(plain, minibatches(&epoch_order(9, shuffle, 5, 3), 2, true).unwrap());
+        }
+        // Never: sorted by length, shortest first; the longest (9 steps, index 0) dropped.
+        let never = epoch_batches(&steps, 2, Shuffle::Never, 5, 0, true).unwrap();
+        assert_eq!(never, vec![vec![1, 5], vec![3, 7], vec![2, 8], vec![6, 4]]);
+        // Shuffled: the same minibatches in another order, the same in every epoch for Once,
+        // another one per epoch for EveryEpoch.
+        let sorted = |b: &Vec<Vec<usize>>| {
+            let mut b = b.clone();
+            b.sort_by_key(|m| steps[m[0]]);
+            b
+        };
+        let once = epoch_batches(&steps, 2, Shuffle::Once, 5, 0, true).unwrap();
+        assert_eq!(sorted(&once), never);
+        assert_eq!(once, epoch_batches(&steps, 2, Shuffle::Once, 5, 4, true).unwrap());
+        let orders: Vec<_> =
+            (0..6).map(|e| epoch_batches(&steps, 2, Shuffle::EveryEpoch, 5, e, true).unwrap()).collect();
+        assert!(orders.iter().all(|o| sorted(o) == never), "{orders:?}");
+        assert!(orders.iter().any(|o| *o != orders[0]), "{orders:?}");
+        assert!(is_data(epoch_batches(&steps, 0, Shuffle::Never, 5, 0, true)));
     }
 
     #[test]

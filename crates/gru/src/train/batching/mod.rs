@@ -15,6 +15,6 @@ mod chunk;
 mod options;
 mod padding;
 
-pub use chunk::{chunk_minibatch, epoch_order, minibatches, Chunk};
+pub use chunk::{chunk_minibatch, epoch_batches, epoch_order, minibatches, Chunk};
 pub use options::{PaddingDirection, SequenceLength, Shuffle};
 pub use padding::{from_valid_first, to_valid_first};
