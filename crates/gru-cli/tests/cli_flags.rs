@@ -319,6 +319,11 @@ fn the_option_flags_reach_training_and_the_model() {
     ok(&out);
     let o = gru::train::load_training_checkpoint::<f32>(&checkpoint).unwrap().1.options;
     assert_eq!(o.sequence_padding_direction, PaddingDirection::Left);
+    // Normalizations are fitted when training starts: a resumed run cannot change them.
+    for flag in ["--target-normalization", "--input-normalization"] {
+        let resumed = ["train", "--train", s(&data), "--out", s(&model), "--resume", s(&checkpoint), flag, "none"];
+        assert!(fails(&gru(&resumed)).contains("cannot be used with"), "{flag} with --resume");
+    }
     assert!(o.sort_by_length);
     assert_eq!(o.shuffle, Shuffle::EveryEpoch);
     assert_eq!(o.target_normalization, gru::network::Normalization::Zscore);

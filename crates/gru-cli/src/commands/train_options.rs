@@ -72,8 +72,13 @@ pub struct OptionFlags {
     pub seed: Option<u64>,
     /// Normalization of regression targets, fitted on the training data, stored in the
     /// model and undone at prediction: none | zscore | zerocenter | rescale-symmetric |
-    /// rescale-zero-one (classification ignores it) [default: none].
-    #[arg(long, value_parser = ["none", "zscore", "zerocenter", "rescale-symmetric", "rescale-zero-one"])]
+    /// rescale-zero-one (classification ignores it; fitted when training starts, so not with
+    /// --resume) [default: none].
+    #[arg(
+        long,
+        value_parser = ["none", "zscore", "zerocenter", "rescale-symmetric", "rescale-zero-one"],
+        conflicts_with = "resume"
+    )]
     pub target_normalization: Option<String>,
 }
 
