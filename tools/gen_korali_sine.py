@@ -9,7 +9,9 @@ of Korali) as JSON, as the issue specifies it:
 
 Outputs (seeded, pure Python): examples/korali/sine_rnn_experiment.json (the whole
 experiment, data included), sine_rnn_test_input.json (100 test sequences, Korali's input
-layout: sequences x steps x 1) and sine_rnn_test_solution.json.
+layout: sequences x steps x 1), sine_rnn_test_solution.json, and sine_rnn_test.json (the
+same test set as Korali's data set: {"Input": {"Data", "Size"}, "Solution": {"Data", "Size"}},
+what `gru eval --data` reads).
 """
 import json
 import math
@@ -66,6 +68,9 @@ def main():
         json.dump(test_x, f, separators=(",", ":"))
     with open(os.path.join(out, "sine_rnn_test_solution.json"), "w") as f:
         json.dump(test_y, f, separators=(",", ":"))
+    test = {"Input": {"Data": test_x, "Size": 1}, "Solution": {"Data": test_y, "Size": 1}}
+    with open(os.path.join(out, "sine_rnn_test.json"), "w") as f:
+        json.dump(test, f, separators=(",", ":"))
 
 
 if __name__ == "__main__":

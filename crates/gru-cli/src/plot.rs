@@ -65,6 +65,11 @@ pub fn plot_history(history: &History, title: &str, path: &Path) -> Result<()> {
         bail!("the training history has no iterations: nothing to plot");
     }
     let format = format_of(path)?;
+    // Checked here: the drawing would name its temporary file, not `path`.
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!("cannot write the plot {}: the directory {} does not exist", path.display(), dir.display());
+    }
     register_font()?;
     let panels = panels(history);
     let x_range = x_range(history);
@@ -74,6 +79,7 @@ pub fn plot_history(history: &History, title: &str, path: &Path) -> Result<()> {
         Format::Png => draw(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), title, &panels, x_range, &epoch_starts),
         Format::Svg => draw(SVGBackend::new(&tmp, SIZE).into_drawing_area(), title, &panels, x_range, &epoch_starts),
     };
+    let drawn = drawn.map_err(|e| anyhow!("cannot write the plot {}: {e}", path.display()));
     let done = drawn.and_then(|()| {
         std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot move the plot to {}: {e}", path.display()))
     });
@@ -532,6 +538,15 @@ mod tests {
         let err = plot_history(&History::default(), "Empty", &path).unwrap_err();
         assert!(err.to_string().contains("no iterations"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_not_the_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("curves.png");
+        let err = plot_history(&history(true), "x", &path).unwrap_err().to_string();
+        assert!(err.contains("curves.png") && err.contains("does not exist"), "{err}");
+        assert!(!err.contains(".tmp"), "the error names the temporary file: {err}");
     }
 
     #[test]

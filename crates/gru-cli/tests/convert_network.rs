@@ -46,7 +46,7 @@ fn a_trained_network_converts_to_onnx_and_back() {
     assert!(text.contains("inputs: X, sequence_lens") && text.contains("outputs: Y"), "{text}");
     assert!(text.contains("n1_gru_l0 (GRU)") && text.contains("n1_gru_l1 (GRU)"), "{text}");
     assert!(text.contains("network (f32)") && text.contains("\"type\":\"fully-connected\""), "{text}");
-    assert!(text.contains("input normalization: z-score") && text.contains("classes: circle"), "{text}");
+    assert!(text.contains("input normalization: zscore") && text.contains("classes: circle"), "{text}");
     // Predictions of the ONNX model equal the network file's, with the same class names.
     let data = "data/demo/GestureShapes_TEST.ts";
     let from_onnx = ok(&gru(&["predict", "--model", &p("m.onnx"), "--data", data]));

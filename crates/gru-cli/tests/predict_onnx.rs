@@ -107,3 +107,14 @@ fn predict_refuses_onnx_inputs_a_data_file_cannot_feed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("has 3 channels, the data 2"), "{err}");
 }
+
+#[test]
+fn an_empty_sequence_needs_a_model_that_reads_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three channels; sequence 1 is empty (a line of empty dimensions).
+    let data = dir.path().join("e.ts");
+    std::fs::write(&data, "@dimensions 3\n@classLabel true a\n@data\n1,2:3,4:5,6:a\n:::a\n").unwrap();
+    let out = gru(&["predict", "--model", &fixture("torch_classifier.onnx"), "--data", data.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("sequence 1 is empty") && err.contains("sequence_lens"), "{err}");
+}

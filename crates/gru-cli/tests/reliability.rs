@@ -4,20 +4,7 @@
 
 mod common;
 
-use common::{gru, ok};
-
-/// A two-class .ts file: class `a` sequences rise, class `b` sequences fall; the header
-/// lists the classes in `order`.
-fn two_class_ts(order: &str) -> String {
-    let mut text =
-        format!("@problemName Slopes\n@univariate true\n@equalLength true\n@classLabel true {order}\n@data\n");
-    for i in 0..24 {
-        let (label, sign) = if i % 2 == 0 { ("a", 1.0) } else { ("b", -1.0) };
-        let steps: Vec<String> = (0..6).map(|t| format!("{:.3}", sign * (t as f64 * 0.3 + 0.01 * i as f64))).collect();
-        text += &format!("{}:{label}\n", steps.join(","));
-    }
-    text
-}
+use common::{fails, gru, ok, small_model, two_class_ts};
 
 /// The accuracy in percent printed after `label` (`validation: loss 0.1, accuracy 95.0 %`).
 fn accuracy_after(text: &str, label: &str) -> f64 {
@@ -96,12 +83,6 @@ fn eval_refuses_targets_that_do_not_match_the_output_mode() {
     assert!(err.contains("one output per step") && err.contains("one target per sequence"), "{err}");
 }
 
-/// Stdout and stderr of a run that must fail.
-fn fails(out: &std::process::Output) -> String {
-    assert!(!out.status.success(), "succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
 #[test]
 fn no_output_overwrites_an_input_and_output_paths_are_checked_before_training() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,15 +125,6 @@ fn no_output_overwrites_an_input_and_output_paths_are_checked_before_training() 
     assert_eq!(std::fs::read(&model).unwrap(), model_bytes, "an output overwrote the model");
 }
 
-/// A model trained for one epoch on the two-class data, saved in `dir`.
-fn small_model(dir: &std::path::Path) -> std::path::PathBuf {
-    let (data, model) = (dir.join("d.ts"), dir.join("m.safetensors"));
-    std::fs::write(&data, two_class_ts("a b")).unwrap();
-    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
-    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
-    model
-}
-
 #[test]
 fn predict_reads_unlabelled_ts_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,4 +153,39 @@ fn a_channel_mismatch_names_the_channels() {
         let err = fails(&gru(&[cmd, "--model", m, "--data", three.to_str().unwrap()]));
         assert!(err.contains("the model reads 1 channels per step, the data have 3"), "{cmd}: {err}");
     }
+}
+
+#[test]
+fn empty_sequences_are_read_predicted_and_trained_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let m = model.to_str().unwrap();
+    // Lines 2 and 4 are empty sequences (a `.ts` line of empty dimensions).
+    let data = dir.path().join("e.ts");
+    std::fs::write(&data, "@univariate true\n@classLabel true a b\n@data\n0.1,0.2,0.3:a\n:b\n-0.1,-0.2:b\n:a\n")
+        .unwrap();
+    let d = data.to_str().unwrap();
+    let csv = ok(&gru(&["predict", "--model", m, "--data", d]));
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "one prediction per sequence: {csv}");
+    // Both empty sequences are predicted from the initial state alone: the same row.
+    let after_index = |row: &str| row.split_once(',').map(|(_, rest)| rest.to_string()).unwrap();
+    assert_eq!(after_index(rows[1]), after_index(rows[3]), "{csv}");
+    assert!(!rows[1].contains("NaN"), "{csv}");
+    let eval = ok(&gru(&["eval", "--model", m, "--data", d]));
+    assert!(eval.contains("accuracy"), "{eval}");
+    // The same model as ONNX (it reads sequence_lens): the empty sequences run with length 0
+    // and get the same predictions.
+    let onnx = dir.path().join("m.onnx");
+    ok(&gru(&["convert", "--to", "onnx", m, onnx.to_str().unwrap()]));
+    let onnx_csv = ok(&gru(&["predict", "--model", onnx.to_str().unwrap(), "--data", d]));
+    let values = |row: &str| -> Vec<f64> { row.split(',').skip(3).map(|v| v.parse().unwrap()).collect() };
+    let onnx_rows: Vec<&str> = onnx_csv.lines().skip(1).collect();
+    assert_eq!(onnx_rows.len(), 4, "{onnx_csv}");
+    for (ours, theirs) in rows.iter().zip(&onnx_rows) {
+        let (a, b) = (values(ours), values(theirs));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6), "{csv}\nvs ONNX\n{onnx_csv}");
+    }
+    let out = dir.path().join("e.safetensors");
+    ok(&gru(&["train", "--train", d, "--out", out.to_str().unwrap(), "--epochs", "2", "--hidden", "3", "--quiet"]));
 }

@@ -33,6 +33,9 @@ pub enum Lengths {
     Equal,
     /// Mixed lengths, always including a sequence of length 1 and one of length T.
     Ragged,
+    /// Mixed lengths, always including a sequence of length T, one of length 0 (empty) and
+    /// one of length 1 (batch ≥ 3), the others drawn from `0..=T`.
+    WithEmpty,
 }
 
 fn uniform<T: Real>(rng: &mut StdRng, n: usize, scale: f64) -> Vec<T> {
@@ -50,6 +53,14 @@ impl<T: Real> Case<T> {
                     0 => steps,
                     1 => 1,
                     _ => rng.random_range(1..=steps),
+                })
+                .collect(),
+            Lengths::WithEmpty => (0..batch)
+                .map(|b| match b {
+                    0 => steps,
+                    1 => 0,
+                    2 => 1,
+                    _ => rng.random_range(0..=steps),
                 })
                 .collect(),
         };
@@ -83,6 +94,46 @@ impl<T: Real> Case<T> {
         let (out, saved) = prepared.forward_train(&self.batch_view())?;
         let grads = prepared.backward(saved, &OutputGrads { dy: &self.dy, dh_t: Some(&self.dh_t) })?;
         Ok((out, grads))
+    }
+
+    /// This case with the padding of `x` (`x[t, b, :]` for `t >= lengths[b]`) replaced by
+    /// `values`, repeated in turn (for example `[NaN, inf, -inf]`).
+    pub fn with_padding(&self, values: &[f64]) -> Self {
+        let (batch, inp) = (self.batch, self.spec.input_size);
+        let mut out = self.clone();
+        let mut fill = values.iter().cycle();
+        for (row, step) in out.x.chunks_exact_mut(inp).enumerate() {
+            if row / batch >= self.lengths[row % batch] {
+                step.iter_mut().for_each(|v| *v = T::lit(*fill.next().expect("at least one value")));
+            }
+        }
+        out
+    }
+
+    /// The sub-batch of the sequences `rows` (in that order): their `x`, lengths, h0, dy and
+    /// dh_T, with the same parameters and steps.
+    pub fn select(&self, rows: &[usize]) -> Self {
+        let (spec, batch, n) = (&self.spec, self.batch, rows.len());
+        // The rows of a `[outer, B, inner]` tensor.
+        let pick = |v: &[T], inner: usize| -> Vec<T> {
+            let outer = v.len() / (batch * inner);
+            (0..outer)
+                .flat_map(|o| rows.iter().flat_map(move |&b| v[(o * batch + b) * inner..][..inner].to_vec()))
+                .collect()
+        };
+        let hid = spec.hidden_size;
+        let dy_inner = spec.output_size();
+        Self {
+            spec: spec.clone(),
+            params: self.params.clone(),
+            steps: self.steps,
+            batch: n,
+            lengths: rows.iter().map(|&b| self.lengths[b]).collect(),
+            x: pick(&self.x, spec.input_size),
+            h0: self.h0.as_deref().map(|h| pick(h, hid)),
+            dy: pick(&self.dy, dy_inner),
+            dh_t: pick(&self.dh_t, hid),
+        }
     }
 
     /// `L = Σ y ⊙ dy + Σ h_T ⊙ dh_T` in f64, for finite differences.

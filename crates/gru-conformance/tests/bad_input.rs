@@ -68,19 +68,22 @@ fn lengths_of_the_wrong_count_on<T: Real>(e: &EngineUnderTest<T>) {
     }
 }
 
+/// A length past the steps is refused (a length of 0 is an empty sequence: `empty_sequences.rs`).
 #[test]
-fn lengths_outside_one_to_steps() {
-    on_every_engine(lengths_outside_one_to_steps_on::<f64>, lengths_outside_one_to_steps_on::<f32>);
+fn lengths_outside_zero_to_steps() {
+    on_every_engine(lengths_outside_zero_to_steps_on::<f64>, lengths_outside_zero_to_steps_on::<f32>);
 }
 
-fn lengths_outside_one_to_steps_on<T: Real>(e: &EngineUnderTest<T>) {
+fn lengths_outside_zero_to_steps_on<T: Real>(e: &EngineUnderTest<T>) {
     let spec = spec();
     let x = x_for::<T>(&spec, STEPS, BATCH);
-    for (lengths, index, value) in [([2, 0, 1], 1, 0), ([STEPS, 2, STEPS + 1], 2, STEPS + 1), ([0, 9, 1], 0, 0)] {
+    let past =
+        [([2, STEPS + 1, 1], 1, STEPS + 1), ([STEPS, 0, STEPS + 1], 2, STEPS + 1), ([usize::MAX, 0, 1], 0, usize::MAX)];
+    for (lengths, index, value) in past {
         let batch = SequenceBatch::new(&x, STEPS, BATCH).with_lengths(&lengths);
         for err in forward_errors(e, &spec, &batch) {
             assert_eq!(err, GruError::InvalidLength { index, value, steps: STEPS }, "{}", e.name);
-            assert_display(&err, &[&format!("`lengths[{index}]` = {value}"), &format!("1..={STEPS}")]);
+            assert_display(&err, &[&format!("`lengths[{index}]` = {value}"), &format!("0..={STEPS}")]);
         }
     }
 }

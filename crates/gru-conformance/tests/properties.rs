@@ -6,9 +6,11 @@
 //! - batch independence: a sequence's outputs (`y` rows, its `h_T` slices) and gradients
 //!   (`dx` rows, `dh0` slices) are those of the same sequence run alone as a batch of 1, and
 //!   the batch's parameter gradients are the sum of the per-sequence ones;
-//! - padding: values of `x` (and of `dy`, sequence output) at padded steps change nothing,
-//!   `y` and `dx` are exactly zero there, and extra padded steps (T + k, same lengths) give
-//!   the same results on the valid steps.
+//! - padding: values of `x` (NaN and ±inf included) and of `dy` (sequence output) at padded
+//!   steps change nothing, `y` and `dx` are exactly zero there, and extra padded steps
+//!   (T + k, same lengths) give the same results on the valid steps.
+//!
+//! Lengths are drawn from `0..=T`: empty sequences take part in both properties.
 //!
 //! Tolerances `|a - ref| <= tol · (1 + |ref|)`: 1e-12 in f64; in f32 DESIGN.md's 1e-5 for
 //! values and 1e-4 for gradients (a sequence alone runs as another GEMM shape than in its
@@ -129,7 +131,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
 
 fn cases_of(specs: impl Strategy<Value = GruSpec>) -> impl Strategy<Value = Case> {
     (specs, 1..=5usize, 1..=4usize).prop_flat_map(|(spec, steps, batch)| {
-        (prop::collection::vec(1..=steps, batch), any::<bool>(), any::<bool>(), any::<bool>(), any::<u64>()).prop_map(
+        (prop::collection::vec(0..=steps, batch), any::<bool>(), any::<bool>(), any::<bool>(), any::<u64>()).prop_map(
             move |(lengths, explicit, with_h0, with_dh_t, seed)| {
                 let explicit_lengths = explicit || lengths.iter().any(|&l| l != steps);
                 let lengths = if explicit_lengths { lengths } else { vec![steps; batch] };
@@ -303,8 +305,9 @@ fn check_batch_independence(case: &Case, trim: bool) -> Result<(), TestCaseError
         let Some(all) = run(&e, spec, &d.params, &whole)? else { continue };
         let mut param_sum = vec![0.0; d.params.num_params()];
         for (b, &len) in case.lengths.iter().enumerate() {
-            // Alone: either exactly its own steps, or padded to T like in the batch.
-            let keep = if trim { len } else { steps };
+            // Alone: either exactly its own steps (one padded step for an empty sequence), or
+            // padded to T like in the batch.
+            let keep = if trim { len.max(1) } else { steps };
             let x = seq_rows(&d.x, keep, batch, b, spec.input_size);
             let h0 = d.h0.as_ref().map(|h| state_rows(h, blocks, batch, b, hid));
             let dy = y_rows(spec, &d.dy, keep, batch, b);
@@ -339,14 +342,20 @@ fn check_batch_independence(case: &Case, trim: bool) -> Result<(), TestCaseError
     Ok(())
 }
 
-/// Replaces the rows of `[steps, batch, width]` at padded steps (`t >= lengths[b]`).
-fn scramble_padding(m: &mut [f64], lengths: &[usize], width: usize, rng: &mut StdRng) {
+/// Replaces the rows of `[steps, batch, width]` at padded steps (`t >= lengths[b]`), with
+/// `non_finite` one value in four NaN or ±inf (padding of `x` may hold them; `dy` may not).
+fn scramble_padding(m: &mut [f64], lengths: &[usize], width: usize, non_finite: bool, rng: &mut StdRng) {
     let batch = lengths.len();
     for (row, chunk) in m.chunks_exact_mut(width).enumerate() {
         let (t, b) = (row / batch, row % batch);
         if t >= lengths[b] {
             for v in chunk {
-                *v = rng.random_range(-50.0..=50.0);
+                *v = match rng.random_range(0..12) {
+                    0 if non_finite => f64::NAN,
+                    1 if non_finite => f64::INFINITY,
+                    2 if non_finite => f64::NEG_INFINITY,
+                    _ => rng.random_range(-50.0..=50.0),
+                };
             }
         }
     }
@@ -407,10 +416,10 @@ fn check_padding(case: &Case, extra: usize) -> Result<(), TestCaseError> {
     let d = case.data(&mut rng);
     let (steps, batch, lengths) = (case.steps, case.batch, &case.lengths[..]);
     let mut x2 = d.x.clone();
-    scramble_padding(&mut x2, lengths, spec.input_size, &mut rng);
+    scramble_padding(&mut x2, lengths, spec.input_size, true, &mut rng);
     let mut dy2 = d.dy.clone();
     if spec.output_mode == OutputMode::Sequence {
-        scramble_padding(&mut dy2, lengths, spec.output_size(), &mut rng);
+        scramble_padding(&mut dy2, lengths, spec.output_size(), false, &mut rng);
     }
     let x_ext = extend_steps(&d.x, batch, spec.input_size, extra, &mut rng);
     let dy_ext = match spec.output_mode {

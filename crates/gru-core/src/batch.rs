@@ -2,11 +2,16 @@
 //!
 //! Layouts (all row-major):
 //! ```text
-//! x:        [T, B, I]          time-major; steps past lengths[b] are ignored
+//! x:        [T, B, I]          time-major; steps past lengths[b] are padding, never read
 //! h0, h_T:  [D·dirs, B, H]     indexed layer·dirs + dir
 //! y:        [T, B, dirs·H]     OutputMode::Sequence, zero past lengths[b]
 //!           [B, dirs·H]        OutputMode::Last: y[b] = y_seq[lengths[b] - 1, b, :]
+//!                              (lengths[b] = 0: the top layer's h_T, see `crate::lengths`)
 //! ```
+//! `lengths[b]` is in `0..=T`. A sequence of length 0 gives y = 0 (sequence mode) and
+//! h_T = h0, so that dh0 = dh_T; the padding may hold anything, NaN included (only a
+//! non-finite value inside a sequence is an error). The rules every engine follows are in
+//! [`crate::lengths`].
 
 use crate::error::{GruError, Result};
 use crate::params::{check_finite, GruParams};
@@ -22,7 +27,8 @@ pub struct SequenceBatch<'a, T> {
     pub steps: usize,
     /// B: sequences in the batch.
     pub batch: usize,
-    /// `lengths[b]` in `1..=T`; `None` means every sequence has T steps.
+    /// `lengths[b]` in `0..=T`; `None` means every sequence has T steps. The steps past
+    /// `lengths[b]` are padding: never read, whatever they hold (NaN included).
     pub lengths: Option<&'a [usize]>,
     /// `[D·dirs, B, H]`; `None` means zero.
     pub h0: Option<&'a [T]>,
@@ -47,6 +53,9 @@ impl<'a, T: Real> SequenceBatch<'a, T> {
     }
 
     /// Checks every shape, length and value against `spec`; returns the resolved lengths.
+    /// Values of `x` are checked inside each sequence only (`x[t, b, :]` for
+    /// `t < lengths[b]`): the padding is not input. An engine then reads `x` through
+    /// [`crate::lengths::clean_padding`].
     pub fn validate(&self, spec: &GruSpec) -> Result<Vec<usize>> {
         if self.steps == 0 {
             return Err(GruError::EmptyDimension { field: "steps".into(), value: 0 });
@@ -59,19 +68,19 @@ impl<'a, T: Real> SequenceBatch<'a, T> {
         if self.x.len() != expected {
             return Err(GruError::shape("x", shape, expected, self.x.len()));
         }
-        check_finite("x", self.x)?;
         let lengths = match self.lengths {
             None => vec![self.steps; self.batch],
             Some(l) => {
                 if l.len() != self.batch {
                     return Err(GruError::shape("lengths", format!("[B] = [{}]", self.batch), self.batch, l.len()));
                 }
-                if let Some((index, &value)) = l.iter().enumerate().find(|(_, &v)| v == 0 || v > self.steps) {
+                if let Some((index, &value)) = l.iter().enumerate().find(|(_, &v)| v > self.steps) {
                     return Err(GruError::InvalidLength { index, value, steps: self.steps });
                 }
                 l.to_vec()
             }
         };
+        crate::lengths::check_finite_inside("x", self.x, self.batch, spec.input_size, &lengths)?;
         if let Some(h0) = self.h0 {
             let shape = format!("[D·dirs, B, H] = [{}, {}, {}]", spec.num_blocks(), self.batch, spec.hidden_size);
             let expected = checked_product("h0", &shape, &[spec.num_blocks(), self.batch, spec.hidden_size], h0.len())?;

@@ -17,8 +17,8 @@ pub enum GruError {
     #[error("`{field}` must be at least 1, got {value}")]
     EmptyDimension { field: String, value: usize },
 
-    /// A sequence length outside `1..=steps`.
-    #[error("`lengths[{index}]` = {value} is outside 1..={steps}")]
+    /// A sequence length outside `0..=steps`.
+    #[error("`lengths[{index}]` = {value} is outside 0..={steps}")]
     InvalidLength { index: usize, value: usize, steps: usize },
 
     /// A NaN or infinite value in an input, a gradient or a parameter.

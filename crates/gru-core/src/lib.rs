@@ -31,6 +31,7 @@ mod cell;
 pub mod engine;
 pub mod error;
 mod kernels;
+pub mod lengths;
 pub mod native;
 pub mod ops;
 pub mod params;

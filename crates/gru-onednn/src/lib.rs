@@ -31,7 +31,9 @@
 //! - Variable lengths: oneDNN has no length mask, and its right-to-left pass would start
 //!   inside the padding, so a batch is grouped by length and each group runs densely
 //!   (`groups.rs`; cost: one recurrence per distinct length, each on its own primitive for
-//!   `(group size, length)`, plus a gather and a scatter of the data).
+//!   `(group size, length)`, plus a gather and a scatter of the data). Only the steps
+//!   inside a sequence are gathered (NaN padding is never read); a group of length 0 runs
+//!   nothing: y = 0 (output mode last: the top layer's h_T), h_T = h0, dh0 = dh_T.
 //! - Inference uses `dnnl_forward_inference` (no workspace); `forward_train` uses
 //!   `dnnl_forward_training` and keeps the workspace in [`Saved`](gru_core::Saved) for
 //!   `backward`. Primitives are created once per `(group size, steps)` and cached; the

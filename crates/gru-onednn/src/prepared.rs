@@ -5,6 +5,9 @@
 //! x  [T, B, I] ──gather──▶ group [len, n, I] ──part 0──▶ [len, n, dirs·H] ──part 1──▶ …
 //! y  [T, B, dirs·H] ◀──scatter── (zero past each length)    h_T ◀── dst_iter per part
 //! ```
+//! Only the steps inside each sequence are gathered, so the padding is never read (NaN
+//! there cannot reach oneDNN). The sequences of length 0 run nothing: y = 0 (output mode
+//! last: the top layer's h_T), h_T = h0, dx = 0, dh0 = dh_T (`gru_core::lengths`).
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +53,7 @@ struct OneDnnSaved {
     generation: u64,
     steps: usize,
     batch: usize,
+    lengths: Vec<usize>,
     groups: Vec<SavedGroup>,
 }
 
@@ -77,7 +81,11 @@ impl<T: Real> OneDnnPrepared<T> {
         blocks.start * per..blocks.end * per
     }
 
-    fn run(&mut self, batch: &SequenceBatch<'_, T>, prop: Prop) -> gru_core::Result<(GruOutput<T>, Vec<SavedGroup>)> {
+    fn run(
+        &mut self,
+        batch: &SequenceBatch<'_, T>,
+        prop: Prop,
+    ) -> gru_core::Result<(GruOutput<T>, Vec<SavedGroup>, Vec<usize>)> {
         let lengths = batch.validate(&self.spec)?;
         let (steps, b) = (batch.steps, batch.batch);
         let (input, hidden, width) = (self.spec.input_size, self.spec.hidden_size, self.spec.output_size());
@@ -86,6 +94,13 @@ impl<T: Real> OneDnnPrepared<T> {
         let mut h_t = vec![T::zero(); state_len(&self.spec, b)];
         let mut saved = Vec::new();
         for g in groups::by_length(&lengths) {
+            if g.len == 0 {
+                // Nothing to run: h_T = h0 (y stays zero; output mode last below).
+                if let Some(h0) = batch.h0 {
+                    copy_rows(h0, &mut h_t, b, hidden, &g.members);
+                }
+                continue;
+            }
             let (n, t) = (g.size(), g.len);
             let mut x = Vec::new();
             groups::gather_steps(batch.x, b, input, &g, &mut x, narrow);
@@ -116,7 +131,18 @@ impl<T: Real> OneDnnPrepared<T> {
                 saved.push(SavedGroup { group: g, x, h0, runs });
             }
         }
-        Ok((GruOutput { y, y_shape, h_t, computed_by: ENGINE }, saved))
+        gru_core::lengths::empty_last_outputs(&self.spec, &mut y, &h_t, &lengths);
+        Ok((GruOutput { y, y_shape, h_t, computed_by: ENGINE }, saved, lengths))
+    }
+}
+
+/// Copies the rows `members` of a `[blocks, B, width]` state from `src` into `dst`.
+fn copy_rows<T: Copy>(src: &[T], dst: &mut [T], batch: usize, width: usize, members: &[usize]) {
+    for k in 0..dst.len() / (batch * width) {
+        for &b in members {
+            let at = (k * batch + b) * width;
+            dst[at..at + width].copy_from_slice(&src[at..at + width]);
+        }
     }
 }
 
@@ -150,12 +176,13 @@ impl<T: Real> PreparedGru<T> for OneDnnPrepared<T> {
         if self.mode != Mode::Training {
             return Err(GruError::ModeMismatch { operation: "forward_train".into(), mode: self.mode.to_string() });
         }
-        let (out, groups) = self.run(batch, Prop::Training)?;
+        let (out, groups, lengths) = self.run(batch, Prop::Training)?;
         let saved = OneDnnSaved {
             instance: self.instance,
             generation: self.generation,
             steps: batch.steps,
             batch: batch.batch,
+            lengths,
             groups,
         };
         Ok((out, Saved::new(ENGINE, saved)))
@@ -180,6 +207,14 @@ impl<T: Real> PreparedGru<T> for OneDnnPrepared<T> {
         let mut dx = vec![T::zero(); steps * b * input];
         let mut dh0 = vec![T::zero(); state_len(&self.spec, b)];
         let mut sums: Vec<PartWeights> = self.parts.iter().map(|p| p.shape.zero_weights()).collect();
+        // Output mode last: the gradient of a length-0 sequence's output goes to its top h_T.
+        let dh_t_all = gru_core::lengths::empty_last_grads(&self.spec, grads.dy, grads.dh_t, &saved.lengths);
+        let dh_t_all = dh_t_all.as_deref().or(grads.dh_t);
+        // The sequences of length 0 ran nothing: dh0 = dh_T, dx = 0.
+        if let Some(d) = dh_t_all {
+            let empty: Vec<usize> = (0..b).filter(|&m| saved.lengths[m] == 0).collect();
+            copy_rows(d, &mut dh0, b, hidden, &empty);
+        }
         for sg in &saved.groups {
             let g = &sg.group;
             let (n, t) = (g.size(), g.len);
@@ -191,7 +226,7 @@ impl<T: Real> PreparedGru<T> for OneDnnPrepared<T> {
                 }
                 OutputMode::Last => groups::expand_last(grads.dy, width, g, narrow),
             };
-            let dh_t = match grads.dh_t {
+            let dh_t = match dh_t_all {
                 Some(d) => groups::gather_state(d, b, hidden, g, narrow),
                 None => vec![0.0; sg.h0.len()],
             };

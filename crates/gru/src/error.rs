@@ -37,6 +37,15 @@ pub enum Error {
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
 
+    /// A gru model file whose content differs from the checksum it was written with (a
+    /// flipped or overwritten byte of its tensor data or model JSON): names the file and
+    /// both checksums.
+    #[error(
+        "{path}: the file is corrupt: its tensor data and model JSON have checksum {computed}, \
+         but it was written with {stored}"
+    )]
+    ChecksumMismatch { path: String, stored: String, computed: String },
+
     /// Training data or targets that do not fit the network (names the field and value).
     #[error("invalid data for {field}: {value}: {reason}")]
     Data { field: String, value: String, reason: String },

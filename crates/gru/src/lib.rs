@@ -34,6 +34,7 @@ pub mod layer;
 pub mod memory;
 pub mod network;
 pub mod optim;
+mod suggest;
 pub mod train;
 
 pub use data::{SequenceDataset, Targets};

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gru::io::{verify_checksum, Checksum, SafetensorsFile};
 use gru::layers;
 use gru::network::{classification, fully_connected, gru, sequence_input, softmax, Network};
 use gru::train::batching::Shuffle;
@@ -103,5 +104,30 @@ fn checkpoints_of_an_earlier_build_resume_bit_identically() {
         let want = Network::<f32>::load(&fixtures().join(format!("{name}.final.safetensors"))).expect("it loads");
         let bits = |n: &Network<f32>| n.params_flat().iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
         assert_eq!(bits(&resumed), bits(&want), "{name}");
+    }
+}
+
+/// The fixtures predate the checksum: they load (above) and say they have none; a checkpoint
+/// written now has one, and a flipped byte of its data is a typed error, not another run.
+#[test]
+fn checkpoints_carry_a_checksum_and_older_ones_load_without() {
+    for (name, _) in solvers() {
+        let file = SafetensorsFile::read(&fixtures().join(format!("{name}.safetensors"))).expect("it reads");
+        assert_eq!(verify_checksum(&file).expect("no mismatch"), Checksum::Absent, "{name}");
+    }
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("c.safetensors");
+    let mut net = network();
+    let mut trainer = Trainer::new(&net, options(Solver::adam(), 1, Some(path.clone()))).expect("trainer");
+    trainer.fit(&mut net, &data(8, 1), Some(&data(4, 2)), &mut |_| {}).expect("epoch 1");
+    let file = SafetensorsFile::read(&path).expect("it reads");
+    assert_eq!(verify_checksum(&file).expect("it matches"), Checksum::Verified);
+    let mut bytes = std::fs::read(&path).expect("it reads");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, &bytes).expect("it writes");
+    match load_training_checkpoint::<f32>(&path) {
+        Err(gru::Error::ChecksumMismatch { .. }) => {}
+        other => panic!("expected a checksum mismatch, got {:?}", other.map(|_| "a checkpoint")),
     }
 }

@@ -1,19 +1,31 @@
 //! Mutation fuzzing of the readers of files users hand us, on stable Rust (cargo-fuzz
-//! needs nightly): each target starts from a seed corpus (the committed loader fixtures and
-//! small well-formed files written here), mutates it with a seeded generator (bit flips,
+//! needs nightly): the data loaders (.ts, .tsv, CSV, NPY, NPZ), the model-file and
+//! checkpoint readers and the ONNX reader. Each target starts from a seed corpus (the
+//! committed fixtures and small well-formed files written here), mutates it with a seeded generator (bit flips,
 //! interesting bytes, deletions, duplications, insertions, truncations, splices of two
 //! seeds) and runs the reader on every mutant, for `GRU_FUZZ_SECONDS` seconds per target
 //! (default 2; CI sets 20). A reader may refuse any input with an error; it must never
 //! panic. A panic writes the input to `target/fuzz-crashes/` and fails the test: commit it
 //! under `tests/fuzz/<target>/` and it is replayed on every run from then on (the
 //! committed regressions run before the mutations).
+//!
+//! The model-file seeds include files without a checksum (the committed checkpoints of an
+//! earlier build, and fresh files with it removed): a mutant of a file with one fails the
+//! checksum, so only those reach the model JSON and tensor checks behind it.
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gru::data::{parse_csv, parse_npy, parse_npz, parse_ts, parse_ts_inputs, parse_ucr_tsv, CsvLayout, TargetKind};
+use gru::convert::onnx;
+use gru::data::{
+    parse_csv, parse_korali, parse_korali_inputs, parse_npy, parse_npz, parse_ts, parse_ts_inputs, parse_ucr_tsv,
+    CsvLayout, TargetKind,
+};
+use gru::network::{classification, fully_connected, gru as gru_layer, regression, sequence_input_zscore, softmax};
+use gru::train::load_training_checkpoint;
+use gru::{layers, Network, OutputMode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -75,7 +87,7 @@ fn mutate(rng: &mut StdRng, seeds: &[Vec<u8>], input: &[u8]) -> Vec<u8> {
 
 /// Runs `read` on the committed regressions of `name`, then on mutants of `seeds` for the
 /// time budget; returns the number of inputs run.
-fn fuzz(name: &str, seeds: Vec<Vec<u8>>, read: fn(&[u8])) -> usize {
+fn fuzz(name: &str, seeds: Vec<Vec<u8>>, read: impl Fn(&[u8])) -> usize {
     let mut crashes = Vec::new();
     let run = |input: &[u8], crashes: &mut Vec<PathBuf>| {
         if catch_unwind(AssertUnwindSafe(|| read(input))).is_err() {
@@ -165,6 +177,109 @@ fn npy_reader_never_panics() {
         let _ = parse_npy::<f32>(b, &y, "x.npy");
         let x = test_data("pair_x.npy");
         let _ = parse_npy::<f64>(&x, b, "x.npy");
+    });
+}
+
+fn fixture(dir: &str, name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir).join(name))
+        .expect("a committed fixture")
+}
+
+/// `bytes` of a safetensors file without its `checksum` metadata (as an earlier build wrote).
+fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+    let st = safetensors::SafeTensors::deserialize(bytes).expect("a safetensors file");
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).expect("a safetensors file");
+    let mut metadata = header.metadata().clone().unwrap_or_default();
+    assert!(metadata.remove("checksum").is_some(), "a file of this build has a checksum");
+    safetensors::serialize(st.tensors(), Some(metadata)).expect("it serializes")
+}
+
+/// Model files of this build (with a checksum, and without), small: a z-score
+/// classifier with a bidirectional two-layer GRU and a regressor, f32 and f64.
+fn model_seeds(dir: &Path) -> Vec<Vec<u8>> {
+    let classifier = layers![
+        sequence_input_zscore(2),
+        gru_layer(3).depth(2).bidirectional(true).output_mode(OutputMode::Last),
+        fully_connected(2),
+        softmax(),
+        classification()
+    ];
+    let regressor = layers![sequence_input_zscore(1), gru_layer(2), fully_connected(1), regression()];
+    let path = dir.join("seed.safetensors");
+    let mut seeds = Vec::new();
+    for specs in [classifier, regressor] {
+        let mut net = Network::<f32>::new(specs.clone(), 1).expect("it builds");
+        net.set_normalization(Some((vec![0.5; net.input_size()], vec![2.0; net.input_size()]))).expect("it fits");
+        net.save(&path).expect("it saves");
+        seeds.push(std::fs::read(&path).expect("it reads"));
+        Network::<f64>::new(specs, 2).expect("it builds").save(&path).expect("it saves");
+        seeds.push(std::fs::read(&path).expect("it reads"));
+    }
+    let stripped: Vec<Vec<u8>> = seeds.iter().map(|s| without_checksum(s)).collect();
+    seeds.extend(stripped);
+    seeds
+}
+
+#[test]
+fn model_file_reader_never_panics() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut seeds = model_seeds(dir.path());
+    seeds.push(fixture("data/checkpoints", "adam.final.safetensors"));
+    seeds.push(fixture("convert_fixtures", "torch_single.safetensors"));
+    let path = dir.path().join("f.safetensors");
+    fuzz("model", seeds, |b| {
+        std::fs::write(&path, b).expect("the temporary folder is writable");
+        let _ = gru::io::load(&path);
+        let _ = Network::<f32>::load(&path);
+        let _ = Network::<f64>::load(&path);
+        let _ = gru::convert::gru_file::read::<f32>(&path, &Default::default());
+    });
+}
+
+#[test]
+fn checkpoint_reader_never_panics() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let seeds =
+        ["sgdm", "adam", "rmsprop"].iter().map(|s| fixture("data/checkpoints", &format!("{s}.safetensors"))).collect();
+    let path = dir.path().join("c.safetensors");
+    fuzz("checkpoint", seeds, |b| {
+        std::fs::write(&path, b).expect("the temporary folder is writable");
+        let _ = load_training_checkpoint::<f32>(&path);
+        let _ = load_training_checkpoint::<f64>(&path);
+    });
+}
+
+#[test]
+fn onnx_reader_never_panics() {
+    let seeds = vec![
+        fixture("onnx_fixtures", "forward_lbr1.onnx"),
+        fixture("onnx_fixtures", "defaults_no_bias.onnx"),
+        fixture("onnx_fixtures", "torch_classifier_forward.onnx"),
+        fixture("onnx_graph_fixtures", "layout1_bidir.onnx"),
+        fixture("onnx_graph_fixtures", "only_yh_gemm.onnx"),
+    ];
+    let path = Path::new("f.onnx");
+    fuzz("onnx", seeds, |b| {
+        let Ok(model) = onnx::decode(b, path) else { return };
+        let _ = onnx::model_dtype(&model, path);
+        let _ = onnx::from_model::<f32>(&model, path);
+        let _ = onnx::network_dtype(&model, path);
+        let _ = onnx::network_from_model::<f32>(&model, path);
+        let _ = onnx::OnnxModel::<f32>::from_model(&model, path).map(|m| m.sequence_input().map(drop));
+    });
+}
+
+#[test]
+fn korali_reader_never_panics() {
+    let seeds = vec![
+        br#"{"Input": {"Data": [[[1.5, 2], [3, 4]], [[5, -6e-3]]], "Size": 2}, "Solution": {"Data": [[0.5], [-1]], "Size": 1}}"#
+            .to_vec(),
+        br#"{"Problem": {"Input": {"Data": [[[1]]]}, "Solution": {"Data": [[2, 3]]}}}"#.to_vec(),
+        b"[[[0.25], [1]], [[2]]]".to_vec(),
+    ];
+    fuzz("korali", seeds, |b| {
+        let _ = parse_korali::<f32>(b, "f.json");
+        let _ = parse_korali_inputs::<f64>(b, "f.json");
     });
 }
 

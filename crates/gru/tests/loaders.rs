@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use gru::data::{load_any, load_csv, load_npy, load_npz, load_ts, load_ucr_tsv, parse_ts, CsvLayout, TargetKind};
+use gru::data::{
+    load_any, load_csv, load_npy, load_npz, load_ts, load_ucr_tsv, parse_ts, CsvLayout, Missing, TargetKind,
+};
 use gru::{Error, SequenceDataset, Targets};
 
 fn fixture(name: &str) -> PathBuf {
@@ -39,15 +41,79 @@ fn messy_multivariate() -> Vec<Vec<f64>> {
 #[test]
 fn messy_ts_loads_exactly() {
     let path = fixture("messy_multivariate.ts");
-    let ds: SequenceDataset<f64> = load_ts(&path).unwrap();
+    let mut ds: SequenceDataset<f64> = load_ts(&path).unwrap();
     assert_eq!(ds.channels, 2);
-    assert_eq!(ds.sequences, messy_multivariate());
+    // The `?` load as NaN (missing), the others exactly.
+    let want = messy_multivariate();
+    assert_eq!(ds.sequences[1].iter().filter(|v| v.is_nan()).count(), 6);
+    for (got, want) in ds.sequences.iter().zip(&want) {
+        assert!(got.iter().zip(want).all(|(g, w)| g.is_nan() || g == w), "{got:?} vs {want:?}");
+    }
+    assert!(ds.check_complete().is_err());
+    Missing::Interpolate.apply(&mut ds).unwrap();
+    assert_eq!(ds.sequences, want);
     assert_eq!(ds.targets, Targets::Classes(vec![1, 0, 2, 0]));
     assert_eq!(ds.class_names, names(&["up", "down", "flat"]));
 
-    let ds32: SequenceDataset<f32> = load_any(&path).unwrap();
-    let want32: Vec<Vec<f32>> = messy_multivariate().iter().map(|s| s.iter().map(|&v| v as f32).collect()).collect();
+    let mut ds32: SequenceDataset<f32> = load_any(&path).unwrap();
+    Missing::Interpolate.apply(&mut ds32).unwrap();
+    let want32: Vec<Vec<f32>> = want.iter().map(|s| s.iter().map(|&v| v as f32).collect()).collect();
     assert_eq!(ds32.sequences, want32);
+}
+
+/// Issue 16, item 11: a dimension whose values are all missing in one case loads (NaN), and
+/// what becomes of the missing values is the caller's explicit choice.
+#[test]
+fn an_all_missing_dimension_loads_and_each_choice_is_applied() {
+    let text = "@problemName m\n@dimensions 2\n@classLabel true a b\n@data\n1,2,3:4,5,6:a\n?,?,?:7,?,9:b\n";
+    let ds = parse_ts::<f32>(text.as_bytes(), "m.ts").unwrap();
+    assert!(ds.sequences[1].iter().step_by(2).all(|v| v.is_nan()), "{:?}", ds.sequences[1]);
+    let err = ds.check_complete().unwrap_err().to_string();
+    assert!(err.contains("sequences[1]") && err.contains("step 0, channel 0 is a missing value"), "{err}");
+
+    let filled = |m: Missing| {
+        let mut d = ds.clone();
+        m.apply(&mut d).map(|()| d.sequences[1].clone())
+    };
+    // [len 3, C 2] row-major: channel 0 all missing, channel 1 = 7, ?, 9.
+    assert_eq!(filled(Missing::Interpolate).unwrap(), vec![0.0, 7.0, 0.0, 8.0, 0.0, 9.0]);
+    assert_eq!(filled(Missing::Zero).unwrap(), vec![0.0, 7.0, 0.0, 0.0, 0.0, 9.0]);
+    let err = filled(Missing::Error).unwrap_err().to_string();
+    assert!(err.contains("sequences[1]") && err.contains("step 0, channel 0"), "{err}");
+    // The complete first sequence is never changed.
+    assert_eq!(ds.sequences[0], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+}
+
+/// Data with missing values reach no network unfilled: training, evaluation and prediction
+/// name the first missing value instead of computing with NaN.
+#[test]
+fn unfilled_missing_values_are_refused_by_training_evaluation_and_prediction() {
+    use gru::network::{classification, fully_connected, gru, sequence_input, softmax};
+    use gru::train::{evaluate, predict};
+    use gru::{layers, Network, OutputMode, Trainer, TrainingOptions};
+    let text = "@problemName m\n@univariate true\n@classLabel true a b\n@data\n1,2,3:a\n3,?,1:b\n";
+    let ds = parse_ts::<f32>(text.as_bytes(), "m.ts").unwrap();
+    let specs = layers![
+        sequence_input(1),
+        gru(2).output_mode(OutputMode::Last),
+        fully_connected(2),
+        softmax(),
+        classification()
+    ];
+    let mut net = Network::<f32>::new(specs, 1).unwrap();
+    let want = "step 1, channel 0 is a missing value";
+    let options = TrainingOptions { max_epochs: 1, ..TrainingOptions::default() };
+    let mut trainer = Trainer::new(&net, options).unwrap();
+    let err = trainer.fit(&mut net, &ds, None, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("sequences[1]") && err.contains(want), "{err}");
+    let err = evaluate(&mut net, &ds, 8).unwrap_err().to_string();
+    assert!(err.contains(want), "{err}");
+    let err = predict(&mut net, &ds.sequences, 1, 8).unwrap_err().to_string();
+    assert!(err.contains(want), "{err}");
+    let mut filled = ds.clone();
+    Missing::Interpolate.apply(&mut filled).unwrap();
+    assert_eq!(filled.sequences[1], vec![3.0, 2.0, 1.0]);
+    trainer.fit(&mut net, &filled, None, &mut |_| {}).unwrap();
 }
 
 #[test]
@@ -71,7 +137,6 @@ fn ts_errors_name_the_line() {
         (format!("{head}\r\n"), "line 4: no sequence after @data"),
         ("@dimensions 2\r\n".to_string(), "no @data line"),
         (format!("{head}1,2:3,4\r\n"), "line 5: the label is missing"),
-        (format!("{head}?,?:3,4:a\r\n"), "line 5: dimension 1 has only missing values"),
     ];
     for (text, want) in cases {
         file_error(parse_ts::<f32>(text.as_bytes(), src), src, want);
@@ -80,8 +145,11 @@ fn ts_errors_name_the_line() {
 
 #[test]
 fn ucr_tsv_loads_with_padding() {
-    let ds: SequenceDataset<f64> = load_ucr_tsv(fixture("ucr_unequal.tsv")).unwrap();
+    let mut ds: SequenceDataset<f64> = load_ucr_tsv(fixture("ucr_unequal.tsv")).unwrap();
     assert_eq!(ds.channels, 1);
+    // The interior NaN is missing (NaN in the data), the trailing ones pad.
+    assert!(ds.sequences[1].len() == 3 && ds.sequences[1][1].is_nan(), "{:?}", ds.sequences[1]);
+    Missing::Interpolate.apply(&mut ds).unwrap();
     assert_eq!(ds.sequences, vec![vec![0.5, 0.25, -1.0], vec![1.5, 2.0, 2.5], vec![3.0, 4.0, 5.0, 6.0], vec![-0.2]]);
     assert_eq!(ds.class_names, names(&["-1", "1", "2"]));
     assert_eq!(ds.targets, Targets::Classes(vec![1, 0, 2, 1]));

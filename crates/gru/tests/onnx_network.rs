@@ -18,7 +18,8 @@ use gru::{Error, GateActivation, GruSpec, Network, OutputMode, Real, ResetGateMo
 use serde_json::Value;
 
 /// Sets every learnable value to a deterministic one, with -0.0 and subnormals mixed in
-/// (a round trip must keep their bits), and fits a z-score input with awkward statistics.
+/// (a round trip must keep their bits), fits a normalized input with awkward statistics and
+/// a regressor whose targets are normalized (`target_normalized` in its name) with others.
 fn awkward<T: Real>(mut net: Network<T>, seed: u64) -> Network<T> {
     let n = net.params_flat().len();
     let flat: Vec<T> = (0..n)
@@ -29,7 +30,7 @@ fn awkward<T: Real>(mut net: Network<T>, seed: u64) -> Network<T> {
         })
         .collect();
     net.set_params_flat(&flat).unwrap();
-    if matches!(net.specs()[0], LayerSpec::SequenceInput { normalization: gru::network::Normalization::Zscore, .. }) {
+    if !matches!(net.specs()[0], LayerSpec::SequenceInput { normalization: gru::network::Normalization::None, .. }) {
         let c = net.input_size();
         let mean = (0..c).map(|k| T::lit(0.1 * k as f64 - 0.123_456_789)).collect();
         let std = (0..c).map(|k| T::lit(0.7 + 0.333_333_333_3 * k as f64)).collect();
@@ -115,6 +116,15 @@ fn networks<T: Real>() -> Vec<(String, Network<T>)> {
             ],
         ),
         ("dense_only".into(), layers![sequence_input_zscore(3), fully_connected(2), regression()]),
+        (
+            "target_normalized_rescaled_input".into(),
+            layers![
+                LayerSpec::SequenceInput { input_size: 2, normalization: gru::network::Normalization::RescaleZeroOne },
+                gru(3).output_mode(OutputMode::Last),
+                fully_connected(2),
+                regression()
+            ],
+        ),
     ];
     for (k, mode) in ResetGateMode::ALL.into_iter().enumerate() {
         let g = gru(3)
@@ -132,7 +142,18 @@ fn networks<T: Real>() -> Vec<(String, Network<T>)> {
     }
     v.into_iter()
         .enumerate()
-        .map(|(k, (name, specs))| (name, awkward(Network::<T>::new(specs, 7 + k as u64).unwrap(), k as u64)))
+        .map(|(k, (name, specs))| {
+            let mut net = awkward(Network::<T>::new(specs, 7 + k as u64).unwrap(), k as u64);
+            if name.contains("target_normalized") {
+                let t = gru::network::TargetNormalization {
+                    kind: gru::network::Normalization::Zscore,
+                    offset: vec![T::lit(123.456_789), T::lit(-0.987_654_321)],
+                    scale: vec![T::lit(45.678_9), T::lit(1e-3 / 3.0)],
+                };
+                net.set_target_normalization(Some(t)).unwrap();
+            }
+            (name, net)
+        })
         .collect()
 }
 
@@ -173,6 +194,9 @@ fn assert_same<T: Real>(a: &mut Network<T>, b: &mut Network<T>, name: &str) {
     assert_eq!(bits(&a.params_flat()), bits(&b.params_flat()), "{name}");
     let norm = |n: &Network<T>| n.normalization().map(|(m, s)| (bits(m), bits(s)));
     assert_eq!(norm(a), norm(b), "{name}");
+    let target = |n: &Network<T>| n.target_normalization().map(|t| (t.kind, bits(&t.offset), bits(&t.scale)));
+    assert_eq!(target(a), target(b), "{name}");
+    assert_eq!(a.initialization(), b.initialization(), "{name}");
     assert_eq!(a.class_names(), b.class_names(), "{name}");
     assert_eq!(bits(&predict(a)), bits(&predict(b)), "{name}");
 }
@@ -214,6 +238,10 @@ fn graphs_have_the_documented_layout() {
     let (split, _) = ops(4);
     assert_eq!(split.iter().filter(|o| *o == "GRU").count(), 3);
     assert_eq!(split.iter().filter(|o| *o == "Expand").count(), 3, "one initial state per layer");
+    let k = nets.iter().position(|(name, _)| name.contains("target_normalized")).unwrap();
+    let (target, _) = ops(k);
+    assert_eq!(&target[..2], ["Sub", "Div"], "the rescaled input");
+    assert!(target.ends_with(&["Gemm".into(), "Mul".into(), "Add".into()]), "targets' units: {target:?}");
 }
 
 #[test]
@@ -300,6 +328,25 @@ fn foreign_models_and_tampered_graphs_are_typed_errors() {
     let junk = dir.path().join("junk.onnx");
     std::fs::write(&junk, b"\xff\xff\xff not protobuf").unwrap();
     assert!(matches!(onnx::read_network::<f32>(&junk), Err(Error::File { .. })));
+}
+
+#[test]
+fn normalized_targets_export_as_mul_add_that_the_runtime_runs() {
+    // The library's own ONNX runtime (onnxruntime may be absent): Y in the targets' units.
+    for (name, mut net) in networks::<f64>().into_iter().filter(|(n, _)| n.contains("target_normalized")) {
+        let model = onnx::network_to_model(&net, &OnnxOptions::default()).unwrap();
+        let runtime = onnx::OnnxModel::<f64>::from_model(&model, Path::new("t.onnx")).unwrap();
+        let (x, steps, lengths) = inputs::<f64>(net.input_size());
+        let lens: Vec<i32> = lengths.iter().map(|&l| l as i32).collect();
+        let feed = [
+            (onnx::INPUT, onnx::Tensor::f64(vec![steps, lengths.len(), net.input_size()], x).unwrap()),
+            (onnx::LENGTHS, onnx::Tensor::i32(vec![lengths.len()], lens).unwrap()),
+        ];
+        let y = runtime.run(&feed).unwrap().remove(0).1.to_f64();
+        let ours = predict(&mut net);
+        assert!(ours.iter().any(|v| v.abs() > 10.0), "{name}: the outputs are in the targets' units");
+        verify::compare(&name, "Y", &ours, &y, 1e-12).unwrap();
+    }
 }
 
 #[test]

@@ -40,8 +40,9 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     let (train_path, test_path) = (a.out.join("GestureShapes_TRAIN.ts"), a.out.join("GestureShapes_TEST.ts"));
     super::train::write_atomic(&train_path, TRAIN.as_bytes())?;
     super::train::write_atomic(&test_path, TEST.as_bytes())?;
-    let train = super::load_data::<f32>(&train_path)?;
-    let test = super::load_data::<f32>(&test_path)?;
+    let missing = super::MissingArg::default();
+    let train = super::load_data::<f32>(&train_path, &missing)?;
+    let test = super::load_data::<f32>(&test_path, &missing)?;
     if !a.quiet {
         println!(
             "GestureShapes: {} training and {} test sequences of 2 channels, {} classes ({})",

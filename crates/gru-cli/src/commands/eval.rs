@@ -9,19 +9,22 @@ use gru::train::metrics::{ClassificationReport, RegressionReport};
 use gru::train::{argmax_rows, predict};
 use gru::{Network, Real, Targets};
 
-use super::{load_data, load_model, AnyNetwork};
+use super::{load_data, load_model, AnyNetwork, MissingArg};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// A model saved by `gru train` (.safetensors).
     #[arg(long)]
     pub model: PathBuf,
-    /// Labelled data (.ts, .tsv, .csv, .npz).
+    /// Labelled data (.ts, .tsv, .csv, .npz), or Korali's data set (.json: {"Input": {"Data":
+    /// ...}, "Solution": {"Data": ...}}, or an experiment): its test MSE against "Solution".
     #[arg(long)]
     pub data: PathBuf,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub missing: MissingArg,
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
@@ -35,7 +38,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
 
 /// The evaluation report as text (or JSON).
 pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
-    let data = load_data::<T>(&a.data)?;
+    let data = load_data::<T>(&a.data, &a.missing)?;
     let per_step = net.sequence_output();
     if data.targets.per_step() != per_step {
         let (model, file) = if per_step {
@@ -65,7 +68,7 @@ pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
             if a.json {
                 serde_json::to_string_pretty(&r)? + "\n"
             } else {
-                format!("rmse: {:.6}\nmae:  {:.6}\nvalues: {}\n", r.rmse, r.mae, r.count)
+                format!("rmse: {:.6}\nmae:  {:.6}\nmse:  {:.6}\nvalues: {}\n", r.rmse, r.mae, r.mse, r.count)
             }
         }
         _ => anyhow::bail!("the data's targets do not match the model's output (classes vs responses)"),

@@ -8,7 +8,7 @@ use clap::Args;
 use gru::convert::{self, onnx, torch, Format, Options};
 use gru::io::{model_json, SafetensorsFile};
 use gru::korali::KoraliNetwork;
-use gru::network::LayerSpec;
+use gru::network::Initialization;
 use gru::{GruSpec, Network, Real};
 
 use super::{load_model, AnyNetwork};
@@ -40,7 +40,7 @@ pub fn inspect(path: &PathBuf, prefix: Option<&str>) -> Result<String> {
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     if value.is_array() {
-        let specs: Vec<LayerSpec> = serde_json::from_value(value).context("a layer array")?;
+        let specs = gru::network::layers_from_json(&text).context("a layer array")?;
         let net = Network::<f32>::new(specs, 0)?;
         return Ok(describe_network(&net));
     }
@@ -209,11 +209,22 @@ pub fn describe_spec(spec: &GruSpec) -> String {
     }
 }
 
-/// The layers, GRU stacks, normalization and classes of a network.
+/// The layers, GRU stacks, initialization, normalizations and classes of a network.
 pub fn describe_network<T: Real>(net: &Network<T>) -> String {
     let mut s = format!("network ({}), {} learnable values\n", T::DTYPE, net.params_flat().len());
+    let init = net.initialization();
     for (i, spec) in net.specs().iter().enumerate() {
-        s += &format!("  {i}: {}\n", serde_json::to_string(spec).unwrap_or_default());
+        let mut json = serde_json::to_value(spec).unwrap_or_default();
+        // The initializers of a layer array say what drew the weights only when the layers'
+        // initializers did; otherwise the initialization line below says what did.
+        if *init != Initialization::Layers {
+            if let Some(o) = json.as_object_mut() {
+                for key in ["input_weights_initializer", "recurrent_weights_initializer", "bias_initializer"] {
+                    o.remove(key);
+                }
+            }
+        }
+        s += &format!("  {i}: {json}\n");
     }
     for (k, g) in net.gru_layers().enumerate() {
         if let Ok(spec) = g.spec() {
@@ -223,8 +234,12 @@ pub fn describe_network<T: Real>(net: &Network<T>) -> String {
             }
         }
     }
+    s += &format!("initialization: {}\n", init.describe(net.seed()));
     if let Some((mean, _)) = net.normalization() {
-        s += &format!("input normalization: z-score over {} channels\n", mean.len());
+        s += &format!("input normalization: {} over {} channels\n", net.input_normalization(), mean.len());
+    }
+    if let Some(t) = net.target_normalization() {
+        s += &format!("target normalization: {} over {} responses (undone at prediction)\n", t.kind, t.offset.len());
     }
     if !net.class_names().is_empty() {
         s += &format!("classes: {}\n", net.class_names().join(", "));

@@ -8,7 +8,9 @@
 //!   each sequence's length to the graph's `sequence_lens` input when it has one. Any other
 //!   graph input (e.g. `initial_h`) is an error. Sequences of equal length are batched
 //!   together (up to 128, and never as many as their steps), so no padding reaches the
-//!   model.
+//!   model. Empty sequences (length 0) run as one step of zero padding with length 0, so
+//!   they need a `sequence_lens` input (without one they are an error naming the
+//!   sequence); an output with a step axis gives them no row.
 //! - **Output.** The graph's first output, per sequence: its batch axis is a non-last axis
 //!   whose size is the batch (axis 0 for batch-first inputs and 2-D outputs, else axis 1),
 //!   its last axis the values of one row; an output of rank 3 or more gives one row per
@@ -28,7 +30,7 @@ use gru::train::{argmax_rows, predict};
 use gru::{DType, Network, Real};
 use serde_json::json;
 
-use super::{load_data, load_model, AnyNetwork};
+use super::{load_data, load_model, AnyNetwork, MissingArg};
 use crate::paths::Files;
 
 #[derive(Args, Debug)]
@@ -37,16 +39,19 @@ pub struct PredictArgs {
     /// classifier or regressor.
     #[arg(long)]
     pub model: PathBuf,
-    /// Data (.ts, .tsv, .csv, .npz); its labels, if any, are ignored.
+    /// Data (.ts, .tsv, .csv, .npz, or Korali's .json data set); its labels, if any, are ignored.
     #[arg(long, required_unless_present = "korali_input")]
     pub data: Option<PathBuf>,
-    /// Korali-style input instead: a JSON list of sequences, each a list of steps of values;
-    /// the output is a JSON list of output vectors.
+    /// Korali-style input instead: a JSON list of sequences, each a list of steps of values,
+    /// or Korali's data set ({"Input": {"Data": ...}, ...}, or an experiment); the output is
+    /// a JSON list of output vectors.
     #[arg(long, conflicts_with = "data")]
     pub korali_input: Option<PathBuf>,
     /// Output file: .csv or .json (stdout as CSV when absent).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub missing: MissingArg,
 }
 
 pub fn run(a: &PredictArgs) -> Result<()> {
@@ -91,8 +96,9 @@ pub fn run(a: &PredictArgs) -> Result<()> {
 fn render<T: Real>(net: &mut Network<T>, a: &PredictArgs) -> Result<(String, serde_json::Value)> {
     let path = a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?;
     // Labels are not needed: unlabelled files (`@classLabel false`) predict too.
-    let (sequences, channels) =
-        gru::data::load_inputs::<T>(path).with_context(|| format!("loading data {}", path.display()))?;
+    let context = || format!("loading data {}", path.display());
+    let (mut sequences, channels) = gru::data::load_inputs::<T>(path).with_context(context)?;
+    gru::data::Missing::from(a.missing.missing).apply_to(&mut sequences, channels).with_context(context)?;
     let out = predict(net, &sequences, channels, 128)?;
     let width = net.output_width();
     let classification = matches!(net.head(), Head::Classification { .. });
@@ -153,7 +159,8 @@ fn render_onnx_as<T: Real>(proto: &onnx::proto::ModelProto, a: &PredictArgs) -> 
             seq.lengths.as_ref().map(|l| format!(" and their lengths to {l:?}")).unwrap_or_default()
         );
     }
-    let data = load_data::<f64>(a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?)?;
+    let path = a.data.as_deref().ok_or_else(|| anyhow::anyhow!("--data is required"))?;
+    let data = load_data::<f64>(path, &a.missing)?;
     if let Some(c) = seq.channels.filter(|&c| c != data.channels) {
         bail!("the ONNX model's input {} has {c} channels, the data {}", seq.x, data.channels);
     }
@@ -166,12 +173,23 @@ fn render_onnx_as<T: Real>(proto: &onnx::proto::ModelProto, a: &PredictArgs) -> 
     let mut k = 0;
     while k < order.len() {
         let steps = data.steps(order[k]);
+        if steps == 0 && seq.lengths.is_none() {
+            bail!(
+                "sequence {} is empty, and the ONNX model has no sequence-length input to say so (it reads \
+                 every sequence whole: a graph with a sequence_lens input is needed)",
+                order[k]
+            );
+        }
         let same = order[k..].iter().take_while(|&&i| data.steps(i) == steps).count();
         // Never as many sequences as steps: the batch axis of the output is then unambiguous.
         let b = if same.min(128) == steps && steps > 1 { steps - 1 } else { same.min(128) };
         let group = &order[k..k + b];
         let (values, shape) = run_group(&model, &seq, &data, group, steps)?;
         let (w, rows_per_step) = split_output(&values, &shape, &seq, group, &mut out)?;
+        if steps == 0 && rows_per_step {
+            // The padding step of empty sequences is no output.
+            group.iter().for_each(|&i| out[i].clear());
+        }
         if width.is_some_and(|v| v != w) {
             bail!("the ONNX model's output {first} changed its width between batches");
         }
@@ -200,7 +218,8 @@ fn render_onnx_as<T: Real>(proto: &onnx::proto::ModelProto, a: &PredictArgs) -> 
 }
 
 /// Runs the sequences `group` (all of `steps` steps) as one batch; returns the first
-/// output's values and shape.
+/// output's values and shape. Empty sequences (`steps` = 0) run as one zero step with
+/// length 0 (the caller checked that the model reads lengths).
 fn run_group<T: Real>(
     model: &OnnxModel<T>,
     seq: &SequenceInput,
@@ -209,10 +228,11 @@ fn run_group<T: Real>(
     steps: usize,
 ) -> Result<(Vec<f64>, Vec<usize>)> {
     let (b, c) = (group.len(), data.channels);
+    let (lengths, steps) = (steps, steps.max(1));
     // x: [B, T, C] batch-first or [T, B, C] time-major.
     let mut x = vec![0.0f64; b * steps * c];
     for (j, &i) in group.iter().enumerate() {
-        for t in 0..steps {
+        for t in 0..lengths {
             let o = if seq.batch_first { (j * steps + t) * c } else { (t * b + j) * c };
             x[o..o + c].copy_from_slice(&data.sequences[i][t * c..(t + 1) * c]);
         }
@@ -220,7 +240,7 @@ fn run_group<T: Real>(
     let shape = if seq.batch_first { vec![b, steps, c] } else { vec![steps, b, c] };
     let mut inputs = vec![(seq.x.as_str(), Tensor::f64(shape, x)?)];
     if let Some(l) = &seq.lengths {
-        let n = i64::try_from(steps)?;
+        let n = i64::try_from(lengths)?;
         inputs.push((l.as_str(), Tensor::i64(vec![b], vec![n; b])?));
     }
     let outputs = model.run(&inputs)?;

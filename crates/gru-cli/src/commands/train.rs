@@ -5,28 +5,58 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use gru::layers;
-use gru::network::{
-    classification, fully_connected, gru as gru_layer, regression, sequence_input_zscore, softmax, LayerSpec,
-};
-use gru::optim::GradientThresholdMethod;
-use gru::train::batching::{SequenceLength, Shuffle};
-use gru::train::Solver;
+use gru::network::{classification, fully_connected, gru as gru_layer, regression, softmax, LayerSpec, Normalization};
 use gru::train::{evaluate, load_training_checkpoint, save_training_checkpoint, Trainer, TrainingOptions};
 use gru::{EngineKind, Network, OutputMode, Real, ResetGateMode, SequenceDataset, Targets};
 
+use super::train_options::OptionsSource;
 use crate::paths::Files;
 use crate::progress::{metrics, Reporter};
 use crate::signals::Signals;
 
-/// Options of `gru train`. Flags override the values of `--options`.
+/// The flags of MATLAB training that a Korali experiment (which brings its own network,
+/// optimizer and data) refuses.
+const EXPERIMENT_CONFLICTS: [&str; 27] = [
+    "train",
+    "validation",
+    "network",
+    "options",
+    "resume",
+    "checkpoint",
+    "hidden",
+    "depth",
+    "bidirectional",
+    "reset_gate_mode",
+    "engine",
+    "dtype",
+    "input_normalization",
+    "solver",
+    "learn_rate",
+    "epochs",
+    "batch_size",
+    "l2",
+    "gradient_threshold",
+    "gradient_threshold_method",
+    "sequence_length",
+    "sequence_padding_direction",
+    "sort_by_length",
+    "shuffle",
+    "validation_frequency",
+    "patience",
+    "target_normalization",
+];
+
+/// Options of `gru train`. Flags override the values of `--options` (and say so).
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Training data (.ts, .tsv, .csv, .npz).
     #[arg(long, required_unless_present = "experiment")]
     pub train: Option<PathBuf>,
     /// A Korali supervised-learning experiment (JSON, data included): trained as Korali's
-    /// DeepSupervisor does, the loss printed per generation.
-    #[arg(long, conflicts_with_all = ["validation", "network", "options", "resume"])]
+    /// DeepSupervisor does, the loss printed per generation. With it, --seed overrides its
+    /// "Random Seed", --history and --plot write the per-generation loss; the options of
+    /// MATLAB training are refused.
+    #[arg(long, conflicts_with_all = EXPERIMENT_CONFLICTS)]
     pub experiment: Option<PathBuf>,
     /// Validation data (same format).
     #[arg(long)]
@@ -58,42 +88,24 @@ pub struct TrainArgs {
     /// Engine of the default network's GRU: Korali | OneDNN | CuDNN.
     #[arg(long, default_value = "Korali")]
     pub engine: String,
-    /// sgdm | adam | rmsprop.
-    #[arg(long)]
-    pub solver: Option<String>,
-    #[arg(long)]
-    pub learn_rate: Option<f64>,
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    #[arg(long)]
-    pub l2: Option<f64>,
-    /// Clip gradients to this global L2 norm.
-    #[arg(long)]
-    pub gradient_threshold: Option<f64>,
-    /// longest | shortest | N (truncated BPTT).
-    #[arg(long)]
-    pub sequence_length: Option<String>,
-    /// once | never | every-epoch.
-    #[arg(long)]
-    pub shuffle: Option<String>,
-    #[arg(long)]
-    pub validation_frequency: Option<usize>,
-    #[arg(long)]
-    pub patience: Option<usize>,
-    #[arg(long)]
-    pub seed: Option<u64>,
+    /// Input normalization of the default network's sequence input layer (MATLAB
+    /// Normalization), fitted on the training data: zscore | zerocenter | rescale-symmetric |
+    /// rescale-zero-one | none [default: zscore]; with --network, it replaces the one of the
+    /// layer array's input layer.
+    #[arg(long, value_parser = ["none", "zscore", "zerocenter", "rescale-symmetric", "rescale-zero-one"], conflicts_with = "resume")]
+    pub input_normalization: Option<String>,
+    #[command(flatten)]
+    pub opts: super::train_options::OptionFlags,
     /// f32 | f64.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Write a checkpoint after every epoch here.
+    /// Write a training checkpoint after every epoch here (resume with --resume).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Resume from a training checkpoint (its network and options; flags still override).
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// The metrics history as CSV.
+    /// The metrics history as CSV (with --experiment: the loss of each generation).
     #[arg(long)]
     pub history: Option<PathBuf>,
     /// The training curves (.png or .svg; repeat for both).
@@ -102,6 +114,8 @@ pub struct TrainArgs {
     /// Print only the final result.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub missing: super::MissingArg,
 }
 
 /// The default layer array for a data set.
@@ -118,46 +132,52 @@ pub fn default_network<T: Real>(data: &SequenceDataset<T>, a: &TrainArgs) -> Res
         .engine(engine)
         .output_mode(if per_step { OutputMode::Sequence } else { OutputMode::Last });
     let width = data.target_width();
+    let normalization = input_normalization(a)?.unwrap_or(Normalization::Zscore);
+    let input = LayerSpec::SequenceInput { input_size: data.channels, normalization };
     Ok(match data.targets {
         Targets::Classes(_) | Targets::ClassSequences(_) => {
-            layers![sequence_input_zscore(data.channels), g, fully_connected(width), softmax(), classification()]
+            layers![input, g, fully_connected(width), softmax(), classification()]
         }
-        _ => layers![sequence_input_zscore(data.channels), g, fully_connected(width), regression()],
+        _ => layers![input, g, fully_connected(width), regression()],
     })
 }
 
-fn options(a: &TrainArgs, base: TrainingOptions) -> Result<TrainingOptions> {
-    let mut o = base;
-    if let Some(s) = &a.solver {
-        o.solver = match s.as_str() {
-            "sgdm" => Solver::sgdm(),
-            "adam" => Solver::adam(),
-            "rmsprop" => Solver::rmsprop(),
-            other => bail!("--solver {other}: expected sgdm, adam or rmsprop"),
-        };
+/// `base` with the flags applied (and `--checkpoint`); prints a note for each flag that
+/// changes a value `source` gave.
+fn options(a: &TrainArgs, base: TrainingOptions, source: Option<&OptionsSource>) -> Result<TrainingOptions> {
+    let (mut o, notes) = a.opts.apply(base, source)?;
+    for n in notes {
+        eprintln!("note: {n}");
     }
-    o.initial_learn_rate = a.learn_rate.or(o.initial_learn_rate);
-    o.max_epochs = a.epochs.unwrap_or(o.max_epochs);
-    o.mini_batch_size = a.batch_size.unwrap_or(o.mini_batch_size);
-    o.l2_regularization = a.l2.unwrap_or(o.l2_regularization);
-    if let Some(t) = a.gradient_threshold {
-        o.gradient_threshold = t;
-        o.gradient_threshold_method = GradientThresholdMethod::GlobalL2Norm;
-    }
-    if let Some(s) = &a.sequence_length {
-        o.sequence_length = s.parse::<SequenceLength>()?;
-    }
-    if let Some(s) = &a.shuffle {
-        o.shuffle = s.parse::<Shuffle>()?;
-    }
-    o.validation_frequency = a.validation_frequency.unwrap_or(o.validation_frequency);
-    o.validation_patience = a.patience.or(o.validation_patience);
-    o.seed = a.seed.unwrap_or(o.seed);
     if a.checkpoint.is_some() {
         o.checkpoint_path = a.checkpoint.clone();
     }
     o.validate()?;
     Ok(o)
+}
+
+/// The input normalization of `--input-normalization`, if given.
+fn input_normalization(a: &TrainArgs) -> Result<Option<Normalization>> {
+    a.input_normalization.as_deref().map(|s| s.parse::<Normalization>().map_err(anyhow::Error::from)).transpose()
+}
+
+/// The layer array of `--network` (`path`), its input layer's normalization replaced by
+/// `--input-normalization` when given (with a note when that changes it).
+fn network_file(a: &TrainArgs, path: &Path) -> Result<Vec<LayerSpec>> {
+    let mut specs: Vec<LayerSpec> =
+        gru::network::layers_from_json(&read(path)?).with_context(|| format!("parsing {}", path.display()))?;
+    if let (Some(n), Some(LayerSpec::SequenceInput { normalization, .. })) =
+        (input_normalization(a)?, specs.first_mut())
+    {
+        if *normalization != n {
+            eprintln!(
+                "note: flag --input-normalization {n} overrides normalization {normalization} from {}",
+                path.display()
+            );
+        }
+        *normalization = n;
+    }
+    Ok(specs)
 }
 
 /// Runs `gru train`.
@@ -181,7 +201,15 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         .outputs("--plot", &a.plot)
         .check()?;
     if let Some(e) = &a.experiment {
-        return super::korali::train_experiment(e, &a.out, a.quiet);
+        let run = super::korali::ExperimentRun {
+            path: e,
+            out: &a.out,
+            seed: a.opts.seed,
+            history: a.history.as_deref(),
+            plots: &a.plot,
+            quiet: a.quiet,
+        };
+        return super::korali::train_experiment(&run);
     }
     match a.dtype.as_str() {
         "f32" => train::<f32>(a).map(drop),
@@ -193,22 +221,33 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 /// Trains and saves; returns the network and the final validation accuracy or RMSE line.
 pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::Evaluation>)> {
     let train_path = a.train.as_deref().context("--train is required")?;
-    let data = super::load_data::<T>(train_path)?;
-    let validation = a.validation.as_deref().map(super::load_data::<T>).transpose()?;
+    let data = super::load_data::<T>(train_path, &a.missing)?;
+    let validation = a.validation.as_deref().map(|v| super::load_data::<T>(v, &a.missing)).transpose()?;
     let (mut net, mut trainer) = match &a.resume {
         Some(path) => {
             let (net, mut trainer) = load_training_checkpoint::<T>(path)?;
-            trainer.options = options(a, trainer.options.clone())?;
+            let source = OptionsSource::checkpoint(&path.display().to_string());
+            trainer.options = options(a, trainer.options.clone(), Some(&source))?;
             (net, trainer)
         }
         None => {
-            let base = match &a.options {
-                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
-                None => TrainingOptions::default(),
+            let (base, source) = match &a.options {
+                Some(p) => {
+                    let text = read(p)?;
+                    let json: serde_json::Value =
+                        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+                    let source = OptionsSource::options_file(&p.display().to_string(), &json);
+                    // from_json: unknown keys and values get a "did you mean".
+                    (
+                        TrainingOptions::from_json(&text).with_context(|| format!("parsing {}", p.display()))?,
+                        Some(source),
+                    )
+                }
+                None => (TrainingOptions::default(), None),
             };
-            let o = options(a, base)?;
+            let o = options(a, base, source.as_ref())?;
             let specs = match &a.network {
-                Some(p) => serde_json::from_str(&read(p)?).with_context(|| format!("parsing {}", p.display()))?,
+                Some(p) => network_file(a, p)?,
                 None => default_network(&data, a)?,
             };
             let mut net = Network::<T>::new(specs, o.seed).with_context(|| match &a.network {

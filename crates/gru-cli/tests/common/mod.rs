@@ -34,3 +34,31 @@ pub fn ok(out: &Output) -> String {
     );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
+
+/// The stderr of a run that must fail (else a failure showing its stdout).
+pub fn fails(out: &Output) -> String {
+    assert!(!out.status.success(), "succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// A two-class .ts file: class `a` sequences rise, class `b` sequences fall; the header
+/// lists the classes in `order`.
+pub fn two_class_ts(order: &str) -> String {
+    let mut text =
+        format!("@problemName Slopes\n@univariate true\n@equalLength true\n@classLabel true {order}\n@data\n");
+    for i in 0..24 {
+        let (label, sign) = if i % 2 == 0 { ("a", 1.0) } else { ("b", -1.0) };
+        let steps: Vec<String> = (0..6).map(|t| format!("{:.3}", sign * (t as f64 * 0.3 + 0.01 * i as f64))).collect();
+        text += &format!("{}:{label}\n", steps.join(","));
+    }
+    text
+}
+
+/// A model trained for one epoch on the two-class data, saved in `dir`.
+pub fn small_model(dir: &Path) -> PathBuf {
+    let (data, model) = (dir.join("d.ts"), dir.join("m.safetensors"));
+    std::fs::write(&data, two_class_ts("a b")).unwrap();
+    let (d, m) = (data.to_str().unwrap(), model.to_str().unwrap());
+    ok(&gru(&["train", "--train", d, "--out", m, "--epochs", "1", "--hidden", "4", "--quiet"]));
+    model
+}

@@ -214,6 +214,8 @@ impl<T: Real> NativePrepared<T> {
     fn run(&mut self, batch: &SequenceBatch<'_, T>, keep: bool) -> Result<(GruOutput<T>, Option<NativeSaved<T>>)> {
         let lengths = batch.validate(&self.spec)?;
         let (steps, b) = (batch.steps, batch.batch);
+        // The products read whole rows of x: NaN padding must not reach them (0 · NaN).
+        let x = crate::lengths::clean_padding(batch.x, b, self.spec.input_size, &lengths);
         let (out, path) = match self.path {
             NativePath::Fast => {
                 let few_rows = b <= TRAIN_SWEEP_ALONE_MAX_ROWS * self.threads;
@@ -236,7 +238,7 @@ impl<T: Real> NativePrepared<T> {
                     &self.spec,
                     &self.params,
                     &self.packed,
-                    batch.x,
+                    &x,
                     steps,
                     &lengths,
                     batch.h0,
@@ -250,8 +252,7 @@ impl<T: Real> NativePrepared<T> {
                 (out, saved.map(|s| SavedPath::Fast(s, parts)))
             }
             NativePath::Reference => {
-                let (out, saved) =
-                    reference::forward(&self.spec, &self.params, batch.x, steps, &lengths, batch.h0, keep);
+                let (out, saved) = reference::forward(&self.spec, &self.params, &x, steps, &lengths, batch.h0, keep);
                 (out, saved.map(SavedPath::Reference))
             }
         };

@@ -102,11 +102,13 @@ pub(crate) fn forward<T: Real>(
     let y = match spec.output_mode {
         OutputMode::Sequence => layer_in,
         OutputMode::Last => {
-            let y = lengths
+            // Step len - 1 of each sequence; a length-0 row is the top layer's h_T (`lengths`).
+            let mut y: Vec<T> = lengths
                 .iter()
                 .enumerate()
-                .flat_map(|(b, &len)| layer_in[((len - 1) * batch + b) * out_w..][..out_w].iter().copied())
+                .flat_map(|(b, &len)| layer_in[(len.saturating_sub(1) * batch + b) * out_w..][..out_w].iter().copied())
                 .collect();
+            crate::lengths::empty_last_outputs(spec, &mut y, &h_t, lengths);
             pool.give(layer_in);
             y
         }
@@ -134,13 +136,16 @@ pub(crate) fn backward<T: Real>(
     let mut dparams = GruParams::zeros(spec);
     let mut dh0 = vec![T::zero(); state_len(spec, batch)];
     let zero_dh = vec![T::zero(); batch * hid];
+    // Output mode last: the gradient of a length-0 sequence's output goes to its top h_T.
+    let dh_t_all = crate::lengths::empty_last_grads(spec, grads.dy, grads.dh_t, lengths);
+    let dh_t_all = dh_t_all.as_deref().or(grads.dh_t);
 
     // dL/d(top layer output), [T, B, dirs·H].
     let mut d_above = match spec.output_mode {
         OutputMode::Sequence => pool.copy_of(grads.dy),
         OutputMode::Last => {
             let mut d = pool.zeros(steps * batch * out_w);
-            for (b, &len) in lengths.iter().enumerate() {
+            for (b, &len) in lengths.iter().enumerate().filter(|(_, &len)| len > 0) {
                 d[((len - 1) * batch + b) * out_w..][..out_w].copy_from_slice(&grads.dy[b * out_w..(b + 1) * out_w]);
             }
             d
@@ -157,7 +162,7 @@ pub(crate) fn backward<T: Real>(
             let time_dir = usize::from(spec.sweeps_backward(dir));
             let shape = BlockShape { steps, lengths, dir: time_dir, mode: spec.reset_gate_mode, act: &act };
             let dy_dir = if dirs == 1 { None } else { Some(columns(&d_above, dirs, hid, dir)) };
-            let dh_t = grads.dh_t.map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
+            let dh_t = dh_t_all.map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
             let dy_blk = dy_dir.as_deref().unwrap_or(&d_above);
             let grads_blk = &mut dparams.blocks_mut()[blk];
             let dh = match traces[blk].take().expect("one trace per block") {

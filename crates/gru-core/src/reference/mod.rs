@@ -87,10 +87,16 @@ pub(crate) fn forward<T: Real>(
                     y[(t * batch + b) * out_w..(t * batch + b + 1) * out_w].copy_from_slice(v);
                 }
             }
-            OutputMode::Last => y[b * out_w..(b + 1) * out_w].copy_from_slice(&layer_in[len - 1]),
+            OutputMode::Last => {
+                if let Some(last) = layer_in.last() {
+                    y[b * out_w..(b + 1) * out_w].copy_from_slice(last);
+                }
+            }
         }
         all_caches.push(seq_caches);
     }
+    // Output mode last of a length-0 sequence: the top layer's h_T (its h0), see `lengths`.
+    crate::lengths::empty_last_outputs(spec, &mut y, &h_t, lengths);
     let out = GruOutput { y, y_shape, h_t, computed_by: super::native::REFERENCE_PATH };
     let saved = keep.then(|| ReferenceSaved { steps, lengths: lengths.to_vec(), caches: all_caches });
     (out, saved)
@@ -109,6 +115,9 @@ pub(crate) fn backward<T: Real>(
     let mut dparams = GruParams::zeros(spec);
     let mut dx = vec![T::zero(); steps * batch * inp];
     let mut dh0 = vec![T::zero(); state_len(spec, batch)];
+    // Output mode last: the gradient of a length-0 sequence's output goes to its top h_T.
+    let dh_t_all = crate::lengths::empty_last_grads(spec, grads.dy, grads.dh_t, &saved.lengths);
+    let dh_t_all = dh_t_all.as_deref().or(grads.dh_t);
 
     for (b, &len) in saved.lengths.iter().enumerate() {
         // dL/d(top layer output) at each valid step.
@@ -118,7 +127,9 @@ pub(crate) fn backward<T: Real>(
             }
             OutputMode::Last => {
                 let mut d = vec![vec![T::zero(); out_w]; len];
-                d[len - 1].copy_from_slice(&grads.dy[b * out_w..(b + 1) * out_w]);
+                if let Some(last) = d.last_mut() {
+                    last.copy_from_slice(&grads.dy[b * out_w..(b + 1) * out_w]);
+                }
                 d
             }
         };
@@ -129,7 +140,7 @@ pub(crate) fn backward<T: Real>(
                 let block = layer * dirs + dir;
                 let p = params.block(layer, dir, dirs);
                 let caches = &saved.caches[b][block];
-                let mut dh = match grads.dh_t {
+                let mut dh = match dh_t_all {
                     Some(d) => d[(block * batch + b) * hid..(block * batch + b + 1) * hid].to_vec(),
                     None => vec![T::zero(); hid],
                 };

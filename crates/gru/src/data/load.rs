@@ -8,10 +8,9 @@
 //!   classes are sorted numerically (labels of equal value are one class, named by the
 //!   first spelling seen); else they are numbered in order of first appearance. The same
 //!   labels therefore give the same class indices in every format.
-//! - **Missing values** (`.ts` `?`, UCR `NaN`/empty cells) inside a sequence are filled per
-//!   channel by linear interpolation between the nearest present values; missing values
-//!   before the first (after the last) present value take the first (last) present value.
-//!   A channel with no present value is an error.
+//! - **Missing values** (`.ts` `?`, UCR `NaN`/empty cells) inside a sequence load as NaN;
+//!   the loaders do not fill them: [`Missing`](super::Missing) does, after loading, as the
+//!   caller chooses.
 
 use std::path::Path;
 
@@ -34,7 +33,8 @@ pub enum TargetKind {
 /// `.ts` ([`super::load_ts`]), `.tsv` ([`super::load_ucr_tsv`]), `.csv`
 /// ([`super::load_csv`] with class labels, in the layout its header shows:
 /// [`super::CsvLayout::detect`]) or `.npz`
-/// ([`super::load_npz`]). Any other extension is an [`Error::File`] naming it.
+/// ([`super::load_npz`]) or `.json` (Korali's data set with its solution:
+/// [`super::load_korali`]). Any other extension is an [`Error::File`] naming it.
 pub fn load_any<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
     let path = path.as_ref();
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -46,23 +46,29 @@ pub fn load_any<T: Real>(path: impl AsRef<Path>) -> Result<SequenceDataset<T>> {
             super::parse_csv(&bytes, path, super::CsvLayout::detect(&bytes), TargetKind::Classes)
         }
         Some("npz") => super::load_npz(path),
+        Some("json") => super::load_korali(path),
         Some("npy") => {
             Err(Error::file(path, "a .npy file holds one array: load the x and y files together with load_npy"))
         }
-        Some(other) => {
-            Err(Error::file(path, format!("unknown data file extension `.{other}` (expected .ts, .tsv, .csv or .npz)")))
-        }
-        None => Err(Error::file(path, "the file name has no extension (expected .ts, .tsv, .csv or .npz)")),
+        Some(other) => Err(Error::file(
+            path,
+            format!("unknown data file extension `.{other}` (expected .ts, .tsv, .csv, .npz or .json)"),
+        )),
+        None => Err(Error::file(path, "the file name has no extension (expected .ts, .tsv, .csv, .npz or .json)")),
     }
 }
 
 /// The sequences of a data file (`[len, C]` each) and C, whatever its targets, for
 /// prediction: like [`load_any`], but a `.ts` file without labels (`@classLabel false`, as
-/// the archive writes unlabelled data) loads too.
+/// the archive writes unlabelled data) loads too, and so does a Korali `.json` input without
+/// its solution ([`super::parse_korali_inputs`]).
 pub fn load_inputs<T: Real>(path: impl AsRef<Path>) -> Result<(Vec<Vec<T>>, usize)> {
     let path = path.as_ref();
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ts")) {
         return super::ts::parse_ts_inputs(&read_file(path)?, path);
+    }
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        return super::parse_korali_inputs(&read_file(path)?, path);
     }
     let ds = load_any::<T>(path)?;
     Ok((ds.sequences, ds.channels))
@@ -83,6 +89,15 @@ pub(crate) fn parse_finite(text: &str) -> Option<f64> {
     text.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// `value` in `T`, NaN (a missing value) included; an error when a number does not fit.
+pub(crate) fn to_real_or_missing<T: Real>(value: f64) -> std::result::Result<T, String> {
+    if value.is_nan() {
+        Ok(T::lit(f64::NAN))
+    } else {
+        to_real(value)
+    }
+}
+
 /// `value` in `T`, or an error when it does not fit (e.g. `1e300` in `f32`).
 pub(crate) fn to_real<T: Real>(value: f64) -> std::result::Result<T, String> {
     let v = T::lit(value);
@@ -91,39 +106,6 @@ pub(crate) fn to_real<T: Real>(value: f64) -> std::result::Result<T, String> {
     } else {
         Err(format!("{value:?} does not fit in {}", T::DTYPE))
     }
-}
-
-/// Fills the `None` entries by linear interpolation (ends: nearest present value);
-/// `None` when no entry is present.
-pub(crate) fn fill_missing(values: &[Option<f64>]) -> Option<Vec<f64>> {
-    if !values.iter().any(Option::is_some) {
-        return None;
-    }
-    // next[i]: the nearest present value at or after i, with its index.
-    let mut next: Vec<Option<(usize, f64)>> = vec![None; values.len()];
-    let mut after = None;
-    for (i, v) in values.iter().enumerate().rev() {
-        if let Some(x) = v {
-            after = Some((i, *x));
-        }
-        next[i] = after;
-    }
-    let mut prev: Option<(usize, f64)> = None;
-    let mut out = Vec::with_capacity(values.len());
-    for (i, (v, n)) in values.iter().zip(&next).enumerate() {
-        let x = match (v, prev, n) {
-            (Some(x), _, _) => *x,
-            (None, Some((j, a)), Some((k, b))) => a + (b - a) * (i - j) as f64 / (*k - j) as f64,
-            (None, Some((_, a)), None) => a,
-            (None, None, Some((_, b))) => *b,
-            (None, None, None) => return None,
-        };
-        if v.is_some() {
-            prev = Some((i, x));
-        }
-        out.push(x);
-    }
-    Some(out)
 }
 
 /// Class indices of `labels` and the class names, by the rule in the module docs
@@ -190,15 +172,6 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn fill_interpolates_and_extends_ends() {
-        let v = [None, Some(1.0), None, None, Some(4.0), None];
-        assert_eq!(fill_missing(&v), Some(vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]));
-        assert_eq!(fill_missing(&[Some(2.0)]), Some(vec![2.0]));
-        assert_eq!(fill_missing(&[None, None]), None);
-        assert_eq!(fill_missing(&[]), None);
     }
 
     #[test]

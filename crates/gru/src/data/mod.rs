@@ -1,17 +1,24 @@
 //! In-memory data sets of variable-length sequences and their targets.
 //!
-//! A sequence is a row-major `[len, C]` buffer (time steps of C channels). Targets are
-//! one class or response vector per sequence (sequence-to-one) or per step
-//! (sequence-to-sequence).
+//! A sequence is a row-major `[len, C]` buffer (time steps of C channels), `len >= 0`: an
+//! empty sequence (a pipeline's empty record) is read by a network from its initial state
+//! alone (`gru_core::lengths`). Targets are one class or response vector per sequence
+//! (sequence-to-one) or per step (sequence-to-sequence: none for an empty sequence). A
+//! loaded sequence may hold missing values (NaN); training, evaluation and prediction need
+//! them filled first ([`Missing`], module [`missing`]).
 
 pub mod csv;
+pub mod korali;
 pub mod load;
+pub mod missing;
 pub mod npy;
 pub mod ts;
 pub mod tsv;
 
 pub use self::csv::{load_csv, parse_csv, CsvLayout};
+pub use korali::{load_korali, parse_korali, parse_korali_inputs};
 pub use load::{load_any, load_inputs, TargetKind};
+pub use missing::Missing;
 pub use npy::{load_npy, load_npz, parse_npy, parse_npz};
 pub use ts::{load_ts, parse_ts, parse_ts_inputs};
 pub use tsv::{load_ucr_tsv, parse_ucr_tsv};
@@ -68,7 +75,7 @@ impl Targets {
 /// Sequences with their targets and class names.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SequenceDataset<T> {
-    /// Each `[len_i, C]` row-major, `len_i >= 1`.
+    /// Each `[len_i, C]` row-major, `len_i >= 0`; finite values, or NaN for a missing value.
     pub sequences: Vec<Vec<T>>,
     pub channels: usize,
     pub targets: Targets,
@@ -146,8 +153,13 @@ impl<T: Real> SequenceDataset<T> {
         match &self.targets {
             Targets::Classes(_) | Targets::ClassSequences(_) => self.class_names.len(),
             Targets::Responses(v) => v.first().map_or(0, Vec::len),
-            Targets::ResponseSequences(v) => v.first().map_or(0, |r| r.len() / self.steps(0).max(1)),
+            Targets::ResponseSequences(v) => self.first_nonempty().map_or(0, |i| v[i].len() / self.steps(i)),
         }
+    }
+
+    /// The first sequence with at least one step.
+    fn first_nonempty(&self) -> Option<usize> {
+        (0..self.len()).find(|&i| self.steps(i) > 0)
     }
 
     /// The observations `idx`, in that order.
@@ -160,7 +172,16 @@ impl<T: Real> SequenceDataset<T> {
         }
     }
 
-    /// Checks shapes, values and targets; errors name the observation.
+    /// The first missing value (NaN) as an [`Error::Data`] naming its sequence, step and
+    /// channel and the remedy ([`Missing`]); `Ok` when the data are complete, as training,
+    /// evaluation and prediction need them.
+    pub fn check_complete(&self) -> Result<()> {
+        missing::check_complete(&self.sequences, self.channels)
+    }
+
+    /// Checks shapes, values and targets; errors name the observation. Values are finite
+    /// or NaN (a missing value, see [`SequenceDataset::check_complete`]); infinities are
+    /// refused.
     pub fn validate(&self) -> Result<()> {
         if self.channels == 0 {
             return Err(Error::data("channels", 0, "must be at least 1"));
@@ -176,14 +197,14 @@ impl<T: Real> SequenceDataset<T> {
             ));
         }
         for (i, s) in self.sequences.iter().enumerate() {
-            if s.is_empty() || s.len() % self.channels != 0 {
+            if s.len() % self.channels != 0 {
                 return Err(Error::data(
                     &format!("sequences[{i}]"),
                     format!("{} values", s.len()),
-                    format!("must be a non-empty [len, {}] buffer", self.channels),
+                    format!("must be a [len, {}] buffer", self.channels),
                 ));
             }
-            if let Some(j) = s.iter().position(|v| !v.is_finite()) {
+            if let Some(j) = s.iter().position(|v| v.is_infinite()) {
                 return Err(Error::data(&format!("sequences[{i}]"), s[j], format!("value {j} is not finite")));
             }
         }
@@ -221,7 +242,8 @@ impl<T: Real> SequenceDataset<T> {
                 }
             }
             Targets::ResponseSequences(v) => {
-                let r = v[0].len() / self.steps(0);
+                // R from the first sequence with steps (an empty one has no response).
+                let r = self.first_nonempty().map_or(0, |i| v[i].len() / self.steps(i));
                 for (i, t) in v.iter().enumerate() {
                     if r == 0 || t.len() != r * self.steps(i) || t.iter().any(|x| !x.is_finite()) {
                         return Err(Error::data(

@@ -5,12 +5,14 @@
 //! | `x`           | `[N, T, C]` or `[N, T]`| float32 / float64     | N sequences of up to T steps     |
 //! | `y`           | `[N]`                  | any integer           | class indices (`>= 0`)           |
 //! | `y`           | `[N]` or `[N, R]`      | float32 / float64     | responses (regression)           |
-//! | `lengths`     | `[N]` (optional)       | any integer           | steps of each sequence, `1..=T`  |
+//! | `lengths`     | `[N]` (optional)       | any integer           | steps of each sequence, `0..=T`  |
 //! | `class_names` | `[K]` (optional)       | str (`U`) / bytes (`S`) | names of the classes, K > max y |
 //!
 //! `[N, T]` is univariate (C = 1). Without `lengths`, a sequence ends before its trailing
 //! steps whose channels are all NaN (NaN padding at the end); with `lengths`, the steps past
-//! `lengths[i]` are ignored whatever they hold. Any NaN or infinity inside a sequence is an
+//! `lengths[i]` are ignored whatever they hold, and a length of 0 is an empty sequence
+//! (without `lengths`, a sequence of NaN only is an error: give its length 0 to mean an
+//! empty one). Any NaN or infinity inside a sequence is an
 //! error (no missing values). C and Fortran order are both read. Without `class_names` the
 //! classes are named "0", "1", ... up to the largest index.
 //!
@@ -144,13 +146,17 @@ fn assemble<T: Real>(
     for (i, chunk) in xv.chunks_exact(t * c).enumerate() {
         // chunk: [T, C] row-major.
         let len = match lengths.as_ref().and_then(|l| l.get(i)) {
-            Some(&l) if l >= 1 && l <= t as i128 => l as usize,
-            Some(l) => return Err(format!("lengths[{i}] = {l} is outside 1..={t}")),
-            None => chunk.chunks_exact(c).rposition(|step| step.iter().any(|v| !v.is_nan())).map_or(0, |p| p + 1),
+            Some(&l) if l >= 0 && l <= t as i128 => l as usize,
+            Some(l) => return Err(format!("lengths[{i}] = {l} is outside 0..={t}")),
+            None => match chunk.chunks_exact(c).rposition(|step| step.iter().any(|v| !v.is_nan())) {
+                Some(p) => p + 1,
+                None => {
+                    return Err(format!(
+                        "x[{i}] has no values (all NaN); to mean an empty sequence give `lengths` with lengths[{i}] = 0"
+                    ))
+                }
+            },
         };
-        if len == 0 {
-            return Err(format!("x[{i}] has no values (all NaN)"));
-        }
         let mut seq = Vec::with_capacity(len * c);
         for (k, &v) in chunk.iter().take(len * c).enumerate() {
             if !v.is_finite() {
@@ -398,6 +404,24 @@ mod tests {
         assert_eq!(ds.sequences, vec![vec![1., 2., 3., 4., 5., 6.], vec![7., 8.]]);
         assert_eq!(ds.targets, Targets::Classes(vec![1, 0]));
         assert_eq!(ds.class_names, vec!["0", "1"]);
+    }
+
+    #[test]
+    fn a_length_of_zero_is_an_empty_sequence() {
+        let nan = f64::NAN;
+        // x: [3, 2] univariate, lengths [2, 0, 1]: the NaN padding is ignored.
+        let x = npy("<f8", &[3, 2], &f64s(&[1., 2., nan, nan, 3., nan]));
+        let y = npy("<i8", &[3], &i64s(&[1, 0, 1]));
+        let lengths = npy("<i8", &[3], &i64s(&[2, 0, 1]));
+        let ds = parse_npz::<f32>(&npz(&[("x", x.clone()), ("y", y.clone()), ("lengths", lengths)]), "t.npz").unwrap();
+        assert_eq!(ds.sequences, vec![vec![1., 2.], vec![], vec![3.]]);
+        assert_eq!(ds.targets, Targets::Classes(vec![1, 0, 1]));
+        // Without lengths, a row of NaN only is refused, saying how to mean an empty one.
+        let err = parse_npz::<f32>(&npz(&[("x", x.clone()), ("y", y.clone())]), "t.npz").unwrap_err().to_string();
+        assert!(err.contains("x[1] has no values (all NaN)") && err.contains("lengths[1] = 0"), "{err}");
+        let negative = npy("<i8", &[3], &i64s(&[2, -1, 1]));
+        let err = parse_npz::<f32>(&npz(&[("x", x), ("y", y), ("lengths", negative)]), "t.npz").unwrap_err();
+        assert!(err.to_string().contains("lengths[1] = -1 is outside 0..=2"), "{err}");
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! one by `,`), the last `:` field being the class label or, with `@targetLabel true` (or
 //! `@classLabel false`), a numeric response. The dimensions of one sequence must have equal
 //! lengths; sequences may differ. In memory each sequence is `[len, C]` row-major with
-//! `C` = the number of dimensions (the file stores dimension-major: this transposes).
+//! `C` = the number of dimensions (the file stores dimension-major: this transposes). A
+//! line whose dimensions are all empty (`:up`, `::up`) is an empty sequence (length 0).
 //!
 //! What is accepted: header keys in any case, `@dimension` for `@dimensions`, repeated keys
 //! (the last wins), unknown keys (ignored), `#`/`%` comment lines anywhere (their bytes need
@@ -27,8 +28,9 @@
 //! (inferred from the data); when given they are checked (`@seriesLength` only with
 //! `@equalLength true`). `@timeStamps true` is not supported.
 //!
-//! Missing values (`?` or `NaN`) are filled by linear interpolation within their
-//! dimension (see [`crate::data::load`]); a dimension with only missing values is an error.
+//! Missing values (`?` or `NaN`) load as NaN, as sktime reads them, a dimension with only
+//! missing values included; what a run does with them is the explicit choice of
+//! [`Missing`](super::Missing) (by default, linear interpolation within the sequence).
 //! Classes follow the order of `@classLabel true a b c`, where a label not declared is an
 //! error; without declared names the rule of [`crate::data::load`] numbers them.
 //!
@@ -38,7 +40,7 @@ use std::path::Path;
 
 use gru_core::Real;
 
-use super::load::{build, class_indices, fill_missing, parse_finite, read_file, strip_bom, to_real};
+use super::load::{build, class_indices, parse_finite, read_file, strip_bom, to_real_or_missing};
 use super::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
 
@@ -264,6 +266,14 @@ fn data<T: Real>(
     let mut columns: Vec<Vec<f64>> = Vec::with_capacity(dims.len());
     for (d, field) in dims.iter().enumerate() {
         let d = d + 1;
+        if field.is_empty() {
+            // An empty dimension: the sequence is empty (its other dimensions must be too).
+            if columns.first().is_some_and(|c| !c.is_empty()) {
+                return Err(format!("line {n}: dimension {d} is empty but dimension 1 has values"));
+            }
+            columns.push(Vec::new());
+            continue;
+        }
         let mut values = Vec::new();
         for (k, v) in field.split(',').map(str::trim).enumerate() {
             let k = k + 1;
@@ -271,28 +281,26 @@ fn data<T: Real>(
                 return Err(format!("line {n}: dimension {d}, value {k} is empty"));
             }
             if v == "?" || v.eq_ignore_ascii_case("nan") {
-                values.push(None);
+                // A missing value: NaN, filled (or refused) after loading by `Missing`.
+                values.push(f64::NAN);
             } else {
                 match parse_finite(v) {
-                    Some(x) => values.push(Some(x)),
+                    Some(x) => values.push(x),
                     None => return Err(format!("line {n}: dimension {d}, value {k}: \"{v}\" is not a finite number")),
                 }
             }
         }
-        let Some(filled) = fill_missing(&values) else {
-            return Err(format!("line {n}: dimension {d} has only missing values (?)"));
-        };
         if let Some(first) = columns.first() {
-            if first.len() != filled.len() {
+            if first.len() != values.len() {
                 return Err(format!(
                     "line {n}: dimension {d} has {} values but dimension 1 has {} (the dimensions of one \
                      sequence must have equal lengths)",
-                    filled.len(),
+                    values.len(),
                     first.len()
                 ));
             }
         }
-        columns.push(filled);
+        columns.push(values);
     }
     let len = columns.first().map_or(0, Vec::len);
     if let (Some(true), Some(want)) = (header.equal_length, header.series_length) {
@@ -306,7 +314,8 @@ fn data<T: Real>(
     for t in 0..len {
         for (d, col) in columns.iter().enumerate() {
             let v = col.get(t).copied().unwrap_or_default();
-            seq.push(to_real::<T>(v).map_err(|e| format!("line {n}: dimension {}, value {}: {e}", d + 1, t + 1))?);
+            let v = to_real_or_missing::<T>(v);
+            seq.push(v.map_err(|e| format!("line {n}: dimension {}, value {}: {e}", d + 1, t + 1))?);
         }
     }
     Ok((seq, c, label.to_string()))
@@ -339,11 +348,32 @@ mod tests {
         assert_eq!(ds.class_names, vec!["a", "b"]);
     }
 
+    /// NaN as `None`, to compare sequences with missing values.
+    fn present(v: &[f64]) -> Vec<Option<f64>> {
+        v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect()
+    }
+
     #[test]
-    fn missing_values_are_interpolated() {
-        let ds = load("@classLabel true x\n@data\n?,1,?,?,4,?:x\n").unwrap();
-        assert_eq!(ds.sequences[0], vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
-        assert!(err("@data\n?,?:1,2:x\n").contains("line 2: dimension 1 has only missing values"));
+    fn a_line_of_empty_dimensions_is_an_empty_sequence() {
+        let ds = load(&format!("{HEAD}1,2:3,4:b\n::a\n")).unwrap();
+        assert_eq!(ds.sequences, vec![vec![1.0, 3.0, 2.0, 4.0], vec![]]);
+        assert_eq!(ds.targets, Targets::Classes(vec![1, 0]));
+        let ds = load("@targetLabel true\n@data\n:0.5\n1,2:1.5\n").unwrap();
+        assert_eq!((ds.sequences, ds.channels), (vec![vec![], vec![1.0, 2.0]], 1));
+        // Empty only in some of its dimensions: an error naming the line.
+        assert!(err(&format!("{HEAD}1,2::a\n")).contains("line 5: dimension 2 is empty but dimension 1 has values"));
+        assert!(err(&format!("{HEAD}:1,2:a\n")).contains("line 5: dimension 2 has 2 values but dimension 1 has 0"));
+    }
+
+    #[test]
+    fn missing_values_load_as_nan() {
+        let ds = load("@classLabel true x\n@data\n?,1,?,?,4,NaN:x\n").unwrap();
+        assert_eq!(present(&ds.sequences[0]), [None, Some(1.0), None, None, Some(4.0), None]);
+        // A dimension with only missing values loads (issue: it was an error).
+        let ds = load("@dimensions 2\n@data\n?,?:1,2:x\n").unwrap();
+        assert_eq!(present(&ds.sequences[0]), [None, Some(1.0), None, Some(2.0)]);
+        let (seqs, _) = parse_ts_inputs::<f32>(b"@classLabel false\n@data\n?,?\n", "u.ts").unwrap();
+        assert!(seqs[0].iter().all(|v| v.is_nan()));
     }
 
     #[test]

@@ -3,14 +3,14 @@
 //!
 //! ```text
 //! 1<TAB>0.5<TAB>0.25<TAB>-1.0
-//! 2<TAB>1.5<TAB>NaN<TAB>2.5<TAB>NaN     <- an interior NaN is filled, a trailing one pads
+//! 2<TAB>1.5<TAB>NaN<TAB>2.5<TAB>NaN     <- an interior NaN is missing, a trailing one pads
 //! ```
 //!
 //! - **Delimiter**: chosen once per file from its first non-blank line: a tab if it has one,
 //!   else a comma if it has one, else runs of spaces. Cells are trimmed.
 //! - **Lengths**: `NaN` (any case) or empty cells at the end of a line are padding (UCR pads
 //!   unequal lengths so): the sequence ends before them. Missing values inside a sequence
-//!   are filled by linear interpolation (see [`crate::data::load`]).
+//!   load as NaN, filled (or refused) after loading by [`Missing`](super::Missing).
 //! - **Classes**: the labels are text; when all are numbers they are sorted numerically,
 //!   else numbered by first appearance (see [`crate::data::load`]).
 //! - Blank lines, CRLF, a UTF-8 byte order mark and a missing final newline are accepted.
@@ -21,7 +21,7 @@ use std::path::Path;
 
 use gru_core::Real;
 
-use super::load::{build, class_indices, fill_missing, parse_finite, read_file, strip_bom, to_real};
+use super::load::{build, class_indices, parse_finite, read_file, strip_bom, to_real_or_missing};
 use super::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
 
@@ -95,13 +95,16 @@ fn parse<T: Real>(bytes: &[u8]) -> std::result::Result<(Vec<Vec<T>>, Vec<String>
         while values.last() == Some(&None) {
             values.pop();
         }
-        let Some(filled) = fill_missing(&values) else {
+        if values.is_empty() {
             return Err(format!("line {n}: no values after the label"));
-        };
-        let seq = filled
+        }
+        let seq = values
             .iter()
             .enumerate()
-            .map(|(t, &v)| to_real::<T>(v).map_err(|e| format!("line {n}, column {}: {e}", t + 2)))
+            .map(|(t, &v)| {
+                // A missing value inside the sequence: NaN, filled (or refused) by `Missing`.
+                to_real_or_missing::<T>(v.unwrap_or(f64::NAN)).map_err(|e| format!("line {n}, column {}: {e}", t + 2))
+            })
             .collect::<std::result::Result<Vec<T>, _>>()?;
         sequences.push(seq);
         labels.push(label.to_string());
@@ -122,8 +125,12 @@ mod tests {
 
     #[test]
     fn tab_separated_with_padding_and_gaps() {
-        let ds = load("2\t1\t2\t3\n-1\t4\tNaN\t6\tNaN\tnan\n\n1\t7\t\t\r\n").unwrap();
+        let mut ds = load("2\t1\t2\t3\n-1\t4\tNaN\t6\tNaN\tnan\n\n1\t7\t\t\r\n").unwrap();
         assert_eq!(ds.channels, 1);
+        // The interior NaN is a missing value (NaN in the data), the trailing ones pad.
+        assert_eq!(ds.sequences[1].len(), 3);
+        assert!(ds.sequences[1][1].is_nan());
+        super::super::Missing::Interpolate.apply(&mut ds).unwrap();
         assert_eq!(ds.sequences, vec![vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0], vec![7.0]]);
         assert_eq!(ds.targets, Targets::Classes(vec![2, 0, 1]));
         assert_eq!(ds.class_names, vec!["-1", "1", "2"]);

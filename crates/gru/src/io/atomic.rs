@@ -12,7 +12,8 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to `path` atomically: to the sibling temporary file
 /// `.{name}.tmp-{pid}-{counter}`, fsync, then a rename over `path`. On any error the
-/// temporary file is removed and `path` is untouched (an [`Error::File`] naming `path`).
+/// temporary file is removed and `path` is untouched (an [`Error::File`] naming `path`; a
+/// directory that does not exist is named as such).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name =
         path.file_name().ok_or_else(|| Error::file(path, "the path names no file"))?.to_string_lossy().into_owned();
@@ -20,6 +21,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    if !dir.is_dir() {
+        let reason = format!("cannot write: the directory {} does not exist", dir.display());
+        return Err(Error::file(path, reason));
+    }
     let counter = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let temp = dir.join(format!(".{file_name}.tmp-{}-{counter}", std::process::id()));
     let written = (|| -> std::io::Result<()> {

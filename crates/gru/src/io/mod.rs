@@ -15,6 +15,9 @@
 //! - the header's `__metadata__` (a string → string map) holds
 //!   - `"format": "gru"`,
 //!   - `"format_version": "1"` ([`FORMAT_VERSION`]),
+//!   - `"checksum"`: `crc32:` and eight hex digits, the CRC-32 of every tensor's data bytes
+//!     (tensor by tensor in name order) and then of the `"model"` text ([`verify_checksum`]);
+//!     files of earlier builds have none and still load (the key is optional in version 1),
 //!   - `"model"`: a JSON document, as a string: whatever the caller passes (network
 //!     description, training options, normalization statistics, class names, optimizer
 //!     state and progress counters).
@@ -28,16 +31,19 @@
 //! [`write_atomically`] (used by [`save`] and [`save_tensors`]) writes to a temporary file in
 //! the same folder, syncs it and renames it over the destination, so a reader sees either the
 //! old file or the new one, never a partial one; on any error the temporary file is removed
-//! and the destination is untouched. [`load`] checks the format, the version, the model JSON
-//! and every tensor's dtype and values before returning anything, and reports corrupt or
-//! truncated files as [`Error::File`](crate::Error::File).
+//! and the destination is untouched. [`load`] checks the format, the version, the checksum,
+//! the model JSON and every tensor's dtype and values before returning anything, and reports
+//! corrupt or truncated files as [`Error::File`](crate::Error::File), a flipped byte of the
+//! tensor data or model JSON as [`Error::ChecksumMismatch`](crate::Error::ChecksumMismatch).
 
 mod atomic;
+mod checksum;
 mod model_file;
 mod safetensors_file;
 mod tensor;
 
 pub use atomic::write_atomically;
+pub use checksum::{verify_checksum, Checksum, CHECKSUM_KEY};
 pub use model_file::{load, model_json, save, FORMAT_VERSION};
 pub use safetensors_file::{save_tensors, SafetensorsFile};
 pub use tensor::{take, take_as, NamedTensor, TensorData};

@@ -143,17 +143,25 @@ impl SafetensorsFile {
         self.entries.binary_search_by(|e| e.name.as_str().cmp(name)).ok().map(|i| &self.entries[i])
     }
 
+    /// The data bytes of tensor `name`, as stored (little-endian); a missing tensor is an
+    /// [`Error::File`] naming it.
+    pub(crate) fn raw(&self, name: &str) -> Result<&[u8]> {
+        let path = &self.path;
+        let e = self.entry(name).ok_or_else(|| Error::file(path, format!("tensor {name} is missing")))?;
+        let (start, end) = e.offsets;
+        // read_metadata checked that the offsets tile the data section exactly.
+        self.bytes
+            .get(self.data_start..)
+            .and_then(|section| section.get(start..end))
+            .ok_or_else(|| Error::file(path, format!("tensor {name}: data offsets lie past the end of the file")))
+    }
+
     /// Decodes tensor `name`. A missing tensor, a dtype other than `F32`/`F64` or a
     /// non-finite value is an [`Error::File`] naming the tensor.
     pub fn tensor(&self, name: &str) -> Result<NamedTensor> {
         let path = &self.path;
         let e = self.entry(name).ok_or_else(|| Error::file(path, format!("tensor {name} is missing")))?;
-        let (start, end) = e.offsets;
-        // read_metadata checked that the offsets tile the data section exactly.
-        let raw =
-            self.bytes.get(self.data_start..).and_then(|section| section.get(start..end)).ok_or_else(|| {
-                Error::file(path, format!("tensor {name}: data offsets lie past the end of the file"))
-            })?;
+        let raw = self.raw(name)?;
         let data = match e.dtype {
             Dtype::F32 => TensorData::F32(
                 raw.chunks_exact(4).filter_map(|c| c.first_chunk().copied().map(f32::from_le_bytes)).collect(),

@@ -108,7 +108,65 @@ fn save_replaces_and_failed_save_leaves_file_untouched() {
     fs::write(sub.join("keep"), b"k").unwrap();
     assert!(reason(save(&sub, &tensors, &model)).contains("cannot write"));
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
-    assert!(reason(save(&dir.path().join("missing/m.safetensors"), &tensors, &model)).contains("cannot write"));
+    // A missing folder is named as such (not through the temporary file's path).
+    let r = reason(save(&dir.path().join("missing/m.safetensors"), &tensors, &model));
+    assert!(r.contains("cannot write") && r.contains("missing") && r.contains("does not exist"), "{r}");
+    assert!(!r.contains(".tmp-"), "{r}");
+}
+
+/// The start of the data section of a safetensors file (after the 8-byte length and the header).
+fn data_start(bytes: &[u8]) -> usize {
+    8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize
+}
+
+#[test]
+fn every_flipped_data_byte_is_a_checksum_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let (tensors, model) = sample();
+    save(&path, &tensors, &model).unwrap();
+    let whole = fs::read(&path).unwrap();
+    assert_eq!(verify_checksum(&SafetensorsFile::read(&path).unwrap()), Ok(Checksum::Verified));
+    let start = data_start(&whole);
+    assert!(whole.len() - start >= 50, "the sample has data bytes");
+    for at in start..whole.len() {
+        let mut bytes = whole.clone();
+        bytes[at] ^= 0x10;
+        fs::write(&path, &bytes).unwrap();
+        match load(&path) {
+            Err(Error::ChecksumMismatch { path: p, stored, computed }) => {
+                assert_eq!(p, path.display().to_string());
+                assert!(stored.starts_with("crc32:") && computed.starts_with("crc32:") && stored != computed);
+            }
+            other => panic!("byte {at} flipped: {other:?}"),
+        }
+    }
+    // A changed digit of the model JSON that still parses (`0.1` -> `0.7`) is caught too.
+    let header = String::from_utf8(whole[8..start].to_vec()).unwrap();
+    let mut bytes = whole[..8].to_vec();
+    bytes.extend_from_slice(header.replace(r#"\"lr\":0.1"#, r#"\"lr\":0.7"#).as_bytes());
+    bytes.extend_from_slice(&whole[start..]);
+    assert_eq!(bytes.len(), whole.len(), "the header kept its length");
+    fs::write(&path, &bytes).unwrap();
+    assert!(matches!(load(&path), Err(Error::ChecksumMismatch { .. })), "{:?}", load(&path));
+}
+
+#[test]
+fn files_without_a_checksum_load_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    // An earlier build's file: no "checksum" key.
+    let meta = [("format", "gru"), ("format_version", "1"), ("model", "{\"k\": 1}")];
+    write_raw(&path, &meta, Dtype::F32, &1.0f32.to_le_bytes());
+    assert_eq!(load(&path).unwrap().1, json!({"k": 1}));
+    assert_eq!(verify_checksum(&SafetensorsFile::read(&path).unwrap()), Ok(Checksum::Absent));
+    // A checksum this build cannot read is an error, not a silent pass.
+    for bad in ["sha256:00", "crc32:xyz", "crc32:0000000g"] {
+        let meta = [("format", "gru"), ("format_version", "1"), ("checksum", bad), ("model", "{}")];
+        write_raw(&path, &meta, Dtype::F32, &1.0f32.to_le_bytes());
+        let r = reason(load(&path));
+        assert!(r.contains("checksum") && r.contains(bad), "{r}");
+    }
 }
 
 #[test]

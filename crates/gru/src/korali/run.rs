@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 use crate::layer::init::korali_xavier;
 use crate::memory::{MemoryBudget, NetworkSize};
 use crate::network::{
-    activation, fully_connected, regression, sequence_input, softmax, Elementwise, GruLayerSpec, LayerSpec,
-    LossTargets, Network, Node, OutputTransform, Reduction, Transformation,
+    activation, fully_connected, regression, sequence_input, softmax, Elementwise, GruLayerSpec, Initialization,
+    LayerSpec, LossTargets, Network, Node, OutputTransform, Reduction, Transformation,
 };
 use crate::optim::{Optimizer, OptimizerState};
 use crate::train::batching::{chunk_minibatch, epoch_order, minibatches, PaddingDirection, SequenceLength, Shuffle};
@@ -144,11 +144,12 @@ impl KoraliExperiment {
             KoraliLayer::Linear(l) => Some(l.weight_scaling),
             _ => None,
         });
-        let mut flat = Vec::new();
+        let (mut flat, mut used) = (Vec::new(), Vec::new());
         for node in &net.nodes {
             match node {
                 Node::Gru(g) => {
                     let s = scalings.next().unwrap_or(1.0);
+                    used.push(s);
                     let params = g.params().ok_or_else(|| Error::data("params", "GRU", "not initialized"))?;
                     for b in params.blocks() {
                         let (inp, h) = (b.input_size(), b.hidden_size());
@@ -159,6 +160,7 @@ impl KoraliExperiment {
                 }
                 Node::Dense(d) => {
                     let s = scalings.next().unwrap_or(self.solver.output_weights_scaling);
+                    used.push(s);
                     flat.extend(korali_xavier::<T>(d.w.len(), d.inputs, d.outputs, s, u.minimum, u.maximum, &mut rng));
                     flat.extend(vec![T::zero(); d.b.len()]);
                 }
@@ -166,6 +168,11 @@ impl KoraliExperiment {
             }
         }
         net.set_params_flat(&flat)?;
+        net.set_initialization(Initialization::KoraliUniform {
+            minimum: u.minimum,
+            maximum: u.maximum,
+            weight_scalings: used,
+        });
         Ok(net)
     }
 

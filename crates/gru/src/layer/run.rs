@@ -16,7 +16,8 @@ pub struct LayerInput<'a, T> {
     pub x: &'a [T],
     pub format: SequenceFormat,
     pub dims: [usize; 3],
-    /// `lengths[b]` in `1..=T`; `None`: every sequence has T steps.
+    /// `lengths[b]` in `0..=T` (0: an empty sequence, see `gru_core::lengths`); `None`: every
+    /// sequence has T steps. The steps past a length are padding, never read.
     pub lengths: Option<&'a [usize]>,
     /// The "hidden" input `[D·dirs, B, H]` (HasStateInputs only).
     pub hidden: Option<&'a [T]>,

@@ -30,7 +30,8 @@ impl<T: Real> Network<T> {
     /// The loss of `pass` against `targets` combined by `reduction`, and dL/d(output).
     pub fn loss(&self, pass: &Pass<T>, targets: &LossTargets<'_>, reduction: Reduction) -> Result<(LossStats, Vec<T>)> {
         let (head, seq, width) = (&self.head, self.sequence_output, self.output_width);
-        reduced_loss_and_grad(head, &pass.output, seq, &pass.lengths, width, targets, reduction)
+        let scale = self.target_normalization.as_ref().map(|t| &t.scale[..]);
+        reduced_loss_and_grad(head, &pass.output, seq, &pass.lengths, width, targets, reduction, scale)
     }
 }
 
@@ -77,20 +78,12 @@ fn rows(seq: bool, batch: usize, lengths: &[usize]) -> Vec<(usize, usize, usize)
     out
 }
 
-/// The mean loss of `output` (`[T, B, K]` when `seq`, else `[B, K]`) and dL/d(output).
-pub(crate) fn loss_and_grad<T: Real>(
-    head: &Head,
-    output: &[T],
-    seq: bool,
-    lengths: &[usize],
-    width: usize,
-    targets: &LossTargets<'_>,
-) -> Result<(LossStats, Vec<T>)> {
-    reduced_loss_and_grad(head, output, seq, lengths, width, targets, Reduction::Mean)
-}
-
 /// The loss of `output` (`[T, B, K]` when `seq`, else `[B, K]`) combined by `reduction`, and
-/// dL/d(output).
+/// dL/d(output). With `target_scale` `s` (normalized regression targets, `[R]`), the loss is
+/// that of the normalized error `(y_r - t_r) / s_r` and its gradient w.r.t. `y_r` is divided
+/// by `s_r` once more (the backward of the output's `y = offset + s·y'` multiplies it back);
+/// `squared_error` stays in the targets' units.
+#[allow(clippy::too_many_arguments)]
 fn reduced_loss_and_grad<T: Real>(
     head: &Head,
     output: &[T],
@@ -99,6 +92,7 @@ fn reduced_loss_and_grad<T: Real>(
     width: usize,
     targets: &LossTargets<'_>,
     reduction: Reduction,
+    target_scale: Option<&[T]>,
 ) -> Result<(LossStats, Vec<T>)> {
     let batch = lengths.len();
     let mut grad = vec![T::zero(); output.len()];
@@ -160,18 +154,23 @@ fn reduced_loss_and_grad<T: Real>(
                     return Err(Error::data("targets", y.len(), format!("the network has {width} responses")));
                 }
                 for k in 0..width {
-                    let d = output[row * width + k].widen() - y[k];
+                    let e = output[row * width + k].widen() - y[k];
+                    // The normalized error and the factor of its gradient w.r.t. y (1 without).
+                    let (d, inv) = match target_scale {
+                        Some(s) => (e / s[k].widen(), 1.0 / s[k].widen()),
+                        None => (e, 1.0),
+                    };
                     match reduction {
                         Reduction::Mean => {
                             stats.loss += d * d / (2.0 * (n * width) as f64);
-                            grad[row * width + k] = T::lit(d / (n * width) as f64);
+                            grad[row * width + k] = T::lit(d / (n * width) as f64 * inv);
                         }
                         Reduction::Sum => {
                             stats.loss += 0.5 * d * d;
-                            grad[row * width + k] = T::lit(d);
+                            grad[row * width + k] = T::lit(d * inv);
                         }
                     }
-                    stats.squared_error += d * d;
+                    stats.squared_error += e * e;
                 }
             }
             stats.count = n;

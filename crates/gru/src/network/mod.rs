@@ -7,8 +7,10 @@
 
 mod dense;
 mod elementwise;
+mod initialization;
 mod io;
 mod loss;
+mod normalize;
 mod pass;
 mod segment;
 mod spec;
@@ -17,19 +19,20 @@ use gru_core::{GruParams, GruSpec, OutputMode, Real};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::SequenceDataset;
 use crate::error::{Error, Result};
 use crate::layer::{BiasInitializer, GruLayer, WeightInitializer};
 use crate::memory::{MemoryBudget, NetworkSize};
 
 pub use dense::{softmax as softmax_rows, Dense};
 pub use elementwise::{Elementwise, OutputTransform, Transformation};
+pub use initialization::Initialization;
 pub use loss::{LossStats, LossTargets, Reduction};
+pub use normalize::TargetNormalization;
 pub use pass::Pass;
 pub use segment::Segment;
 pub use spec::{
-    activation, classification, classification_weighted, dropout, fully_connected, gru, min_params, regression,
-    sequence_input, sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
+    activation, classification, classification_weighted, dropout, fully_connected, gru, layers_from_json, min_params,
+    regression, sequence_input, sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
 };
 
 /// One instantiated layer.
@@ -68,6 +71,10 @@ pub struct Network<T: Real> {
     pub(crate) sequence_output: bool,
     pub(crate) class_names: Vec<String>,
     seed: u64,
+    /// The fitted normalization of the regression targets (undone in every pass).
+    pub(crate) target_normalization: Option<TargetNormalization<T>>,
+    /// What drew the initial learnable values.
+    pub(crate) initialization: Initialization,
 }
 
 impl<T: Real> std::fmt::Debug for Network<T> {
@@ -178,7 +185,17 @@ impl<T: Real> Network<T> {
             LayerSpec::Classification { .. } => (0..width).map(|k| k.to_string()).collect(),
             _ => Vec::new(),
         };
-        Ok(Self { specs, nodes, head, output_width: width, sequence_output: sequence, class_names, seed })
+        Ok(Self {
+            specs,
+            nodes,
+            head,
+            output_width: width,
+            sequence_output: sequence,
+            class_names,
+            seed,
+            target_normalization: None,
+            initialization: Initialization::Layers,
+        })
     }
 
     /// The layer array this network was built from.
@@ -188,6 +205,16 @@ impl<T: Real> Network<T> {
     /// The seed of its initial weights.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+    /// What drew its initial weights ([`Initialization::Layers`] for a network built by
+    /// [`Network::new`]).
+    pub fn initialization(&self) -> &Initialization {
+        &self.initialization
+    }
+    /// Records what drew its initial weights (e.g. Korali's initialization, after setting
+    /// the weights it drew).
+    pub fn set_initialization(&mut self, initialization: Initialization) {
+        self.initialization = initialization;
     }
     /// Channels of the input.
     pub fn input_size(&self) -> usize {
@@ -251,42 +278,6 @@ impl<T: Real> Network<T> {
         if let Node::Input { stats: st, .. } = &mut self.nodes[0] {
             *st = stats;
         }
-        Ok(())
-    }
-
-    /// Computes z-score statistics over every step of every sequence of `data` (when the
-    /// input layer asks for them). A channel with zero spread gets std 1.
-    pub fn fit_normalization(&mut self, data: &SequenceDataset<T>) -> Result<()> {
-        let size = self.input_size();
-        if data.channels != size {
-            return Err(Error::data("channels", data.channels, format!("the network reads {size}")));
-        }
-        let Node::Input { normalization: Normalization::Zscore, stats, .. } = &mut self.nodes[0] else {
-            return Ok(());
-        };
-        let (mut sum, mut sq, mut n) = (vec![0.0f64; size], vec![0.0f64; size], 0usize);
-        for s in &data.sequences {
-            for row in s.chunks_exact(size) {
-                for c in 0..size {
-                    let v = row[c].widen();
-                    sum[c] += v;
-                    sq[c] += v * v;
-                }
-                n += 1;
-            }
-        }
-        let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
-        let std: Vec<f64> = (0..size)
-            .map(|c| {
-                let var = (sq[c] / n as f64 - mean[c] * mean[c]).max(0.0);
-                if var > 0.0 {
-                    var.sqrt()
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        *stats = Some((mean.into_iter().map(T::lit).collect(), std.into_iter().map(T::lit).collect()));
         Ok(())
     }
 
@@ -400,14 +391,7 @@ pub fn loss_and_grad<T: Real>(
     pass: &Pass<T>,
     targets: &LossTargets<'_>,
 ) -> Result<(LossStats, Vec<T>)> {
-    loss::loss_and_grad(
-        &network.head,
-        &pass.output,
-        network.sequence_output,
-        &pass.lengths,
-        network.output_width,
-        targets,
-    )
+    network.loss(pass, targets, loss::Reduction::Mean)
 }
 
 fn check_probability(i: usize, p: f64) -> Result<()> {

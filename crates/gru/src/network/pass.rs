@@ -35,7 +35,12 @@ pub struct Pass<T> {
 }
 
 impl<T: Real> Network<T> {
-    /// Runs the network on `x` (`[T, B, C]`, valid steps first, `lengths[b]` in 1..=T).
+    /// Runs the network on `x` (`[T, B, C]`, valid steps first, `lengths[b]` in 0..=T).
+    /// The steps past a length are padding, never read (NaN there is padding, not an error):
+    /// the network computes on zeros there, and its layers' results at padded steps are
+    /// not outputs. A sequence of length 0 leaves each GRU in its initial state: sequence
+    /// output zero, output mode `last` its top layer's initial state (`gru_core::lengths`),
+    /// so a sequence-to-one network predicts from that state.
     /// `initial_states` gives each GRU node's initial state (by node index) for truncated
     /// BPTT; `training` (with the dropout RNG) keeps what backward needs.
     pub fn forward(
@@ -52,6 +57,13 @@ impl<T: Real> Network<T> {
             return Err(Error::data("x", x.len(), format!("expected [T, B, C] = [{steps}, {batch}, {size}]")));
         }
         let mut act = x.to_vec();
+        // Zero padding: a layer that reads whole rows (fully connected, normalization) must
+        // not carry a NaN of the padding into its parameter gradients (0 · NaN).
+        for (row, step) in act.chunks_exact_mut(size.max(1)).enumerate() {
+            if row / batch >= lengths[row % batch] {
+                step.fill(T::zero());
+            }
+        }
         let (mut width, mut seq) = (size, true);
         let mut caches = Vec::with_capacity(self.nodes.len());
         let mut final_states = vec![None; self.nodes.len()];
@@ -134,6 +146,8 @@ impl<T: Real> Network<T> {
             };
             caches.push(cache);
         }
+        // Normalized regression targets: the output in the targets' units.
+        self.denormalize_output(&mut act);
         Ok(Pass { caches, output: act, steps, lengths: lengths.to_vec(), final_states, training: training.is_some() })
     }
 
@@ -153,6 +167,7 @@ impl<T: Real> Network<T> {
         }
         let (steps, batch) = (pass.steps, pass.lengths.len());
         let mut grad = d_output.to_vec();
+        self.normalize_output_grad(&mut grad);
         let mut per_node: Vec<Vec<T>> = vec![Vec::new(); self.nodes.len()];
         let mut seq = self.sequence_output;
         for (i, (node, cache)) in self.nodes.iter_mut().zip(pass.caches).enumerate().rev() {

@@ -46,13 +46,15 @@ pub(crate) fn batch_targets<'a>(
     }
 }
 
-/// Evaluates `network` on `data` in minibatches of `mini_batch_size`.
+/// Evaluates `network` on `data` in minibatches of `mini_batch_size`. A missing value (NaN)
+/// in `data` is an [`Error::Data`] naming it (fill them first: [`crate::data::Missing`]).
 pub fn evaluate<T: Real>(
     network: &mut Network<T>,
     data: &SequenceDataset<T>,
     mini_batch_size: usize,
 ) -> Result<Evaluation> {
     check_channels(network, data.channels)?;
+    data.check_complete()?;
     let order: Vec<usize> = (0..data.len()).collect();
     let width = network.output_width();
     let (mut loss, mut count, mut correct, mut sq, mut elements) = (0.0, 0usize, 0usize, 0.0, 0usize);
@@ -80,7 +82,8 @@ pub fn evaluate<T: Real>(
 }
 
 /// The network's outputs for each sequence: class probabilities `[K]` or responses `[R]`
-/// (sequence-to-one), or `[len, K]` / `[len, R]` (sequence-to-sequence).
+/// (sequence-to-one), or `[len, K]` / `[len, R]` (sequence-to-sequence). A missing value
+/// (NaN) is an [`Error::Data`] naming its sequence, step and channel.
 pub fn predict<T: Real>(
     network: &mut Network<T>,
     sequences: &[Vec<T>],
@@ -88,6 +91,7 @@ pub fn predict<T: Real>(
     mini_batch_size: usize,
 ) -> Result<Vec<Vec<T>>> {
     check_channels(network, channels)?;
+    crate::data::missing::check_complete(sequences, channels)?;
     let order: Vec<usize> = (0..sequences.len()).collect();
     let width = network.output_width();
     let mut out = vec![Vec::new(); sequences.len()];

@@ -62,6 +62,8 @@ impl ClassificationReport {
 /// Regression errors.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct RegressionReport {
+    /// Mean squared error over every value, `Σ (y - t)² / count` (Korali's test MSE).
+    pub mse: f64,
     pub rmse: f64,
     pub mae: f64,
     pub count: usize,
@@ -77,7 +79,7 @@ impl RegressionReport {
             abs += (p - t).abs();
         }
         let d = n.max(1) as f64;
-        Self { rmse: (sq / d).sqrt(), mae: abs / d, count: n }
+        Self { mse: sq / d, rmse: (sq / d).sqrt(), mae: abs / d, count: n }
     }
 }
 
@@ -95,6 +97,6 @@ mod tests {
         assert_eq!(r.recall, vec![Some(0.5), Some(1.0), Some(0.0)]);
         assert!(r.to_text().contains("accuracy: 60.00%"));
         let g = RegressionReport::new(&[1.0, 2.0], &[1.0, 4.0]);
-        assert_eq!((g.rmse, g.mae), (2.0f64.sqrt(), 1.0));
+        assert_eq!((g.mse, g.rmse, g.mae), (2.0, 2.0f64.sqrt(), 1.0));
     }
 }

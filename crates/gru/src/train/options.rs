@@ -13,6 +13,8 @@
 //! | `shuffle` | once | Shuffle |
 //! | `sequence_length` | longest | SequenceLength |
 //! | `sequence_padding_direction` | right | SequencePaddingDirection |
+//! | `sort_by_length` | false | (MATLAB's examples sort the data by length; here the minibatches of the sorted data, not the sequences, are shuffled) |
+//! | `target_normalization` | none | (regression only: the targets' normalization, fitted on the training data, stored in the model and undone at prediction; see [`crate::network::TargetNormalization`]) |
 //! | `validation_frequency` | 50 (iterations) | ValidationFrequency |
 //! | `validation_patience` | none (+inf) | ValidationPatience |
 //! | `output_network` | last-iteration | OutputNetwork |
@@ -27,6 +29,7 @@ use super::batching::{PaddingDirection, SequenceLength, Shuffle};
 use super::schedule::LearnRateSchedule;
 use super::solver::Solver;
 use crate::error::{Error, Result};
+use crate::network::Normalization;
 use crate::optim::GradientThresholdMethod;
 
 /// Which parameters training returns (MATLAB `OutputNetwork`).
@@ -56,6 +59,11 @@ pub struct TrainingOptions {
     pub shuffle: Shuffle,
     pub sequence_length: SequenceLength,
     pub sequence_padding_direction: PaddingDirection,
+    /// Minibatches of sequences of similar length: see [`super::batching::epoch_batches`].
+    pub sort_by_length: bool,
+    /// Regression targets: `"none"`, `"zscore"`, ... ([`Normalization`]); classification
+    /// ignores it.
+    pub target_normalization: Normalization,
     pub validation_frequency: usize,
     pub validation_patience: Option<usize>,
     pub output_network: OutputNetwork,
@@ -78,6 +86,8 @@ impl Default for TrainingOptions {
             shuffle: Shuffle::Once,
             sequence_length: SequenceLength::Longest,
             sequence_padding_direction: PaddingDirection::Right,
+            sort_by_length: false,
+            target_normalization: Normalization::None,
             validation_frequency: 50,
             validation_patience: None,
             output_network: OutputNetwork::LastIteration,
@@ -89,6 +99,17 @@ impl Default for TrainingOptions {
 }
 
 impl TrainingOptions {
+    /// Reads options from JSON text: the keys of the [module docs](self), each optional (an
+    /// absent key takes its default). A misspelt key is [`Error::UnknownKey`] naming it and
+    /// the closest known key; a misspelt value (a solver name, a shuffle mode, ...) is
+    /// [`Error::Config`] naming the closest. The values are checked by
+    /// [`TrainingOptions::validate`], not here (flags may still override them).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::config("<root>", "(not JSON)", e.to_string()))?;
+        crate::suggest::from_value_at(&value, "", &[])
+    }
+
     /// The initial learn rate: the given one or the solver's default.
     pub fn learn_rate(&self) -> f64 {
         self.initial_learn_rate.unwrap_or_else(|| self.solver.default_learn_rate())
@@ -163,5 +184,25 @@ mod tests {
         assert!(serde_json::from_str::<TrainingOptions>(r#"{"max_epoch": 5}"#).is_err());
         assert_eq!(o.learn_rate(), 0.001);
         o.validate().unwrap();
+    }
+
+    #[test]
+    fn from_json_suggests_the_closest_key_and_value() {
+        match TrainingOptions::from_json(r#"{"max_epoch": 5}"#) {
+            Err(Error::UnknownKey { path, suggestion }) => {
+                assert_eq!((path.as_str(), suggestion.as_deref()), (r#"["max_epoch"]"#, Some("max_epochs")));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = |json: &str| TrainingOptions::from_json(json).unwrap_err().to_string();
+        let e = err(r#"{"solver": {"name": "adamw"}}"#);
+        assert!(e.contains(r#"["solver"]["name"]"#) && e.contains(r#"did you mean "adam""#), "{e}");
+        let e = err(r#"{"solver": {"name": "sgdm", "momentun": 0.5}}"#);
+        assert!(e.contains(r#"["solver"]["momentun"]"#) && e.contains(r#"did you mean "momentum""#), "{e}");
+        let e = err(r#"{"shuffle": "every_epoch"}"#);
+        assert!(e.contains(r#"["shuffle"]"#) && e.contains(r#"did you mean "every-epoch""#), "{e}");
+        assert!(err("{").contains("not JSON"));
+        let o = TrainingOptions::from_json(r#"{"solver": "sgdm", "max_epochs": 3}"#).unwrap();
+        assert_eq!((o.solver, o.max_epochs), (Solver::sgdm(), 3));
     }
 }

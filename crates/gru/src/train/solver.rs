@@ -1,13 +1,20 @@
 //! The solvers of MATLAB's `trainingOptions` by name (`"sgdm"`, `"adam"`, `"rmsprop"`) with
 //! their hyperparameters and defaults; each constructs its optimizer of [`crate::optim`].
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::optim::{Adam, Form, Method, RmsProp, Sgdm};
 
 /// A solver of `trainingOptions` with its hyperparameters (MATLAB names in the docs).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// JSON: written as `{"name": "adam", "gradient_decay": 0.9, ...}`; read from that form, from
+/// a bare name (`"adam"`: MATLAB's defaults) or from an object with only some
+/// hyperparameters (the others take the defaults). An unknown name or key is refused naming
+/// the known ones.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(tag = "name", rename_all = "lowercase")]
 pub enum Solver {
     /// "sgdm": stochastic gradient descent with momentum γ (`Momentum`, default 0.9).
@@ -70,6 +77,55 @@ impl Solver {
     }
 }
 
+/// The solver names, as JSON and MATLAB write them.
+const NAMES: &[&str] = &["sgdm", "adam", "rmsprop"];
+
+impl<'de> Deserialize<'de> for Solver {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let (name, map) = match &value {
+            Value::String(name) => (name.as_str(), None),
+            Value::Object(map) => match map.get("name") {
+                Some(Value::String(name)) => (name.as_str(), Some(map)),
+                Some(other) => return Err(D::Error::custom(format!("the solver name is {other}, not a string"))),
+                None => return Err(D::Error::missing_field("name")),
+            },
+            other => {
+                return Err(D::Error::custom(format!(
+                    "the solver is {other}; expected a solver name (\"sgdm\", \"adam\" or \"rmsprop\") or an \
+                     object {{\"name\": ..., hyperparameters}}"
+                )))
+            }
+        };
+        let mut solver = match name {
+            "sgdm" => Solver::sgdm(),
+            "adam" => Solver::adam(),
+            "rmsprop" => Solver::rmsprop(),
+            other => return Err(D::Error::unknown_variant(other, NAMES)),
+        };
+        for (key, v) in map.into_iter().flatten().filter(|(k, _)| k.as_str() != "name") {
+            let slot: &mut f64 = match (&mut solver, key.as_str()) {
+                (Solver::Sgdm { momentum }, "momentum") => momentum,
+                (Solver::Adam { gradient_decay, .. }, "gradient_decay") => gradient_decay,
+                (Solver::Adam { squared_gradient_decay, .. }, "squared_gradient_decay") => squared_gradient_decay,
+                (Solver::Adam { epsilon, .. }, "epsilon") => epsilon,
+                (Solver::RmsProp { squared_gradient_decay, .. }, "squared_gradient_decay") => squared_gradient_decay,
+                (Solver::RmsProp { epsilon, .. }, "epsilon") => epsilon,
+                (Solver::Sgdm { .. }, _) => return Err(D::Error::unknown_field(key, &["name", "momentum"])),
+                (Solver::Adam { .. }, _) => {
+                    let known = &["name", "gradient_decay", "squared_gradient_decay", "epsilon"];
+                    return Err(D::Error::unknown_field(key, known));
+                }
+                (Solver::RmsProp { .. }, _) => {
+                    return Err(D::Error::unknown_field(key, &["name", "squared_gradient_decay", "epsilon"]))
+                }
+            };
+            *slot = v.as_f64().ok_or_else(|| D::Error::custom(format!("the solver's {key} is {v}, not a number")))?;
+        }
+        Ok(solver)
+    }
+}
+
 impl From<Solver> for Method {
     /// The optimizer of the solver, with MATLAB's order of operations ([`Form::Matlab`]).
     fn from(solver: Solver) -> Self {
@@ -112,6 +168,21 @@ mod tests {
             s.validate().unwrap();
             assert_eq!(serde_json::from_str::<Solver>(&serde_json::to_string(&s).unwrap()).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn solvers_read_from_a_name_or_a_partial_object_and_misspellings_are_named() {
+        assert_eq!(serde_json::from_str::<Solver>(r#""rmsprop""#).unwrap(), Solver::rmsprop());
+        let adam: Solver = serde_json::from_str(r#"{"name": "adam", "epsilon": 1e-6}"#).unwrap();
+        assert_eq!(adam, Solver::Adam { gradient_decay: 0.9, squared_gradient_decay: 0.999, epsilon: 1e-6 });
+        let err = |json: &str| serde_json::from_str::<Solver>(json).unwrap_err().to_string();
+        let e = err(r#""adamw""#);
+        assert!(e.contains("unknown variant `adamw`") && e.contains("`sgdm`, `adam`, `rmsprop`"), "{e}");
+        let e = err(r#"{"name": "sgdm", "momentun": 0.5}"#);
+        assert!(e.contains("unknown field `momentun`") && e.contains("`momentum`"), "{e}");
+        assert!(err(r#"{"momentum": 0.5}"#).contains("missing field `name`"));
+        assert!(err("3").contains("expected a solver name"));
+        assert!(err(r#"{"name": "sgdm", "momentum": "high"}"#).contains("not a number"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct StepBatch<'a, T> {
     /// `x: [steps, B, C]` time-major, valid steps first.
     pub x: &'a [T],
     pub steps: usize,
-    /// `lengths[B]`, each in `1..=steps`.
+    /// `lengths[B]`, each in `0..=steps` (0: an empty sequence).
     pub lengths: &'a [usize],
     /// Each GRU node's initial state `[D·dirs, B, H]` by node index (truncated BPTT), or `None`.
     pub initial_states: Option<&'a [Option<Vec<T>>]>,

@@ -14,7 +14,7 @@ use gru_core::Real;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::batching::{chunk_minibatch, epoch_order, minibatches, SequenceLength};
+use super::batching::{chunk_minibatch, epoch_batches, minibatches, SequenceLength};
 use super::carry::Carried;
 use super::evaluate::{batch_targets, evaluate, Evaluation};
 use super::history::{History, IterationRecord, ValidationRecord};
@@ -104,6 +104,7 @@ impl<T: Real> Trainer<T> {
     /// Checks that `data` fits `network` (channels, target kind and width).
     fn check_data(network: &Network<T>, data: &SequenceDataset<T>, what: &str) -> Result<()> {
         data.validate()?;
+        data.check_complete()?;
         if data.channels != network.input_size() {
             return Err(Error::data(
                 what,
@@ -186,11 +187,13 @@ impl<T: Real> Trainer<T> {
         self.check_memory(network, train)?;
         if self.state.epoch == 0 && self.state.iteration == 0 {
             network.fit_normalization(train)?;
+            network.fit_target_normalization(train, o.target_normalization)?;
         }
         let segments = network.segments();
         // MATLAB's per-parameter learn-rate and L2 factors, and its coupled L2.
         self.state.optimizer.set_segments(segments.clone(), o.l2_regularization)?;
         let per_epoch = minibatches(&(0..train.len()).collect::<Vec<_>>(), o.mini_batch_size, true)?.len();
+        let steps: Vec<usize> = (0..train.len()).map(|i| train.steps(i)).collect();
         let planned = per_epoch * o.max_epochs;
         let width = network.output_width();
         let classification = matches!(network.head(), Head::Classification { .. });
@@ -202,9 +205,9 @@ impl<T: Real> Trainer<T> {
             let clipping =
                 Clipping { method: o.gradient_threshold_method, threshold: o.gradient_threshold, segments: &segments };
             let step_options = StepOptions { learn_rate: lr, clipping: Some(clipping), gradient_l2: None };
-            let order = epoch_order(train.len(), o.shuffle, o.seed, epoch);
             let done = self.state.epoch_minibatches;
-            for (k, mb) in minibatches(&order, o.mini_batch_size, true)?.into_iter().enumerate().skip(done) {
+            let batches = epoch_batches(&steps, o.mini_batch_size, o.shuffle, o.seed, epoch, o.sort_by_length)?;
+            for (k, mb) in batches.into_iter().enumerate().skip(done) {
                 if stop.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted { epoch: epoch + 1, iteration: self.state.iteration });
                 }

@@ -1,7 +1,7 @@
 //! Whole networks ([`Network`], what `gru train` saves) as ONNX models (opset 14+).
 //!
 //! ```text
-//! inputs   X [T, B, C] time-major (T, B symbolic), sequence_lens [B] int32 (lengths[b] in 1..=T)
+//! inputs   X [T, B, C] time-major (T, B symbolic), sequence_lens [B] int32 (lengths[b] in 0..=T)
 //! layer (our node n{i})         ONNX nodes
 //! sequence input, z-score       Sub(x, n0_mean [C]) -> Div(·, n0_std [C])   (only when fitted)
 //! GRU (depth D)                 per stacked layer k the nodes of export.rs: GRU n{i}_gru_l{k}
@@ -25,6 +25,7 @@
 //!                               Tanh; sigmoid: Sigmoid), picked per channel by
 //!                               Where(mask [C] bool); then Mul(scale [C]), Add(shift [C])
 //! classification / regression   nothing
+//! normalized targets            Mul(target_scale [K]) -> Add(target_offset [K]) (only when fitted)
 //! output   Y [B, K] (sequence-to-one) or [T, B, K] (per step)
 //! ```
 //! Constants are tensors of the network's element type (f64 networks are DOUBLE models;
@@ -38,6 +39,12 @@
 //! fully connected layer outputs its bias there), so `Y`'s padding rows match
 //! `Network::forward`'s; but [`crate::train::predict`] returns only the valid steps, and
 //! only they are compared ([`crate::convert::verify::valid_steps`]).
+//!
+//! A sequence of length 0: ours leaves each GRU in its initial state (h_T = h0, output mode
+//! last reads it), and so does our runtime ([`super::runtime::gru_op`]); onnxruntime gives
+//! Y_h = 0 there and GatherElements reads step -1 (the last, zero padding), so for an empty
+//! sequence onnxruntime agrees with [`Network::forward`] only where that initial state is
+//! zero (no learnable initial state).
 //!
 //! Reading back ([`network_from_model`]) needs the network's model JSON (the JSON of a
 //! saved network's header: kind, dtype, layers, seed, class names; no tensors) stored in
@@ -236,6 +243,14 @@ pub fn network_to_model<T: Real>(network: &Network<T>, options: &OnnxOptions) ->
             Node::Elementwise(f) => cur = elementwise::<T>(&mut b, &p, &cur, f),
             Node::Output(o) => cur = output_transform::<T>(&mut b, &p, &cur, o, width),
         }
+    }
+    if let Some(t) = network.target_normalization() {
+        // y = offset + scale · y' (the network's output in the targets' units).
+        let r = t.scale.len();
+        let s = b.constant("target_scale", &[r], &t.scale);
+        let o = b.constant("target_offset", &[r], &t.offset);
+        let scaled = b.op("target_mul", "Mul", &[&cur, &s], vec![]);
+        cur = b.op("target_add", "Add", &[&scaled, &o], vec![]);
     }
     // The last node's output becomes Y (an Identity when no node computes anything).
     match b.g.node.last_mut() {
@@ -437,6 +452,13 @@ pub fn network_from_model<T: Real>(model: &ModelProto, path: &Path) -> Result<Ne
         }
     }
     net.set_normalization(stats)?;
+    if r.consts.contains_key("target_scale") {
+        let k = net.output_width();
+        let scale = r.values::<T>("target_scale", &[k], "target_mul")?;
+        let offset = r.values::<T>("target_offset", &[k], "target_add")?;
+        let kind = Network::<T>::target_normalization_kind(&json, path)?;
+        net.set_target_normalization(Some(crate::network::TargetNormalization { kind, offset, scale }))?;
+    }
     Ok(net)
 }
 

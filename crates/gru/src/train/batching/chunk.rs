@@ -45,6 +45,44 @@ pub fn minibatches(order: &[usize], size: usize, discard_partial: bool) -> Resul
     Ok(order[..used].chunks(size).map(<[usize]>::to_vec).collect())
 }
 
+/// The minibatches of one training epoch (0-based) over observations of `steps[i]` steps:
+/// `size` observations each, a last partial minibatch dropped (see [`minibatches`]).
+///
+/// - Without `sort_by_length`: the minibatches of [`epoch_order`], in order.
+/// - With `sort_by_length` (sequences of similar length share a minibatch, so little
+///   padding is computed): the order of [`epoch_order`] sorted by length, stably (equal
+///   lengths keep their shuffled order), cut into minibatches, shortest first; unless
+///   `shuffle` is `Never`, the minibatches (not the sequences) are then put in a random
+///   order, drawn as [`epoch_order`] draws its permutation (another generator of the same
+///   seed: once for `Once`, per epoch for `EveryEpoch`). The partial minibatch dropped is
+///   the one of the longest sequences.
+///
+/// Deterministic: the same `(seed, epoch)` give the same minibatches.
+pub fn epoch_batches(
+    steps: &[usize],
+    size: usize,
+    shuffle: Shuffle,
+    seed: u64,
+    epoch: usize,
+    sort_by_length: bool,
+) -> Result<Vec<Vec<usize>>> {
+    let mut order = epoch_order(steps.len(), shuffle, seed, epoch);
+    if !sort_by_length {
+        return minibatches(&order, size, true);
+    }
+    order.sort_by_key(|&i| steps[i]);
+    let mut batches = minibatches(&order, size, true)?;
+    let stream = match shuffle {
+        Shuffle::Never => return Ok(batches),
+        Shuffle::Once => 0,
+        Shuffle::EveryEpoch => epoch as u64,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xBA7C_4E50_0000_0000);
+    rng.set_stream(stream);
+    batches.shuffle(&mut rng);
+    Ok(batches)
+}
+
 /// One chunk of a minibatch, ready for the engine.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chunk<T> {
@@ -55,7 +93,8 @@ pub struct Chunk<T> {
     /// Positions (`0..B`) within the minibatch of the sequences with valid steps in this chunk,
     /// ascending.
     pub members: Vec<usize>,
-    /// Valid steps of each member in this chunk (`1..=steps`).
+    /// Valid steps of each member in this chunk (`1..=steps`; 0 for an empty sequence, a
+    /// member of the first chunk only).
     pub lengths: Vec<usize>,
     /// Index, in the member's sequence, of its first step in this chunk.
     pub offsets: Vec<usize>,
@@ -66,7 +105,7 @@ pub struct Chunk<T> {
     pub ends: Vec<bool>,
 }
 
-/// Splits a minibatch of sequences (each `[len_i, C]` row-major, `len_i >= 1`) into chunks
+/// Splits a minibatch of sequences (each `[len_i, C]` row-major, `len_i >= 0`) into chunks
 /// `[steps, members, C]` for the engine:
 ///
 /// - `Longest`: one chunk, `steps` = the longest length, every sequence whole.
@@ -83,8 +122,12 @@ pub struct Chunk<T> {
 /// (`Longest` and `Shortest` are the same cut with `N` = the longest or shortest length, after
 /// `Shortest` has truncated the sequences.)
 ///
-/// Errors (`Error::Data`): no sequence, `channels = 0`, a sequence of length 0, a slice whose
-/// length is not a multiple of `channels`, or `Fixed(0)`.
+/// An empty sequence (length 0, or truncated to 0 by `Shortest`) is a member of the first
+/// chunk with length 0, starting and ending there: the engine leaves it in its initial state
+/// (`gru_core::lengths`). A minibatch of empty sequences only is one chunk of one step.
+///
+/// Errors (`Error::Data`): no sequence, `channels = 0`, a slice whose length is not a
+/// multiple of `channels`, or `Fixed(0)`.
 pub fn chunk_minibatch<T: Real>(
     sequences: &[&[T]],
     channels: usize,
@@ -103,9 +146,6 @@ pub fn chunk_minibatch<T: Real>(
             let reason = format!("the slice length is not a multiple of the {channels} channels");
             return Err(Error::data(&format!("sequences[{i}]"), s.len(), reason));
         }
-        if s.is_empty() {
-            return Err(Error::data(&format!("sequences[{i}]"), 0, "a sequence must have at least one step"));
-        }
         lens.push(s.len() / channels);
     }
     let longest = lens.iter().copied().max().unwrap_or(0);
@@ -122,9 +162,12 @@ pub fn chunk_minibatch<T: Real>(
         }
         SequenceLength::Fixed(n) => (lens.iter().map(|&l| (0, l)).collect(), n),
     };
+    // At least one step (a chunk of empty sequences only still runs, on padding).
+    let n = n.max(1);
     let padded = used.iter().map(|u| u.1).max().unwrap_or(0).div_ceil(n) * n;
-    let mut chunks = Vec::with_capacity(padded / n);
-    for k in 0..padded / n {
+    let count = (padded / n).max(1);
+    let mut chunks = Vec::with_capacity(count);
+    for k in 0..count {
         let (lo, hi) = (k * n, (k + 1) * n);
         let mut chunk = Chunk {
             x: vec![],
@@ -136,6 +179,17 @@ pub fn chunk_minibatch<T: Real>(
             ends: vec![],
         };
         for (i, &(base, l)) in used.iter().enumerate() {
+            if l == 0 {
+                // Empty: it starts and ends in the first chunk.
+                if k == 0 {
+                    chunk.members.push(i);
+                    chunk.lengths.push(0);
+                    chunk.offsets.push(base);
+                    chunk.starts.push(true);
+                    chunk.ends.push(true);
+                }
+                continue;
+            }
             // The sequence occupies padded steps [first, first + l).
             let first = if direction == PaddingDirection::Left { padded - l } else { 0 };
             let (a, b) = (lo.max(first), hi.min(first + l));
@@ -225,6 +279,34 @@ mod tests {
     }
 
     #[test]
+    fn sorted_epoch_batches_hold_similar_lengths() {
+        let steps = [9, 1, 5, 3, 8, 2, 7, 4, 6];
+        // Without sorting: the minibatches of the epoch order, unchanged.
+        for shuffle in [Shuffle::Never, Shuffle::Once, Shuffle::EveryEpoch] {
+            let plain = epoch_batches(&steps, 2, shuffle, 5, 3, false).unwrap();
+            assert_eq!(plain, minibatches(&epoch_order(9, shuffle, 5, 3), 2, true).unwrap());
+        }
+        // Never: sorted by length, shortest first; the longest (9 steps, index 0) dropped.
+        let never = epoch_batches(&steps, 2, Shuffle::Never, 5, 0, true).unwrap();
+        assert_eq!(never, vec![vec![1, 5], vec![3, 7], vec![2, 8], vec![6, 4]]);
+        // Shuffled: the same minibatches in another order, the same in every epoch for Once,
+        // another one per epoch for EveryEpoch.
+        let sorted = |b: &Vec<Vec<usize>>| {
+            let mut b = b.clone();
+            b.sort_by_key(|m| steps[m[0]]);
+            b
+        };
+        let once = epoch_batches(&steps, 2, Shuffle::Once, 5, 0, true).unwrap();
+        assert_eq!(sorted(&once), never);
+        assert_eq!(once, epoch_batches(&steps, 2, Shuffle::Once, 5, 4, true).unwrap());
+        let orders: Vec<_> =
+            (0..6).map(|e| epoch_batches(&steps, 2, Shuffle::EveryEpoch, 5, e, true).unwrap()).collect();
+        assert!(orders.iter().all(|o| sorted(o) == never), "{orders:?}");
+        assert!(orders.iter().any(|o| *o != orders[0]), "{orders:?}");
+        assert!(is_data(epoch_batches(&steps, 0, Shuffle::Never, 5, 0, true)));
+    }
+
+    #[test]
     fn longest_layout() {
         let s = seqs(&[2, 3], 2);
         let chunks = chunk_minibatch(&refs(&s), 2, SequenceLength::Longest, PaddingDirection::Left).unwrap();
@@ -297,8 +379,32 @@ mod tests {
         assert!(is_data(chunk_minibatch::<f64>(&[], 2, l, r)));
         assert!(is_data(chunk_minibatch(&refs(&s), 0, l, r)));
         assert!(is_data(chunk_minibatch(&refs(&s), 4, l, r)));
-        assert!(is_data(chunk_minibatch(&[&s[0][..], &[]], 2, l, r)));
         assert!(is_data(chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(0), r)));
+    }
+
+    #[test]
+    fn an_empty_sequence_is_a_member_of_the_first_chunk() {
+        let s = seqs(&[3, 0, 2], 2);
+        let (t, f) = (true, false);
+        // Fixed(2), padded to 4 steps: sequence 1 (empty) starts and ends in chunk 0 with
+        // length 0, and is in no other chunk.
+        let right = chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(2), PaddingDirection::Right).unwrap();
+        assert_eq!(right.len(), 2);
+        assert_eq!(meta(&right[0]), (vec![0, 1, 2], vec![2, 0, 2], vec![0, 0, 0], vec![t, t, t], vec![f, t, t]));
+        assert_eq!(meta(&right[1]), (vec![0], vec![1], vec![2], vec![f], vec![t]));
+        let left = chunk_minibatch(&refs(&s), 2, SequenceLength::Fixed(2), PaddingDirection::Left).unwrap();
+        assert_eq!(left.len(), 2);
+        assert_eq!(meta(&left[0]), (vec![0, 1], vec![1, 0], vec![0, 0], vec![t, t], vec![f, t]));
+        assert_eq!(meta(&left[1]), (vec![0, 2], vec![2, 2], vec![1, 0], vec![f, t], vec![t, t]));
+        // Longest and Shortest: one chunk; every sequence empty under Shortest, one step.
+        let longest = chunk_minibatch(&refs(&s), 2, SequenceLength::Longest, PaddingDirection::Right).unwrap();
+        assert_eq!((longest.len(), longest[0].lengths.clone()), (1, vec![3, 0, 2]));
+        let shortest = chunk_minibatch(&refs(&s), 2, SequenceLength::Shortest, PaddingDirection::Right).unwrap();
+        assert_eq!((shortest.len(), shortest[0].steps, shortest[0].lengths.clone()), (1, 1, vec![0, 0, 0]));
+        assert_eq!(shortest[0].x, vec![0.0; 6]);
+        let empty = seqs(&[0, 0], 1);
+        let only = chunk_minibatch(&refs(&empty), 1, SequenceLength::Fixed(4), PaddingDirection::Left).unwrap();
+        assert_eq!((only.len(), only[0].steps, only[0].ends.clone()), (1, 4, vec![t, t]));
     }
 
     fn direction() -> impl Strategy<Value = PaddingDirection> {

@@ -22,8 +22,8 @@ fn realign<T: Real>(
     if lengths.len() != batch {
         return Err(Error::data("lengths", lengths.len(), format!("expected one length per sequence ({batch})")));
     }
-    if let Some((b, &l)) = lengths.iter().enumerate().find(|(_, &l)| l == 0 || l > steps) {
-        return Err(Error::data(&format!("lengths[{b}]"), l, format!("a length must be in 1..={steps}")));
+    if let Some((b, &l)) = lengths.iter().enumerate().find(|(_, &l)| l > steps) {
+        return Err(Error::data(&format!("lengths[{b}]"), l, format!("a length must be in 0..={steps}")));
     }
     let first = |dir: PaddingDirection, l: usize| if dir == PaddingDirection::Left { steps - l } else { 0 };
     let mut y = vec![T::zero(); x.len()];
@@ -42,7 +42,8 @@ fn realign<T: Real>(
 /// `direction` (`Left`: sequence `b` holds its valid steps in the last `lengths[b]` steps) to
 /// valid steps first, as the engine takes it. `Right` copies the valid steps in place.
 /// Padding positions of the result are zero. Errors (`Error::Data`): `x` not of
-/// `steps·batch·channels` values, `lengths` not of `batch` values or one outside `1..=steps`.
+/// `steps·batch·channels` values, `lengths` not of `batch` values or one past `steps` (a
+/// length of 0 is an empty sequence: all padding).
 pub fn to_valid_first<T: Real>(
     x: &[T],
     steps: usize,
@@ -95,8 +96,17 @@ mod tests {
         let d = PaddingDirection::Left;
         assert!(is_data(to_valid_first(&x, 3, 2, 2, &[1, 1], d)));
         assert!(is_data(to_valid_first(&x, 3, 2, 1, &[1], d)));
-        assert!(is_data(to_valid_first(&x, 3, 2, 1, &[0, 1], d)));
         assert!(is_data(from_valid_first(&x, 3, 2, 1, &[4, 1], d)));
+    }
+
+    #[test]
+    fn an_empty_sequence_is_all_padding() {
+        // x: [2, 2, 1], Left: sequence 0 empty (NaN padding), sequence 1 of length 1 at t = 1.
+        let x = [f64::NAN, f64::NAN, f64::NAN, 5.0];
+        let v = to_valid_first(&x, 2, 2, 1, &[0, 1], PaddingDirection::Left).unwrap();
+        assert_eq!(v, [0.0, 5.0, 0.0, 0.0]);
+        let back = from_valid_first(&v, 2, 2, 1, &[0, 1], PaddingDirection::Left).unwrap();
+        assert_eq!(back, [0.0, 0.0, 0.0, 5.0]);
     }
 
     fn direction() -> impl Strategy<Value = PaddingDirection> {
@@ -106,11 +116,11 @@ mod tests {
     proptest! {
         #[test]
         fn valid_first_round_trip(
-            lens in prop::collection::vec(1usize..6, 1..5),
+            lens in prop::collection::vec(0usize..6, 1..5),
             c in 1usize..3,
             dir in direction(),
         ) {
-            let (steps, batch) = (lens.iter().copied().max().unwrap_or(1), lens.len());
+            let (steps, batch) = (lens.iter().copied().max().unwrap_or(1).max(1), lens.len());
             let x: Vec<f64> = (0..steps * batch * c).map(|k| k as f64 + 1.0).collect();
             let v = to_valid_first(&x, steps, batch, c, &lens, dir).unwrap();
             let back = from_valid_first(&v, steps, batch, c, &lens, dir).unwrap();

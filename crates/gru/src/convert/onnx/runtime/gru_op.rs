@@ -7,7 +7,7 @@
 //!          sequence_lens [B] (int; absent: T), initial_h [dirs, B, H] or [B, dirs, H]
 //! outputs  Y [T, dirs, B, H] or [B, T, dirs, H]: zero past each sequence's length
 //!          Y_h [dirs, B, H] or [B, dirs, H]: the state after each sequence's last step
-//!          (a sequence of length 0 has zero Y and Y_h, as onnxruntime gives)
+//!          (a sequence of length 0: zero Y, and Y_h = initial_h, zero when absent)
 //! z = f(X Wzᵀ + H Rzᵀ + Wbz + Rbz)     r = f(X Wrᵀ + H Rrᵀ + Wbr + Rbr)
 //! h = g(X Whᵀ + (r ⊙ H) Rhᵀ + Rbh + Wbh)            linear_before_reset = 0
 //! h = g(X Whᵀ + r ⊙ (H Rhᵀ + Rbh) + Wbh)            linear_before_reset = 1
@@ -23,6 +23,13 @@
 //! HardSigmoid (alpha, beta taken in order from `activation_alpha`/`activation_beta` by the
 //! activations that take them; defaults 0.2, 0.5), g Tanh or Softsign; names are
 //! case-insensitive; `clip` clamps every gate's pre-activation to [-clip, clip].
+//!
+//! One deliberate difference from onnxruntime: for a sequence of length 0 onnxruntime
+//! (1.32) gives Y_h = 0 whatever `initial_h` holds; here Y_h = initial_h, the state the
+//! sequence is left in, as every engine of ours gives h_T = h0 for an empty sequence
+//! (DESIGN.md "Variable length": a sequence's result never depends on its batch, and
+//! dh0 = dh_T). The two agree when `initial_h` is absent or zero; every other value is
+//! onnxruntime's (the fixture test states the exception).
 
 use std::sync::Mutex;
 
@@ -123,35 +130,32 @@ impl<T: Real> GruOp<T> {
         // Y [T, dirs, B, H] and Y_h [dirs, B, H], permuted at the end for layout 1.
         let mut y = vec![T::zero(); y_len];
         let mut yh = vec![T::zero(); dirs * batch * h];
-        let active: Vec<usize> = (0..batch).filter(|&b| lengths[b] > 0).collect();
-        let run_steps = active.iter().map(|&b| lengths[b]).max().unwrap_or(0);
-        let na = active.len();
+        // Every sequence runs, those of length 0 included: our engine gives them h_T = h0.
+        let run_steps = lengths.iter().copied().max().unwrap_or(0).max(1);
         for (d, dir) in self.directions.iter().enumerate() {
-            if na == 0 {
+            if batch == 0 {
                 break;
             }
             // The step of sequence b that is run at step t (reversed within its length).
             let src = |t: usize, b: usize| if dir.reverse { lengths[b] - 1 - t } else { t };
-            // xa: [run_steps, na, I] time-major, zero past each length.
-            let mut xa = vec![T::zero(); run_steps * na * i];
-            for (j, &b) in active.iter().enumerate() {
-                for t in 0..lengths[b] {
+            // xa: [run_steps, B, I] time-major, zero past each length.
+            let mut xa = vec![T::zero(); run_steps * batch * i];
+            for (b, &len) in lengths.iter().enumerate() {
+                for t in 0..len {
                     let o = at(src(t, b), b);
-                    xa[(t * na + j) * i..(t * na + j + 1) * i].copy_from_slice(&xv[o..o + i]);
+                    xa[(t * batch + b) * i..(t * batch + b + 1) * i].copy_from_slice(&xv[o..o + i]);
                 }
             }
-            let la: Vec<usize> = active.iter().map(|&b| lengths[b]).collect();
-            // h0a: [1, na, H].
+            // h0a: [1, B, H].
             let h0a: Option<Vec<T>> = h0v.map(|s| {
-                active
-                    .iter()
-                    .flat_map(|&b| {
+                (0..batch)
+                    .flat_map(|b| {
                         let o = if self.batch_major { (b * dirs + d) * h } else { (d * batch + b) * h };
                         s[o..o + h].iter().copied()
                     })
                     .collect()
             });
-            let mut input = SequenceBatch::new(&xa, run_steps, na).with_lengths(&la);
+            let mut input = SequenceBatch::new(&xa, run_steps, batch).with_lengths(&lengths);
             if let Some(h0a) = &h0a {
                 input = input.with_initial_state(h0a);
             }
@@ -159,14 +163,14 @@ impl<T: Real> GruOp<T> {
                 let mut engine = dir.engine.lock().map_err(|_| "the engine failed in an earlier run".to_string())?;
                 engine.forward(&input).map_err(|e| e.to_string())?
             };
-            // out.y: [run_steps, na, H]; out.h_t: [1, na, H].
-            for (j, &b) in active.iter().enumerate() {
-                for t in 0..lengths[b] {
+            // out.y: [run_steps, B, H]; out.h_t: [1, B, H] (a length-0 sequence: its h0).
+            for (b, &len) in lengths.iter().enumerate() {
+                for t in 0..len {
                     let dst = ((src(t, b) * dirs + d) * batch + b) * h;
-                    y[dst..dst + h].copy_from_slice(&out.y[(t * na + j) * h..(t * na + j + 1) * h]);
+                    y[dst..dst + h].copy_from_slice(&out.y[(t * batch + b) * h..(t * batch + b + 1) * h]);
                 }
-                yh[(d * batch + b) * h..(d * batch + b + 1) * h].copy_from_slice(&out.h_t[j * h..(j + 1) * h]);
             }
+            yh[d * batch * h..(d + 1) * batch * h].copy_from_slice(&out.h_t);
         }
         let y = Value::float(vec![steps, dirs, batch, h], y);
         let yh = Value::float(vec![dirs, batch, h], yh);
