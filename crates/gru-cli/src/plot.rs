@@ -354,7 +354,9 @@ fn fill_panel<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64> + ValueFor
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        // Iterations are whole: at most one label per iteration, none between two.
+        .x_labels(((x1 - x0).floor() as usize + 1).clamp(2, 10))
+        .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-9 { format!("{x:.0}") } else { String::new() })
         .y_label_formatter(&|y| format_tick(*y))
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
@@ -542,11 +544,13 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_named_not_the_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
+        // A folder whose name has no ".tmp" (tempfile's default prefix), so that the check
+        // below sees only the plot's own temporary file (".curves.png.<pid>.tmp.png").
+        let dir = tempfile::Builder::new().prefix("plots").tempdir().unwrap();
         let path = dir.path().join("missing").join("curves.png");
         let err = plot_history(&history(true), "x", &path).unwrap_err().to_string();
         assert!(err.contains("curves.png") && err.contains("does not exist"), "{err}");
-        assert!(!err.contains(".tmp"), "the error names the temporary file: {err}");
+        assert!(!err.contains(".tmp") && !err.contains(".curves.png."), "the error names the temporary file: {err}");
     }
 
     #[test]
