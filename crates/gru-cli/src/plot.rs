@@ -442,7 +442,8 @@ mod tests {
         let path = dir.path().join("missing").join("curves.png");
         let err = plot_history(&history(true), "x", &path).unwrap_err().to_string();
         assert!(err.contains("curves.png") && err.contains("does not exist"), "{err}");
-        assert!(!err.contains(".tmp"), "the error names the temporary file: {err}");
+        // The temporary file is `.curves.png.<pid>.tmp.png`.
+        assert!(!err.contains(".curves.png."), "the error names the temporary file: {err}");
     }
 
     #[test]
