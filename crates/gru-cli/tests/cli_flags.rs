@@ -267,6 +267,7 @@ fn every_training_option_is_a_flag_with_a_help_line() {
         "--learn-rate",
         "--epochs",
         "--batch-size",
+        "--partial-mini-batch",
         "--l2",
         "--seed",
         "--validation-frequency",

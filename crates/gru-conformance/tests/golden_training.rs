@@ -66,7 +66,16 @@ fn korali_run(optimizer: &str, l2: bool) -> u64 {
 fn training_runs_are_bit_identical_to_the_recorded_results() {
     // The only test of this binary: no other thread reads the environment meanwhile.
     std::env::set_var("RAYON_NUM_THREADS", "2");
-    let base = json!({"max_epochs": 3, "mini_batch_size": 32, "validation_frequency": 5, "seed": 1});
+    // MATLAB's minibatching, as the runs were recorded with (the defaults now train on the
+    // partial minibatch and reshuffle every epoch).
+    let base = json!({
+        "max_epochs": 3,
+        "mini_batch_size": 32,
+        "validation_frequency": 5,
+        "seed": 1,
+        "shuffle": "once",
+        "partial_mini_batch": "discard"
+    });
     let with = |extra: serde_json::Value| {
         let mut o = base.clone();
         for (k, v) in extra.as_object().expect("an object") {

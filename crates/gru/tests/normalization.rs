@@ -153,9 +153,14 @@ fn training_fits_target_normalization_saves_it_and_predicts_in_target_units() {
     let mut back = Network::<f64>::load(&path).unwrap();
     assert_eq!(back.target_normalization(), net.target_normalization());
     assert_eq!(predict(&mut back, &d.sequences, 2, 16).unwrap(), out);
-    // "none" (the default) fits none; a classifier ignores it.
-    let mut plain = regressor(Normalization::Zscore);
+    // z-score is the default; "none" fits none; a classifier ignores it.
+    let mut default = regressor(Normalization::Zscore);
     let opts = TrainingOptions { max_epochs: 1, ..TrainingOptions::default() };
+    Trainer::new(&default, opts).unwrap().fit(&mut default, &d, None, &mut |_| {}).unwrap();
+    assert_eq!(default.target_normalization().map(|t| t.kind), Some(Normalization::Zscore));
+    let mut plain = regressor(Normalization::Zscore);
+    let opts =
+        TrainingOptions { max_epochs: 1, target_normalization: Normalization::None, ..TrainingOptions::default() };
     Trainer::new(&plain, opts).unwrap().fit(&mut plain, &d, None, &mut |_| {}).unwrap();
     assert!(plain.target_normalization().is_none());
     let specs = layers![

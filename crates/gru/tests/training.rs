@@ -82,7 +82,7 @@ fn classifier_reaches_95_percent_where_chance_is_a_third() {
     let e = evaluate(&mut net, &test, 64).unwrap();
     assert!(e.accuracy.unwrap() >= 0.95, "test accuracy {:?}", e.accuracy);
     assert_eq!(report.iterations, iterations);
-    assert_eq!(report.iterations, 12 * (300 / 16)); // the partial minibatch is discarded
+    assert_eq!(report.iterations, 12 * 300usize.div_ceil(16)); // the partial minibatch is trained on
     assert_eq!(report.final_validation.unwrap().accuracy, e.accuracy);
     let csv = report.history.to_csv();
     assert_eq!(csv.lines().count(), report.iterations + 1);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use gru::network::Head;
+use gru::network::{Head, Normalization};
 use gru::train::metrics::{ClassificationReport, RegressionReport};
 use gru::train::{argmax_rows, predict};
 use gru::{Network, Real, Targets};
@@ -68,11 +68,30 @@ pub fn report<T: Real>(net: &mut Network<T>, a: &EvalArgs) -> Result<String> {
             if a.json {
                 serde_json::to_string_pretty(&r)? + "\n"
             } else {
-                format!("rmse: {:.6}\nmae:  {:.6}\nmse:  {:.6}\nvalues: {}\n", r.rmse, r.mae, r.mse, r.count)
+                let mut text =
+                    format!("rmse: {:.6}\nmae:  {:.6}\nmse:  {:.6}\nvalues: {}\n", r.rmse, r.mae, r.mse, r.count);
+                if let Some(b) = training_mean_rmse(net, &truth) {
+                    text += &format!("predicting the training mean: rmse {b:.6}\n");
+                }
+                text
             }
         }
         _ => anyhow::bail!("the data's targets do not match the model's output (classes vs responses)"),
     })
+}
+
+/// The RMSE of predicting the training mean of each response, when the model knows it: its
+/// targets were normalized by z-score or zero-centering, whose offset is that mean.
+fn training_mean_rmse<T: Real>(net: &Network<T>, truth: &[f64]) -> Option<f64> {
+    let t = net.target_normalization()?;
+    if !matches!(t.kind, Normalization::Zscore | Normalization::ZeroCenter) || t.offset.is_empty() {
+        return None;
+    }
+    let squared: f64 = truth
+        .chunks(t.offset.len())
+        .flat_map(|row| row.iter().zip(&t.offset).map(|(y, m)| (y - m.widen()).powi(2)))
+        .sum();
+    Some((squared / truth.len().max(1) as f64).sqrt())
 }
 
 /// The classification report over the model's classes (the data are aligned to them by name).

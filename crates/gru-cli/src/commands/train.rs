@@ -16,7 +16,7 @@ use crate::signals::Signals;
 
 /// The flags of MATLAB training that a Korali experiment (which brings its own network,
 /// optimizer and data) refuses.
-const EXPERIMENT_CONFLICTS: [&str; 27] = [
+const EXPERIMENT_CONFLICTS: [&str; 28] = [
     "train",
     "validation",
     "network",
@@ -34,6 +34,7 @@ const EXPERIMENT_CONFLICTS: [&str; 27] = [
     "learn_rate",
     "epochs",
     "batch_size",
+    "partial_mini_batch",
     "l2",
     "gradient_threshold",
     "gradient_threshold_method",
@@ -277,6 +278,9 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         .output("--out", Some(&a.out))
         .output("checkpoint_path", trainer.options.checkpoint_path.as_deref())
         .check()?;
+    for w in trainer.options.warnings(data.len())? {
+        eprintln!("warning: {w}");
+    }
     let signals = Signals::install()?;
     let mut reporter = Reporter::new(a.quiet);
     let fitted = trainer.fit_until(&mut net, &data, validation.as_ref(), signals.flag(), &mut |p| reporter.report(p));
@@ -324,7 +328,10 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
     );
     println!("training:   {}", metrics(train_eval.loss, train_eval.accuracy, train_eval.rmse, None));
     if let Some(e) = &eval {
-        println!("validation: {}", metrics(e.loss, e.accuracy, e.rmse, None));
+        // A regression model is worth its RMSE against the baseline of the training mean.
+        let baseline = validation.as_ref().and_then(|v| gru::train::mean_predictor_rmse(&data, v));
+        let baseline = baseline.map_or(String::new(), |b| format!("  (predicting the training mean: rmse {b:.4})"));
+        println!("validation: {}{baseline}", metrics(e.loss, e.accuracy, e.rmse, None));
     }
     Ok((net, eval))
 }

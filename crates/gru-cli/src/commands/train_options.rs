@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use gru::network::Normalization;
 use gru::optim::GradientThresholdMethod;
-use gru::train::batching::{PaddingDirection, SequenceLength, Shuffle};
+use gru::train::batching::{PaddingDirection, PartialMiniBatch, SequenceLength, Shuffle};
 use gru::train::{Solver, TrainingOptions};
 use serde_json::Value;
 
@@ -25,10 +25,14 @@ pub struct OptionFlags {
     /// Passes through the training data (MaxEpochs) [default: 30].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Sequences per minibatch (MiniBatchSize); a last partial minibatch is left out of the
-    /// epoch [default: 128].
+    /// Sequences per minibatch (MiniBatchSize) [default: 128].
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// The last minibatch of an epoch when fewer sequences are left (minibatchqueue's
+    /// PartialMiniBatch): return (trained on) or discard (left out, as MATLAB's training
+    /// does) [default: return].
+    #[arg(long, value_parser = ["return", "discard"])]
+    pub partial_mini_batch: Option<String>,
     /// L2 regularization factor of the weights (L2Regularization) [default: 0.0001].
     #[arg(long)]
     pub l2: Option<f64>,
@@ -55,9 +59,9 @@ pub struct OptionFlags {
     /// sequences.
     #[arg(long)]
     pub sort_by_length: bool,
-    /// When the training data are shuffled (Shuffle): once (before training), never,
-    /// every-epoch [default: once].
-    #[arg(long, value_parser = ["once", "never", "every-epoch"])]
+    /// When the training data are shuffled (Shuffle): every-epoch, once (before training,
+    /// MATLAB's default), never [default: every-epoch].
+    #[arg(long, value_parser = ["every-epoch", "once", "never"])]
     pub shuffle: Option<String>,
     /// Validate every N iterations (ValidationFrequency; with --validation) [default: 50].
     #[arg(long)]
@@ -73,7 +77,7 @@ pub struct OptionFlags {
     /// Normalization of regression targets, fitted on the training data, stored in the
     /// model and undone at prediction: none | zscore | zerocenter | rescale-symmetric |
     /// rescale-zero-one (classification ignores it; fitted when training starts, so not with
-    /// --resume) [default: none].
+    /// --resume) [default: zscore].
     #[arg(
         long,
         value_parser = ["none", "zscore", "zerocenter", "rescale-symmetric", "rescale-zero-one"],
@@ -148,6 +152,10 @@ impl OptionFlags {
         given.push(("epochs", "max_epochs", self.epochs.is_some()));
         o.mini_batch_size = self.batch_size.unwrap_or(o.mini_batch_size);
         given.push(("batch-size", "mini_batch_size", self.batch_size.is_some()));
+        if let Some(s) = &self.partial_mini_batch {
+            o.partial_mini_batch = parsed::<PartialMiniBatch>("partial-mini-batch", s)?;
+        }
+        given.push(("partial-mini-batch", "partial_mini_batch", self.partial_mini_batch.is_some()));
         o.l2_regularization = self.l2.unwrap_or(o.l2_regularization);
         given.push(("l2", "l2_regularization", self.l2.is_some()));
         o.gradient_threshold = self.gradient_threshold.unwrap_or(o.gradient_threshold);

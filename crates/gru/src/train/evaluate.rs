@@ -153,3 +153,51 @@ fn check_channels<T: Real>(network: &Network<T>, channels: usize) -> Result<()> 
         format!("the model reads {} channels per step, the data have {channels}", network.input_size()),
     ))
 }
+
+/// The RMSE on `data` of the mean predictor: every response predicted as its mean over the
+/// responses of `train` (all sequences, or all steps), the baseline a regression model must
+/// beat. `None` for classification data or when `train` has no response.
+///
+/// `rmse = sqrt(Σ (y − ȳ_train)² / (responses of data))`, the RMSE of [`Evaluation::rmse`].
+pub fn mean_predictor_rmse<T: Real>(train: &SequenceDataset<T>, data: &SequenceDataset<T>) -> Option<f64> {
+    let rows = |t: &Targets| match t {
+        Targets::Responses(v) | Targets::ResponseSequences(v) => {
+            Some(v.iter().flatten().copied().collect::<Vec<f64>>())
+        }
+        _ => None,
+    };
+    let width = train.target_width();
+    let (fit, test) = (rows(&train.targets)?, rows(&data.targets)?);
+    if width == 0 || fit.is_empty() || data.target_width() != width {
+        return None;
+    }
+    let mut mean = vec![0.0; width];
+    for row in fit.chunks_exact(width) {
+        mean.iter_mut().zip(row).for_each(|(m, y)| *m += y);
+    }
+    let n = (fit.len() / width) as f64;
+    mean.iter_mut().for_each(|m| *m /= n);
+    let squared: f64 =
+        test.chunks_exact(width).flat_map(|row| row.iter().zip(&mean).map(|(y, m)| (y - m).powi(2))).sum();
+    Some((squared / test.len().max(1) as f64).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mean_predictor_uses_the_training_mean_of_each_response() {
+        let train = SequenceDataset::<f64>::new(
+            vec![vec![0.0], vec![0.0]],
+            1,
+            Targets::Responses(vec![vec![1.0, 10.0], vec![3.0, 30.0]]),
+        )
+        .unwrap();
+        let test = SequenceDataset::<f64>::new(vec![vec![0.0]], 1, Targets::Responses(vec![vec![4.0, 20.0]])).unwrap();
+        // Means (2, 20): errors 2 and 0 over 2 responses.
+        assert_eq!(mean_predictor_rmse(&train, &test), Some((4.0f64 / 2.0).sqrt()));
+        let classes = SequenceDataset::<f64>::new(vec![vec![0.0]], 1, Targets::Classes(vec![0])).unwrap();
+        assert_eq!(mean_predictor_rmse(&classes, &classes), None);
+    }
+}

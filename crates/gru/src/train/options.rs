@@ -10,22 +10,31 @@
 //! | `gradient_threshold` | +inf (no clipping) | GradientThreshold |
 //! | `max_epochs` | 30 | MaxEpochs |
 //! | `mini_batch_size` | 128 | MiniBatchSize |
-//! | `shuffle` | once | Shuffle |
+//! | `partial_mini_batch` | return (trained on; MATLAB training discards it) | (minibatchqueue's PartialMiniBatch) |
+//! | `shuffle` | every-epoch (MATLAB: once) | Shuffle |
 //! | `sequence_length` | longest | SequenceLength |
 //! | `sequence_padding_direction` | right | SequencePaddingDirection |
 //! | `sort_by_length` | false | (MATLAB's examples sort the data by length; here the minibatches of the sorted data, not the sequences, are shuffled) |
-//! | `target_normalization` | none | (regression only: the targets' normalization, fitted on the training data, stored in the model and undone at prediction; see [`crate::network::TargetNormalization`]) |
+//! | `target_normalization` | zscore | (regression only: the targets' normalization, fitted on the training data, stored in the model and undone at prediction; see [`crate::network::TargetNormalization`]) |
 //! | `validation_frequency` | 50 (iterations) | ValidationFrequency |
 //! | `validation_patience` | none (+inf) | ValidationPatience |
 //! | `output_network` | last-iteration | OutputNetwork |
 //! | `seed` | 0 | (the RNG of shuffles and dropout) |
 //! | `checkpoint_path` | none | CheckpointPath (a checkpoint after every `checkpoint_frequency` epochs) |
+//!
+//! Three defaults differ from MATLAB's, so that a default run learns on a small data set:
+//! with MATLAB's (a partial minibatch discarded, one shuffle, raw targets) 172 sequences in
+//! minibatches of 128 make one update per epoch and the same 44 are never seen, and
+//! regression starts from outputs near 0 whatever the targets' scale. MATLAB's behaviour is
+//! one option away: `partial_mini_batch: "discard"`, `shuffle: "once"`,
+//! `target_normalization: "none"`. [`TrainingOptions::warnings`] says when a run would
+//! still learn little.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::batching::{PaddingDirection, SequenceLength, Shuffle};
+use super::batching::{minibatches, PaddingDirection, PartialMiniBatch, SequenceLength, Shuffle};
 use super::schedule::LearnRateSchedule;
 use super::solver::Solver;
 use crate::error::{Error, Result};
@@ -56,6 +65,7 @@ pub struct TrainingOptions {
     pub gradient_threshold: f64,
     pub max_epochs: usize,
     pub mini_batch_size: usize,
+    pub partial_mini_batch: PartialMiniBatch,
     pub shuffle: Shuffle,
     pub sequence_length: SequenceLength,
     pub sequence_padding_direction: PaddingDirection,
@@ -83,11 +93,12 @@ impl Default for TrainingOptions {
             gradient_threshold: f64::INFINITY,
             max_epochs: 30,
             mini_batch_size: 128,
-            shuffle: Shuffle::Once,
+            partial_mini_batch: PartialMiniBatch::Return,
+            shuffle: Shuffle::EveryEpoch,
             sequence_length: SequenceLength::Longest,
             sequence_padding_direction: PaddingDirection::Right,
             sort_by_length: false,
-            target_normalization: Normalization::None,
+            target_normalization: Normalization::Zscore,
             validation_frequency: 50,
             validation_patience: None,
             output_network: OutputNetwork::LastIteration,
@@ -97,6 +108,9 @@ impl Default for TrainingOptions {
         }
     }
 }
+
+/// Fewer updates than this in a whole run are worth a warning.
+const FEW_UPDATES: usize = 100;
 
 impl TrainingOptions {
     /// Reads options from JSON text: the keys of the [module docs](self), each optional (an
@@ -113,6 +127,47 @@ impl TrainingOptions {
     /// The initial learn rate: the given one or the solver's default.
     pub fn learn_rate(&self) -> f64 {
         self.initial_learn_rate.unwrap_or_else(|| self.solver.default_learn_rate())
+    }
+
+    /// Minibatches (updates, without truncated BPTT) of one epoch over `observations`
+    /// training sequences.
+    pub fn minibatches_per_epoch(&self, observations: usize) -> Result<usize> {
+        let order: Vec<usize> = (0..observations).collect();
+        Ok(minibatches(&order, self.mini_batch_size, self.partial_mini_batch.discards())?.len())
+    }
+
+    /// What would make a run over `observations` training sequences learn little, one
+    /// sentence each (the CLI prints them as warnings):
+    ///
+    /// - an epoch of one minibatch, or fewer than 100 updates in all;
+    /// - a discarded partial minibatch that is not reshuffled: the same sequences are never
+    ///   trained on.
+    pub fn warnings(&self, observations: usize) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let size = self.mini_batch_size;
+        let per_epoch = self.minibatches_per_epoch(observations)?;
+        let updates = per_epoch * self.max_epochs;
+        if observations > 1 && (per_epoch == 1 || updates < FEW_UPDATES) {
+            // A size that makes about 8 minibatches per epoch, as a power of two.
+            let suggested = 1usize << (observations / 8).max(1).ilog2();
+            let more = Self { mini_batch_size: suggested, ..self.clone() }.minibatches_per_epoch(observations)?;
+            let what = if per_epoch == 1 { "an epoch is one iteration" } else { "few updates" };
+            out.push(format!(
+                "{what}: {observations} training sequences in minibatches of {size} (MiniBatchSize) make \
+                 {per_epoch} per epoch, {updates} updates in all; a smaller minibatch (--batch-size \
+                 {suggested}: {more} per epoch) makes more"
+            ));
+        }
+        let left_out = if observations > size { observations % size } else { 0 };
+        if self.partial_mini_batch.discards() && left_out > 0 && self.shuffle != Shuffle::EveryEpoch {
+            out.push(format!(
+                "{left_out} of the {observations} training sequences are never trained on: the partial \
+                 minibatch is discarded and Shuffle \"{}\" leaves out the same ones every epoch \
+                 (--shuffle every-epoch or --partial-mini-batch return trains on them)",
+                self.shuffle
+            ));
+        }
+        Ok(out)
     }
 
     /// Checks every option; errors name the MATLAB option and the value.
@@ -184,6 +239,40 @@ mod tests {
         assert!(serde_json::from_str::<TrainingOptions>(r#"{"max_epoch": 5}"#).is_err());
         assert_eq!(o.learn_rate(), 0.001);
         o.validate().unwrap();
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(
+            (&json["partial_mini_batch"], &json["shuffle"], &json["target_normalization"]),
+            (&serde_json::json!("return"), &serde_json::json!("every-epoch"), &serde_json::json!("zscore"))
+        );
+    }
+
+    #[test]
+    fn warnings_name_what_makes_a_run_learn_little() {
+        let o = TrainingOptions::default();
+        // 172 sequences: 128 + 44, both trained on; 60 updates are few.
+        assert_eq!(o.minibatches_per_epoch(172).unwrap(), 2);
+        let few = o.warnings(172).unwrap();
+        assert_eq!(few.len(), 1, "{few:?}");
+        assert!(few[0].starts_with("few updates: 172 training sequences in minibatches of 128"), "{few:?}");
+        assert!(few[0].contains("make 2 per epoch, 60 updates in all"), "{few:?}");
+        assert!(TrainingOptions { max_epochs: 50, ..o.clone() }.warnings(172).unwrap().is_empty());
+        let one = o.warnings(100).unwrap();
+        assert_eq!(one.len(), 1, "{one:?}");
+        assert!(one[0].starts_with("an epoch is one iteration") && one[0].contains("30 updates"), "{one:?}");
+        assert!(one[0].contains("--batch-size 8: 13 per epoch"), "{one:?}");
+        let matlab = TrainingOptions {
+            partial_mini_batch: PartialMiniBatch::Discard,
+            shuffle: Shuffle::Once,
+            ..TrainingOptions::default()
+        };
+        assert_eq!(matlab.minibatches_per_epoch(172).unwrap(), 1);
+        let w = matlab.warnings(172).unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].starts_with("44 of the 172 training sequences are never trained on"), "{w:?}");
+        // Reshuffled every epoch, other sequences are left out each time: no warning for that.
+        let reshuffled = TrainingOptions { shuffle: Shuffle::EveryEpoch, ..matlab };
+        assert_eq!(reshuffled.warnings(172).unwrap().len(), 1);
+        assert!(o.warnings(0).unwrap().is_empty() && o.warnings(1).unwrap().is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use gru_core::Real;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::batching::{chunk_minibatch, epoch_batches, minibatches, SequenceLength};
+use super::batching::{chunk_minibatch, epoch_batches, SequenceLength};
 use super::carry::Carried;
 use super::evaluate::{batch_targets, evaluate, Evaluation};
 use super::history::{History, IterationRecord, ValidationRecord};
@@ -192,7 +192,7 @@ impl<T: Real> Trainer<T> {
         let segments = network.segments();
         // MATLAB's per-parameter learn-rate and L2 factors, and its coupled L2.
         self.state.optimizer.set_segments(segments.clone(), o.l2_regularization)?;
-        let per_epoch = minibatches(&(0..train.len()).collect::<Vec<_>>(), o.mini_batch_size, true)?.len();
+        let per_epoch = o.minibatches_per_epoch(train.len())?;
         let steps: Vec<usize> = (0..train.len()).map(|i| train.steps(i)).collect();
         let planned = per_epoch * o.max_epochs;
         let width = network.output_width();
@@ -206,7 +206,15 @@ impl<T: Real> Trainer<T> {
                 Clipping { method: o.gradient_threshold_method, threshold: o.gradient_threshold, segments: &segments };
             let step_options = StepOptions { learn_rate: lr, clipping: Some(clipping), gradient_l2: None };
             let done = self.state.epoch_minibatches;
-            let batches = epoch_batches(&steps, o.mini_batch_size, o.shuffle, o.seed, epoch, o.sort_by_length)?;
+            let batches = epoch_batches(
+                &steps,
+                o.mini_batch_size,
+                o.shuffle,
+                o.seed,
+                epoch,
+                o.sort_by_length,
+                o.partial_mini_batch,
+            )?;
             for (k, mb) in batches.into_iter().enumerate().skip(done) {
                 if stop.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted { epoch: epoch + 1, iteration: self.state.iteration });

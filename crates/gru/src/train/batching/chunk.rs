@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{PaddingDirection, SequenceLength, Shuffle};
+use super::{PaddingDirection, PartialMiniBatch, SequenceLength, Shuffle};
 use crate::error::{Error, Result};
 
 /// Order of the `n` training observations in `epoch` (0-based).
@@ -46,7 +46,8 @@ pub fn minibatches(order: &[usize], size: usize, discard_partial: bool) -> Resul
 }
 
 /// The minibatches of one training epoch (0-based) over observations of `steps[i]` steps:
-/// `size` observations each, a last partial minibatch dropped (see [`minibatches`]).
+/// `size` observations each; a last partial minibatch is trained on or left out as `partial`
+/// says (see [`minibatches`]).
 ///
 /// - Without `sort_by_length`: the minibatches of [`epoch_order`], in order.
 /// - With `sort_by_length` (sequences of similar length share a minibatch, so little
@@ -54,8 +55,8 @@ pub fn minibatches(order: &[usize], size: usize, discard_partial: bool) -> Resul
 ///   lengths keep their shuffled order), cut into minibatches, shortest first; unless
 ///   `shuffle` is `Never`, the minibatches (not the sequences) are then put in a random
 ///   order, drawn as [`epoch_order`] draws its permutation (another generator of the same
-///   seed: once for `Once`, per epoch for `EveryEpoch`). The partial minibatch dropped is
-///   the one of the longest sequences.
+///   seed: once for `Once`, per epoch for `EveryEpoch`). The partial minibatch is the one
+///   of the longest sequences.
 ///
 /// Deterministic: the same `(seed, epoch)` give the same minibatches.
 pub fn epoch_batches(
@@ -65,13 +66,14 @@ pub fn epoch_batches(
     seed: u64,
     epoch: usize,
     sort_by_length: bool,
+    partial: PartialMiniBatch,
 ) -> Result<Vec<Vec<usize>>> {
     let mut order = epoch_order(steps.len(), shuffle, seed, epoch);
     if !sort_by_length {
-        return minibatches(&order, size, true);
+        return minibatches(&order, size, partial.discards());
     }
     order.sort_by_key(|&i| steps[i]);
-    let mut batches = minibatches(&order, size, true)?;
+    let mut batches = minibatches(&order, size, partial.discards())?;
     let stream = match shuffle {
         Shuffle::Never => return Ok(batches),
         Shuffle::Once => 0,
@@ -278,16 +280,18 @@ mod tests {
         assert!(is_data(minibatches(&order, 0, false)));
     }
 
+    const DISCARD: PartialMiniBatch = PartialMiniBatch::Discard;
+
     #[test]
     fn sorted_epoch_batches_hold_similar_lengths() {
         let steps = [9, 1, 5, 3, 8, 2, 7, 4, 6];
         // Without sorting: the minibatches of the epoch order, unchanged.
         for shuffle in [Shuffle::Never, Shuffle::Once, Shuffle::EveryEpoch] {
-            let plain = epoch_batches(&steps, 2, shuffle, 5, 3, false).unwrap();
+            let plain = epoch_batches(&steps, 2, shuffle, 5, 3, false, DISCARD).unwrap();
             assert_eq!(plain, minibatches(&epoch_order(9, shuffle, 5, 3), 2, true).unwrap());
         }
         // Never: sorted by length, shortest first; the longest (9 steps, index 0) dropped.
-        let never = epoch_batches(&steps, 2, Shuffle::Never, 5, 0, true).unwrap();
+        let never = epoch_batches(&steps, 2, Shuffle::Never, 5, 0, true, DISCARD).unwrap();
         assert_eq!(never, vec![vec![1, 5], vec![3, 7], vec![2, 8], vec![6, 4]]);
         // Shuffled: the same minibatches in another order, the same in every epoch for Once,
         // another one per epoch for EveryEpoch.
@@ -296,14 +300,43 @@ mod tests {
             b.sort_by_key(|m| steps[m[0]]);
             b
         };
-        let once = epoch_batches(&steps, 2, Shuffle::Once, 5, 0, true).unwrap();
+        let once = epoch_batches(&steps, 2, Shuffle::Once, 5, 0, true, DISCARD).unwrap();
         assert_eq!(sorted(&once), never);
-        assert_eq!(once, epoch_batches(&steps, 2, Shuffle::Once, 5, 4, true).unwrap());
+        assert_eq!(once, epoch_batches(&steps, 2, Shuffle::Once, 5, 4, true, DISCARD).unwrap());
         let orders: Vec<_> =
-            (0..6).map(|e| epoch_batches(&steps, 2, Shuffle::EveryEpoch, 5, e, true).unwrap()).collect();
+            (0..6).map(|e| epoch_batches(&steps, 2, Shuffle::EveryEpoch, 5, e, true, DISCARD).unwrap()).collect();
         assert!(orders.iter().all(|o| sorted(o) == never), "{orders:?}");
         assert!(orders.iter().any(|o| *o != orders[0]), "{orders:?}");
-        assert!(is_data(epoch_batches(&steps, 0, Shuffle::Never, 5, 0, true)));
+        assert!(is_data(epoch_batches(&steps, 0, Shuffle::Never, 5, 0, true, DISCARD)));
+    }
+
+    /// `Return` (the default) trains on every observation of every epoch: the partial
+    /// minibatch is the last one (the longest sequences when sorted); `Discard` leaves it out.
+    #[test]
+    fn the_partial_minibatch_is_returned_by_default() {
+        let steps = [9, 1, 5, 3, 8, 2, 7, 4, 6];
+        for (shuffle, sort) in [(Shuffle::Never, false), (Shuffle::EveryEpoch, false), (Shuffle::EveryEpoch, true)] {
+            for epoch in 0..4 {
+                let all = epoch_batches(&steps, 4, shuffle, 5, epoch, sort, PartialMiniBatch::default()).unwrap();
+                assert_eq!(all.iter().map(Vec::len).collect::<Vec<_>>().iter().sum::<usize>(), 9, "{all:?}");
+                let mut seen: Vec<usize> = all.concat();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..9).collect::<Vec<_>>());
+                let kept = epoch_batches(&steps, 4, shuffle, 5, epoch, sort, DISCARD).unwrap();
+                assert_eq!(kept.len(), 2);
+                assert!(kept.iter().all(|b| b.len() == 4 && all.contains(b)), "{kept:?} {all:?}");
+            }
+        }
+        let sorted = epoch_batches(&steps, 4, Shuffle::Never, 5, 0, true, PartialMiniBatch::Return).unwrap();
+        assert_eq!(sorted.last().unwrap(), &vec![0]);
+        // Shuffled every epoch, a discarded minibatch leaves out other sequences each epoch.
+        let left_out: Vec<usize> = (0..6)
+            .map(|e| {
+                let kept = epoch_batches(&steps, 4, Shuffle::EveryEpoch, 5, e, false, DISCARD).unwrap().concat();
+                (0..9).find(|i| !kept.contains(i)).unwrap()
+            })
+            .collect();
+        assert!(left_out.iter().any(|&i| i != left_out[0]), "{left_out:?}");
     }
 
     #[test]

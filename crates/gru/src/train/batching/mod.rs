@@ -7,7 +7,8 @@
 //! `0..=T` and the valid steps first (right padding). Masking is exact, so padding values never
 //! matter; this module fills them with zero. A sequence of length 0 (empty) is all padding.
 //!
-//! - `options.rs`: the options by name ([`SequenceLength`], [`PaddingDirection`], [`Shuffle`]);
+//! - `options.rs`: the options by name ([`SequenceLength`], [`PaddingDirection`], [`Shuffle`],
+//!   [`PartialMiniBatch`]);
 //! - `chunk.rs`: epoch orders, minibatches and their chunks ([`Chunk`]);
 //! - `padding.rs`: a user's padded batch to valid steps first and back.
 
@@ -16,5 +17,5 @@ mod options;
 mod padding;
 
 pub use chunk::{chunk_minibatch, epoch_batches, epoch_order, minibatches, Chunk};
-pub use options::{PaddingDirection, SequenceLength, Shuffle};
+pub use options::{PaddingDirection, PartialMiniBatch, SequenceLength, Shuffle};
 pub use padding::{from_valid_first, to_valid_first};

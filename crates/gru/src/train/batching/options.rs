@@ -1,5 +1,6 @@
-//! MATLAB's minibatch options by name: `SequenceLength`, `SequencePaddingDirection` and
-//! `Shuffle`, parsed from MATLAB's names (any case) and written back as JSON.
+//! MATLAB's minibatch options by name: `SequenceLength`, `SequencePaddingDirection`,
+//! `Shuffle` and `PartialMiniBatch`, parsed from MATLAB's names (any case) and written back
+//! as JSON.
 
 use std::fmt;
 use std::str::FromStr;
@@ -87,20 +88,49 @@ impl PaddingDirection {
     pub const NAMES: [(Self, &'static str); 2] = [(Self::Right, "right"), (Self::Left, "left")];
 }
 
-/// MATLAB `Shuffle`: `"once"` (default), `"never"` or `"every-epoch"`.
+/// MATLAB `Shuffle`: `"every-epoch"` (the default here; MATLAB's is `"once"`), `"once"` or
+/// `"never"`.
+///
+/// Every epoch, because with `"once"` and a discarded partial minibatch the same sequences
+/// are never trained on; and a new order per epoch is what PyTorch's and Keras' loaders do.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shuffle {
     #[default]
+    EveryEpoch,
     Once,
     Never,
-    EveryEpoch,
 }
 
 impl Shuffle {
     /// Each value with its MATLAB name.
     pub const NAMES: [(Self, &'static str); 3] =
-        [(Self::Once, "once"), (Self::Never, "never"), (Self::EveryEpoch, "every-epoch")];
+        [(Self::EveryEpoch, "every-epoch"), (Self::Once, "once"), (Self::Never, "never")];
+}
+
+/// What becomes of the last minibatch of an epoch when it holds fewer than
+/// `MiniBatchSize` sequences (MATLAB `minibatchqueue`'s `PartialMiniBatch`):
+///
+/// - `"return"` (default): it is trained on, as a smaller minibatch; no data are left out
+///   (PyTorch's `drop_last=False`, Keras' `fit`).
+/// - `"discard"`: it is left out of the epoch, as MATLAB's `trainnet` does; when the whole
+///   data set is smaller than one minibatch it is one minibatch of all of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartialMiniBatch {
+    #[default]
+    Return,
+    Discard,
+}
+
+impl PartialMiniBatch {
+    /// Each value with its MATLAB name.
+    pub const NAMES: [(Self, &'static str); 2] = [(Self::Return, "return"), (Self::Discard, "discard")];
+
+    /// Whether the partial minibatch is left out.
+    pub fn discards(self) -> bool {
+        self == Self::Discard
+    }
 }
 
 /// `FromStr` (MATLAB's name, any case) and `Display` (MATLAB's name) from a `NAMES` table.
@@ -123,6 +153,7 @@ macro_rules! named_option {
 
 named_option!(PaddingDirection, "SequencePaddingDirection");
 named_option!(Shuffle, "Shuffle");
+named_option!(PartialMiniBatch, "PartialMiniBatch");
 
 /// The value whose name is `s` (trimmed, any case), else an `Error::Property` naming
 /// `property` and listing the names (and `more`).
@@ -164,5 +195,9 @@ mod tests {
         assert!(serde_json::from_str::<SequenceLength>("0").is_err());
         assert_eq!(serde_json::to_string(&Shuffle::EveryEpoch).unwrap(), "\"every-epoch\"");
         assert_eq!(serde_json::from_str::<PaddingDirection>("\"left\"").unwrap(), PaddingDirection::Left);
+        assert_eq!("Discard".parse::<PartialMiniBatch>().unwrap(), PartialMiniBatch::Discard);
+        assert_eq!(serde_json::to_string(&PartialMiniBatch::Return).unwrap(), "\"return\"");
+        let e = "drop".parse::<PartialMiniBatch>().unwrap_err();
+        assert!(e.to_string().contains("PartialMiniBatch") && e.to_string().contains("\"discard\""), "{e}");
     }
 }
