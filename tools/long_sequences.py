@@ -3,7 +3,9 @@
 
     python3 tools/long_sequences.py gen OUT_DIR            # LongWaves_TRAIN.ts, LongWaves_TEST.ts
     OMP_NUM_THREADS=2 python3 tools/long_sequences.py torch OUT_DIR/LongWaves_TRAIN.ts \\
-        OUT_DIR/LongWaves_TEST.ts --hidden 64 --epochs 30 --batch-size 128 [--sort-by-length]
+        OUT_DIR/LongWaves_TEST.ts --hidden 64 --epochs 30 --batch-size 128 [--sort-by-length] \\
+        [--learn-rate 0.001] [--shuffle every-epoch|once] [--partial-mini-batch return|discard] \\
+        [--padded]
 
 The data: 537 training and 200 test sequences of 1 channel, lengths uniform in 100..1344
 (the shape of the UEA set PLAID: appliance current waveforms, 11 classes). Each class is a
@@ -14,11 +16,15 @@ GRU can read it from any stretch of the sequence.
 `torch` trains the network `gru train` builds by default, the same way: z-score of the
 input (training-set mean and deviation), GRU(1, H) with output "last" (the state at each
 sequence's own last step, through pack_padded_sequence), Linear(H, K), softmax and
-cross-entropy; Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), L2 1e-4 added to the gradient
-(MATLAB's L2Regularization, Adam's weight_decay), mini-batches of --batch-size padded to the
-longest sequence of the batch, shuffled once before the first epoch (MATLAB's "once", the
-partial last batch dropped), or with --sort-by-length sorted by length first. Prints the
-seconds of every epoch and the test accuracy, as JSON on the last line.
+cross-entropy; Adam (--learn-rate, default 1e-3, betas 0.9/0.999, eps 1e-8), L2 1e-4 added
+to the gradient (MATLAB's L2Regularization, Adam's weight_decay), mini-batches of
+--batch-size padded to the longest sequence of the batch, reshuffled every epoch and the
+partial last batch trained on (`gru train`'s defaults; --shuffle once and
+--partial-mini-batch discard give MATLAB's), or with --sort-by-length sorted by length
+first and the batches shuffled. `--padded` runs the GRU over the padded batch without
+packing (not the same network: the state read is the one after the padding, as a user who
+skips pack_padded_sequence gets; it shows what packing costs). Prints the seconds of every epoch and the test accuracy,
+as JSON on the last line.
 """
 import argparse
 import json
@@ -90,21 +96,35 @@ def train_torch(args):
     gru = torch.nn.GRU(1, args.hidden)
     fc = torch.nn.Linear(args.hidden, CLASSES)
     params = list(gru.parameters()) + list(fc.parameters())
-    opt = torch.optim.Adam(params, lr=1e-3, weight_decay=1e-4)
+    opt = torch.optim.Adam(params, lr=args.learn_rate, weight_decay=1e-4)
 
     def logits(batch):
+        if args.padded:
+            _, h = gru(pad_sequence(batch))
+            return fc(h[-1])
         lengths = torch.tensor([len(x) for x in batch])
         packed = pack_padded_sequence(pad_sequence(batch), lengths, enforce_sorted=False)
         _, h = gru(packed)
         return fc(h[-1])
 
-    order = np.random.default_rng(0).permutation(len(xs))
-    if args.sort_by_length:
-        order = sorted(order, key=lambda i: len(xs[i]))
-    batches = [order[i:i + args.batch_size] for i in range(0, len(order) - args.batch_size + 1, args.batch_size)]
+    rng = np.random.default_rng(0)
+
+    def epoch_batches(order):
+        if args.sort_by_length:
+            order = sorted(order, key=lambda i: len(xs[i]))
+        size = args.batch_size
+        end = len(order) - len(order) % size if args.partial_mini_batch == "discard" and len(order) > size else len(order)
+        batches = [np.array(order[i:i + size]) for i in range(0, end, size)]
+        if args.sort_by_length:
+            batches = [batches[k] for k in rng.permutation(len(batches))]
+        return batches
+
+    batches = epoch_batches(rng.permutation(len(xs)))
     epochs = []
     for _ in range(args.epochs):
         t = time.perf_counter()
+        if args.shuffle == "every-epoch" and epochs:
+            batches = epoch_batches(rng.permutation(len(xs)))
         for idx in batches:
             loss = torch.nn.functional.cross_entropy(logits([xs[i] for i in idx]), torch.from_numpy(ys[idx]))
             opt.zero_grad()
@@ -131,6 +151,10 @@ def main():
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--sort-by-length", action="store_true")
+    t.add_argument("--learn-rate", type=float, default=1e-3)
+    t.add_argument("--padded", action="store_true")
+    t.add_argument("--shuffle", choices=["every-epoch", "once"], default="every-epoch")
+    t.add_argument("--partial-mini-batch", choices=["return", "discard"], default="return")
     args = ap.parse_args()
     if args.cmd == "gen":
         gen(args.out_dir)

@@ -142,6 +142,12 @@ pub trait PreparedGru<T: Real>: Send {
     /// The engine and path that computes, as reported in [`GruOutput::computed_by`].
     fn computed_by(&self) -> &'static str;
 
+    /// How the last call was computed, in words, where the engine chooses between ways
+    /// (the native engine: how its threads split the work and why); `None` otherwise.
+    fn explain(&self) -> Option<String> {
+        None
+    }
+
     /// The spec this was prepared for.
     fn spec(&self) -> &GruSpec;
 

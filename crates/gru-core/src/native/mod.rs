@@ -6,7 +6,8 @@
 //!   products through weights packed once (`kernels/panel_gemm.rs`, f32 with AVX-512).
 //!   Threads split the batch (`split.rs`) or the hidden units (`units.rs`, `units_train.rs`,
 //!   on the persistent helpers of `helpers.rs`: a pool each prepared stack owns and passes
-//!   down, joined when it is dropped), chosen per call in `NativePrepared::run`.
+//!   down, joined when it is dropped), chosen per call by fixed rules or by measuring
+//!   (`strategy.rs`).
 //!   The element-wise math of every fast route is `crate::cell`'s; `set_params` refreshes
 //!   the packed weights in the buffers they have (no allocation per optimizer step).
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
@@ -17,6 +18,7 @@ mod helpers;
 mod pool;
 mod split;
 mod stack;
+mod strategy;
 mod units;
 mod units_train;
 
@@ -53,6 +55,8 @@ pub struct NativeEngine {
     /// Inference splits the hidden units (not the batch) between threads: `None` decides by
     /// the hidden size (see `unit_threads`).
     unit_split: Option<bool>,
+    /// Choose the threads' strategy by measuring (`strategy.rs`); `None`: `GRU_CALIBRATE`.
+    calibrate: Option<bool>,
 }
 
 /// The native engine's name before it was `NativeEngine` ("Korali" names the configuration
@@ -68,12 +72,12 @@ impl NativeEngine {
 
     /// The scalar reference path, for testing.
     pub fn reference() -> Self {
-        Self { path: NativePath::Reference, threads: None, unit_split: None }
+        Self { path: NativePath::Reference, threads: None, unit_split: None, calibrate: None }
     }
 
     /// The fast path on `threads` threads (the batch is split between them).
     pub fn with_threads(threads: usize) -> Self {
-        Self { path: NativePath::Fast, threads: Some(threads.max(1)), unit_split: None }
+        Self { path: NativePath::Fast, threads: Some(threads.max(1)), unit_split: None, calibrate: None }
     }
 
     /// Forces (or forbids) the unit split (`units.rs`, `units_train.rs`) where it applies
@@ -82,6 +86,16 @@ impl NativeEngine {
     /// per thread.
     pub fn with_unit_split(mut self, yes: bool) -> Self {
         self.unit_split = Some(yes);
+        self
+    }
+
+    /// Chooses how each call shape uses the threads (batch split, unit split or one sweep)
+    /// by timing them on the call's first steps, once per shape and process (`GRU_CALIBRATION_CACHE`
+    /// names a file that keeps the choices across processes), instead of by fixed rules. Off by default (or as `GRU_CALIBRATE=1`
+    /// says): the strategies agree to rounding, not bit for bit, so a calibrated run may
+    /// differ in the last bits from one process to the next.
+    pub fn with_calibration(mut self, yes: bool) -> Self {
+        self.calibrate = Some(yes);
         self
     }
 
@@ -117,6 +131,8 @@ impl<T: Real> Engine<T> for NativeEngine {
             path: self.path,
             threads,
             unit_split: self.unit_split,
+            calibrate: self.calibrate.unwrap_or_else(strategy::calibrate_by_default),
+            choice: None,
             pools: Vec::new(),
             workers: helpers::WorkerPool::new(threads),
             packed,
@@ -127,35 +143,15 @@ impl<T: Real> Engine<T> for NativeEngine {
     }
 }
 
-/// From this many hidden units inference splits the units rather than the batch, whatever
-/// the batch (measured, `gru bench`: at B64 H512 both splits are equal, above the units win).
-const UNIT_SPLIT_MIN_HIDDEN: usize = 512;
-/// From this many hidden units the unit split also serves batches too small for the batch
-/// split (below `2 · split::MIN_ROWS_PER_THREAD` sequences); under it a step is too short
-/// for a barrier (B1 T1000 H64: 1.06 ms split vs 0.74 on one thread; B1 H256: 0.46 vs 0.75).
-const UNIT_SPLIT_SMALL_BATCH_MIN_HIDDEN: usize = 128;
-
-/// Training runs one recurrent sweep instead of splitting the batch, with its large GEMMs
-/// (input projection, weight gradients, dX) split between the threads, from this many
-/// hidden units when a batch split would leave at most `TRAIN_SWEEP_ALONE_MAX_ROWS`
-/// sequences per thread: each thread of a batch split streams all of R every step, which
-/// costs more than it saves at few rows (measured, B16 T50 H1024: 115 -> 103 ms; at B32
-/// T187 H1536, 16 rows per thread, the batch split stays faster: 1575 vs 1942 ms).
-const TRAIN_SWEEP_ALONE_MIN_HIDDEN: usize = 512;
-const TRAIN_SWEEP_ALONE_MAX_ROWS: usize = 8;
-
-/// From this many hidden units training splits the units too (`units_train.rs`), for
-/// batches of at most `TRAIN_SWEEP_ALONE_MAX_ROWS` sequences per thread (measured,
-/// B16 T50 H1024: 94 -> 74 ms, B4 T100 H512: 14.5 -> 12 ms; with more rows per thread the
-/// batch split stays faster: B64 T50 H512 80 vs 104 ms, B32 T187 H1536 1353 vs 1444 ms).
-const UNIT_SPLIT_TRAIN_MIN_HIDDEN: usize = 512;
-
 /// Workers of the unit split (`units.rs`) for `spec`, or 1 when it does not apply: H from
 /// 128 (inference) or 512 (training), after- or recurrent-bias-after mode, more than one
 /// thread. Whether a call uses it depends on its batch too (`run`).
 fn unit_threads(spec: &GruSpec, mode: Mode, threads: usize, forced: Option<bool>) -> usize {
-    let min_hidden =
-        if mode == Mode::Training { UNIT_SPLIT_TRAIN_MIN_HIDDEN } else { UNIT_SPLIT_SMALL_BATCH_MIN_HIDDEN };
+    let min_hidden = if mode == Mode::Training {
+        strategy::UNIT_SPLIT_TRAIN_MIN_HIDDEN
+    } else {
+        strategy::UNIT_SPLIT_SMALL_BATCH_MIN_HIDDEN
+    };
     let wanted = forced.unwrap_or(spec.hidden_size >= min_hidden);
     let ok = threads > 1 && spec.reset_gate_mode != crate::spec::ResetGateMode::BeforeMultiplication;
     if ok && wanted {
@@ -178,6 +174,10 @@ struct NativePrepared<T> {
     threads: usize,
     /// The engine's unit-split choice.
     unit_split: Option<bool>,
+    /// Choose the strategy by measuring.
+    calibrate: bool,
+    /// The strategy of the last call and how it was chosen.
+    choice: Option<strategy::Choice>,
     /// Reused buffers, one pool per thread.
     pools: Vec<pool::Pool<T>>,
     /// The unit split's persistent helper threads (started on its first call, joined when
@@ -211,6 +211,103 @@ struct NativeSaved<T> {
 }
 
 impl<T: Real> NativePrepared<T> {
+    /// The fast path's forward with `strategy`; returns the parts of the batch it used.
+    #[allow(clippy::type_complexity)]
+    fn run_with(
+        &mut self,
+        strategy: strategy::Strategy,
+        x: &[T],
+        steps: usize,
+        lengths: &[usize],
+        h0: Option<&[T]>,
+        keep: bool,
+    ) -> (GruOutput<T>, Option<Vec<stack::FastSaved<T>>>, Vec<std::ops::Range<usize>>) {
+        let b = lengths.len();
+        let unit_split = strategy == strategy::Strategy::UnitSplit;
+        let parts = split::parts(b, if strategy == strategy::Strategy::BatchSplit { self.threads } else { 1 });
+        if self.pools.len() < parts.len() {
+            self.pools.resize_with(parts.len(), pool::Pool::new);
+        }
+        let pools = &mut self.pools[..parts.len()];
+        let (out, saved) = split::forward(
+            &self.spec,
+            &self.params,
+            &self.packed,
+            x,
+            steps,
+            lengths,
+            h0,
+            keep,
+            unit_split,
+            self.threads,
+            &self.workers,
+            &parts,
+            pools,
+        );
+        (out, saved, parts)
+    }
+
+    /// The strategy of a call: by the rules, or calibrated (once per shape and process) on
+    /// its first [`strategy::STEPS`] steps, forward and (training) backward.
+    fn choose(&mut self, x: &[T], steps: usize, lengths: &[usize], h0: Option<&[T]>, keep: bool) -> strategy::Choice {
+        let b = lengths.len();
+        let shape = strategy::CallShape {
+            hidden: self.spec.hidden_size,
+            batch: b,
+            threads: self.threads,
+            keep,
+            has_units: self.packed.first().is_some_and(|p| !p.units.is_empty()),
+            batch_parts: split::parts(b, self.threads).len(),
+        };
+        let rule = |how| strategy::Choice {
+            strategy: strategy::by_rule(&shape, self.unit_split),
+            threads: self.threads,
+            batch: b,
+            measured: Vec::new(),
+            how,
+        };
+        let candidates = strategy::candidates(&shape);
+        if !self.calibrate || self.unit_split.is_some() || candidates.len() < 2 || b == 0 || steps == 0 {
+            return rule("rule");
+        }
+        let key = strategy::key(&format!("{:?}", self.spec), &shape);
+        if let Some(strategy) = strategy::cached(&key) {
+            return strategy::Choice {
+                strategy,
+                threads: self.threads,
+                batch: b,
+                measured: Vec::new(),
+                how: "calibrated earlier",
+            };
+        }
+        let prefix = steps.min(strategy::STEPS);
+        let x = &x[..prefix * b * self.spec.input_size];
+        let short: Vec<usize> = lengths.iter().map(|&l| l.min(prefix)).collect();
+        let dy = vec![T::zero(); crate::batch::output_shape(&self.spec, prefix, b).iter().product()];
+        let (fastest, measured) = strategy::measure(&candidates, |c| {
+            let (_, saved, parts) = self.run_with(c, x, prefix, &short, h0, keep);
+            if let Some(saved) = saved {
+                let grads = OutputGrads { dy: &dy, dh_t: None };
+                let pools = &mut self.pools[..parts.len()];
+                split::backward(
+                    &self.spec,
+                    &self.params,
+                    &self.packed,
+                    saved,
+                    &grads,
+                    prefix,
+                    b,
+                    self.threads,
+                    &self.workers,
+                    &parts,
+                    pools,
+                );
+            }
+        });
+        strategy::remember(key, fastest);
+        strategy::Choice { strategy: fastest, threads: self.threads, batch: b, measured, how: "calibrated" }
+    }
+
     fn run(&mut self, batch: &SequenceBatch<'_, T>, keep: bool) -> Result<(GruOutput<T>, Option<NativeSaved<T>>)> {
         let lengths = batch.validate(&self.spec)?;
         let (steps, b) = (batch.steps, batch.batch);
@@ -218,37 +315,9 @@ impl<T: Real> NativePrepared<T> {
         let x = crate::lengths::clean_padding(batch.x, b, self.spec.input_size, &lengths);
         let (out, path) = match self.path {
             NativePath::Fast => {
-                let few_rows = b <= TRAIN_SWEEP_ALONE_MAX_ROWS * self.threads;
-                let unit_split = self.packed.first().is_some_and(|p| !p.units.is_empty())
-                    && (self.unit_split == Some(true)
-                        || if keep {
-                            few_rows
-                        } else {
-                            self.spec.hidden_size >= UNIT_SPLIT_MIN_HIDDEN || b < 2 * split::MIN_ROWS_PER_THREAD
-                        });
-                // Training of large H: one recurrent sweep (streaming R once per step, not
-                // once per thread) with the large GEMMs on every thread.
-                let sweep_alone = keep && self.spec.hidden_size >= TRAIN_SWEEP_ALONE_MIN_HIDDEN && few_rows;
-                let parts = split::parts(b, if unit_split || sweep_alone { 1 } else { self.threads });
-                if self.pools.len() < parts.len() {
-                    self.pools.resize_with(parts.len(), pool::Pool::new);
-                }
-                let pools = &mut self.pools[..parts.len()];
-                let (out, saved) = split::forward(
-                    &self.spec,
-                    &self.params,
-                    &self.packed,
-                    &x,
-                    steps,
-                    &lengths,
-                    batch.h0,
-                    keep,
-                    unit_split,
-                    self.threads,
-                    &self.workers,
-                    &parts,
-                    pools,
-                );
+                let choice = self.choose(&x, steps, &lengths, batch.h0, keep);
+                let (out, saved, parts) = self.run_with(choice.strategy, &x, steps, &lengths, batch.h0, keep);
+                self.choice = Some(choice);
                 (out, saved.map(|s| SavedPath::Fast(s, parts)))
             }
             NativePath::Reference => {
@@ -272,6 +341,13 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
         match self.path {
             NativePath::Fast => FAST_PATH,
             NativePath::Reference => REFERENCE_PATH,
+        }
+    }
+
+    fn explain(&self) -> Option<String> {
+        match self.path {
+            NativePath::Reference => Some("the scalar reference path, one thread".into()),
+            NativePath::Fast => self.choice.as_ref().map(strategy::Choice::explain),
         }
     }
 
