@@ -11,6 +11,7 @@ pub mod machine;
 pub mod rounds;
 pub mod schedstat;
 pub mod stats;
+pub mod worker;
 
 pub use error::{Error, Result};
 use gru_onednn::OneDnnEngine;
