@@ -1,10 +1,21 @@
-//! The reference shapes of the speed work and a timer shared by `gru bench` and the
-//! criterion benches. Speed is measured, never asserted: report ratios against references
-//! measured in the same run (see BENCHMARKS.md).
+//! The reference shapes of the speed work, and the harness of `gru bench`: contestants
+//! (our engines, oneDNN, PyTorch and onnxruntime through a Python worker, GEMMs) timed in
+//! interleaved rounds (`rounds.rs`), the median and spread of their calls (`stats.rs`), the
+//! run delay of their threads (`schedstat.rs`). Speed is measured, never asserted: report
+//! ratios against references measured in the same run (see BENCHMARKS.md).
 
 use std::time::{Duration, Instant};
 
+pub mod error;
 pub mod machine;
+pub mod rounds;
+pub mod schedstat;
+pub mod stats;
+pub mod worker;
+
+pub use error::{Error, Result};
+use gru_onednn::OneDnnEngine;
+use rounds::Contestant;
 
 use gru::{Engine, EngineKind, GruParams, GruSpec, Mode, OutputGrads, Plan, PreparedGru, ResetGateMode, SequenceBatch};
 
@@ -87,6 +98,21 @@ impl<'a> Runner<'a> {
         Ok(Self { problem, prepared: engine.prepare(&problem.spec, &problem.params, &plan)?, mode })
     }
 
+    /// Warm-up before timing: at least [`WARM_UP_RUNS`] runs and [`WARM_UP`] (caches, the
+    /// engines' first-call work, helper threads settling on their cores); returns the path
+    /// that ran.
+    pub fn warm_up(&mut self) -> gru::Result<&'static str> {
+        let start = Instant::now();
+        let mut by = self.run_once()?;
+        for i in 1.. {
+            if i >= WARM_UP_RUNS && start.elapsed() >= WARM_UP {
+                break;
+            }
+            by = self.run_once()?;
+        }
+        Ok(by)
+    }
+
     /// One inference, or one training forward + backward; returns the path that ran.
     pub fn run_once(&mut self) -> gru::Result<&'static str> {
         let p = self.problem;
@@ -102,24 +128,16 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// Warm-up before timing: at least this many runs and this long (caches, the engines'
-/// first-call work, helper threads settling on their cores).
-const WARM_UP_RUNS: usize = 3;
-const WARM_UP: Duration = Duration::from_millis(100);
+/// Warm-up before timing: at least this many runs and this long.
+pub const WARM_UP_RUNS: usize = 3;
+pub const WARM_UP: Duration = Duration::from_millis(100);
 
 /// Median milliseconds of `runs` timed runs (after a warm-up of at least 3 runs and
 /// 100 ms) of inference or training (forward + backward) on `engine`, and the engine path
 /// that ran.
 pub fn time_engine(engine: &dyn Engine<f32>, p: &Problem, mode: Mode, runs: usize) -> gru::Result<(f64, &'static str)> {
     let mut runner = Runner::new(engine, p, mode)?;
-    let start = Instant::now();
-    let mut by = runner.run_once()?;
-    for i in 1.. {
-        if i >= WARM_UP_RUNS && start.elapsed() >= WARM_UP {
-            break;
-        }
-        by = runner.run_once()?;
-    }
+    let by = runner.warm_up()?;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         let t = Instant::now();
@@ -128,6 +146,49 @@ pub fn time_engine(engine: &dyn Engine<f32>, p: &Problem, mode: Mode, runs: usiz
     }
     times.sort_by(f64::total_cmp);
     Ok((times[times.len() / 2], by))
+}
+
+/// An engine on a problem as a contestant of the rounds; oneDNN's OpenMP thread count is
+/// set before it is prepared and before each of its calls (its primitives are created
+/// and run with the same count).
+pub struct EngineRun<'a> {
+    runner: Runner<'a>,
+    onednn_threads: Option<(&'a OneDnnEngine, usize)>,
+}
+
+impl<'a> EngineRun<'a> {
+    /// `engine` prepared for `problem`.
+    pub fn new(engine: &dyn Engine<f32>, problem: &'a Problem, mode: Mode) -> gru::Result<Self> {
+        Ok(Self { runner: Runner::new(engine, problem, mode)?, onednn_threads: None })
+    }
+
+    /// oneDNN on `threads` OpenMP threads, prepared for `problem`.
+    pub fn onednn(engine: &'a OneDnnEngine, threads: usize, problem: &'a Problem, mode: Mode) -> gru::Result<Self> {
+        engine.set_threads(threads)?;
+        Ok(Self { runner: Runner::new(engine, problem, mode)?, onednn_threads: Some((engine, threads)) })
+    }
+
+    fn set_threads(&self) -> gru::Result<()> {
+        if let Some((e, t)) = self.onednn_threads {
+            e.set_threads(t)?;
+        }
+        Ok(())
+    }
+}
+
+impl Contestant for EngineRun<'_> {
+    fn warm_up(&mut self) -> Result<()> {
+        self.set_threads()?;
+        self.runner.warm_up()?;
+        Ok(())
+    }
+
+    fn time_once(&mut self) -> Result<f64> {
+        self.set_threads()?;
+        let t = Instant::now();
+        self.runner.run_once()?;
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    }
 }
 
 /// The engines of this build, by kind.

@@ -1,43 +1,63 @@
 //! What the machine can do, measured in the same run as the engines: the GEMM peak
-//! (`2048³`, oneDNN's `dnnl_sgemm` and the GEMMs we use) and the peak memory of a call.
+//! (`2048³`: oneDNN's `dnnl_sgemm`, the GEMMs we use, and any other the caller adds, as
+//! PyTorch's `torch.mm` through the worker; the best of them is the peak) and the peak
+//! memory of a call.
 
+use std::cmp::Ordering::Equal;
 use std::time::Instant;
 
 use gru::ops::{matmul, Matrix};
 use gru_core::bench as panel_gemm;
 use gru_onednn::OneDnnEngine;
 
+use crate::error::Result;
+use crate::rounds::{run_rounds, Contestant, RunDelay, Watch};
 use crate::values;
 
-/// GF/s of the GEMMs at `n³` on `threads` threads.
-#[derive(Clone, Copy, Debug)]
+/// One GEMM's rate at `n³`: its best call of the rounds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GemmRate {
+    /// `oneDNN dnnl_sgemm`, `faer`, `our panel kernel`, `PyTorch torch.mm`.
+    pub name: String,
+    /// GF/s; None when it cannot run here (not installed, no AVX-512) or failed.
+    pub gflops: Option<f64>,
+}
+
+/// The GEMMs measured at `n³` on the same threads, in interleaved rounds.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Peak {
-    /// oneDNN's `dnnl_sgemm` (None: oneDNN is not installed).
-    pub onednn: Option<f64>,
-    /// faer's GEMM (our input projections and weight gradients), the columns split
-    /// between `threads` threads.
-    pub faer: f64,
-    /// Our packed-panel kernel (the recurrent products; None without AVX-512), split alike.
-    pub panel: Option<f64>,
+    pub gemms: Vec<GemmRate>,
+    /// The run delay of the timed calls, as a percentage of their wall time (None: n/a).
+    pub delay_pct: Option<f64>,
 }
 
 impl Peak {
-    /// The best of the three: the machine's peak as the issue defines it.
-    pub fn best(&self) -> f64 {
-        [self.onednn, Some(self.faer), self.panel].into_iter().flatten().fold(0.0, f64::max)
+    /// The best GEMM: the machine's peak as the speed issue defines it (None if none ran).
+    pub fn best(&self) -> Option<&GemmRate> {
+        self.gemms.iter().filter(|g| g.gflops.is_some()).max_by(|a, b| a.gflops.partial_cmp(&b.gflops).unwrap_or(Equal))
     }
 }
 
-/// Best GF/s of `reps` runs of `f` (which computes `flops`).
-fn best_gflops(flops: f64, reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            flops / t.elapsed().as_secs_f64() / 1e9
-        })
-        .fold(0.0, f64::max)
+/// A GEMM as a contestant: one call computes `flops` (its time is converted to GF/s).
+pub struct Gemm<'a> {
+    pub name: String,
+    pub flops: f64,
+    pub contestant: Box<dyn Contestant + 'a>,
+}
+
+/// One of our GEMMs (or oneDNN's) timed as one call of `f`.
+struct Timed<F: FnMut() -> Result<()>>(F);
+
+impl<F: FnMut() -> Result<()>> Contestant for Timed<F> {
+    fn warm_up(&mut self) -> Result<()> {
+        (self.0)()
+    }
+
+    fn time_once(&mut self) -> Result<f64> {
+        let t = Instant::now();
+        (self.0)()?;
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    }
 }
 
 /// `c = a · b` (`n × n`) with the columns of `b` and `c` split between `threads` threads.
@@ -68,33 +88,87 @@ fn split_columns(
     }
 }
 
-/// Measures the GEMM peak at `n³` (`n = 2048` in `gru bench`) on `threads` threads.
-pub fn gemm_peak(n: usize, threads: usize, reps: usize) -> Peak {
-    let a = values(n * n, 11, 1.0);
-    let b = values(n * n, 12, 1.0);
-    let mut c = vec![0.0f32; n * n];
-    let flops = 2.0 * (n as f64).powi(3);
-    let onednn = OneDnnEngine::load().ok().and_then(|e| {
-        let before = e.set_threads(threads).ok()?;
-        let g = best_gflops(flops, reps, || e.sgemm(&a, &b, &mut c, n, n, n).expect("shapes match"));
-        e.set_threads(before).ok()?;
-        Some(g)
-    });
-    let faer = best_gflops(flops, reps, || {
-        split_columns(n, threads, &a, &b, &mut c, |a, b, c, w| {
-            matmul(c, false, Matrix::new(a, n, n), Matrix::new(b, n, w))
-        })
-    });
-    let panel = panel_gemm::available().then(|| {
-        best_gflops(flops, reps, || {
-            split_columns(n, threads, &a, &b, &mut c, |a, b, c, w| {
-                // Packing is part of a GEMM call here, as it is for the other two.
-                let panels = panel_gemm::pack(b, n, w);
-                panel_gemm::gemm(a, n, n, &panels, n, w, c, w, false)
-            })
-        })
-    });
-    Peak { onednn, faer, panel }
+/// The square matrices of the GEMM peak: `a`, `b` (`n × n`, row-major), the product's size.
+pub struct GemmInputs {
+    pub n: usize,
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+impl GemmInputs {
+    pub fn new(n: usize) -> Self {
+        Self { n, a: values(n * n, 11, 1.0), b: values(n * n, 12, 1.0) }
+    }
+
+    /// `2 n³`.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.n as f64).powi(3)
+    }
+
+    /// The GEMMs of this build on `threads` threads: oneDNN's `dnnl_sgemm` (None when
+    /// oneDNN is not installed), faer's and our packed-panel kernel's (None without
+    /// AVX-512) with the columns split between the threads, packing included.
+    pub fn ours(&self, threads: usize) -> Vec<(String, Option<Box<dyn Contestant + '_>>)> {
+        let (n, a, b) = (self.n, &self.a[..], &self.b[..]);
+        let onednn = OneDnnEngine::load().ok().map(|e| {
+            let mut c = vec![0.0f32; n * n];
+            Box::new(Timed(move || {
+                e.set_threads(threads)?;
+                e.sgemm(a, b, &mut c, n, n, n)?;
+                Ok(())
+            })) as Box<dyn Contestant>
+        });
+        let mut c = vec![0.0f32; n * n];
+        let faer = Box::new(Timed(move || {
+            split_columns(n, threads, a, b, &mut c, |a, b, c, w| {
+                matmul(c, false, Matrix::new(a, n, n), Matrix::new(b, n, w))
+            });
+            Ok(())
+        })) as Box<dyn Contestant>;
+        let panel = panel_gemm::available().then(|| {
+            let mut c = vec![0.0f32; n * n];
+            Box::new(Timed(move || {
+                split_columns(n, threads, a, b, &mut c, |a, b, c, w| {
+                    let panels = panel_gemm::pack(b, n, w);
+                    panel_gemm::gemm(a, n, n, &panels, n, w, c, w, false)
+                });
+                Ok(())
+            })) as Box<dyn Contestant>
+        });
+        vec![("oneDNN dnnl_sgemm".into(), onednn), ("faer".into(), Some(faer)), ("our panel kernel".into(), panel)]
+    }
+}
+
+/// Times `gemms` (None: cannot run here) in `rounds` interleaved rounds; each one's rate
+/// is its best call.
+pub fn gemm_peak(
+    gemms: Vec<(String, Option<Box<dyn Contestant + '_>>)>,
+    flops: f64,
+    rounds: usize,
+    watch: &Watch,
+) -> Peak {
+    let mut names = Vec::new();
+    let mut running: Vec<(usize, Box<dyn Contestant + '_>)> = Vec::new();
+    for (i, (name, c)) in gemms.into_iter().enumerate() {
+        names.push(name);
+        if let Some(c) = c {
+            running.push((i, c));
+        }
+    }
+    let mut refs: Vec<&mut dyn Contestant> = running.iter_mut().map(|(_, c)| &mut **c as &mut dyn Contestant).collect();
+    let outcomes = run_rounds(&mut refs, rounds.max(1), watch);
+    let mut gemms: Vec<GemmRate> = names.into_iter().map(|name| GemmRate { name, gflops: None }).collect();
+    let (mut wait, mut wall, mut readable) = (0, 0, true);
+    for ((i, _), out) in running.iter().zip(&outcomes) {
+        let best_ms = out.times.iter().copied().fold(f64::INFINITY, f64::min);
+        gemms[*i].gflops = (best_ms.is_finite() && best_ms > 0.0).then(|| flops / (best_ms * 1e6));
+        match out.delay {
+            Some(d) => (wait, wall) = (wait + d.wait_ns, wall + d.wall_ns),
+            None => readable = false,
+        }
+    }
+    let delay_pct = readable.then(|| RunDelay { wait_ns: wait, wall_ns: wall }.percent());
+    Peak { gemms, delay_pct }
 }
 
 /// The resident-set figures of this process in MB (Linux `/proc/self/status`): `VmRSS`
@@ -129,10 +203,39 @@ mod tests {
 
     #[test]
     fn the_peak_is_measured_for_every_gemm_available() {
-        let p = gemm_peak(96, 2, 1);
-        assert!(p.faer > 0.0 && p.faer.is_finite());
-        assert_eq!(p.panel.is_some(), panel_gemm::available());
-        assert!(p.best() >= p.faer);
+        let inputs = GemmInputs::new(96);
+        let p = gemm_peak(inputs.ours(2), inputs.flops(), 2, &Watch::new(&[]));
+        let names: Vec<&str> = p.gemms.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["oneDNN dnnl_sgemm", "faer", "our panel kernel"]);
+        let faer = p.gemms[1].gflops.unwrap();
+        assert!(faer > 0.0 && faer.is_finite());
+        assert_eq!(p.gemms[2].gflops.is_some(), panel_gemm::available());
+        assert_eq!(p.gemms[0].gflops.is_some(), OneDnnEngine::load().is_ok());
+        assert!(p.best().unwrap().gflops >= Some(faer));
+        assert_eq!(p.delay_pct.is_some(), cfg!(target_os = "linux"));
+    }
+
+    #[test]
+    fn the_best_gemm_is_the_peak_whoever_it_is() {
+        let rate = |name: &str, gflops| GemmRate { name: name.into(), gflops };
+        let p = Peak {
+            gemms: vec![
+                rate("a", Some(100.0)),
+                rate("b", None),
+                rate("PyTorch torch.mm", Some(239.0)),
+                rate("c", Some(5.0)),
+            ],
+            delay_pct: None,
+        };
+        assert_eq!(p.best().unwrap().name, "PyTorch torch.mm");
+        assert_eq!(Peak { gemms: vec![rate("b", None)], delay_pct: None }.best(), None);
+    }
+
+    #[test]
+    fn a_gemm_that_fails_has_no_rate() {
+        let failing = Box::new(Timed(|| Err(crate::Error::Peer { peer: "x".into(), message: "no".into() })));
+        let p = gemm_peak(vec![("x".into(), Some(failing as Box<dyn Contestant>))], 1.0, 2, &Watch::new(&[]));
+        assert_eq!(p.gemms, [GemmRate { name: "x".into(), gflops: None }]);
     }
 
     #[test]
