@@ -98,6 +98,11 @@ impl<'a> Runner<'a> {
         Ok(Self { problem, prepared: engine.prepare(&problem.spec, &problem.params, &plan)?, mode })
     }
 
+    /// How the engine computed the last run, where it says ([`PreparedGru::explain`]).
+    pub fn explain(&self) -> Option<String> {
+        self.prepared.explain()
+    }
+
     /// Warm-up before timing: at least [`WARM_UP_RUNS`] runs and [`WARM_UP`] (caches, the
     /// engines' first-call work, helper threads settling on their cores); returns the path
     /// that ran.

@@ -45,6 +45,14 @@ pub struct BenchArgs {
     /// same rounds, through tools/bench_worker.py in python3 (or $GRU_PYTHON).
     #[arg(long)]
     pub compare: bool,
+    /// Our engine chooses how to split its threads per shape by measuring (calibration,
+    /// GRU_CALIBRATE=1) instead of by its fixed rules.
+    #[arg(long)]
+    pub calibrate: bool,
+    /// Under each row, how our engine computed it: the split of its threads and why (rule
+    /// or calibration, with the times it measured), and the kernels' instruction set.
+    #[arg(long)]
+    pub explain: bool,
     /// Internal: the size of the GEMM-peak matrices (tests use a small one).
     #[arg(long, hide = true, default_value_t = 2048)]
     pub peak_size: usize,
@@ -186,6 +194,15 @@ impl Bench<'_> {
         if let Some(w) = &self.worker {
             let _ = w.borrow_mut().release();
         }
+    }
+
+    /// How our engine computes shape `index` in mode `m` (one call of its own; with
+    /// calibration, the choice the row's calibration made, from the process's cache).
+    fn explain(&self, index: usize, m: Mode) -> Result<String> {
+        let p = Problem::new(SHAPES[index], self.reset);
+        let mut runner = Runner::new(&self.ours, &p, m)?;
+        runner.run_once()?;
+        Ok(runner.explain().unwrap_or_else(|| "-".into()))
     }
 
     /// One row: every contestant in interleaved rounds.
@@ -330,7 +347,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         args: a,
         threads,
         reset,
-        ours: gru::NativeEngine::with_threads(threads),
+        ours: gru::NativeEngine::with_threads(threads).with_calibration(a.calibrate),
         ours_1t: gru::NativeEngine::with_threads(1),
         onednn: match engine {
             Some(e) if e != EngineKind::OneDNN => None,
@@ -352,6 +369,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         }
         for m in [Mode::Inference, Mode::Training] {
             println!("{}", table::row(&bench.row(i, m, &mut notes)?));
+            if a.explain {
+                println!("  explain: Korali: {}", bench.explain(i, m)?);
+            }
         }
     }
     for note in notes.0 {

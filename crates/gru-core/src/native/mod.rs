@@ -271,14 +271,8 @@ impl<T: Real> NativePrepared<T> {
             return rule("rule");
         }
         let key = strategy::key(&format!("{:?}", self.spec), &shape);
-        if let Some(strategy) = strategy::cached(&key) {
-            return strategy::Choice {
-                strategy,
-                threads: self.threads,
-                batch: b,
-                measured: Vec::new(),
-                how: "calibrated earlier",
-            };
+        if let Some((strategy, measured)) = strategy::cached(&key) {
+            return strategy::Choice { strategy, threads: self.threads, batch: b, measured, how: "calibrated earlier" };
         }
         let prefix = steps.min(strategy::STEPS);
         let x = &x[..prefix * b * self.spec.input_size];
@@ -304,7 +298,7 @@ impl<T: Real> NativePrepared<T> {
                 );
             }
         });
-        strategy::remember(key, fastest);
+        strategy::remember(key, fastest, measured.clone());
         strategy::Choice { strategy: fastest, threads: self.threads, batch: b, measured, how: "calibrated" }
     }
 

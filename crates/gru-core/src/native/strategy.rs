@@ -144,8 +144,11 @@ pub(crate) fn measure(candidates: &[Strategy], mut run: impl FnMut(Strategy)) ->
 
 /// The process's calibrated choices, by key (see [`key`]), loaded from
 /// `GRU_CALIBRATION_CACHE` on first use.
-fn cache() -> &'static Mutex<HashMap<String, Strategy>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Strategy>>> = OnceLock::new();
+/// A calibrated choice and the times it was made from (none when read from the file).
+type Calibrated = (Strategy, Vec<(Strategy, f64)>);
+
+fn cache() -> &'static Mutex<HashMap<String, Calibrated>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Calibrated>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(load_file().unwrap_or_default()))
 }
 
@@ -161,18 +164,18 @@ pub(crate) fn key(spec_text: &str, s: &CallShape) -> String {
     )
 }
 
-/// A choice calibrated earlier (in this process or the cache file).
-pub(crate) fn cached(key: &str) -> Option<Strategy> {
-    cache().lock().ok()?.get(key).copied()
+/// A choice calibrated earlier (in this process or the cache file), with its times.
+pub(crate) fn cached(key: &str) -> Option<Calibrated> {
+    cache().lock().ok()?.get(key).cloned()
 }
 
 /// Records a calibrated choice (and writes the cache file when there is one; a file that
 /// cannot be written is left as it was: calibration is an optimization, never an error).
-pub(crate) fn remember(key: String, choice: Strategy) {
+pub(crate) fn remember(key: String, choice: Strategy, measured: Vec<(Strategy, f64)>) {
     let Ok(mut map) = cache().lock() else { return };
-    map.insert(key, choice);
+    map.insert(key, (choice, measured));
     if let Some(path) = std::env::var_os("GRU_CALIBRATION_CACHE") {
-        let mut lines: Vec<String> = map.iter().map(|(k, v)| format!("{}\t{k}\n", v.name())).collect();
+        let mut lines: Vec<String> = map.iter().map(|(k, v)| format!("{}\t{k}\n", v.0.name())).collect();
         lines.sort();
         let path = std::path::PathBuf::from(path);
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
@@ -183,13 +186,13 @@ pub(crate) fn remember(key: String, choice: Strategy) {
 }
 
 /// The cache file's choices; an unreadable or malformed file (or entry) is ignored.
-fn load_file() -> Option<HashMap<String, Strategy>> {
+fn load_file() -> Option<HashMap<String, Calibrated>> {
     let path = std::env::var_os("GRU_CALIBRATION_CACHE")?;
     let text = std::fs::read_to_string(path).ok()?;
     Some(
         text.lines()
             .filter_map(|l| l.split_once('\t'))
-            .filter_map(|(v, k)| Some((k.to_string(), Strategy::from_name(v)?)))
+            .filter_map(|(v, k)| Some((k.to_string(), (Strategy::from_name(v)?, Vec::new()))))
             .collect(),
     )
 }
@@ -227,6 +230,8 @@ impl Choice {
         if !self.measured.is_empty() {
             let times: Vec<String> = self.measured.iter().map(|(c, ms)| format!("{} {ms:.3} ms", c.name())).collect();
             s += &format!(": {} over the first {STEPS} steps", times.join(", "));
+        } else if self.how != "rule" {
+            s += ", in an earlier process";
         }
         s
     }
@@ -285,8 +290,8 @@ mod tests {
         let k = key("a test spec", &s);
         assert!(k.contains("B24") && k.contains("inference"), "{k}");
         assert_eq!(cached(&k), None);
-        remember(k.clone(), Strategy::UnitSplit);
-        assert_eq!(cached(&k), Some(Strategy::UnitSplit));
+        remember(k.clone(), Strategy::UnitSplit, vec![(Strategy::UnitSplit, 1.5)]);
+        assert_eq!(cached(&k), Some((Strategy::UnitSplit, vec![(Strategy::UnitSplit, 1.5)])));
         let c = Choice {
             strategy: Strategy::UnitSplit,
             threads: 2,
