@@ -101,6 +101,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         None => None,
     };
     let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2usize);
+    println!("Korali kernels: {}", gru::kernel_isa());
     let peak = gemm_peak(2048, threads, 3);
     let peak_gfs = a.peak.unwrap_or_else(|| peak.best());
     let fmt_opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
