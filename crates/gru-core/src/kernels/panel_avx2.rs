@@ -12,8 +12,11 @@
 //! together), and that changes no element's sequence of operations.
 //!
 //! Register block: `MR × NP` panels in `MR · NP · 2` ymm accumulators (16 ymm registers:
-//! 6 × 1 panel takes 12 accumulators, 2 panel vectors and 1 broadcast). The last panel's
-//! columns past `N` are masked (`_mm256_maskload_ps` / `_mm256_maskstore_ps`).
+//! 6 × 1 panel takes 12 accumulators, 2 panel vectors and 1 broadcast; 1 × 4 and 2 × 2
+//! read their panel vectors once each or keep them in the 7 left). No block needs more
+//! than 16 registers: 3 × 2 (17) made the compiler keep two accumulators on the stack.
+//! The last panel's columns past `N` are masked (`_mm256_maskload_ps` /
+//! `_mm256_maskstore_ps`).
 
 #[cfg(target_arch = "x86_64")]
 pub(super) use imp::drive;
@@ -227,7 +230,7 @@ mod imp {
                     match mb {
                         1 => sweep::<1, 4>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
                         2 => sweep::<2, 2>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
-                        3 => sweep::<3, 2>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
+                        3 => sweep::<3, 1>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
                         4 => sweep::<4, 1>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
                         5 => sweep::<5, 1>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
                         _ => sweep::<6, 1>(a, rs, cs, mb, b, k, k0, kb, n, c, ldc, add),
