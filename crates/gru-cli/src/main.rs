@@ -7,7 +7,7 @@
 //! gru predict --model M --data F [--out F.csv|F.json]
 //! gru inspect FILE              a model, a network or Korali JSON, a GRU spec, or GRU weights
 //! gru convert --from torch --to keras IN OUT [--prefix rnn.] [--verify]
-//! gru engines                   which engines this build can run
+//! gru engines                   which engines this build can run, and the kernels' ISA
 //! ```
 
 mod commands;
@@ -93,6 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(e) => println!("{kind}: unavailable ({e})"),
                 }
             }
+            // The instruction set of the native kernels (GRU_ISA=avx2 or portable asks for less).
+            println!("Korali kernels: {}", gru::kernel_isa());
             Ok(())
         }
     }

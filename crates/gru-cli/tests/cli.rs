@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{gru, ok, root};
+use common::{gru, gru_with, ok, root};
 
 use std::path::Path;
 
@@ -198,6 +198,36 @@ fn engines_lists_the_native_engine() {
     let want = if onednn { "OneDNN: available" } else { "OneDNN: unavailable" };
     assert!(text.contains("Korali: available") && text.contains(want), "{text}");
     assert!(text.contains("CuDNN: unavailable"), "{text}");
+}
+
+/// `gru engines` names the kernels' instruction set; `GRU_ISA` lowers it (never above what
+/// the CPU has), and a value that names no level is ignored with a warning.
+#[test]
+fn engines_names_the_kernel_level_and_gru_isa_lowers_it() {
+    #[cfg(target_arch = "x86_64")]
+    let best = if std::arch::is_x86_feature_detected!("avx512f") {
+        "avx512"
+    } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        "avx2"
+    } else {
+        "portable"
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let best = "portable";
+    let level = |env: &[(&str, &str)]| {
+        let out = gru_with(&["engines"], env);
+        let text = ok(&out);
+        let line = text.lines().find(|l| l.starts_with("Korali kernels: ")).unwrap_or_else(|| panic!("{text}"));
+        (line["Korali kernels: ".len()..].to_string(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(level(&[("GRU_ISA", "")]).0, best);
+    assert_eq!(level(&[("GRU_ISA", "portable")]).0, "portable");
+    let avx2 = if best == "portable" { "portable" } else { "avx2" };
+    assert_eq!(level(&[("GRU_ISA", " AVX2 ")]).0, avx2);
+    assert_eq!(level(&[("GRU_ISA", "avx512")]).0, best);
+    let (got, err) = level(&[("GRU_ISA", "avx-2")]);
+    assert_eq!(got, best);
+    assert!(err.contains("ignoring GRU_ISA=\"avx-2\""), "{err}");
 }
 
 #[test]

@@ -47,6 +47,15 @@ pub mod bench {
     pub use crate::kernels::panel_gemm::{available, gemm, pack};
 }
 
+/// The instruction set the native engine's kernels use in this process: `"avx512"`,
+/// `"avx2"` (AVX2 + FMA) or `"portable"`. The best the CPU has unless the environment
+/// variable `GRU_ISA` (`avx512`, `avx2` or `portable`, read once at the first kernel call)
+/// asks for less; a level the CPU lacks gives the best it has, and any other value is
+/// ignored with a line on stderr. `avx512` and `avx2` compute bit-identical results.
+pub fn kernel_isa() -> &'static str {
+    kernels::isa::isa().name()
+}
+
 pub use activation::Activations;
 pub use batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads, SequenceBatch};
 pub use engine::{Engine, EngineKind, Mode, Plan, PreparedGru, Saved};

@@ -202,7 +202,8 @@ impl Bench<'_> {
         let p = Problem::new(SHAPES[index], self.reset);
         let mut runner = Runner::new(&self.ours, &p, m)?;
         runner.run_once()?;
-        Ok(runner.explain().unwrap_or_else(|| "-".into()))
+        let how = runner.explain().unwrap_or_else(|| "-".into());
+        Ok(format!("{how}; kernels {}", gru::kernel_isa()))
     }
 
     /// One row: every contestant in interleaved rounds.
@@ -334,6 +335,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     let engine = a.engine.as_deref().map(engine_kind).transpose()?;
     let (threads, source) = bench_threads();
+    println!("Korali kernels: {}", gru::kernel_isa());
     println!(
         "threads: {threads} (from {source}) for every contestant; Korali and OneDNN also on 1; {} interleaved rounds \
          after a warm-up of at least {} calls and {} ms each",

@@ -145,9 +145,9 @@ pub fn matmul<T: Scalar>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>,
 }
 
 /// A weight matrix `B` (`K × N`) multiplied many times from the left (`C = A · B`): the
-/// recurrent products, once per step. Where the CPU has AVX-512 and `T` is f32 it is kept
-/// in `panel_gemm.rs`'s panels (packed once, not on every product); otherwise as a
-/// row-major matrix for the GEMM crate.
+/// recurrent products, once per step. Where the panel kernel runs (`T` f32, kernel level
+/// AVX-512 or AVX2+FMA) it is kept in `panel_gemm.rs`'s panels (packed once, not on every
+/// product); otherwise as a row-major matrix for the GEMM crate.
 pub struct PackedRhs<T> {
     k: usize,
     n: usize,
@@ -298,7 +298,7 @@ impl<T: Scalar> PackedRhs<T> {
 
 /// `dst (+)= aᵀ · b` for `a` (`k × m`) and `b` (`k × n`), both row-major views: the
 /// weight gradients, products over the long dimension (steps × batch) of two activation
-/// matrices. Where the panel kernel runs (f32, AVX-512) `b` is packed for this call
+/// matrices. Where the panel kernel runs (f32, AVX-512 or AVX2) `b` is packed for this call
 /// (`O(k·n)` against the product's `O(k·m·n)`) and `aᵀ` read in place; elsewhere the GEMM
 /// crate.
 /// The rows of the product are split between `threads` threads (see

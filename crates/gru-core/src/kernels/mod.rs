@@ -1,7 +1,8 @@
 //! The compute kernels, private to the crate: matrix views and products over row-major
 //! slices (`linalg.rs`, faer's GEMM), the recurrent products through weights packed once
-//! (`panel_gemm.rs`, f32 with AVX-512) and the vectorized gate activations and GEMV
-//! (`simd.rs`).
+//! (`panel_gemm.rs`, f32, with the micro-kernels for AVX-512 there and for AVX2+FMA in
+//! `panel_avx2.rs`) and the vectorized gate activations and GEMV (`simd.rs`). Which
+//! instruction set they use is decided once, in `isa.rs` (detected, or `GRU_ISA`).
 //!
 //! [`Scalar`] is how the generic engine code reaches the kernel of its element type: a
 //! supertrait of [`crate::Real`], public but declared in this private module, so that no
@@ -12,7 +13,9 @@
 //! dense layers' and ONNX MatMul's product) and, under the `bench-internals` feature,
 //! `crate::bench` (the panel kernel, for measuring the GEMM peak).
 
+pub(crate) mod isa;
 pub(crate) mod linalg;
+mod panel_avx2;
 pub(crate) mod panel_gemm;
 mod simd;
 
@@ -25,7 +28,7 @@ use num_traits::Float;
 pub(crate) use linalg::{matmul, matmul_tn, MatMut, MatRef, PackedRhs};
 
 /// An element type with kernels: implemented for `f32` (vectorized activations and GEMV,
-/// the panel GEMM where the CPU has AVX-512) and `f64` (portable loops, faer's GEMM).
+/// the panel GEMM where the kernel level is AVX-512 or AVX2+FMA) and `f64` (portable loops, faer's GEMM).
 pub trait Scalar:
     Float + Default + Debug + Display + Send + Sync + 'static + AddAssign + SubAssign + MulAssign + Sum
 {
@@ -59,13 +62,13 @@ pub trait Scalar:
     }
 
     /// `b` (`k × n` row-major) in the panel layout of `panel_gemm.rs`, where this type
-    /// and CPU have that kernel (f32 with AVX-512); `None` otherwise.
+    /// and kernel level have that kernel (f32 with AVX-512 or AVX2+FMA); `None` otherwise.
     fn panel_pack(_b: &[Self], _k: usize, _n: usize) -> Option<Vec<Self>> {
         None
     }
 
     /// The length of the panels of a `k × n` matrix where this type has the packed kernel
-    /// (f32 on a CPU with AVX-512), else `None`.
+    /// (f32 at the AVX-512 or AVX2+FMA level), else `None`.
     fn panel_len(_k: usize, _n: usize) -> Option<usize> {
         None
     }
@@ -76,7 +79,7 @@ pub trait Scalar:
         unreachable!("panel_repack without panel_pack")
     }
 
-    /// Whether [`Scalar::panel_pack`] packs (f32 on a CPU with AVX-512).
+    /// Whether [`Scalar::panel_pack`] packs (f32 at the AVX-512 or AVX2+FMA level).
     fn has_panels() -> bool {
         false
     }

@@ -16,8 +16,13 @@
 //! it loads `NP` panel vectors and broadcasts `MR` values of `A`. `K` is cut into blocks of
 //! `KC` and the rows of `A` into blocks of `MC`, so that an `MC × KC` block of `A` stays in
 //! L2 while the panels of the K block stream past it.
+//!
+//! At the AVX2+FMA level ([`super::isa`]) the same panels are streamed by the kernel of
+//! `panel_avx2.rs` (two 8-lane vectors per panel row), with the same `KC`: the same sums.
 
-/// Columns per panel (one 512-bit vector of f32).
+use super::isa::{isa, Isa};
+
+/// Columns per panel (one 512-bit vector of f32, two 256-bit ones).
 pub const NR: usize = 16;
 /// Depth of one K block.
 const KC: usize = 512;
@@ -52,25 +57,17 @@ pub fn pack_into(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
     }
 }
 
-/// Whether this CPU runs the packed kernel (AVX-512F); otherwise callers use a GEMM crate.
+/// Whether the packed kernel runs at this process's kernel level ([`isa`]: AVX-512F or
+/// AVX2+FMA); otherwise callers use a GEMM crate.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static YES: OnceLock<bool> = OnceLock::new();
-        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    isa() >= Isa::Avx2Fma
 }
 
 /// `C = A · B` (or `C += A · B` when `accumulate`): `A` is `m × k` with rows `lda` apart,
 /// `panels` is `pack(B, k, n)`, `C` is `m × n` with rows `ldc` apart.
 ///
 /// Panics when the slices are too short for the shapes (a caller bug: shapes are internal)
-/// or when the CPU lacks AVX-512F (check [`available`] first).
+/// or when the kernel level has no packed kernel (check [`available`] first).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     a: &[f32],
@@ -84,7 +81,7 @@ pub fn gemm(
     accumulate: bool,
 ) {
     assert!(m == 0 || (lda >= k && a.len() >= (m - 1) * lda + k), "panel_gemm: A too short");
-    run(a, (lda, 1), m, panels, k, n, c, ldc, accumulate)
+    run(isa(), a, (lda, 1), m, panels, k, n, c, ldc, accumulate)
 }
 
 /// [`gemm`] with `A` stored transposed: `a` holds `Aᵀ` (`k × m`, rows `lda` apart), as the
@@ -102,12 +99,15 @@ pub fn gemm_at(
     accumulate: bool,
 ) {
     assert!(m == 0 || k == 0 || (lda >= m && a.len() >= (k - 1) * lda + m), "panel_gemm: Aᵀ too short");
-    run(a, (1, lda), m, panels, k, n, c, ldc, accumulate)
+    run(isa(), a, (1, lda), m, panels, k, n, c, ldc, accumulate)
 }
 
-/// Both: `A(i, p) = a[i · stride.0 + p · stride.1]`, bounds checked by the callers.
+/// Both, on the micro-kernel of `level`: `A(i, p) = a[i · stride.0 + p · stride.1]`,
+/// bounds checked by the callers. The AVX-512 and AVX2 kernels give identical results
+/// (`panel_avx2.rs`); the level is a parameter so that tests run each one.
 #[allow(clippy::too_many_arguments)]
 fn run(
+    level: Isa,
     a: &[f32],
     stride: (usize, usize),
     m: usize,
@@ -119,7 +119,7 @@ fn run(
     accumulate: bool,
 ) {
     let np = n.div_ceil(NR);
-    assert!(available(), "panel_gemm::gemm without AVX-512F");
+    assert!(level >= Isa::Avx2Fma && level.supported(), "panel_gemm at level {level:?} on this CPU");
     assert!(panels.len() >= np * k * NR, "panel_gemm: panels too short");
     assert!(m == 0 || (ldc >= n && c.len() >= (m - 1) * ldc + n), "panel_gemm: C too short");
     if m == 0 || n == 0 {
@@ -133,13 +133,20 @@ fn run(
         }
         return;
     }
+    // Both drivers: the CPU has the level's features (asserted above) and the callers'
+    // asserts bound every access they make: A(i, p) for i < m, p < k at
+    // i·stride.0 + p·stride.1, panels < np of k·NR values, and the n columns of rows < m
+    // of C (masked in the last panel).
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX-512F is available (asserted above) and the callers' asserts bound every
-    // access the driver makes: A(i, p) for i < m, p < k at i·stride.0 + p·stride.1,
-    // panels < np of k·NR values, and the n columns of rows < m of C (masked in the last
-    // panel).
-    unsafe {
-        avx512::drive(a.as_ptr(), stride.0, stride.1, m, panels.as_ptr(), k, n, c.as_mut_ptr(), ldc, accumulate)
+    {
+        let (a, b, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
+        match level {
+            // SAFETY: AVX-512F detected; accesses bounded as above.
+            Isa::Avx512 => unsafe { avx512::drive(a, stride.0, stride.1, m, b, k, n, c, ldc, accumulate) },
+            // SAFETY: AVX2 and FMA detected; accesses bounded as above; the same KC as
+            // the AVX-512 driver (the same sums).
+            _ => unsafe { super::panel_avx2::drive(a, stride.0, stride.1, m, b, k, n, c, ldc, accumulate, KC, MC) },
+        }
     }
 }
 
@@ -341,47 +348,109 @@ mod avx512 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn matches_naive_product_on_edges() {
-        if !available() {
-            return;
-        }
-        for &(m, k, n) in
-            &[(1, 5, 7), (1, 300, 768), (2, 33, 50), (7, 600, 40), (13, 17, 129), (32, 64, 384), (6, 1030, 16)]
-        {
-            let lda = k + 3;
-            let ldc = n + 5;
-            let a: Vec<f32> = (0..m * lda).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
-            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.2).collect();
-            let panels = pack(&b, k, n);
-            // The same A stored transposed (k × m, rows m + 2 apart).
-            let ldt = m + 2;
-            let mut at = vec![0.0f32; k * ldt];
-            for i in 0..m {
-                for p in 0..k {
-                    at[p * ldt + i] = a[i * lda + p];
-                }
+    /// The levels with a packed kernel that this CPU runs.
+    fn levels() -> Vec<Isa> {
+        [Isa::Avx2Fma, Isa::Avx512].into_iter().filter(|l| l.supported()).collect()
+    }
+
+    /// `A` (`m × k`, rows `lda` apart) and `B` (`k × n`) of small deterministic values.
+    fn operands(m: usize, k: usize, n: usize, lda: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * lda).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
+        let b = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.2).collect();
+        (a, b)
+    }
+
+    /// The same `A` stored transposed (`k × m`, rows `m + 2` apart).
+    fn transposed(a: &[f32], m: usize, k: usize, lda: usize) -> (Vec<f32>, usize) {
+        let ldt = m + 2;
+        let mut at = vec![0.0f32; k * ldt];
+        for i in 0..m {
+            for p in 0..k {
+                at[p * ldt + i] = a[i * lda + p];
             }
-            for (accumulate, transposed) in [(false, false), (true, false), (false, true), (true, true)] {
-                let mut c = vec![0.5f32; m * ldc];
-                if transposed {
-                    gemm_at(&at, ldt, m, &panels, k, n, &mut c, ldc, accumulate);
-                } else {
-                    gemm(&a, lda, m, &panels, k, n, &mut c, ldc, accumulate);
-                }
-                for i in 0..m {
-                    for j in 0..ldc {
-                        let got = c[i * ldc + j] as f64;
-                        if j >= n {
-                            assert_eq!(got, 0.5, "padding column {j} was written");
-                            continue;
+        }
+        (at, ldt)
+    }
+
+    const SHAPES: [(usize, usize, usize); 9] = [
+        (1, 5, 7),
+        (1, 300, 768),
+        (2, 33, 50),
+        (3, 40, 72),
+        (7, 600, 40),
+        (13, 17, 129),
+        (32, 64, 384),
+        (6, 1030, 16),
+        (200, 9, 24),
+    ];
+
+    #[test]
+    fn matches_naive_product_on_edges_at_every_level() {
+        for level in levels() {
+            for &(m, k, n) in &SHAPES {
+                let lda = k + 3;
+                let ldc = n + 5;
+                let (a, b) = operands(m, k, n, lda);
+                let panels = pack(&b, k, n);
+                let (at, ldt) = transposed(&a, m, k, lda);
+                for (accumulate, trans) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let mut c = vec![0.5f32; m * ldc];
+                    if trans {
+                        run(level, &at, (1, ldt), m, &panels, k, n, &mut c, ldc, accumulate);
+                    } else {
+                        run(level, &a, (lda, 1), m, &panels, k, n, &mut c, ldc, accumulate);
+                    }
+                    for i in 0..m {
+                        for j in 0..ldc {
+                            let got = c[i * ldc + j] as f64;
+                            if j >= n {
+                                assert_eq!(got, 0.5, "{level:?}: padding column {j} was written");
+                                continue;
+                            }
+                            let e: f64 = (0..k).map(|p| a[i * lda + p] as f64 * b[p * n + j] as f64).sum::<f64>()
+                                + if accumulate { 0.5 } else { 0.0 };
+                            let what = format!("{level:?} {m}x{k}x{n} ({i}, {j})");
+                            assert!((got - e).abs() < 1e-3 * (1.0 + e.abs()), "{what}: {got} vs {e}");
                         }
-                        let e: f64 = (0..k).map(|p| a[i * lda + p] as f64 * b[p * n + j] as f64).sum::<f64>()
-                            + if accumulate { 0.5 } else { 0.0 };
-                        assert!((got - e).abs() < 1e-3 * (1.0 + e.abs()), "{m}x{k}x{n} ({i}, {j}): {got} vs {e}");
                     }
                 }
             }
         }
+    }
+
+    /// The AVX2 kernel computes every element with the same operations in the same order
+    /// as the AVX-512 one: bit-identical results (K past one block, ragged edges, every
+    /// register block shape of both).
+    #[test]
+    fn avx2_and_avx512_kernels_are_bit_identical() {
+        if !Isa::Avx512.supported() {
+            return;
+        }
+        for m in [1, 2, 3, 4, 5, 6, 7, 8, 11, 16, 24, 197] {
+            for &(k, n) in &[(1, 3), (9, 17), (515, 40), (1100, 130), (64, 768)] {
+                let (a, b) = operands(m, k, n, k);
+                // Values whose products do not round exactly: an ordering change shows.
+                let a: Vec<f32> = a.iter().enumerate().map(|(i, v)| v * 1.1 + (i as f32).sin() * 0.37).collect();
+                let b: Vec<f32> = b.iter().enumerate().map(|(i, v)| v * 0.9 + (i as f32).cos() * 0.53).collect();
+                let panels = pack(&b, k, n);
+                for accumulate in [false, true] {
+                    let out = |level| {
+                        let mut c: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.3).sin()).collect();
+                        run(level, &a, (k, 1), m, &panels, k, n, &mut c, n, accumulate);
+                        c
+                    };
+                    let (wide, narrow) = (out(Isa::Avx512), out(Isa::Avx2Fma));
+                    let same = wide.iter().zip(&narrow).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "{m}x{k}x{n} accumulate {accumulate}: the AVX2 sums differ");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "panel_gemm at level Portable")]
+    fn the_portable_level_has_no_packed_kernel() {
+        let panels = pack(&[1.0], 1, 1);
+        run(Isa::Portable, &[1.0], (1, 1), 1, &panels, 1, 1, &mut [0.0], 1, false);
     }
 }

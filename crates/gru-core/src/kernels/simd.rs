@@ -1,6 +1,8 @@
 //! Vectorized f32 kernels for the gate activations, with run-time CPU dispatch: the same
-//! branch-free loops compiled for AVX-512, AVX2+FMA and the baseline target; the first
-//! one the CPU supports runs.
+//! branch-free loops compiled for AVX-512, AVX2+FMA and the baseline target; the level of
+//! [`super::isa`] runs. Every level gives the same bits: the loops use no operation whose
+//! result depends on the vector width (no horizontal sums; `mul_add` is a fused
+//! multiply-add at every level, a library call at the baseline one).
 //!
 //! `exp` is computed as `2^n · e^r` (`n = round(x·log2 e)`, `|r| <= ln2/2`) with Cephes'
 //! degree-6 polynomial for `e^r` (relative error about 2e-7 over the clamped range
@@ -11,7 +13,7 @@
 //! tanh(x)    = 1 - 2 / (e^{2x} + 1)      (absolute error < 2e-7)
 //! ```
 
-use std::sync::OnceLock;
+use super::isa::{isa, Isa};
 
 #[inline(always)]
 fn fast_exp(x: f32) -> f32 {
@@ -90,43 +92,26 @@ fn gemv_avx2(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
 
 /// `out = xs · m`: `m` is `rows × cols` row-major, `xs` is `nb × rows`, `out` `nb × cols`.
 pub fn gemv_f32(m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
+    gemv_on(isa(), m, rows, cols, xs, out)
+}
+
+/// [`gemv_f32`] compiled for `level` (a level this CPU runs: tests call each one).
+fn gemv_on(level: Isa, m: &[f32], rows: usize, cols: usize, xs: &[f32], out: &mut [f32]) {
     assert!(m.len() >= rows * cols && rows > 0 && out.len() >= xs.len() / rows * cols, "gemv_f32 shapes");
-    match level() {
+    assert!(level.supported(), "gemv at level {level:?} on this CPU");
+    match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `level()` detected AVX-512F, AVX2 and FMA on this CPU.
-        Level::Avx512 => unsafe { gemv_avx512(m, rows, cols, xs, out) },
+        // SAFETY: `level` is supported: this CPU has AVX-512F, AVX2 and FMA.
+        Isa::Avx512 => unsafe { gemv_avx512(m, rows, cols, xs, out) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `level()` detected AVX2 and FMA on this CPU.
-        Level::Avx2 => unsafe { gemv_avx2(m, rows, cols, xs, out) },
+        // SAFETY: `level` is supported: this CPU has AVX2 and FMA.
+        Isa::Avx2Fma => unsafe { gemv_avx2(m, rows, cols, xs, out) },
         _ => gemv_loop(m, rows, cols, xs, out),
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Avx512,
-    Avx2,
-    Baseline,
-}
-
-fn level() -> Level {
-    static LEVEL: OnceLock<Level> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Level::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Level::Avx2;
-            }
-        }
-        Level::Baseline
-    })
-}
-
 macro_rules! dispatch {
-    ($name:ident, $body:ident, $avx512:ident, $avx2:ident) => {
+    ($name:ident, $on:ident, $body:ident, $avx512:ident, $avx2:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx512f,avx2,fma")]
         fn $avx512(src: &[f32], dst: &mut [f32]) {
@@ -141,57 +126,91 @@ macro_rules! dispatch {
 
         /// Applies the function to `src`, writing `dst` (`dst.len() == src.len()`).
         pub fn $name(src: &[f32], dst: &mut [f32]) {
+            $on(isa(), src, dst)
+        }
+
+        /// The same, compiled for `level` (a level this CPU runs: tests call each one).
+        fn $on(level: Isa, src: &[f32], dst: &mut [f32]) {
             debug_assert_eq!(src.len(), dst.len());
-            match level() {
+            assert!(level.supported(), "activation at level {level:?} on this CPU");
+            match level {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `level()` detected AVX-512F, AVX2 and FMA on this CPU.
-                Level::Avx512 => unsafe { $avx512(src, dst) },
+                // SAFETY: `level` is supported: this CPU has AVX-512F, AVX2 and FMA.
+                Isa::Avx512 => unsafe { $avx512(src, dst) },
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `level()` detected AVX2 and FMA on this CPU.
-                Level::Avx2 => unsafe { $avx2(src, dst) },
+                // SAFETY: `level` is supported: this CPU has AVX2 and FMA.
+                Isa::Avx2Fma => unsafe { $avx2(src, dst) },
                 _ => $body(src, dst),
             }
         }
     };
 }
 
-dispatch!(sigmoid_f32, sigmoid_loop, sigmoid_avx512, sigmoid_avx2);
-dispatch!(tanh_f32, tanh_loop, tanh_avx512, tanh_avx2);
+dispatch!(sigmoid_f32, sigmoid_on, sigmoid_loop, sigmoid_avx512, sigmoid_avx2);
+dispatch!(tanh_f32, tanh_on, tanh_loop, tanh_avx512, tanh_avx2);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn levels() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|l| l.supported()).collect()
+    }
+
     #[test]
-    fn gemv_matches_naive() {
-        for (rows, cols, nb) in [(7, 33, 1), (12, 16, 3), (5, 100, 4)] {
-            let m: Vec<f32> = (0..rows * cols).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
-            let xs: Vec<f32> = (0..nb * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.2).collect();
-            let mut out = vec![9.0; nb * cols];
-            gemv_f32(&m, rows, cols, &xs, &mut out);
-            for b in 0..nb {
-                for j in 0..cols {
-                    let e: f64 = (0..rows).map(|k| xs[b * rows + k] as f64 * m[k * cols + j] as f64).sum();
-                    assert!((out[b * cols + j] as f64 - e).abs() < 1e-4, "{rows}x{cols} b{b} j{j}");
+    fn gemv_matches_naive_at_every_level() {
+        for level in levels() {
+            for (rows, cols, nb) in [(7, 33, 1), (12, 16, 3), (5, 100, 4)] {
+                let m: Vec<f32> = (0..rows * cols).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
+                let xs: Vec<f32> = (0..nb * rows).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.2).collect();
+                let mut out = vec![9.0; nb * cols];
+                gemv_on(level, &m, rows, cols, &xs, &mut out);
+                for b in 0..nb {
+                    for j in 0..cols {
+                        let e: f64 = (0..rows).map(|k| xs[b * rows + k] as f64 * m[k * cols + j] as f64).sum();
+                        assert!((out[b * cols + j] as f64 - e).abs() < 1e-4, "{level:?} {rows}x{cols} b{b} j{j}");
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn kernels_match_libm() {
+    fn kernels_match_libm_at_every_level() {
         let xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 * 0.01).chain([-100.0, -88.5, 88.5, 100.0]).collect();
-        let mut s = vec![0.0; xs.len()];
-        let mut t = vec![0.0; xs.len()];
-        sigmoid_f32(&xs, &mut s);
-        tanh_f32(&xs, &mut t);
-        for (i, &x) in xs.iter().enumerate() {
-            let (es, et) = (1.0 / (1.0 + (-(x as f64)).exp()), (x as f64).tanh());
-            assert!((s[i] as f64 - es).abs() <= 3e-7 * (1.0 + es.abs()), "sigmoid({x}) = {} vs {es}", s[i]);
-            assert!((t[i] as f64 - et).abs() <= 3e-7, "tanh({x}) = {} vs {et}", t[i]);
+        for level in levels() {
+            let mut s = vec![0.0; xs.len()];
+            let mut t = vec![0.0; xs.len()];
+            sigmoid_on(level, &xs, &mut s);
+            tanh_on(level, &xs, &mut t);
+            for (i, &x) in xs.iter().enumerate() {
+                let (es, et) = (1.0 / (1.0 + (-(x as f64)).exp()), (x as f64).tanh());
+                let what = format!("{level:?}: sigmoid({x}) = {} vs {es}", s[i]);
+                assert!((s[i] as f64 - es).abs() <= 3e-7 * (1.0 + es.abs()), "{what}");
+                assert!((t[i] as f64 - et).abs() <= 3e-7, "{level:?}: tanh({x}) = {} vs {et}", t[i]);
+            }
         }
         for (i, &x) in [-1.0f32, 0.5, 3.0].iter().enumerate() {
             assert!((fast_exp(x) as f64 / (x as f64).exp() - 1.0).abs() < 3e-7, "{i}");
+        }
+    }
+
+    /// Every level gives the portable loops' bits (odd lengths: the vector tails too).
+    #[test]
+    fn every_level_gives_the_same_bits() {
+        let xs: Vec<f32> = (0..1037).map(|i| ((i as f32) * 0.731).sin() * 12.0).collect();
+        let (rows, cols, nb) = (37, 45, 3);
+        let m: Vec<f32> = (0..rows * cols).map(|i| ((i as f32) * 0.37).cos() * 0.3).collect();
+        let run = |level| {
+            let (mut s, mut t, mut g) = (vec![0.0; xs.len()], vec![0.0; xs.len()], vec![0.0; nb * cols]);
+            sigmoid_on(level, &xs, &mut s);
+            tanh_on(level, &xs, &mut t);
+            gemv_on(level, &m, rows, cols, &xs[..nb * rows], &mut g);
+            [s, t, g].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>())
+        };
+        let portable = run(Isa::Portable);
+        for level in levels() {
+            assert!(run(level) == portable, "{level:?} differs from the portable loops");
         }
     }
 }
