@@ -19,9 +19,11 @@ fn waves(n: usize, seed: u64) -> String {
     for i in 0..n {
         let (label, period) = if i % 2 == 0 { ("a", 12.0) } else { ("b", 20.0) };
         let len = 100 + (next() * 700.0) as usize;
-        let (phase, amp) = (next() * 6.28, 0.5 + next());
+        let (phase, amp) = (next() * std::f64::consts::TAU, 0.5 + next());
         let v: Vec<String> = (0..len)
-            .map(|t| format!("{:.3}", amp * (6.283 * t as f64 / period + phase).sin() + 0.2 * (next() - 0.5)))
+            .map(|t| {
+                format!("{:.3}", amp * (std::f64::consts::TAU * t as f64 / period + phase).sin() + 0.2 * (next() - 0.5))
+            })
             .collect();
         text += &format!("{}:{label}\n", v.join(","));
     }
