@@ -36,8 +36,8 @@ fn main() {
         let flops = 2.0 * (m * k * n) as f64;
         let reps = ((2e8 / flops) as usize).clamp(1, 10000);
         let tf = best(|| matmul(&mut c, false, Matrix::new(&a, m, k), Matrix::new(&b, k, n)), reps);
-        let panels = panel_gemm::pack(&b, k, n);
-        let tp = best(|| panel_gemm::gemm(&a, k, m, &panels, k, n, &mut c, n, false), reps);
+        let panels = panel_gemm::pack_aligned(&b, k, n);
+        let tp = best(|| panel_gemm::gemm(&a, k, m, panels.as_slice(), k, n, &mut c, n, false), reps);
         println!(
             "M{m:5} K{k:5} N{n:5}: faer {:7.1} GF/s  panel {:7.1} GF/s  ({:.2}x)",
             flops / tf / 1e9,

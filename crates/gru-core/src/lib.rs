@@ -44,7 +44,7 @@ pub mod spec;
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::kernels::panel_gemm::{available, gemm, pack};
+    pub use crate::kernels::panel_gemm::{available, gemm, pack, pack_aligned, AlignedPanels};
 }
 
 /// The instruction set the native engine's kernels use in this process: `"avx512"`,

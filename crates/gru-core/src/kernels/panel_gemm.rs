@@ -37,6 +37,33 @@ pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
     out
 }
 
+/// Panels whose first element sits on a 64-byte boundary, as the engine keeps them
+/// (`linalg::PackedRhs`): a probe of the kernel's rate must not measure misaligned panels
+/// (a load straddling two cache lines costs both).
+pub struct AlignedPanels {
+    buf: Vec<f32>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedPanels {
+    /// The panels.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.buf[self.start..self.start + self.len]
+    }
+}
+
+/// [`pack`] into storage aligned to a cache line.
+pub fn pack_aligned(b: &[f32], k: usize, n: usize) -> AlignedPanels {
+    let len = panel_len(k, n);
+    let buf = vec![0.0f32; len + 16];
+    let misalign = buf.as_ptr() as usize % 64;
+    let start = if misalign == 0 { 0 } else { (64 - misalign) / 4 };
+    let mut out = AlignedPanels { buf, start, len };
+    pack_into(b, k, n, &mut out.buf[start..start + len]);
+    out
+}
+
 /// The length of the panels of a `k × n` matrix: `⌈n / NR⌉` panels of `k × NR`.
 pub fn panel_len(k: usize, n: usize) -> usize {
     n.div_ceil(NR) * k * NR
@@ -347,6 +374,16 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_panels_start_on_a_cache_line_and_equal_pack() {
+        for (k, n) in [(3, 5), (64, 48), (100, 17)] {
+            let b: Vec<f32> = (0..k * n).map(|i| i as f32).collect();
+            let p = pack_aligned(&b, k, n);
+            assert_eq!(p.as_slice().as_ptr() as usize % 64, 0);
+            assert_eq!(p.as_slice(), &pack(&b, k, n)[..]);
+        }
+    }
 
     /// The levels with a packed kernel that this CPU runs.
     fn levels() -> Vec<Isa> {
