@@ -87,11 +87,8 @@ fn training_mean_rmse<T: Real>(net: &Network<T>, truth: &[f64]) -> Option<f64> {
     if !matches!(t.kind, Normalization::Zscore | Normalization::ZeroCenter) || t.offset.is_empty() {
         return None;
     }
-    let squared: f64 = truth
-        .chunks(t.offset.len())
-        .flat_map(|row| row.iter().zip(&t.offset).map(|(y, m)| (y - m.widen()).powi(2)))
-        .sum();
-    Some((squared / truth.len().max(1) as f64).sqrt())
+    let mean: Vec<f64> = t.offset.iter().map(|m| m.widen()).collect();
+    Some(gru::train::constant_predictor_rmse(truth, &mean))
 }
 
 /// The classification report over the model's classes (the data are aligned to them by name).

@@ -177,9 +177,17 @@ pub fn mean_predictor_rmse<T: Real>(train: &SequenceDataset<T>, data: &SequenceD
     }
     let n = (fit.len() / width) as f64;
     mean.iter_mut().for_each(|m| *m /= n);
-    let squared: f64 =
-        test.chunks_exact(width).flat_map(|row| row.iter().zip(&mean).map(|(y, m)| (y - m).powi(2))).sum();
-    Some((squared / test.len().max(1) as f64).sqrt())
+    Some(constant_predictor_rmse(&test, &mean))
+}
+
+/// The RMSE of predicting `constant[r]` for response `r` of every row of `truth` (rows of
+/// `constant.len()` responses): `sqrt(Σ (y − c)² / truth.len())`.
+pub fn constant_predictor_rmse(truth: &[f64], constant: &[f64]) -> f64 {
+    let squared: f64 = truth
+        .chunks(constant.len().max(1))
+        .flat_map(|row| row.iter().zip(constant).map(|(y, c)| (y - c).powi(2)))
+        .sum();
+    (squared / truth.len().max(1) as f64).sqrt()
 }
 
 #[cfg(test)]

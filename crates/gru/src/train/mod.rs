@@ -15,7 +15,9 @@ mod step;
 mod trainer;
 
 pub use checkpoint::{load_training_checkpoint, save_training_checkpoint};
-pub use evaluate::{argmax_rows, evaluate, mean_predictor_rmse, predict, predict_padded, Evaluation};
+pub use evaluate::{
+    argmax_rows, constant_predictor_rmse, evaluate, mean_predictor_rmse, predict, predict_padded, Evaluation,
+};
 pub use history::{History, IterationRecord, ValidationRecord};
 pub use options::{OutputNetwork, TrainingOptions};
 pub use schedule::LearnRateSchedule;
