@@ -197,6 +197,12 @@ impl<'a, T> GateCols<'a, T> {
     /// The n columns: `rows × U`, rows `3U` apart.
     #[inline]
     pub(crate) fn candidate(self) -> MatRef<'a, T> {
-        MatRef::strided(&self.data[range(Gate::Candidate, self.u).start..], self.rows, self.u, row_width(self.u))
+        self.gate(Gate::Candidate)
+    }
+
+    /// Gate `g`'s columns: `rows × U`, rows `3U` apart.
+    #[inline]
+    pub(crate) fn gate(self, g: Gate) -> MatRef<'a, T> {
+        MatRef::strided(&self.data[range(g, self.u).start..], self.rows, self.u, row_width(self.u))
     }
 }

@@ -19,6 +19,7 @@
 use super::gates::{reset_update_width, row_width, GateCols, GateRow, GateRowMut};
 use crate::activation::Activations;
 use crate::kernels::{matmul_tn, MatMut, MatRef, PackedRhs};
+use crate::params::Gate;
 use crate::real::Real;
 
 /// The gate gradients of one row (one sequence, one step, `U` units: the whole block or a
@@ -119,57 +120,109 @@ pub(crate) struct GradTargets<'a, T> {
 
 /// How the products run: on `threads` threads; `pack_h_prev`: the after modes' two
 /// products with H_prev share one packing of it (the dense sweep), else each is a
-/// [`matmul_tn`] (a unit-split worker, one thread).
+/// [`matmul_tn`] (a unit-split worker, one thread); `accumulate`: add to the targets
+/// (another part of the batch) instead of overwriting them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GradPar {
     pub(crate) threads: usize,
     pub(crate) pack_h_prev: bool,
+    pub(crate) accumulate: bool,
 }
 
-/// The weight gradients (see the module): dW, dR and the biases, overwriting `out`.
+/// The weight gradients (see the module): dW, dR and the biases, overwriting `out` (or
+/// added to it, `par.accumulate`).
 pub(crate) fn weight_grads<T: Real>(src: &GradSources<'_, T>, out: GradTargets<'_, T>, par: GradPar) {
     let (rows, u, inp, hid) = (src.rows, src.u, src.inp, src.hid);
+    let acc = par.accumulate;
     let dgx = GateCols::new(src.dgx, rows, u);
     // dW = dGXᵀ · X
-    matmul_tn(MatMut::new(out.dw, row_width(u), inp), false, dgx.all(), MatRef::new(src.x, rows, inp), par.threads);
+    matmul_tn(MatMut::new(out.dw, row_width(u), inp), acc, dgx.all(), MatRef::new(src.x, rows, inp), par.threads);
     // db = Σ_rows dGX
     let mut db_in = out.db_in;
-    column_sums(db_in.all(), src.dgx);
+    column_sums(db_in.all(), src.dgx, acc);
     // dR[r z] = dGX[r z]ᵀ · H_prev, and dR_n from the candidate's source.
     let (dr_rz, dr_n) = GateRowMut::of_rows(out.dr, u, hid).split_reset_update();
     let rz_rows = reset_update_width(u);
     let h_prev = MatRef::new(src.h_prev, rows, hid);
     match src.candidate {
         CandidateSource::Before { operand } => {
-            matmul_tn(MatMut::new(dr_rz, rz_rows, hid), false, dgx.reset_update(), h_prev, par.threads);
+            matmul_tn(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update(), h_prev, par.threads);
             let operand = MatRef::new(operand, rows, hid);
-            matmul_tn(MatMut::new(dr_n, u, hid), false, dgx.candidate(), operand, par.threads);
+            matmul_tn(MatMut::new(dr_n, u, hid), acc, dgx.candidate(), operand, par.threads);
         }
         CandidateSource::After { dgh_n } => {
             let dgh_n_mat = MatRef::new(dgh_n, rows, u);
             if par.pack_h_prev {
                 // H_prev packed once for both products.
                 let packed = PackedRhs::new(src.h_prev, rows, hid);
-                packed.product_par(MatMut::new(dr_rz, rz_rows, hid), false, dgx.reset_update().t(), par.threads);
-                packed.product_par(MatMut::new(dr_n, u, hid), false, dgh_n_mat.t(), par.threads);
+                packed.product_par(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update().t(), par.threads);
+                packed.product_par(MatMut::new(dr_n, u, hid), acc, dgh_n_mat.t(), par.threads);
             } else {
-                matmul_tn(MatMut::new(dr_rz, rz_rows, hid), false, dgx.reset_update(), h_prev, par.threads);
-                matmul_tn(MatMut::new(dr_n, u, hid), false, dgh_n_mat, h_prev, par.threads);
+                matmul_tn(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update(), h_prev, par.threads);
+                matmul_tn(MatMut::new(dr_n, u, hid), acc, dgh_n_mat, h_prev, par.threads);
             }
-            // db' = [db_r | db_z | Σ_rows dGH_n]
+            // db' = [db_r | db_z | Σ_rows dGH_n] (db_r, db_z as accumulated above)
             if let Some(mut db_rec) = out.db_rec {
                 db_rec.reset_update().copy_from_slice(db_in.reset_update());
-                column_sums(db_rec.candidate(), dgh_n);
+                column_sums(db_rec.candidate(), dgh_n, acc);
             }
         }
     }
 }
 
+/// [`weight_grads`] of a unit-split worker's `units` of a block: `src` holds the worker's
+/// rows (`src.u` = `units.len()` units, after modes: `dgh_n` `[rows, U]`), `out` the whole
+/// block's gradients (`3H × In`, `3H × H`, `3H` each), of which the rows of `units` are
+/// written, gate by gate, with no buffer of the worker's own.
+pub(crate) fn unit_weight_grads<T: Real>(
+    src: &GradSources<'_, T>,
+    dgh_n: &[T],
+    out: GradTargets<'_, T>,
+    units: std::ops::Range<usize>,
+    threads: usize,
+) {
+    let (rows, u, inp, hid) = (src.rows, src.u, src.inp, src.hid);
+    let dgx = GateCols::new(src.dgx, rows, u);
+    let (x, h_prev) = (MatRef::new(src.x, rows, inp), MatRef::new(src.h_prev, rows, hid));
+    let (mut dw, mut dr) = (GateRowMut::of_rows(out.dw, hid, inp), GateRowMut::of_rows(out.dr, hid, hid));
+    let mut db_in = out.db_in;
+    for g in Gate::ALL {
+        // dW_g = dGX_gᵀ · X; dR_g = dGX_gᵀ · H_prev (r, z), dGH_nᵀ · H_prev (n).
+        let dw_g = MatMut::new(&mut dw.gate(g)[units.start * inp..units.end * inp], u, inp);
+        matmul_tn(dw_g, false, dgx.gate(g), x, threads);
+        let rec = if g == Gate::Candidate { MatRef::new(dgh_n, rows, u) } else { dgx.gate(g) };
+        matmul_tn(
+            MatMut::new(&mut dr.gate(g)[units.start * hid..units.end * hid], u, hid),
+            false,
+            rec,
+            h_prev,
+            threads,
+        );
+        // db_g = Σ_rows dGX_g
+        let db = &mut db_in.gate(g)[units.clone()];
+        db.fill(T::zero());
+        for row in src.dgx.chunks_exact(row_width(u)) {
+            for (o, &v) in db.iter_mut().zip(&row[g.index() * u..(g.index() + 1) * u]) {
+                *o += v;
+            }
+        }
+    }
+    // db' = [db_r | db_z | Σ_rows dGH_n]
+    if let Some(mut db_rec) = out.db_rec {
+        for g in [Gate::Reset, Gate::Update] {
+            db_rec.gate(g)[units.clone()].copy_from_slice(&db_in.gate(g)[units.clone()]);
+        }
+        column_sums(&mut db_rec.candidate()[units], dgh_n, false);
+    }
+}
+
 /// `out = Σ_rows m` for a row-major `m` with rows as wide as `out`, summed in row order
-/// from zero.
+/// from zero (or from `out`'s values, `accumulate`).
 #[inline]
-fn column_sums<T: Real>(out: &mut [T], m: &[T]) {
-    out.fill(T::zero());
+fn column_sums<T: Real>(out: &mut [T], m: &[T], accumulate: bool) {
+    if !accumulate {
+        out.fill(T::zero());
+    }
     for row in m.chunks_exact(out.len()) {
         for (o, &v) in out.iter_mut().zip(row) {
             *o += v;

@@ -26,6 +26,6 @@ mod step;
 
 pub(crate) use gates::{reset_update_width, row_width, GateCols, GateRow, GateRowMut};
 pub(crate) use grads::{
-    reset_grads_before, row_grads, weight_grads, CandidateSource, GradPar, GradSources, GradTargets,
+    reset_grads_before, row_grads, unit_weight_grads, weight_grads, CandidateSource, GradPar, GradSources, GradTargets,
 };
 pub(crate) use step::{candidate_after, candidate_before, new_state, reset_product, reset_update};

@@ -40,12 +40,14 @@ pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
 /// Panels whose first element sits on a 64-byte boundary, as the engine keeps them
 /// (`linalg::PackedRhs`): a probe of the kernel's rate must not measure misaligned panels
 /// (a load straddling two cache lines costs both).
+#[cfg(feature = "bench-internals")]
 pub struct AlignedPanels {
     buf: Vec<f32>,
     start: usize,
     len: usize,
 }
 
+#[cfg(feature = "bench-internals")]
 impl AlignedPanels {
     /// The panels.
     pub fn as_slice(&self) -> &[f32] {
@@ -54,6 +56,7 @@ impl AlignedPanels {
 }
 
 /// [`pack`] into storage aligned to a cache line.
+#[cfg(feature = "bench-internals")]
 pub fn pack_aligned(b: &[f32], k: usize, n: usize) -> AlignedPanels {
     let len = panel_len(k, n);
     let buf = vec![0.0f32; len + 16];
@@ -376,6 +379,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "bench-internals")]
     fn aligned_panels_start_on_a_cache_line_and_equal_pack() {
         for (k, n) in [(3, 5), (64, 48), (100, 17)] {
             let b: Vec<f32> = (0..k * n).map(|i| i as f32).collect();

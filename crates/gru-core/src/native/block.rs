@@ -310,32 +310,84 @@ pub(crate) fn forward<T: Real>(
     (h, Some(trace))
 }
 
-/// Runs one block backward. `dy`: `[T, B, H]` gradient of this block's output (read only at
-/// active steps), `dh_t`: `[B, H]`. Accumulates `dx += dGX · W` (`[T, B, In]`), writes the
-/// block's parameter gradients into `grads` and returns dL/dh0 `[B, H]`.
+/// What a block's parameter gradients are computed from once its sweep backward is done:
+/// the gate gradients of all its rows and the states they started from. The batch split
+/// sums its parts' into one set of gradients ([`PendingGrads::weight_grads`] with
+/// `accumulate`), so that a thread's part needs no gradient buffer of its own.
+pub(crate) struct PendingGrads<T> {
+    rows: usize,
+    before: bool,
+    dgx: Vec<T>,
+    /// After modes: dGH_n; before-multiplication: empty (the operand is kept instead).
+    dgh_n: Vec<T>,
+    operand: Vec<T>,
+    h_prev: Vec<T>,
+}
+
+impl<T: Real> PendingGrads<T> {
+    /// dW, dR and the biases (`cell::weight_grads`) from these rows, whose layer input is
+    /// `x`: written into `grads`, or added to them (`accumulate`: another part of the batch,
+    /// summed in the order of the parts). Returns the buffers to `pool`.
+    pub(crate) fn weight_grads(
+        self,
+        x: &[T],
+        grads: &mut BlockParams<T>,
+        accumulate: bool,
+        threads: usize,
+        pool: &mut Pool<T>,
+    ) {
+        let (hid, inp) = (grads.hidden_size(), grads.input_size());
+        let candidate = if self.before {
+            cell::CandidateSource::Before { operand: &self.operand }
+        } else {
+            cell::CandidateSource::After { dgh_n: &self.dgh_n }
+        };
+        let src =
+            cell::GradSources { rows: self.rows, u: hid, inp, hid, dgx: &self.dgx, x, h_prev: &self.h_prev, candidate };
+        let (dw, dr, bias) = grads.parts_mut();
+        let (db_in, db_rec) = bias::split_mut(bias, hid);
+        let out = cell::GradTargets { dw, dr, db_in, db_rec };
+        cell::weight_grads(&src, out, cell::GradPar { threads, pack_h_prev: true, accumulate });
+        for v in [self.dgx, self.dgh_n, self.operand, self.h_prev] {
+            pool.give(v);
+        }
+    }
+}
+
+/// Runs one block backward through time. `dy`: `[T, B, H]` gradient of this block's output
+/// (read only at active steps), `dh_t`: `[B, H]`. Accumulates `dx += dGX · W`
+/// (`[T, B, In]`) and returns dL/dh0 `[B, H]` and what the parameter gradients need.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<T: Real>(
     s: &BlockShape<'_, T>,
     p: &BlockParams<T>,
     packed: &PackedBlock<T>,
-    trace: &BlockTrace<T>,
-    x: &[T],
+    trace: BlockTrace<T>,
     dy: &[T],
     dh_t: &[T],
     dx: &mut [T],
-    grads: &mut BlockParams<T>,
     gemm_threads: usize,
     pool: &mut Pool<T>,
-) -> Vec<T> {
+) -> (Vec<T>, PendingGrads<T>) {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
     let g3 = row_width(hid);
     let before = s.mode == ResetGateMode::BeforeMultiplication;
     let act = s.act;
+    let BlockTrace { pre, gates, operand, h_prev } = trace;
     // dGX: [da_r | da_z | da_n]; dGH: [da_r | da_z | d(R_n-product operand)] (after modes).
-    let mut dgx = pool.zeros(steps * batch * g3);
     // dGH's r and z columns are dGX's; only its n columns differ (after modes): `[T, B, H]`,
     // and a `[B, 3H]` row block assembled per step for the recurrent product.
-    let mut dgh_n = if before { Vec::new() } else { pool.zeros(steps * batch * hid) };
+    // After modes: a row's gate values and operand are read only by that row's gradients,
+    // so dGX is written over the gate values and dGH_n over the operand, row by row
+    // through `row_copy` (the training peak is then that of the forward trace, not twice).
+    let in_place = !before;
+    let (mut dgx, mut dgh_n, gates, operand) = if in_place {
+        (gates, operand, Vec::new(), Vec::new())
+    } else {
+        (pool.zeros(steps * batch * g3), Vec::new(), gates, operand)
+    };
+    // The row being rewritten: its gate values `[r | z | n]` and operand, copied out first.
+    let mut row_copy = if in_place { vec![T::zero(); g3 + hid] } else { Vec::new() };
     let mut dgh_t = if before { Vec::new() } else { vec![T::zero(); batch * g3] };
     let mut dh = dh_t.to_vec();
     let mut dh_prev = vec![T::zero(); batch * hid];
@@ -344,24 +396,39 @@ pub(crate) fn backward<T: Real>(
 
     for t in s.order().rev() {
         if !(0..batch).any(|b| s.active(t, b)) {
+            if in_place {
+                // The weight products read every row: an inactive one contributes zero.
+                dgx[t * batch * g3..(t + 1) * batch * g3].fill(T::zero());
+                dgh_n[t * batch * hid..(t + 1) * batch * hid].fill(T::zero());
+            }
             continue;
         }
         for b in 0..batch {
             let row = t * batch + b;
             if !s.active(t, b) {
                 dh_prev[b * hid..(b + 1) * hid].copy_from_slice(&dh[b * hid..(b + 1) * hid]);
+                if in_place {
+                    dgx[row * g3..(row + 1) * g3].fill(T::zero());
+                    dgh_n[row * hid..(row + 1) * hid].fill(T::zero());
+                }
                 continue;
             }
-            let gr = GateRow::at(&trace.gates, row, hid);
+            let (gr, after) = if in_place {
+                row_copy[..g3].copy_from_slice(&dgx[row * g3..(row + 1) * g3]);
+                row_copy[g3..].copy_from_slice(&dgh_n[row * hid..(row + 1) * hid]);
+                let (g, op) = row_copy.split_at(g3);
+                (GateRow::new(g, hid), Some((op, &mut dgh_n[row * hid..][..hid])))
+            } else {
+                (GateRow::at(&gates, row, hid), None)
+            };
             // Without kept pre-activations the derivatives read only the values (the
             // activations ignore `pr` then; see `derivatives_need_inputs`).
-            let pr = if trace.pre.is_empty() { gr } else { GateRow::at(&trace.pre, row, hid) };
-            let after = (!before).then(|| (&trace.operand[row * hid..][..hid], &mut dgh_n[row * hid..][..hid]));
+            let pr = if pre.is_empty() { gr } else { GateRow::at(&pre, row, hid) };
             cell::row_grads(
                 act,
                 gr,
                 pr,
-                &trace.h_prev[row * hid..][..hid],
+                &h_prev[row * hid..][..hid],
                 &dh[b * hid..][..hid],
                 &dy[row * hid..][..hid],
                 GateRowMut::at(&mut dgx, row, hid),
@@ -382,13 +449,13 @@ pub(crate) fn backward<T: Real>(
             );
             for b in (0..batch).filter(|&b| s.active(t, b)) {
                 let row = t * batch + b;
-                let gr = GateRow::at(&trace.gates, row, hid);
-                let pr = if trace.pre.is_empty() { gr } else { GateRow::at(&trace.pre, row, hid) };
+                let gr = GateRow::at(&gates, row, hid);
+                let pr = if pre.is_empty() { gr } else { GateRow::at(&pre, row, hid) };
                 cell::reset_grads_before(
                     act,
                     gr,
                     pr,
-                    &trace.h_prev[row * hid..][..hid],
+                    &h_prev[row * hid..][..hid],
                     &q[b * hid..][..hid],
                     GateRowMut::at(dgx_t, b, hid),
                     &mut dh_prev[b * hid..][..hid],
@@ -422,7 +489,7 @@ pub(crate) fn backward<T: Real>(
         std::mem::swap(&mut dh, &mut dh_prev);
     }
 
-    // dX and the parameter gradients: GEMMs over all steps.
+    // dX: one GEMM over all steps.
     let rows = steps * batch;
     product_or(
         packed.w_back.as_ref(),
@@ -432,17 +499,7 @@ pub(crate) fn backward<T: Real>(
         MatRef::new(p.w(), g3, inp),
         gemm_threads,
     );
-    let candidate = if before {
-        cell::CandidateSource::Before { operand: &trace.operand }
-    } else {
-        cell::CandidateSource::After { dgh_n: &dgh_n }
-    };
-    let src = cell::GradSources { rows, u: hid, inp, hid, dgx: &dgx, x, h_prev: &trace.h_prev, candidate };
-    let (dw, dr, bias) = grads.parts_mut();
-    let (db_in, db_rec) = bias::split_mut(bias, hid);
-    let out = cell::GradTargets { dw, dr, db_in, db_rec };
-    cell::weight_grads(&src, out, cell::GradPar { threads: gemm_threads, pack_h_prev: true });
-    pool.give(dgx);
-    pool.give(dgh_n);
-    dh
+    pool.give(pre);
+    pool.give(gates);
+    (dh, PendingGrads { rows, before, dgx, dgh_n, operand, h_prev })
 }

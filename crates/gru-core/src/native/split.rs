@@ -73,8 +73,20 @@ pub(crate) fn forward<T: Real>(
     pools: &mut [Pool<T>],
 ) -> (GruOutput<T>, Option<Vec<FastSaved<T>>>) {
     if let ([_], [pool, ..]) = (parts, &mut *pools) {
-        let (out, saved) =
-            stack::forward(spec, params, packed, x, steps, lengths, h0, keep, unit_split, threads, workers, pool);
+        let (out, saved) = stack::forward(
+            spec,
+            params,
+            packed,
+            x.into(),
+            steps,
+            lengths,
+            h0,
+            keep,
+            unit_split,
+            threads,
+            workers,
+            pool,
+        );
         return (out, saved.map(|s| vec![s]));
     }
     let batch = lengths.len();
@@ -88,7 +100,8 @@ pub(crate) fn forward<T: Real>(
                 let h0s = h0.map(|h| gather(h, blocks, batch, hid, r));
                 let ls = lengths[r.clone()].to_vec();
                 s.spawn(move || {
-                    stack::forward(spec, params, packed, &xs, steps, &ls, h0s.as_deref(), keep, false, 1, workers, pool)
+                    let xs = xs.into();
+                    stack::forward(spec, params, packed, xs, steps, &ls, h0s.as_deref(), keep, false, 1, workers, pool)
                 })
             })
             .collect();
@@ -108,7 +121,10 @@ pub(crate) fn forward<T: Real>(
     (out, keep.then_some(saved))
 }
 
-/// Backward of [`forward`]: each part on its own thread, parameter gradients summed.
+/// Backward of [`forward`], a layer at a time: each part's sweep through time on its own
+/// thread, then the layer's parameter gradients over every part's rows on `threads` threads
+/// (the parts' rows summed in part order into one set of gradients, so no thread needs a
+/// gradient buffer of its own).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<T: Real>(
     spec: &GruSpec,
@@ -125,59 +141,48 @@ pub(crate) fn backward<T: Real>(
 ) -> GruGradients<T> {
     if parts.len() == 1 {
         if let (Some(part), Some(pool)) = (saved.into_iter().next(), pools.first_mut()) {
-            return stack::backward(spec, params, packed, part, grads, threads, workers, pool);
+            let dy = grads.dy.into();
+            return stack::backward(spec, params, packed, part, dy, grads.dh_t, threads, workers, pool);
         }
         unreachable!("one part has one saved state and one pool");
     }
     let (blocks, hid, inp) = (spec.num_blocks(), spec.hidden_size, spec.input_size);
     let (outer, inner) = y_dims(spec, steps);
-    let results: Vec<GruGradients<T>> = std::thread::scope(|s| {
-        let handles: Vec<_> = parts
-            .iter()
-            .zip(saved)
-            .zip(pools.iter_mut())
-            .map(|((r, sv), pool)| {
-                let dy = gather(grads.dy, outer, batch, inner, r);
-                let dh = grads.dh_t.map(|d| gather(d, blocks, batch, hid, r));
-                s.spawn(move || {
-                    stack::backward(
-                        spec,
-                        params,
-                        packed,
-                        sv,
-                        &OutputGrads { dy: &dy, dh_t: dh.as_deref() },
-                        1,
-                        workers,
-                        pool,
-                    )
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()
-    });
-    let mut dx = vec![T::zero(); steps * batch * inp];
-    let mut dh0 = vec![T::zero(); state_len(spec, batch)];
-    let mut results = results.into_iter();
-    let Some(mut first) = results.next() else { unreachable!("at least one part") };
-    scatter(&mut dx, &first.dx, steps, batch, inp, &parts[0]);
-    scatter(&mut dh0, &first.dh0, blocks, batch, hid, &parts[0]);
-    // The parameter gradients: the other parts' added into the first part's, in place.
-    for (r, g) in parts[1..].iter().zip(results) {
-        scatter(&mut dx, &g.dx, steps, batch, inp, r);
-        scatter(&mut dh0, &g.dh0, blocks, batch, hid, r);
-        for (acc, part) in first.params.blocks_mut().iter_mut().zip(g.params.blocks()) {
-            for (a, &b) in acc.w_mut().iter_mut().zip(part.w()) {
-                *a += b;
+    let mut states: Vec<stack::Backward<'_, T>> = parts
+        .iter()
+        .zip(saved)
+        .zip(pools.iter_mut())
+        .map(|((r, sv), pool)| {
+            let dy = gather(grads.dy, outer, batch, inner, r);
+            let dh = grads.dh_t.map(|d| gather(d, blocks, batch, hid, r).into());
+            stack::Backward::new(spec, sv, dy.into(), dh, pool)
+        })
+        .collect();
+    let mut dparams = GruParams::zeros(spec);
+    for layer in (0..spec.depth).rev() {
+        let pending: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = states
+                .iter_mut()
+                .zip(pools.iter_mut())
+                .map(|(state, pool)| s.spawn(move || state.layer(spec, params, packed, layer, 1, workers, pool, None)))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()
+        });
+        for (i, ((state, pool), blocks)) in states.iter_mut().zip(pools.iter_mut()).zip(pending).enumerate() {
+            for (blk, g) in blocks {
+                g.weight_grads(state.layer_input(), &mut dparams.blocks_mut()[blk], i > 0, threads, pool);
             }
-            for (a, &b) in acc.r_mut().iter_mut().zip(part.r()) {
-                *a += b;
-            }
-            for (a, &b) in acc.bias_mut().iter_mut().zip(part.bias()) {
-                *a += b;
-            }
+            state.end_layer(pool);
         }
     }
-    GruGradients { dx, dh0, params: first.params }
+    let mut dx = vec![T::zero(); steps * batch * inp];
+    let mut dh0 = vec![T::zero(); state_len(spec, batch)];
+    for (r, state) in parts.iter().zip(states) {
+        let (part_dx, part_dh0) = state.finish();
+        scatter(&mut dx, &part_dx, steps, batch, inp, r);
+        scatter(&mut dh0, &part_dh0, blocks, batch, hid, r);
+    }
+    GruGradients { dx, dh0, params: dparams }
 }
 
 #[cfg(test)]

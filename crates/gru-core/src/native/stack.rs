@@ -1,11 +1,17 @@
 //! The fast path over a whole stack: layers bottom-up, each direction through
 //! [`block::forward`], outputs concatenated `[forward, backward]` per step.
+//!
+//! The input `x` and the output gradient `dy` come borrowed (read in place) or owned (a
+//! thread's gathered part, kept as it is): a copy is made only where training must keep the
+//! borrowed input for the backward pass.
 
-use super::block::{self, BlockShape, BlockTrace, PackedBlock};
+use std::borrow::Cow;
+
+use super::block::{self, BlockShape, BlockTrace, PackedBlock, PendingGrads};
 use super::helpers::WorkerPool;
 use super::pool::Pool;
 use crate::activation::Activations;
-use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
+use crate::batch::{output_shape, state_len, GruGradients, GruOutput};
 use crate::params::GruParams;
 use crate::real::Real;
 use crate::spec::{GruSpec, OutputMode};
@@ -42,7 +48,7 @@ pub(crate) fn forward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
     packed: &[PackedBlock<T>],
-    x: &[T],
+    x: Cow<'_, [T]>,
     steps: usize,
     lengths: &[usize],
     h0: Option<&[T]>,
@@ -59,7 +65,7 @@ pub(crate) fn forward<T: Real>(
     let zero_h0 = vec![T::zero(); batch * hid];
     let mut layer_inputs = Vec::new();
     let mut traces = Vec::new();
-    let mut layer_in = pool.copy_of(x);
+    let mut layer_in = x;
     for layer in 0..spec.depth {
         let mut layer_out = pool.zeros(steps * batch * out_w);
         for dir in 0..dirs {
@@ -91,14 +97,17 @@ pub(crate) fn forward<T: Real>(
             h_t[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&h_last);
             traces.extend(trace);
         }
-        let below = std::mem::replace(&mut layer_in, layer_out);
-        if keep {
-            layer_inputs.push(below);
-        } else {
-            pool.give(below);
+        let below = std::mem::replace(&mut layer_in, Cow::Owned(layer_out));
+        match (below, keep) {
+            (Cow::Owned(v), true) => layer_inputs.push(v),
+            (Cow::Borrowed(b), true) => layer_inputs.push(pool.copy_of(b)),
+            (Cow::Owned(v), false) => pool.give(v),
+            (Cow::Borrowed(_), false) => {}
         }
     }
     let y_shape = output_shape(spec, steps, batch);
+    // Every layer wrote its output into a buffer of its own: `layer_in` is owned here.
+    let layer_in = layer_in.into_owned();
     let y = match spec.output_mode {
         OutputMode::Sequence => layer_in,
         OutputMode::Last => {
@@ -118,90 +127,162 @@ pub(crate) fn forward<T: Real>(
     (out, saved)
 }
 
+/// The backward pass of one part of the batch, a layer at a time from the top
+/// ([`Backward::layer`]); the batch split runs its parts' layers on their threads and sums
+/// their parameter gradients between layers (`split.rs`).
+pub(crate) struct Backward<'a, T: Real> {
+    steps: usize,
+    lengths: Vec<usize>,
+    /// Inputs of the layers not yet run backward; the last is the current layer's.
+    layer_inputs: Vec<Vec<T>>,
+    traces: Vec<Option<BlockSaved<T>>>,
+    /// dL/d(output of the next layer down to run), `[T, B, dirs·H]`.
+    d_above: Cow<'a, [T]>,
+    /// dL/dh_T of every block (None: zero).
+    dh_t: Option<Cow<'a, [T]>>,
+    dh0: Vec<T>,
+}
+
+impl<'a, T: Real> Backward<'a, T> {
+    /// From the saved forward state, `dy` (the output's gradient, borrowed or owned) and
+    /// dL/dh_T.
+    pub(crate) fn new(
+        spec: &GruSpec,
+        saved: FastSaved<T>,
+        dy: Cow<'a, [T]>,
+        dh_t: Option<Cow<'a, [T]>>,
+        pool: &mut Pool<T>,
+    ) -> Self {
+        let FastSaved { steps, lengths, layer_inputs, traces } = saved;
+        let batch = lengths.len();
+        let out_w = spec.output_size();
+        // Output mode last: the gradient of a length-0 sequence's output goes to its top h_T.
+        let dh_t = match crate::lengths::empty_last_grads(spec, &dy, dh_t.as_deref(), &lengths) {
+            Some(all) => Some(Cow::Owned(all)),
+            None => dh_t,
+        };
+        // dL/d(top layer output): output mode sequence reads `dy` as it came.
+        let d_above = match spec.output_mode {
+            OutputMode::Sequence => dy,
+            OutputMode::Last => {
+                let mut d = pool.zeros(steps * batch * out_w);
+                for (b, &len) in lengths.iter().enumerate().filter(|(_, &len)| len > 0) {
+                    d[((len - 1) * batch + b) * out_w..][..out_w].copy_from_slice(&dy[b * out_w..(b + 1) * out_w]);
+                }
+                if let Cow::Owned(v) = dy {
+                    pool.give(v);
+                }
+                Cow::Owned(d)
+            }
+        };
+        let traces = traces.into_iter().map(Some).collect();
+        Self { steps, lengths, layer_inputs, traces, d_above, dh_t, dh0: vec![T::zero(); state_len(spec, batch)] }
+    }
+
+    /// Layer `layer` (the top one not yet run) backward through time: dL/dh0 of its blocks
+    /// and dL/d(its input) for the layer below. With `grads`, each block's parameter
+    /// gradients are written there as soon as its sweep is done; without (the batch split's
+    /// parts), each dense block's rows are returned for the caller to sum
+    /// ([`PendingGrads::weight_grads`] over [`Self::layer_input`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn layer(
+        &mut self,
+        spec: &GruSpec,
+        params: &GruParams<T>,
+        packed: &[PackedBlock<T>],
+        layer: usize,
+        gemm_threads: usize,
+        workers: &WorkerPool,
+        pool: &mut Pool<T>,
+        mut grads: Option<&mut GruParams<T>>,
+    ) -> Vec<(usize, PendingGrads<T>)> {
+        let mut pending = Vec::new();
+        let (steps, lengths) = (self.steps, &self.lengths[..]);
+        let batch = lengths.len();
+        let (hid, dirs) = (spec.hidden_size, spec.directions());
+        let act = Activations::<T>::new(spec);
+        let zero_dh = vec![T::zero(); batch * hid];
+        let mut d_below = pool.zeros(steps * batch * spec.layer_input_size(layer));
+        let layer_input = self.layer_inputs.last().expect("one input per layer");
+        for dir in 0..dirs {
+            let blk = layer * dirs + dir;
+            let time_dir = usize::from(spec.sweeps_backward(dir));
+            let shape = BlockShape { steps, lengths, dir: time_dir, mode: spec.reset_gate_mode, act: &act };
+            let dy_dir = if dirs == 1 { None } else { Some(columns(&self.d_above, dirs, hid, dir)) };
+            let dh_t = self.dh_t.as_deref().map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
+            let dy_blk = dy_dir.as_deref().unwrap_or(&self.d_above);
+            let dh = match self.traces[blk].take().expect("one trace per block") {
+                BlockSaved::Dense(trace) => {
+                    let p = params.block(layer, dir, dirs);
+                    let (dh, g) =
+                        block::backward(&shape, p, &packed[blk], trace, dy_blk, dh_t, &mut d_below, gemm_threads, pool);
+                    match grads.as_deref_mut() {
+                        Some(dp) => g.weight_grads(layer_input, &mut dp.blocks_mut()[blk], false, gemm_threads, pool),
+                        None => pending.push((blk, g)),
+                    }
+                    dh
+                }
+                BlockSaved::Units(traces) => {
+                    let dp = grads.as_deref_mut().expect("unit-split blocks run on one part, with `grads`");
+                    super::units_train::backward(
+                        &shape,
+                        &packed[blk].units,
+                        traces,
+                        layer_input,
+                        dy_blk,
+                        dh_t,
+                        &mut d_below,
+                        &mut dp.blocks_mut()[blk],
+                        workers,
+                    )
+                }
+            };
+            self.dh0[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&dh);
+        }
+        if let Cow::Owned(v) = std::mem::replace(&mut self.d_above, Cow::Owned(d_below)) {
+            pool.give(v);
+        }
+        pending
+    }
+
+    /// The input of the layer last run by [`Self::layer`] (what its weight gradients read).
+    pub(crate) fn layer_input(&self) -> &[T] {
+        self.layer_inputs.last().map_or(&[], |v| &v[..])
+    }
+
+    /// Done with the layer last run: its input goes back to `pool`.
+    pub(crate) fn end_layer(&mut self, pool: &mut Pool<T>) {
+        if let Some(v) = self.layer_inputs.pop() {
+            pool.give(v);
+        }
+    }
+
+    /// After the bottom layer: `(dx, dh0)`. Padded steps of x were read by the input GEMM
+    /// but their dGX rows are zero, so dx is zero there already.
+    pub(crate) fn finish(self) -> (Vec<T>, Vec<T>) {
+        (self.d_above.into_owned(), self.dh0)
+    }
+}
+
+/// The whole stack backward on one part (this thread, its GEMMs on `gemm_threads`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
     packed: &[PackedBlock<T>],
     saved: FastSaved<T>,
-    grads: &OutputGrads<'_, T>,
+    dy: Cow<'_, [T]>,
+    dh_t: Option<&[T]>,
     gemm_threads: usize,
     workers: &WorkerPool,
     pool: &mut Pool<T>,
 ) -> GruGradients<T> {
-    let (steps, lengths) = (saved.steps, &saved.lengths[..]);
-    let batch = lengths.len();
-    let (hid, dirs, out_w) = (spec.hidden_size, spec.directions(), spec.output_size());
-    let act = Activations::<T>::new(spec);
     let mut dparams = GruParams::zeros(spec);
-    let mut dh0 = vec![T::zero(); state_len(spec, batch)];
-    let zero_dh = vec![T::zero(); batch * hid];
-    // Output mode last: the gradient of a length-0 sequence's output goes to its top h_T.
-    let dh_t_all = crate::lengths::empty_last_grads(spec, grads.dy, grads.dh_t, lengths);
-    let dh_t_all = dh_t_all.as_deref().or(grads.dh_t);
-
-    // dL/d(top layer output), [T, B, dirs·H].
-    let mut d_above = match spec.output_mode {
-        OutputMode::Sequence => pool.copy_of(grads.dy),
-        OutputMode::Last => {
-            let mut d = pool.zeros(steps * batch * out_w);
-            for (b, &len) in lengths.iter().enumerate().filter(|(_, &len)| len > 0) {
-                d[((len - 1) * batch + b) * out_w..][..out_w].copy_from_slice(&grads.dy[b * out_w..(b + 1) * out_w]);
-            }
-            d
-        }
-    };
-    let FastSaved { mut layer_inputs, traces, .. } = saved;
-    let mut traces: Vec<Option<BlockSaved<T>>> = traces.into_iter().map(Some).collect();
+    let mut state = Backward::new(spec, saved, dy, dh_t.map(Cow::Borrowed), pool);
     for layer in (0..spec.depth).rev() {
-        let inp = spec.layer_input_size(layer);
-        let mut d_below = pool.zeros(steps * batch * inp);
-        let layer_input = layer_inputs.pop().expect("one input per layer");
-        for dir in 0..dirs {
-            let blk = layer * dirs + dir;
-            let time_dir = usize::from(spec.sweeps_backward(dir));
-            let shape = BlockShape { steps, lengths, dir: time_dir, mode: spec.reset_gate_mode, act: &act };
-            let dy_dir = if dirs == 1 { None } else { Some(columns(&d_above, dirs, hid, dir)) };
-            let dh_t = dh_t_all.map_or(&zero_dh[..], |d| &d[blk * batch * hid..(blk + 1) * batch * hid]);
-            let dy_blk = dy_dir.as_deref().unwrap_or(&d_above);
-            let grads_blk = &mut dparams.blocks_mut()[blk];
-            let dh = match traces[blk].take().expect("one trace per block") {
-                BlockSaved::Dense(trace) => {
-                    let p = params.block(layer, dir, dirs);
-                    let dh = block::backward(
-                        &shape,
-                        p,
-                        &packed[blk],
-                        &trace,
-                        &layer_input,
-                        dy_blk,
-                        dh_t,
-                        &mut d_below,
-                        grads_blk,
-                        gemm_threads,
-                        pool,
-                    );
-                    trace.give_to(pool);
-                    dh
-                }
-                BlockSaved::Units(traces) => super::units_train::backward(
-                    &shape,
-                    &packed[blk].units,
-                    traces,
-                    &layer_input,
-                    dy_blk,
-                    dh_t,
-                    &mut d_below,
-                    grads_blk,
-                    workers,
-                ),
-            };
-            dh0[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&dh);
-        }
-        pool.give(layer_input);
-        pool.give(std::mem::replace(&mut d_above, d_below));
+        state.layer(spec, params, packed, layer, gemm_threads, workers, pool, Some(&mut dparams));
+        state.end_layer(pool);
     }
-    // Padded steps of x were read by the input GEMM but their dGX rows are zero, so dx is
-    // zero there already.
-    GruGradients { dx: d_above, dh0, params: dparams }
+    let (dx, dh0) = state.finish();
+    GruGradients { dx, dh0, params: dparams }
 }

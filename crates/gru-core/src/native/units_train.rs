@@ -9,38 +9,39 @@
 //! ```text
 //! dh_{t-1}[:, units_k] = dh·z [:, units_k] + Σ_j (dGH_j · R_j)[:, units_k]
 //! ```
-//! After the sweep each worker computes its rows of the weight gradients (`dW_k = dGX_kᵀ X`,
-//! `dR_k = [dGX_k(r, z) | dGH_k(n)]ᵀ H_prev`, the biases: `cell::weight_grads`, as the dense
-//! backward) and its partial `dX_k = dGX_k W_k`;
-//! the caller scatters the rows and sums the partials. Each worker streams only its third of
-//! R per step, as in inference.
+//! After the sweep the calling thread computes, worker by worker on all the threads, the
+//! rows of the weight gradients of its units straight into the block's gradients
+//! (`dW_k = dGX_kᵀ X`, `dR_k = [dGX_k(r, z) | dGH_k(n)]ᵀ H_prev`, the biases:
+//! `cell::unit_weight_grads`) and `dX += dGX_k W_k`, so that no worker holds a gradient or
+//! dX buffer of its own. A worker writes dGX_k and dGH_k(n) over its trace's gate values
+//! and operand, row by row (each row is read only by its own gradients). Each worker
+//! streams only its third of R per step, as in inference.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::block::BlockShape;
 use super::helpers::{self, WorkerPool};
 use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitSplit, WorkerTrace};
 use crate::cell::{self, bias, row_width, GateRow, GateRowMut};
 use crate::kernels::{MatMut, MatRef};
-use crate::params::{BlockParams, Gate};
+use crate::params::BlockParams;
 use crate::real::Real;
 
-/// One worker's results: rows of dW (`3U × In`) and dR (`3U × H`), bias gradients
-/// (`3U` each), its partial dX (`[T, B, In]`) and its units of dh0 (`[B, U]`).
+/// One worker's results: dGX_k (`[T·B, 3U]`) and dGH_k(n) (`[T·B, U]`), written over its
+/// trace, and its units of dh0 (`[B, U]`).
 struct WorkerGrads<T> {
-    dw: Vec<T>,
-    dr: Vec<T>,
-    db_in: Vec<T>,
-    db_rec: Vec<T>,
-    dx: Vec<T>,
+    dgx: Vec<T>,
+    dghn: Vec<T>,
     dh0: Vec<T>,
 }
 
 struct BackJob<T> {
     packs: Arc<[UnitPack<T>]>,
-    traces: Vec<WorkerTrace<T>>,
-    x: Vec<T>,
+    /// Worker k's trace, taken by worker k alone.
+    traces: Vec<Mutex<WorkerTrace<T>>>,
+    /// The full state each step started from, `[T·B, H]` (worker 0's trace had it).
+    h_prev: Vec<T>,
     dy: Vec<T>,
     dh_t: Vec<T>,
     shape: OwnedShape<T>,
@@ -52,21 +53,21 @@ struct BackJob<T> {
 impl<T: Real> BackJob<T> {
     fn worker(&self, k: usize) -> WorkerGrads<T> {
         let s = self.shape.view();
-        let (steps, batch, hid) = (s.steps, s.batch(), self.shape.hid);
+        let (batch, hid) = (s.batch(), self.shape.hid);
         let n_workers = self.packs.len();
         let pack = &self.packs[k];
         let weights = pack.weights.read().unwrap_or_else(|p| p.into_inner());
-        let Some((r_rows, w_rows)) = weights.back.as_ref() else { unreachable!("training packs hold backward's rows") };
+        let Some((r_rows, _)) = weights.back.as_ref() else { unreachable!("training packs hold backward's rows") };
         let units = pack.units.clone();
         let (u, u3) = (units.len(), row_width(units.len()));
-        let tr = &self.traces[k];
-        let h_prev = &self.traces[0].h_prev;
-        let rows = steps * batch;
-        let inp = self.x.len() / rows.max(1);
+        let WorkerTrace { gates, pre, operand, .. } =
+            std::mem::take(&mut *self.traces[k].lock().unwrap_or_else(|p| p.into_inner()));
+        let h_prev = &self.h_prev;
         let act = s.act;
 
-        let mut dgx = vec![T::zero(); rows * u3];
-        let mut dghn = vec![T::zero(); rows * u];
+        // dGX over the gate values, dGH_n over the operand, a row at a time through `row_copy`.
+        let (mut dgx, mut dghn) = (gates, operand);
+        let mut row_copy = vec![T::zero(); u3 + u];
         let mut dh: Vec<T> =
             (0..batch).flat_map(|b| self.dh_t[b * hid + units.start..b * hid + units.end].iter().copied()).collect();
         let mut direct = vec![T::zero(); batch * u];
@@ -75,14 +76,20 @@ impl<T: Real> BackJob<T> {
         for (step, t) in s.order().rev().enumerate() {
             for b in 0..batch {
                 let mut dst = GateRowMut::at(&mut dgh_t, b, u);
+                let row = t * batch + b;
                 if !s.active(t, b) {
                     direct[b * u..(b + 1) * u].copy_from_slice(&dh[b * u..(b + 1) * u]);
                     dst.all().fill(T::zero());
+                    // The weight products read every row: an inactive one contributes zero.
+                    dgx[row * u3..(row + 1) * u3].fill(T::zero());
+                    dghn[row * u..(row + 1) * u].fill(T::zero());
                     continue;
                 }
-                let row = t * batch + b;
-                let gr = GateRow::at(&tr.gates, row, u);
-                let pr = if tr.pre.is_empty() { gr } else { GateRow::at(&tr.pre, row, u) };
+                row_copy[..u3].copy_from_slice(&dgx[row * u3..(row + 1) * u3]);
+                row_copy[u3..].copy_from_slice(&dghn[row * u..(row + 1) * u]);
+                let (g, op) = row_copy.split_at(u3);
+                let gr = GateRow::new(g, u);
+                let pr = if pre.is_empty() { gr } else { GateRow::at(&pre, row, u) };
                 cell::row_grads(
                     act,
                     gr,
@@ -92,7 +99,7 @@ impl<T: Real> BackJob<T> {
                     &self.dy[row * hid + units.start..][..u],
                     GateRowMut::at(&mut dgx, row, u),
                     &mut direct[b * u..(b + 1) * u],
-                    Some((&tr.operand[row * u..][..u], &mut dghn[row * u..][..u])),
+                    Some((op, &mut dghn[row * u..][..u])),
                 );
                 // dGH_k = [da_r | da_z | dGH_n] of this row.
                 dst.reset_update().copy_from_slice(GateRow::at(&dgx, row, u).reset_update());
@@ -116,21 +123,7 @@ impl<T: Real> BackJob<T> {
             }
         }
 
-        // This worker's rows of the parameter gradients and its partial dX.
-        let (mut dw, mut dr) = (vec![T::zero(); u3 * inp], vec![T::zero(); u3 * hid]);
-        let (mut db_in, mut db_rec) = (vec![T::zero(); u3], vec![T::zero(); u3]);
-        let candidate = cell::CandidateSource::After { dgh_n: &dghn };
-        let src = cell::GradSources { rows, u, inp, hid, dgx: &dgx, x: &self.x, h_prev, candidate };
-        let out = cell::GradTargets {
-            dw: &mut dw,
-            dr: &mut dr,
-            db_in: GateRowMut::new(&mut db_in, u),
-            db_rec: Some(GateRowMut::new(&mut db_rec, u)),
-        };
-        cell::weight_grads(&src, out, cell::GradPar { threads: 1, pack_h_prev: false });
-        let mut dx = vec![T::zero(); rows * inp];
-        w_rows.product(MatMut::new(&mut dx, rows, inp), false, MatRef::new(&dgx, rows, u3));
-        WorkerGrads { dw, dr, db_in, db_rec, dx, dh0: dh }
+        WorkerGrads { dgx, dghn, dh0: dh }
     }
 }
 
@@ -150,14 +143,16 @@ pub(crate) fn backward<T: Real>(
     workers: &WorkerPool,
 ) -> Vec<T> {
     let batch = s.lengths.len();
-    let hid = grads.hidden_size();
-    let inp = grads.input_size();
+    let (hid, inp) = (grads.hidden_size(), grads.input_size());
+    let rows = s.steps * batch;
     let packs = split.packs();
     let n = packs.len();
+    let mut traces = traces;
+    let h_prev = traces.first_mut().map(|t| std::mem::take(&mut t.h_prev)).unwrap_or_default();
     let job = Arc::new(BackJob {
         packs: packs.clone(),
-        traces,
-        x: x.to_vec(),
+        traces: traces.into_iter().map(Mutex::new).collect(),
+        h_prev,
         dy: dy.to_vec(),
         dh_t: dh_t.to_vec(),
         shape: OwnedShape::of(s, hid),
@@ -169,22 +164,16 @@ pub(crate) fn backward<T: Real>(
     for (pack, g) in packs.iter().zip(results) {
         let units = pack.units.clone();
         let u = units.len();
-        let (dw, dr) = (GateRow::of_rows(&g.dw, u, inp), GateRow::of_rows(&g.dr, u, hid));
-        let (db_in, db_rec) = (GateRow::new(&g.db_in, u), GateRow::new(&g.db_rec, u));
-        let (w, r, b) = grads.parts_mut();
-        let (mut w, mut r) = (GateRowMut::of_rows(w, hid, inp), GateRowMut::of_rows(r, hid, hid));
-        let (mut b_in, mut b_rec) = bias::split_mut(b, hid);
-        for gate in Gate::ALL {
-            w.gate(gate)[units.start * inp..units.end * inp].copy_from_slice(dw.gate(gate));
-            r.gate(gate)[units.start * hid..units.end * hid].copy_from_slice(dr.gate(gate));
-            b_in.gate(gate)[units.clone()].copy_from_slice(db_in.gate(gate));
-            if let Some(b_rec) = &mut b_rec {
-                b_rec.gate(gate)[units.clone()].copy_from_slice(db_rec.gate(gate));
-            }
-        }
-        for (o, &v) in dx.iter_mut().zip(&g.dx) {
-            *o += v;
-        }
+        let weights = pack.weights.read().unwrap_or_else(|p| p.into_inner());
+        let Some((_, w_rows)) = weights.back.as_ref() else { unreachable!("training packs hold backward's rows") };
+        // dX += dGX_k · W_k
+        w_rows.product_par(MatMut::new(dx, rows, inp), true, MatRef::new(&g.dgx, rows, row_width(u)), n);
+        let candidate = cell::CandidateSource::After { dgh_n: &g.dghn };
+        let src = cell::GradSources { rows, u, inp, hid, dgx: &g.dgx, x, h_prev: &job.h_prev, candidate };
+        let (dw, dr, b) = grads.parts_mut();
+        let (db_in, db_rec) = bias::split_mut(b, hid);
+        let out = cell::GradTargets { dw, dr, db_in, db_rec };
+        cell::unit_weight_grads(&src, &g.dghn, out, units.clone(), n);
         for b in 0..batch {
             dh0[b * hid + units.start..b * hid + units.end].copy_from_slice(&g.dh0[b * u..(b + 1) * u]);
         }
