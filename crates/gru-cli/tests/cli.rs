@@ -193,11 +193,15 @@ fn train_runs_on_the_onednn_engine() {
 fn engines_lists_the_native_engine() {
     let text = ok(&gru(&["engines"]));
     // OneDNN is listed as available where libdnnl2 is installed (in CI always: .ci/run),
-    // and as unavailable, with how to get it, elsewhere; cuDNN is not built yet.
+    // and as unavailable, with how to get it, elsewhere; CuDNN likewise where a GPU is.
     let onednn = gru_onednn::OneDnnEngine::load_or_skip("engines: OneDNN available").unwrap().is_some();
     let want = if onednn { "OneDNN: available" } else { "OneDNN: unavailable" };
     assert!(text.contains("Korali: available") && text.contains(want), "{text}");
-    assert!(text.contains("CuDNN: unavailable"), "{text}");
+    if gru_cudnn::CudnnEngine::load().is_ok() {
+        assert!(text.contains("CuDNN: available"), "{text}");
+    } else {
+        assert!(text.contains("CuDNN: unavailable") && text.contains("cuDNN 9"), "{text}");
+    }
 }
 
 /// `gru engines` names the kernels' instruction set; `GRU_ISA` lowers it (never above what

@@ -173,7 +173,7 @@ impl OptionPoint {
 
 /// The full cross product: 3 reset modes × 2 state activations × 2 gate activations ×
 /// depth {1, 2, 3} × {uni, bi} × output {sequence, last} × lengths {equal, ragged} ×
-/// initial state {zero, given} × clip {none, 0.7}: 2304 points.
+/// initial state {zero, given} × clip {none, 0.7}: 1152 points.
 pub fn cross_product() -> Vec<OptionPoint> {
     let mut out = Vec::new();
     for mode in ResetGateMode::ALL {

@@ -12,8 +12,10 @@ pub mod fixture;
 pub mod golden;
 
 use gru_core::{
-    DType, Engine, GateActivation, GruError, GruParams, GruSpec, NativeEngine, Plan, Real, StateActivation,
+    DType, Engine, GateActivation, GruError, GruParams, GruSpec, NativeEngine, Plan, Real, ResetGateMode,
+    StateActivation,
 };
+use gru_cudnn::CudnnEngine;
 use gru_onednn::OneDnnEngine;
 
 /// One engine as the suite runs it, with the `computed_by` tag that proves it ran.
@@ -64,12 +66,34 @@ pub fn onednn_refuses(spec: &GruSpec, dtype: DType) -> Option<&'static str> {
     }
 }
 
+/// What cuDNN 9's GRU cannot compute, in the order its refusal names them: f64 (this engine
+/// computes f32), before-multiplication (cuDNN resets after the recurrent product),
+/// softsign, hard-sigmoid, clip, and a reverse-only stack (no such direction mode).
+pub fn cudnn_refuses(spec: &GruSpec, dtype: DType) -> Option<&'static str> {
+    if dtype != DType::F32 {
+        Some("dtype")
+    } else if spec.reset_gate_mode == ResetGateMode::BeforeMultiplication {
+        Some("reset_gate_mode")
+    } else if spec.state_activation == StateActivation::Softsign {
+        Some("state_activation")
+    } else if matches!(spec.gate_activation, GateActivation::HardSigmoid { .. }) {
+        Some("gate_activation")
+    } else if spec.clip.is_some() {
+        Some("clip")
+    } else if spec.reverse {
+        Some("reverse")
+    } else {
+        None
+    }
+}
+
 fn refuses_nothing(_: &GruSpec, _: DType) -> Option<&'static str> {
     None
 }
 
-/// Every engine available in this build, for element type `T`: both native paths, and
-/// OneDNN when `libdnnl.so.2` loads (see [`onednn_loads`]). Each is run on every fixture
+/// Every engine available in this build, for element type `T`: both native paths, OneDNN
+/// when `libdnnl.so.2` loads (see [`onednn_loads`]) and CuDNN when a GPU, its driver and
+/// cuDNN 9 are here (see [`cudnn_under_test`]). Each is run on every fixture
 /// and case it accepts, and its refusals are checked on the others.
 pub fn engines<T: Real>() -> Vec<EngineUnderTest<T>> {
     let mut out = vec![
@@ -94,12 +118,30 @@ pub fn engines<T: Real>() -> Vec<EngineUnderTest<T>> {
             refuses: onednn_refuses,
         });
     }
+    if let Ok(engine) = CudnnEngine::load() {
+        out.push(EngineUnderTest {
+            name: "CuDNN",
+            engine: Box::new(engine),
+            computed_by: gru_cudnn::COMPUTED_BY,
+            refuses: cudnn_refuses,
+        });
+    }
     out
 }
 
 /// Whether the OneDNN engine is under test here (Debian's `libdnnl2` installed).
 pub fn onednn_loads() -> bool {
     OneDnnEngine::load().is_ok()
+}
+
+/// For a test that is about CuDNN: whether it runs. Without a GPU, its driver or cuDNN it
+/// prints a notice that `test` is skipped and returns false; with `GRU_REQUIRE_CUDNN=1` (a
+/// GPU machine's CI) a missing GPU or library fails the test instead.
+pub fn cudnn_under_test(test: &str) -> bool {
+    match CudnnEngine::load_or_skip(test) {
+        Ok(engine) => engine.is_some(),
+        Err(e) => panic!("GRU_REQUIRE_CUDNN=1 but CuDNN does not load: {e}"),
+    }
 }
 
 /// For a test that is about OneDNN: whether it runs. Where libdnnl is missing it prints a

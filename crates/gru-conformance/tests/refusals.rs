@@ -42,3 +42,64 @@ fn onednn_refuses_what_it_cannot_compute() {
         assert_display(&err, &["OneDNN", "`dtype`", "f64"]);
     }
 }
+
+/// CuDNN's own check (`gru_cudnn::check_supported`, run before any GPU is touched) refuses
+/// exactly what the suite's independent list says, on every point of the option cross
+/// product, reversed or not, in f32 and f64: runs on every machine, GPU or not.
+#[test]
+fn cudnn_refuses_what_the_suite_says_on_every_option() {
+    let points = gru_conformance::cases::cross_product();
+    assert_eq!(points.len(), 1152);
+    let mut accepted = 0;
+    for point in points {
+        for reverse in [false, true] {
+            if reverse && point.bidirectional {
+                continue; // a bidirectional stack runs both directions
+            }
+            let mut spec = point.spec(3, 4);
+            spec.reverse = reverse;
+            for dtype in [gru_core::DType::F32, gru_core::DType::F64] {
+                let expected = gru_conformance::cudnn_refuses(&spec, dtype);
+                match (gru_cudnn::check_supported(&spec, dtype), expected) {
+                    (Ok(()), None) => accepted += 1,
+                    (Err(gru_core::GruError::Unsupported { engine, field, .. }), Some(f)) => {
+                        assert_eq!((engine.as_str(), field.as_str()), ("CuDNN", f), "{spec:?} {dtype}");
+                    }
+                    (got, want) => panic!("{spec:?} in {dtype}: cuDNN says {got:?}, the suite expects {want:?}"),
+                }
+            }
+        }
+    }
+    // f32, tanh, sigmoid, no clip, not reverse-only, two of the three reset modes.
+    assert_eq!(accepted, 1152 / 2 / 2 / 2 / 3 * 2);
+}
+
+/// On a GPU: `prepare` refuses each option cuDNN's GRU does not have, in both modes, with
+/// `Unsupported` naming the engine, the option and its value.
+#[test]
+fn cudnn_refuses_what_it_cannot_compute() {
+    if !gru_conformance::cudnn_under_test("cudnn_refuses_what_it_cannot_compute") {
+        return;
+    }
+    let mut reverse = spec().with_bidirectional(false);
+    reverse.reverse = true;
+    let refused: [(GruSpec, &str, &str); 5] = [
+        (spec().with_reset_gate_mode(gru_core::ResetGateMode::BeforeMultiplication), "reset_gate_mode", "before"),
+        (spec().with_state_activation(StateActivation::Softsign), "state_activation", "softsign"),
+        (spec().with_gate_activation(GateActivation::HARD_SIGMOID), "gate_activation", "hard-sigmoid"),
+        (spec().with_clip(Some(0.5)), "clip", "0.5"),
+        (reverse, "reverse", "true"),
+    ];
+    let under_test = engines::<f32>().into_iter().filter(|e| e.computed_by == "CuDNN").collect::<Vec<_>>();
+    assert_eq!(under_test.len(), 1, "CuDNN loads but is not among the engines under test");
+    for e in under_test {
+        for (bad, field, value) in &refused {
+            e.check_refused(bad, &params(bad)).unwrap();
+            let err = e.engine.prepare(bad, &params::<f32>(bad), &Plan::inference()).err().expect("refused");
+            assert_display(&err, &["CuDNN", &format!("`{field}`"), value]);
+        }
+    }
+    for e in engines::<f64>().into_iter().filter(|e| e.computed_by == "CuDNN") {
+        e.check_refused(&spec(), &params(&spec())).unwrap();
+    }
+}

@@ -7,9 +7,12 @@
 //!   `prepare` with [`GruError::Unsupported`]). Its
 //!   threads are OpenMP's: set `OMP_NUM_THREADS`, and `OMP_WAIT_POLICY=passive` on
 //!   shared machines.
-//! - `CuDNN`: not built yet.
+//! - `CuDNN`: NVIDIA cuDNN 9 on GPU 0, loaded at run time (the driver's `libcuda.so` and
+//!   `libcudnn.so`); f32, tanh/sigmoid, the two after-multiplication modes, no clip, no
+//!   reverse-only stack (refused at `prepare` with [`GruError::Unsupported`]).
 
 use gru_core::{Engine, EngineKind, GruError, NativeEngine, Real};
+use gru_cudnn::CudnnEngine;
 use gru_onednn::OneDnnEngine;
 
 use crate::error::{Error, Result};
@@ -19,13 +22,7 @@ pub fn engine_for<T: Real>(kind: EngineKind) -> Result<Box<dyn Engine<T>>> {
     match kind {
         EngineKind::Korali => Ok(Box::new(NativeEngine::new())),
         EngineKind::OneDNN => Ok(Box::new(OneDnnEngine::load().map_err(onednn_unavailable)?)),
-        EngineKind::CuDNN => Err(Error::EngineUnavailable {
-            engine: kind.to_string(),
-            reason: "this build of gru has no cuDNN engine yet".into(),
-            remedy: "Use \"Engine\": \"Korali\" (the native engine, which computes the same equations), \
-                     or a gru version with the cuDNN engine, an NVIDIA driver and cuDNN installed"
-                .into(),
-        }),
+        EngineKind::CuDNN => Ok(Box::new(CudnnEngine::load().map_err(cudnn_unavailable)?)),
     }
 }
 
@@ -53,6 +50,24 @@ fn onednn_unavailable(e: GruError) -> Error {
     }
 }
 
+fn cudnn_unavailable(e: GruError) -> Error {
+    let reason = match e {
+        GruError::EngineUnavailable { reason, .. } => {
+            reason.trim_end_matches(&format!("; needs {}", gru_cudnn::INSTALL)).to_string()
+        }
+        other => other.to_string(),
+    };
+    Error::EngineUnavailable {
+        engine: EngineKind::CuDNN.to_string(),
+        reason,
+        remedy: format!(
+            "The cuDNN engine needs {}; or use \"Engine\": \"Korali\" (the native engine, which computes \
+             the same equations)",
+            gru_cudnn::INSTALL
+        ),
+    }
+}
+
 /// Engines this build can run.
 pub fn available_engines() -> Vec<EngineKind> {
     [EngineKind::Korali, EngineKind::OneDNN, EngineKind::CuDNN]
@@ -66,17 +81,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn onednn_loads_here_and_cudnn_says_how_to_get_it() {
-        // CI and the developer machines install libdnnl-dev (.ci/run).
-        assert_eq!(available_engines(), vec![EngineKind::Korali, EngineKind::OneDNN]);
+    fn onednn_loads_here_and_cudnn_loads_or_says_what_is_missing() {
+        // CI and the developer machines install libdnnl-dev (.ci/run); a GPU only some have.
+        let gpu = gru_cudnn::CudnnEngine::load().is_ok();
+        let mut expected = vec![EngineKind::Korali, EngineKind::OneDNN];
+        expected.extend(gpu.then_some(EngineKind::CuDNN));
+        assert_eq!(available_engines(), expected);
         assert_eq!(engine_for::<f32>(EngineKind::OneDNN).unwrap().kind(), EngineKind::OneDNN);
         match engine_for::<f32>(EngineKind::CuDNN) {
-            Err(Error::EngineUnavailable { engine, remedy, .. }) => {
+            Ok(engine) => assert!(gpu && engine.kind() == EngineKind::CuDNN),
+            Err(Error::EngineUnavailable { engine, reason, remedy }) => {
+                assert!(!gpu);
                 assert_eq!(engine, "CuDNN");
-                assert!(remedy.contains("Korali"));
+                assert!(reason.contains("not installed") || reason.contains("device"), "{reason}");
+                assert!(remedy.contains("Korali") && remedy.contains("cuDNN 9"), "{remedy}");
             }
             Err(other) => panic!("{other:?}"),
-            Ok(_) => panic!("CuDNN should be unavailable"),
         }
     }
 

@@ -61,7 +61,7 @@ fn inference_mode_refuses_backward_and_missing_engines_say_how_to_get_them() {
     assert!(err.to_string().contains("Inference"));
 
     // Where OneDNN is installed (in CI always), a Korali config that names it runs on it, in
-    // Korali's precision (f32); CuDNN is not built yet and says how to get an engine.
+    // Korali's precision (f32); CuDNN, without a GPU, says what is missing and how to get it.
     if gru_onednn::OneDnnEngine::load_or_skip("a Korali config naming OneDNN").unwrap().is_some() {
         let text = r#"{"Engine": "OneDNN", "Hidden Layers": [{"Type": "Layer/Recurrent/GRU", "Output Channels": 8}]}"#;
         let (net, _) = KoraliNetwork::from_str(text).unwrap();
@@ -72,13 +72,17 @@ fn inference_mode_refuses_backward_and_missing_engines_say_how_to_get_them() {
     }
     let text = r#"{"Engine": "CuDNN", "Hidden Layers": [{"Type": "Layer/Recurrent/GRU", "Output Channels": 8}]}"#;
     let (net, _) = KoraliNetwork::from_str(text).unwrap();
-    let err = first_gru(&net).layer_builder::<f32>(&net, 3).build().unwrap_err();
-    match &err {
-        Error::EngineUnavailable { engine: e, remedy, .. } => {
-            assert_eq!(e, "CuDNN");
-            assert!(remedy.contains("\"Engine\": \"Korali\""), "{remedy}");
+    match first_gru(&net).layer_builder::<f32>(&net, 3).build() {
+        Ok(mut layer) => {
+            assert!(gru_cudnn::CudnnEngine::load().is_ok());
+            assert_eq!(layer.engine(), EngineKind::CuDNN);
+            assert_eq!(layer.predict(&LayerInput::tbc(&x, 2, 1, 3)).unwrap().computed_by, "CuDNN");
         }
-        other => panic!("{other:?}"),
+        Err(Error::EngineUnavailable { engine: e, remedy, .. }) => {
+            assert_eq!(e, "CuDNN");
+            assert!(remedy.contains("\"Engine\": \"Korali\"") && remedy.contains("cuDNN 9"), "{remedy}");
+        }
+        Err(other) => panic!("{other:?}"),
     }
     // A oneDNN library that does not load is the same typed error, naming the package.
     match gru::engines::onednn_from::<f32>("libdnnl-missing.so.2") {
