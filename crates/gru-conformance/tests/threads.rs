@@ -182,3 +182,25 @@ fn unit_split_training_matches_the_reference() {
     check::<f64>();
     check::<f32>();
 }
+
+/// The batch split's weight gradients of a block above 4 M parameters (I = 4, H = 1200:
+/// each part's products in turn on all threads, added into one set, instead of a copy per
+/// part) equal the reference's, with ragged lengths, in f64 (the path is the same in f32,
+/// where sums of 1200 products of this case's weights exceed the f32 tolerance).
+#[test]
+fn batch_split_of_a_large_block_matches_the_reference() {
+    fn check_large<T: Real>() {
+        let tol = Tolerance::of(T::DTYPE);
+        let point = cross_product()[0];
+        let spec = point.spec(4, 1200);
+        assert!(3 * 1200 * (4 + 1200) > 1 << 22, "the block must be above the copy limit");
+        // 18 sequences on 2 threads: more than 8 per thread, so the batch split (not one sweep).
+        let case = Case::<T>::random(&spec, 2, 18, gru_conformance::cases::Lengths::Ragged, true, 77);
+        let (ref_out, ref_g) = case.run(&NativeEngine::reference()).unwrap();
+        let (out, g) = case.run(&NativeEngine::with_threads(2).with_unit_split(false)).unwrap();
+        check_close("y", &out.y, &widen(&ref_out.y), tol.values).unwrap();
+        check_close("dx", &g.dx, &widen(&ref_g.dx), tol.grads).unwrap();
+        check_close("params", &g.params.to_flat(), &widen(&ref_g.params.to_flat()), tol.grads).unwrap();
+    }
+    check_large::<f64>();
+}
