@@ -194,6 +194,34 @@ mod under_mpirun {
     }
 
     #[test]
+    fn a_run_resumed_on_two_ranks_continues_as_one_process() {
+        if !mpirun_here() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d.ts");
+        std::fs::write(&data, two_class_ts("a b")).unwrap();
+        let d = data.to_str().unwrap();
+        let common = ["--train", d, "--dtype", "f64", "--hidden", "4", "--batch-size", "5", "--seed", "11", "--quiet"];
+        let single = dir.path().join("single.safetensors");
+        let mut a = vec!["train", "--epochs", "3", "--out", single.to_str().unwrap()];
+        a.extend(common);
+        ok(&gru_1t(&a));
+        // Two epochs on two ranks with a checkpoint (rank 0 writes it), then the third one
+        // resumed from it: Adam's moments and step count must reach both ranks.
+        let (checkpoint, two) = (dir.path().join("c.safetensors"), dir.path().join("two.safetensors"));
+        let (c, t) = (checkpoint.to_str().unwrap(), two.to_str().unwrap());
+        let mut a = vec!["train", "--distributed", "--epochs", "2", "--checkpoint", c, "--out", t];
+        a.extend(common);
+        ok(&mpirun(2, &a).output().unwrap());
+        let mut a = vec!["train", "--distributed", "--resume", c, "--epochs", "3", "--out", t];
+        a.extend(common);
+        ok(&mpirun(2, &a).output().unwrap());
+        let worst = assert_close(&params(&two), &params(&single), 1e-9, "resumed on 2 ranks");
+        eprintln!("resumed on 2 ranks: within {worst:.1e} of one process");
+    }
+
+    #[test]
     fn a_korali_experiment_splits_its_minibatch_across_ranks() {
         if !mpirun_here() {
             return;
