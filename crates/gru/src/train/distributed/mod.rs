@@ -2,7 +2,7 @@
 //! global minibatch, through one small trait, [`GradientReducer`], so that the training step
 //! ([`train_step_reduced`](super::train_step_reduced)) stays independent of the engine and of
 //! the transport. [`LocalReducer`] (one process, the default) reduces nothing; the MPI one
-//! ([`MpiReducer`], feature `mpi`) sums over `MPI_COMM_WORLD`.
+//! (`MpiReducer`, feature `mpi`) sums over `MPI_COMM_WORLD`.
 //!
 //! ```text
 //! global minibatch of B sequences, positions 0..B
