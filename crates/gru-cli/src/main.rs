@@ -11,6 +11,7 @@
 //! ```
 
 mod commands;
+mod distributed;
 mod paths;
 mod plot;
 mod progress;

@@ -104,6 +104,11 @@ pub enum Error {
     /// what to change.
     #[error("training diverged in epoch {epoch}, iteration {iteration}: {quantity} of {location} is {value}; {hint}")]
     Diverged { epoch: usize, iteration: usize, quantity: String, location: String, value: f64, hint: String },
+
+    /// Data-parallel training (see [`crate::train::distributed`]) could not go on: on `rank` of
+    /// `size`, `reason` says why (another rank's failure names that rank).
+    #[error("data-parallel training, rank {rank} of {size}: {reason}")]
+    Distributed { rank: usize, size: usize, reason: String },
 }
 
 /// Result alias of this crate.

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use gru::korali::{GenerationReport, KoraliExperiment};
 use gru::train::{History, IterationRecord};
 
+use crate::distributed::Job;
 use crate::signals::Signals;
 
 /// A `gru train --experiment` run: the experiment, where the model goes, and the flags that
@@ -24,6 +25,8 @@ pub struct ExperimentRun<'a> {
     pub plots: &'a [PathBuf],
     /// `--quiet`: only the final line.
     pub quiet: bool,
+    /// The ranks training it (`--distributed`): rank 0 prints and writes.
+    pub job: &'a Job,
 }
 
 /// Trains the experiment of `run`, saves the model, writes the history and plots asked for.
@@ -47,7 +50,9 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
         exp.random_seed = seed;
     }
     let s = &exp.solver;
-    if !run.quiet {
+    let writes = run.job.writes();
+    let quiet = run.quiet || !writes;
+    if !quiet {
         println!(
             "[gru] Korali experiment: {} sequences, GRU network, {} optimizer, learning rate {}, {} steps per generation, {} generations, random seed {}",
             exp.problem.input.len(),
@@ -59,7 +64,7 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
         );
     }
     let total = exp.total_steps();
-    if !run.quiet {
+    if !quiet {
         let p = &exp.problem;
         println!(
             "[gru] {total} optimizer steps of {} sequences (up to {} steps each): {} sequence steps",
@@ -71,9 +76,9 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
     let signals = Signals::install()?;
     let started = Instant::now();
     let mut seen = Vec::new();
-    let trained = exp.train_until::<f32>(signals.flag(), &mut |r| {
+    let trained = exp.train_reduced::<f32>(signals.flag(), run.job.reducer(), &mut |r| {
         seen.push(r.clone());
-        if !run.quiet {
+        if !quiet {
             println!("[gru] Generation {} ({} steps, {:.1} s)", r.generation, r.steps, r.elapsed.as_secs_f64());
             println!("[gru]  + Training Loss: {:.15}", r.loss);
             if r.generation == 1 && s.max_generations > 1 {
@@ -83,7 +88,7 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
         }
     });
     let (net, reports) = match (trained, signals.received()) {
-        (Err(gru::Error::Interrupted { epoch, iteration }), Some(signal)) => {
+        (Err(gru::Error::Interrupted { epoch, iteration }), Some(signal)) if writes => {
             let mut saved = Vec::new();
             if let Some(h) = run.history {
                 super::train::write_atomic(h, generations_csv(&seen, s.learning_rate).as_bytes())?;
@@ -95,6 +100,9 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
         }
         (trained, _) => trained?,
     };
+    if !writes {
+        return Ok(());
+    }
     net.save(run.out).with_context(|| format!("saving {}", run.out.display()))?;
     if let Some(h) = run.history {
         super::train::write_atomic(h, generations_csv(&reports, s.learning_rate).as_bytes())?;

@@ -10,6 +10,7 @@ use gru::train::{evaluate, load_training_checkpoint, save_training_checkpoint, T
 use gru::{EngineKind, Network, OutputMode, Real, ResetGateMode, SequenceDataset, Targets};
 
 use super::train_options::OptionsSource;
+use crate::distributed::Job;
 use crate::paths::Files;
 use crate::progress::{metrics, Reporter};
 use crate::signals::Signals;
@@ -115,6 +116,13 @@ pub struct TrainArgs {
     /// Print only the final result.
     #[arg(long)]
     pub quiet: bool,
+    /// Data-parallel training on the ranks of an MPI job: `mpirun -n N gru train --distributed
+    /// ...` (every rank gets the same flags and reads the same files). Each rank trains on its
+    /// shard of every minibatch and the gradients are summed, so N ranks train the model of one
+    /// process with the same --batch-size and --seed; rank 0 prints and writes every file.
+    /// Needs a gru built with the feature mpi.
+    #[arg(long)]
+    pub distributed: bool,
     #[command(flatten)]
     pub missing: super::MissingArg,
 }
@@ -201,6 +209,13 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         .output("--history", a.history.as_deref())
         .outputs("--plot", &a.plot)
         .check()?;
+    let job = Job::start(a.distributed)?;
+    let result = train_job(a, &job);
+    job.finish(result)
+}
+
+/// `gru train` on this rank of `job`.
+fn train_job(a: &TrainArgs, job: &Job) -> Result<()> {
     if let Some(e) = &a.experiment {
         let run = super::korali::ExperimentRun {
             path: e,
@@ -209,18 +224,20 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             history: a.history.as_deref(),
             plots: &a.plot,
             quiet: a.quiet,
+            job,
         };
         return super::korali::train_experiment(&run);
     }
     match a.dtype.as_str() {
-        "f32" => train::<f32>(a).map(drop),
-        "f64" => train::<f64>(a).map(drop),
+        "f32" => train::<f32>(a, job).map(drop),
+        "f64" => train::<f64>(a, job).map(drop),
         other => bail!("--dtype {other}: expected f32 or f64"),
     }
 }
 
-/// Trains and saves; returns the network and the final validation accuracy or RMSE line.
-pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::Evaluation>)> {
+/// Trains and saves (rank 0 of `job`); returns the network and the final validation accuracy
+/// or RMSE line.
+pub fn train<T: Real>(a: &TrainArgs, job: &Job) -> Result<(Network<T>, Option<gru::train::Evaluation>)> {
     let train_path = a.train.as_deref().context("--train is required")?;
     let data = super::load_data::<T>(train_path, &a.missing)?;
     let validation = a.validation.as_deref().map(|v| super::load_data::<T>(v, &a.missing)).transpose()?;
@@ -278,20 +295,28 @@ pub fn train<T: Real>(a: &TrainArgs) -> Result<(Network<T>, Option<gru::train::E
         .output("--out", Some(&a.out))
         .output("checkpoint_path", trainer.options.checkpoint_path.as_deref())
         .check()?;
+    let writes = job.writes();
     for w in trainer.options.warnings(data.len())? {
-        eprintln!("warning: {w}");
+        if writes {
+            eprintln!("warning: {w}");
+        }
     }
     let signals = Signals::install()?;
-    let mut reporter = Reporter::new(a.quiet);
-    let fitted = trainer.fit_until(&mut net, &data, validation.as_ref(), signals.flag(), &mut |p| reporter.report(p));
+    let mut reporter = Reporter::new(a.quiet || !writes);
+    let (stop, reducer) = (signals.flag(), job.reducer());
+    let fitted = trainer.fit_reduced(&mut net, &data, validation.as_ref(), stop, reducer, &mut |p| reporter.report(p));
     reporter.finish();
     let report = match fitted {
         Err(gru::Error::Interrupted { epoch, iteration }) => {
-            return Err(stopped(a, &net, &trainer, &signals, epoch, iteration));
+            return Err(stopped(a, &net, &trainer, &signals, epoch, iteration, job));
         }
         // A diverged run (or any other error) saves nothing and exits non-zero.
         other => other?,
     };
+    if !writes {
+        // Every rank holds the trained network; rank 0 checks, saves and reports it.
+        return Ok((net, None));
+    }
     // The trained network's loss, before it is saved: a last update that overflowed the loss
     // (finite weights, `inf` loss) is a divergence too, and saves nothing.
     let train_eval = evaluate(&mut net, &data, trainer.options.mini_batch_size)?;
@@ -346,10 +371,17 @@ fn stopped<T: Real>(
     signals: &Signals,
     epoch: usize,
     iteration: usize,
+    job: &Job,
 ) -> anyhow::Error {
-    let Some(signal) = signals.received() else {
+    // A signal on any rank stops every rank at the same minibatch (one that got none itself
+    // stops as if signalled); rank 0 writes.
+    let distributed = job.reducer().size() > 1;
+    let Some(signal) = signals.received().or(distributed.then_some(crate::signals::Interrupted { signal: 0 })) else {
         return anyhow::anyhow!("training stopped in epoch {epoch} after iteration {iteration}");
     };
+    if !job.writes() {
+        return anyhow::Error::new(signal);
+    }
     let mut saved = Vec::new();
     if let Some(path) = &trainer.options.checkpoint_path {
         if let Err(e) = save_training_checkpoint(path, net, trainer) {

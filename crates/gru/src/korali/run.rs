@@ -6,7 +6,7 @@
 //! (transformation, scale, shift). The output is read at each sequence's last step (the
 //! last GRU has output mode `last`).
 //!
-//! One step, as Korali, is the one training step of [`crate::train::train_step`]: forward
+//! One step, as Korali, is the one training step of [`crate::train::train_step_reduced`]: forward
 //! over the step's sequences; for "Mean Squared Error" the loss is the regression output's
 //! summed over the batch, `L = ½ Σ_b Σ_i (y - ŷ)²` ([`Reduction::Sum`]; Korali reports
 //! `L / B`); for "Direct Gradient" the solution data `g` are Korali's ascent gradients, so
@@ -31,8 +31,11 @@ use crate::network::{
     LayerSpec, LossTargets, Network, Node, OutputTransform, Reduction, Transformation,
 };
 use crate::optim::{Optimizer, OptimizerState};
-use crate::train::batching::{chunk_minibatch, epoch_order, minibatches, PaddingDirection, SequenceLength, Shuffle};
-use crate::train::{train_step, StepBatch, StepLoss, StepOptions};
+use crate::train::batching::{
+    chunk_minibatch, epoch_order, minibatches, Chunk, PaddingDirection, SequenceLength, Shuffle,
+};
+use crate::train::distributed::{any_rank, broadcast_state, shard_range, GradientReducer, LocalReducer};
+use crate::train::{train_step_reduced, StepBatch, StepLoss, StepOptions};
 use crate::OutputMode;
 
 /// What one generation reports (Korali prints the same per generation).
@@ -203,18 +206,35 @@ impl KoraliExperiment {
         stop: &AtomicBool,
         progress: &mut dyn FnMut(&GenerationReport),
     ) -> Result<(Network<T>, Vec<GenerationReport>)> {
+        self.train_reduced(stop, &LocalReducer, progress)
+    }
+
+    /// [`KoraliExperiment::train_until`] as one rank of data-parallel training (see
+    /// [`crate::train::distributed`]): every rank runs the same experiment; each takes its
+    /// shard ([`shard_range`]) of every minibatch of the DeepSupervisor, the summed losses'
+    /// gradients are summed over the ranks ([`train_step_reduced`]; Korali's loss is a sum, so
+    /// nothing is divided), every rank starts from rank 0's weights and stops together. The
+    /// reported loss is the global batch's. With [`LocalReducer`] this is
+    /// [`KoraliExperiment::train_until`].
+    pub fn train_reduced<T: Real>(
+        &self,
+        stop: &AtomicBool,
+        reducer: &dyn GradientReducer,
+        progress: &mut dyn FnMut(&GenerationReport),
+    ) -> Result<(Network<T>, Vec<GenerationReport>)> {
         let (p, s) = (&self.problem, &self.solver);
         let mut net = self.build_network::<T>()?;
         let data = self.dataset::<T>()?;
         let n = data.len();
         let mut opt = OptimizerState::<T>::new(s.optimizer, net.params_flat().len());
+        broadcast_state(reducer, &mut net, &mut opt)?;
         let started = Instant::now();
         let mut reports = Vec::new();
         let (mut step, mut epoch, mut queue) = (0usize, 0usize, Vec::<Vec<usize>>::new());
         for generation in 1..=s.max_generations {
             let mut loss = 0.0;
             for _ in 0..s.steps_per_generation {
-                if stop.load(Ordering::Relaxed) {
+                if any_rank(reducer, stop.load(Ordering::Relaxed))? {
                     return Err(Error::Interrupted { epoch: generation, iteration: step });
                 }
                 let batch = if p.training_batch_size >= n {
@@ -232,7 +252,7 @@ impl KoraliExperiment {
                     queue.pop().unwrap_or_default()
                 };
                 loss = self
-                    .step(&mut net, &mut opt, &data, &batch)
+                    .step(&mut net, &mut opt, &data, &batch, reducer)
                     .map_err(|e| e.in_iteration(generation, step + 1, DIVERGENCE_HINT))?;
                 step += 1;
             }
@@ -243,20 +263,37 @@ impl KoraliExperiment {
         Ok((net, reports))
     }
 
-    /// One training step ([`train_step`]) on the sequences `batch`, with Korali's loss, L2 and
-    /// no clipping; returns Korali's reported loss (MSE: `L / B`; direct gradient:
-    /// `sqrt(L / B)`).
+    /// One training step ([`train_step_reduced`]) on the sequences `batch` (this rank's shard
+    /// of them), with Korali's loss, L2 and no clipping; returns Korali's reported loss of the
+    /// whole batch (MSE: `L / B`; direct gradient: `sqrt(L / B)`).
     fn step<T: Real>(
         &self,
         net: &mut Network<T>,
         opt: &mut dyn Optimizer<T>,
         data: &SequenceDataset<T>,
         batch: &[usize],
+        reducer: &dyn GradientReducer,
     ) -> Result<f64> {
+        if batch.is_empty() {
+            return Err(Error::data("batch", 0, "empty"));
+        }
+        // One chunk of every sequence whole (SequenceLength::Longest): the shard's own chunk.
+        let batch = &batch[shard_range(batch.len(), reducer.rank(), reducer.size())];
         let seqs: Vec<&[T]> = batch.iter().map(|&i| &data.sequences[i][..]).collect();
-        let chunk = chunk_minibatch(&seqs, data.channels, SequenceLength::Longest, PaddingDirection::Right)?
-            .pop()
-            .ok_or_else(|| Error::data("batch", 0, "empty"))?;
+        let chunk = match seqs.is_empty() {
+            true => Chunk {
+                x: Vec::new(),
+                steps: 0,
+                members: Vec::new(),
+                lengths: Vec::new(),
+                offsets: Vec::new(),
+                starts: Vec::new(),
+                ends: Vec::new(),
+            },
+            false => chunk_minibatch(&seqs, data.channels, SequenceLength::Longest, PaddingDirection::Right)?
+                .pop()
+                .ok_or_else(|| Error::data("batch", 0, "empty"))?,
+        };
         let solution = |member: &usize| &self.problem.solution[batch[*member]][..];
         let loss = match self.solver.loss {
             KoraliLoss::MeanSquaredError => StepLoss::Output {
@@ -273,8 +310,8 @@ impl KoraliExperiment {
         let options = StepOptions { learn_rate, clipping: None, gradient_l2: self.solver.l2_importance };
         let input = StepBatch { x: &chunk.x, steps: chunk.steps, lengths: &chunk.lengths, initial_states: None };
         let mut rng = ChaCha8Rng::seed_from_u64(self.random_seed);
-        let report = train_step(net, opt, &input, &loss, &options, &mut rng)?;
-        let b = chunk.members.len() as f64;
+        let report = train_step_reduced(net, opt, &input, &loss, &options, &mut rng, reducer)?;
+        let b = report.stats.count as f64;
         Ok(match self.solver.loss {
             KoraliLoss::MeanSquaredError => report.stats.loss / b,
             KoraliLoss::DirectGradient => (report.stats.loss / b).sqrt(),

@@ -35,6 +35,18 @@ impl<T: Real> Network<T> {
     }
 }
 
+impl<T: Real> Network<T> {
+    /// The divisor `n` of [`Reduction::Mean`] for `count` observations: `N` (classification) or
+    /// `N·R` (regression, `R` responses), so that the mean loss and its gradient are the sum's
+    /// divided by `n` (data-parallel training divides the sum over every rank by the global `n`).
+    pub fn mean_divisor(&self, count: usize) -> f64 {
+        match self.head {
+            Head::Classification { .. } => count as f64,
+            Head::Regression => (count * self.output_width) as f64,
+        }
+    }
+}
+
 /// Targets of one forward pass, one entry per batch row (member).
 #[derive(Clone, Debug, PartialEq)]
 pub enum LossTargets<'a> {

@@ -5,6 +5,7 @@
 pub mod batching;
 mod carry;
 pub mod checkpoint;
+pub mod distributed;
 mod evaluate;
 pub mod history;
 pub mod metrics;
@@ -22,7 +23,7 @@ pub use history::{History, IterationRecord, ValidationRecord};
 pub use options::{OutputNetwork, TrainingOptions};
 pub use schedule::LearnRateSchedule;
 pub use solver::Solver;
-pub use step::{train_step, Clipping, StepBatch, StepLoss, StepOptions, StepReport};
+pub use step::{train_step, train_step_reduced, Clipping, StepBatch, StepLoss, StepOptions, StepReport};
 pub use trainer::{Progress, TrainState, Trainer, TrainingReport};
 
 /// MATLAB's solver options at their earlier path (`gru::train::optim::Solver`, ...); the

@@ -1,6 +1,6 @@
 //! The training loop: epochs of shuffled minibatches of variable-length sequences, split
 //! into chunks for truncated BPTT when `SequenceLength` is a number, one training step
-//! ([`train_step`]) per chunk, validation with patience, checkpoints, and a metrics history.
+//! ([`train_step`](super::train_step)) per chunk, validation with patience, checkpoints, and a metrics history.
 //!
 //! Reproducibility: the order of each epoch and every dropout mask derive from the seed
 //! and the epoch or iteration number alone, so a run resumed from a checkpoint (saved at
@@ -16,10 +16,13 @@ use rand_chacha::ChaCha8Rng;
 
 use super::batching::{chunk_minibatch, epoch_batches, SequenceLength};
 use super::carry::Carried;
+use super::distributed::{
+    any_rank, broadcast_state, rank_seed, shard_chunk, shard_range, GradientReducer, LocalReducer,
+};
 use super::evaluate::{batch_targets, evaluate, Evaluation};
 use super::history::{History, IterationRecord, ValidationRecord};
 use super::options::{OutputNetwork, TrainingOptions};
-use super::step::{train_step, Clipping, StepBatch, StepLoss, StepOptions};
+use super::step::{train_step_reduced, Clipping, StepBatch, StepLoss, StepOptions};
 use crate::data::{SequenceDataset, Targets};
 use crate::error::{Error, Result};
 use crate::memory::{MemoryBudget, NetworkSize};
@@ -167,7 +170,28 @@ impl<T: Real> Trainer<T> {
         stop: &AtomicBool,
         progress: &mut dyn FnMut(&Progress<'_>),
     ) -> Result<TrainingReport> {
+        self.fit_reduced(network, train, validation, stop, &LocalReducer, progress)
+    }
+
+    /// [`Trainer::fit_until`] as one rank of data-parallel training (see
+    /// [`super::distributed`]): every rank calls it with the same network, data, options and
+    /// seed; each takes its shard ([`shard_range`]) of every global minibatch (cut into chunks
+    /// whole first, so that `SequenceLength` means what it means for one process), the
+    /// gradients are summed by `reducer` ([`train_step_reduced`]), every rank starts from rank
+    /// 0's parameters and optimizer state ([`broadcast_state`]), stops together (a `stop` on
+    /// any rank) and keeps rank 0's validation loss for patience and the best network. Only
+    /// rank 0 writes checkpoints. With [`LocalReducer`] this is [`Trainer::fit_until`].
+    pub fn fit_reduced(
+        &mut self,
+        network: &mut Network<T>,
+        train: &SequenceDataset<T>,
+        validation: Option<&SequenceDataset<T>>,
+        stop: &AtomicBool,
+        reducer: &dyn GradientReducer,
+        progress: &mut dyn FnMut(&Progress<'_>),
+    ) -> Result<TrainingReport> {
         let o = self.options.clone();
+        let (rank, ranks) = (reducer.rank(), reducer.size());
         Self::check_data(network, train, "training data")?;
         if let Some(v) = validation {
             Self::check_data(network, v, "validation data")?;
@@ -184,11 +208,12 @@ impl<T: Real> Trainer<T> {
                 "splitting sequences (truncated BPTT) has no meaning for bidirectional or reverse layers",
             ));
         }
-        self.check_memory(network, train)?;
+        self.check_memory(network, train, ranks)?;
         if self.state.epoch == 0 && self.state.iteration == 0 {
             network.fit_normalization(train)?;
             network.fit_target_normalization(train, o.target_normalization)?;
         }
+        broadcast_state(reducer, network, &mut self.state.optimizer)?;
         let segments = network.segments();
         // MATLAB's per-parameter learn-rate and L2 factors, and its coupled L2.
         self.state.optimizer.set_segments(segments.clone(), o.l2_regularization)?;
@@ -216,13 +241,15 @@ impl<T: Real> Trainer<T> {
                 o.partial_mini_batch,
             )?;
             for (k, mb) in batches.into_iter().enumerate().skip(done) {
-                if stop.load(Ordering::Relaxed) {
+                if any_rank(reducer, stop.load(Ordering::Relaxed))? {
                     return Err(Error::Interrupted { epoch: epoch + 1, iteration: self.state.iteration });
                 }
                 let seqs: Vec<&[T]> = mb.iter().map(|&i| &train.sequences[i][..]).collect();
                 let chunks = chunk_minibatch(&seqs, train.channels, o.sequence_length, o.sequence_padding_direction)?;
                 let mut carried = Carried::new(network, mb.len());
+                let shard = shard_range(mb.len(), rank, ranks);
                 for chunk in chunks {
+                    let chunk = if ranks > 1 { shard_chunk(&chunk, &shard) } else { chunk };
                     let initial = carried.initial_states(&chunk);
                     let batch = StepBatch {
                         x: &chunk.x,
@@ -234,8 +261,9 @@ impl<T: Real> Trainer<T> {
                     let targets =
                         batch_targets(&train.targets, &idx, &chunk.offsets, &chunk.lengths, &chunk.ends, width);
                     let loss = StepLoss::Output { targets, reduction: Reduction::Mean };
-                    let mut rng = dropout_rng(o.seed, self.state.iteration + 1);
-                    let step = train_step(network, &mut self.state.optimizer, &batch, &loss, &step_options, &mut rng)
+                    let mut rng = dropout_rng(rank_seed(o.seed, rank), self.state.iteration + 1);
+                    let optimizer = &mut self.state.optimizer;
+                    let step = train_step_reduced(network, optimizer, &batch, &loss, &step_options, &mut rng, reducer)
                         .map_err(|e| e.in_iteration(epoch + 1, self.state.iteration + 1, DIVERGENCE_HINT))?;
                     carried.keep(&chunk, &step.final_states);
                     if !step.updated {
@@ -255,7 +283,7 @@ impl<T: Real> Trainer<T> {
                     progress(&Progress::Iteration { record: &record, of: planned });
                     if let Some(v) = validation {
                         if self.state.iteration.is_multiple_of(o.validation_frequency) {
-                            last_validation = Some(self.validate(network, v, epoch + 1, progress)?);
+                            last_validation = Some(self.validate(network, v, epoch + 1, reducer, progress)?);
                             validated_at = Some(self.state.iteration);
                             if self.state.stopped_early {
                                 break;
@@ -272,7 +300,7 @@ impl<T: Real> Trainer<T> {
             self.state.epoch_minibatches = 0;
             let mut written = None;
             if let Some(path) = &o.checkpoint_path {
-                if self.state.epoch.is_multiple_of(o.checkpoint_frequency) {
+                if self.state.epoch.is_multiple_of(o.checkpoint_frequency) && rank == 0 {
                     super::checkpoint::save_training_checkpoint(path, network, self)?;
                     written = Some(path.as_path());
                 }
@@ -281,7 +309,7 @@ impl<T: Real> Trainer<T> {
         }
         if let Some(v) = validation {
             if validated_at != Some(self.state.iteration) {
-                last_validation = Some(self.validate(network, v, self.state.epoch, progress)?);
+                last_validation = Some(self.validate(network, v, self.state.epoch, reducer, progress)?);
             }
         }
         if o.output_network == OutputNetwork::BestValidationLoss {
@@ -299,15 +327,16 @@ impl<T: Real> Trainer<T> {
     }
 
     /// Refuses a run whose parameters, gradients, optimizer state and activations of the
-    /// largest batch ([`NetworkSize::training_bytes`]) exceed [`MemoryBudget::current`].
-    fn check_memory(&self, network: &Network<T>, train: &SequenceDataset<T>) -> Result<()> {
+    /// largest batch ([`NetworkSize::training_bytes`]; a rank's shard of it when training on
+    /// `ranks` ranks) exceed [`MemoryBudget::current`].
+    fn check_memory(&self, network: &Network<T>, train: &SequenceDataset<T>, ranks: usize) -> Result<()> {
         let o = &self.options;
         let longest = train.sequences.iter().map(|s| s.len() / train.channels.max(1)).max().unwrap_or(0);
         let steps = match o.sequence_length {
             SequenceLength::Fixed(n) => n.min(longest),
             _ => longest,
         };
-        let batch = o.mini_batch_size.min(train.len());
+        let batch = o.mini_batch_size.min(train.len()).div_ceil(ranks.max(1));
         let states = self.state.optimizer.method().state_names().len();
         let name = |i: usize, field: &str| format!("layers[{i}].{field}");
         NetworkSize::of(network.specs()).check_training(
@@ -326,9 +355,15 @@ impl<T: Real> Trainer<T> {
         network: &mut Network<T>,
         data: &SequenceDataset<T>,
         epoch: usize,
+        reducer: &dyn GradientReducer,
         progress: &mut dyn FnMut(&Progress<'_>),
     ) -> Result<Evaluation> {
-        let e = evaluate(network, data, self.options.mini_batch_size)?;
+        let mut e = evaluate(network, data, self.options.mini_batch_size)?;
+        // Every rank keeps rank 0's loss: patience and the best network agree everywhere even
+        // where the ranks' sums round differently (other threads, other machines).
+        let mut loss = [e.loss];
+        reducer.broadcast_f64(&mut loss)?;
+        e.loss = loss[0];
         let record = ValidationRecord {
             epoch,
             iteration: self.state.iteration,
