@@ -47,6 +47,7 @@ pub fn module(plan: &Plan, options: &CodegenOptions) -> String {
     }
     s.push_str(DOC);
     s.push_str("#![allow(clippy::excessive_precision, clippy::unreadable_literal, clippy::needless_range_loop)]\n");
+    s.push_str("#![allow(clippy::type_complexity, clippy::redundant_slicing, clippy::manual_clamp)]\n");
     s.push_str("#![allow(dead_code, unused_variables, unused_mut)]\n\n");
     let consts = [
         ("INPUT_SIZE", "usize", plan.input_size.to_string(), "I: floats of one input frame."),
@@ -289,7 +290,7 @@ impl Emitter<'_> {
             ""
         };
         format!(
-            "    if INPUT_SIZE == 0 || x.len() % INPUT_SIZE != 0 {{\n        return Err(RunError::InputLength);\n    }}\n    \
+            "    if INPUT_SIZE == 0 || x.len() / INPUT_SIZE * INPUT_SIZE != x.len() {{\n        return Err(RunError::InputLength);\n    }}\n    \
              let steps = x.len() / INPUT_SIZE;\n    if y.len() != {y_len} {{\n        return Err(RunError::OutputLength);\n    }}{max}\n"
         )
     }

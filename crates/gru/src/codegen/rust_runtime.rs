@@ -12,27 +12,26 @@ mod rt {
     /// ln m = 2·atanh((m-1)/(m+1)) to the 21st power; tanh = (e^2x - 1) / (e^2x + 1);
     /// sqrt by Newton's iteration. Results are rounded to f32 by their callers.
     pub mod math {
+        use core::f64::consts::{LN_2 as LN2, LOG2_E, SQRT_2 as SQRT2};
+        /// ln 2 in two parts (Cody-Waite): LN2_HI + LN2_LO.
         const LN2_HI: f64 = 6.93147180369123816490e-01;
         const LN2_LO: f64 = 1.90821492927058770002e-10;
-        const LOG2_E: f64 = 1.44269504088896338700e+00;
-        const LN2: f64 = 6.93147180559945286227e-01;
-        const SQRT2: f64 = 1.41421356237309514547e+00;
 
         pub fn fabs(x: f64) -> f64 {
             f64::from_bits(x.to_bits() & !(1u64 << 63))
         }
         /// As `f64::max`: the other value when one is NaN.
         pub fn fmax(x: f64, y: f64) -> f64 {
-            if x > y || y != y { x } else { y }
+            if x > y || y.is_nan() { x } else { y }
         }
         pub fn fmin(x: f64, y: f64) -> f64 {
-            if x < y || y != y { x } else { y }
+            if x < y || y.is_nan() { x } else { y }
         }
         fn pow2(k: i64) -> f64 {
             f64::from_bits(((k + 1023) as u64) << 52)
         }
         pub fn exp(x: f64) -> f64 {
-            if x != x {
+            if x.is_nan() {
                 return x;
             }
             if x > 709.782712893384 {
@@ -60,7 +59,7 @@ mod rt {
             }
         }
         pub fn ln(x: f64) -> f64 {
-            if x != x || x < 0.0 {
+            if x.is_nan() || x < 0.0 {
                 return f64::NAN;
             }
             if x == 0.0 {
@@ -98,7 +97,7 @@ mod rt {
             }
         }
         pub fn tanh(x: f64) -> f64 {
-            if x != x {
+            if x.is_nan() {
                 return x;
             }
             if fabs(x) > 22.0 {
@@ -111,7 +110,7 @@ mod rt {
             (e - 1.0) / (e + 1.0)
         }
         pub fn sqrt(x: f64) -> f64 {
-            if x != x || x < 0.0 {
+            if x.is_nan() || x < 0.0 {
                 return f64::NAN;
             }
             if x == 0.0 || x == f64::INFINITY {
