@@ -54,13 +54,23 @@ typedef struct {
 
 "#;
 
-const PRODUCT: &str = r#"/* out[j] = Σ_k m[k·stride + j] · v[k] for j < n_out (m: a transposed matrix). */
+const PRODUCT: &str = r#"/* out[j] = Σ_k m[k·stride + j] · v[k] for j < n_out (m: a transposed matrix), each sum in
+ * k order: ((0 + m0 v0) + m1 v1) + ..., four k at a time, so that out is read and written
+ * a quarter as often; the j loops are plain, for the compiler to vectorize. */
 static void @_product(const float* restrict m, const float* restrict v, int n_in, int n_out, int stride,
                       float* restrict out)
 {
     int j, k;
     for (j = 0; j < n_out; ++j) out[j] = 0.0f;
-    for (k = 0; k < n_in; ++k) {
+    for (k = 0; k + 4 <= n_in; k += 4) {
+        const float v0 = v[k], v1 = v[k + 1], v2 = v[k + 2], v3 = v[k + 3];
+        const float* restrict c0 = m + (long)k * stride;
+        const float* restrict c1 = c0 + stride;
+        const float* restrict c2 = c1 + stride;
+        const float* restrict c3 = c2 + stride;
+        for (j = 0; j < n_out; ++j) out[j] = (((out[j] + c0[j] * v0) + c1[j] * v1) + c2[j] * v2) + c3[j] * v3;
+    }
+    for (; k < n_in; ++k) {
         const float vk = v[k];
         const float* restrict col = m + (long)k * stride;
         for (j = 0; j < n_out; ++j) out[j] += col[j] * vk;

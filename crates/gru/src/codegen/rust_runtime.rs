@@ -145,17 +145,29 @@ mod rt {
         pub clip: Option<f32>,
     }
 
-    /// `out[j] = Σ_k m[k·stride + j] · v[k]` for `j < out.len()` (m: a transposed matrix).
+    /// `out[j] = Σ_k m[k·stride + j] · v[k]` for `j < out.len()` (m: a transposed matrix),
+    /// each sum in k order, four k at a time (as the C code).
     pub fn product(m: &[f32], v: &[f32], stride: usize, out: &mut [f32]) {
         for o in out.iter_mut() {
             *o = 0.0;
         }
         let n = out.len();
-        for (k, &vk) in v.iter().enumerate() {
-            let col = &m[k * stride..k * stride + n];
-            for (o, &w) in out.iter_mut().zip(col) {
+        let col = |k: usize| &m[k * stride..k * stride + n];
+        let mut k = 0;
+        while k + 4 <= v.len() {
+            let (v0, v1, v2, v3) = (v[k], v[k + 1], v[k + 2], v[k + 3]);
+            let cols = col(k).iter().zip(col(k + 1)).zip(col(k + 2)).zip(col(k + 3));
+            for (o, (((&a, &b), &c), &d)) in out.iter_mut().zip(cols) {
+                *o = (((*o + a * v0) + b * v1) + c * v2) + d * v3;
+            }
+            k += 4;
+        }
+        while k < v.len() {
+            let vk = v[k];
+            for (o, &w) in out.iter_mut().zip(col(k)) {
                 *o += w * vk;
             }
+            k += 1;
         }
     }
 
