@@ -7,6 +7,7 @@
 //! gru predict --model M --data F [--out F.csv|F.json]
 //! gru inspect FILE              a model, a network or Korali JSON, a GRU spec, or GRU weights
 //! gru convert --from torch --to keras IN OUT [--prefix rnn.] [--verify]
+//! gru export --to c MODEL OUT_DIR   the network as C99 (model.h/model.c) or a no_std crate (--to rust-no-std)
 //! gru engines                   which engines this build can run, and the kernels' ISA
 //! ```
 
@@ -51,6 +52,8 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Convert GRU weights between PyTorch, Keras and gru files (--verify runs both sides).
     Convert(commands::convert::ConvertArgs),
+    /// Write a trained network as dependency-free C99 or a no_std Rust crate (weights compiled in).
+    Export(commands::export::ExportArgs),
     /// List the engines and whether this build can run them.
     Engines,
     /// Time every engine on the reference shapes (inference and training).
@@ -84,6 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => commands::predict::run(&a),
         Command::Inspect(a) => commands::inspect::run(&a),
         Command::Convert(a) => commands::convert::run(&a),
+        Command::Export(a) => commands::export::run(&a),
         Command::Bench(a) => commands::bench::run(&a),
         Command::Engines => {
             for kind in [gru::EngineKind::Korali, gru::EngineKind::OneDNN, gru::EngineKind::CuDNN] {

@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod codegen;
 pub mod convert;
 pub mod data;
 pub mod engines;
