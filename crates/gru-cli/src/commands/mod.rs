@@ -7,6 +7,7 @@ pub mod eval;
 pub mod inspect;
 pub mod korali;
 pub mod predict;
+pub mod stream;
 pub mod train;
 pub mod train_options;
 
