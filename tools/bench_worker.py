@@ -17,6 +17,13 @@ Protocol: one JSON object per line on stdin, one JSON answer per line on stdout.
                                unprepared model is prepared first)
     {"peer": "torch", "gemm": 2048, ...}     torch.mm of two 2048 x 2048 f32 matrices, in place
                                              of "shape"/"mode"/"reset"
+    {"peer": "torch" | "onnxruntime", "step": {"batch": 16, "hidden": 256, "kind": "cell" |
+     "gru" | "session", "steps": 200}}      streaming steps with h carried (I = H, inference):
+                                             a timed call runs `steps` of them and answers the
+                                             ms of ONE step (their mean). torch "cell":
+                                             nn.GRUCell(x, h); torch "gru": nn.GRU over T = 1,
+                                             (y, h) = gru(x[None], h); onnxruntime "session":
+                                             one GRU node over T = 1 with initial_h, Y_h fed back
     {"op": "release"}      -> {"ok": true}   (drops every prepared model)
     anything that fails    -> {"error": "..."}
 Nothing else is written to stdout (libraries' prints go to stderr).
@@ -150,6 +157,77 @@ def ort_gru(shape, mode, reset, threads):
     return call
 
 
+def torch_step(b, h, kind, steps):
+    """`steps` streaming steps of nn.GRUCell or nn.GRU (T = 1), h carried, under no_grad."""
+    if torch is None:
+        raise RuntimeError("torch cannot be imported: " + missing["torch"])
+    torch.manual_seed(0)
+    x = torch.rand(b, h) * 2 - 1
+    if kind == "cell":
+        cell = torch.nn.GRUCell(h, h)
+        state = [torch.zeros(b, h)]
+
+        def call():
+            with torch.no_grad():
+                hx = state[0]
+                for _ in range(steps):
+                    hx = cell(x, hx)
+                state[0] = hx
+    elif kind == "gru":
+        gru = torch.nn.GRU(h, h)
+        x1 = x.unsqueeze(0)
+        state = [torch.zeros(1, b, h)]
+
+        def call():
+            with torch.no_grad():
+                hx = state[0]
+                for _ in range(steps):
+                    _, hx = gru(x1, hx)
+                state[0] = hx
+    else:
+        raise ValueError(f"torch step kind {kind!r} is not 'cell' or 'gru'")
+    return call
+
+
+def ort_step(b, h, steps, threads):
+    """`steps` runs of a one-step GRU session (X [1, B, H], initial_h [1, B, H]), Y_h fed back."""
+    if ort is None:
+        raise RuntimeError("onnxruntime cannot be imported: " + missing["onnxruntime"])
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    s = 1.0 / np.sqrt(h)
+    w = rng.uniform(-s, s, (1, 3 * h, h)).astype(np.float32)
+    r = rng.uniform(-s, s, (1, 3 * h, h)).astype(np.float32)
+    bias = rng.uniform(-s, s, (1, 6 * h)).astype(np.float32)
+    node = helper.make_node("GRU", ["X", "W", "R", "B", "", "H0"], ["Y", "Y_h"], hidden_size=h,
+                            linear_before_reset=1)
+    graph = helper.make_graph(
+        [node], "gru_step",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, b, h]),
+         helper.make_tensor_value_info("H0", TensorProto.FLOAT, [1, b, h])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 1, b, h]),
+         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, b, h])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R"), numpy_helper.from_array(bias, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    x = rng.uniform(-1, 1, (1, b, h)).astype(np.float32)
+    state = [np.zeros((1, b, h), np.float32)]
+
+    def call():
+        hx = state[0]
+        for _ in range(steps):
+            _, hx = session.run(None, {"X": x, "H0": hx})
+        state[0] = hx
+    return call
+
+
 def torch_gemm(n):
     """One call of torch.mm on n x n f32 matrices (MKL on Intel hosts)."""
     if torch is None:
@@ -166,6 +244,17 @@ def torch_gemm(n):
 def build(req, threads):
     """The call a request names, and its cache key."""
     peer = req.get("peer")
+    if "step" in req:
+        st = req["step"]
+        b, h, kind, steps = (st.get(k) for k in ("batch", "hidden", "kind", "steps"))
+        if not all(isinstance(v, int) and v >= 1 for v in (b, h, steps)):
+            raise ValueError(f"step needs positive batch, hidden and steps, got {st!r}")
+        key = ("step", peer, b, h, kind, steps)
+        if peer == "torch":
+            return key, lambda: torch_step(b, h, kind, steps)
+        if peer == "onnxruntime" and kind == "session":
+            return key, lambda: ort_step(b, h, steps, threads)
+        raise ValueError(f"step kind {kind!r} is not one of peer {peer!r}'s")
     if "gemm" in req:
         n = req["gemm"]
         if peer != "torch" or not isinstance(n, int) or n < 1:
@@ -214,9 +303,10 @@ def answer(req, prepared, threads):
     if op == "prepare":
         return {"ok": True}
     call = prepared[key]
+    per = req["step"]["steps"] if "step" in req else 1
     t = time.perf_counter()
     call()
-    return {"ms": (time.perf_counter() - t) * 1e3}
+    return {"ms": (time.perf_counter() - t) * 1e3 / per}
 
 
 def serve(threads):

@@ -1,7 +1,8 @@
 //! The reference shapes of the speed work, and the harness of `gru bench`: contestants
 //! (our engines, oneDNN, PyTorch and onnxruntime through a Python worker, GEMMs) timed in
 //! interleaved rounds (`rounds.rs`), the median and spread of their calls (`stats.rs`), the
-//! run delay of their threads (`schedstat.rs`). Speed is measured, never asserted: report
+//! run delay of their threads (`schedstat.rs`); the latency of one streaming step
+//! (`stream.rs`). Speed is measured, never asserted: report
 //! ratios against references measured in the same run (see BENCHMARKS.md).
 
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ pub mod machine;
 pub mod rounds;
 pub mod schedstat;
 pub mod stats;
+pub mod stream;
 pub mod worker;
 
 pub use error::{Error, Result};

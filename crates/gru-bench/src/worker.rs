@@ -50,6 +50,39 @@ pub enum Task {
     Gru { shape: Shape, mode: Mode, reset: ResetGateMode },
     /// One `n × n` f32 GEMM.
     Gemm { n: usize },
+    /// One streaming step of `batch` streams, I = H = `hidden`, h carried from step to step
+    /// (`crate::stream`): a timed call runs `steps` of them and answers per step.
+    Step { batch: usize, hidden: usize, kind: StepKind, steps: usize },
+}
+
+/// How a peer runs one streaming step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// PyTorch `nn.GRUCell(x, h)`.
+    Cell,
+    /// PyTorch `nn.GRU` over one step, `(y, h) = gru(x[None], h)`.
+    Gru,
+    /// onnxruntime: a session of one GRU node over one step, `Y_h` fed back as `initial_h`.
+    Session,
+}
+
+impl StepKind {
+    /// The protocol's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Cell => "cell",
+            StepKind::Gru => "gru",
+            StepKind::Session => "session",
+        }
+    }
+
+    /// The peer that runs it.
+    pub fn peer(self) -> Peer {
+        match self {
+            StepKind::Cell | StepKind::Gru => Peer::Torch,
+            StepKind::Session => Peer::OnnxRuntime,
+        }
+    }
 }
 
 /// A peer and what it computes: the key of one prepared model in the worker.
@@ -120,6 +153,9 @@ pub fn request_line(request: &Request) -> String {
                 v["reset"] = serde_json::to_value(reset).unwrap_or(Value::Null);
             }
             Task::Gemm { n } => v["gemm"] = n.into(),
+            Task::Step { batch, hidden, kind, steps } => {
+                v["step"] = json!({"batch": batch, "hidden": hidden, "kind": kind.name(), "steps": steps});
+            }
         }
         v
     };
@@ -346,6 +382,17 @@ mod tests {
         let job = Job { peer: Peer::OnnxRuntime, task: Task::Gemm { n: 2048 } };
         let v: Value = serde_json::from_str(&request_line(&Request::Prepare(&job))).unwrap();
         assert_eq!(v, json!({"op": "prepare", "peer": "onnxruntime", "gemm": 2048}));
+        let job = Job {
+            peer: Peer::OnnxRuntime,
+            task: Task::Step { batch: 16, hidden: 256, kind: StepKind::Session, steps: 100 },
+        };
+        let v: Value = serde_json::from_str(&request_line(&Request::Time(&job))).unwrap();
+        assert_eq!(
+            v,
+            json!({"op": "time", "peer": "onnxruntime",
+                   "step": {"batch": 16, "hidden": 256, "kind": "session", "steps": 100}})
+        );
+        assert_eq!(StepKind::Cell.peer(), Peer::Torch);
         assert_eq!(request_line(&Request::Hello), r#"{"op":"hello"}"#);
         assert_eq!(request_line(&Request::Release), r#"{"op":"release"}"#);
         assert!(!request_line(&Request::Time(&job)).contains('\n'));

@@ -58,6 +58,9 @@ enum Command {
     Engines,
     /// Time every engine on the reference shapes (inference and training).
     Bench(commands::bench::BenchArgs),
+    /// Run a saved model over frames from standard input (`ID v1 v2 ...`, `reset ID`),
+    /// one output line per frame, flushed at once.
+    Stream(commands::stream::StreamArgs),
 }
 
 /// Exits with 1 on an error (printed as anyhow's `main` does), with 128 + the signal when a
@@ -89,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(a) => commands::convert::run(&a),
         Command::Export(a) => commands::export::run(&a),
         Command::Bench(a) => commands::bench::run(&a),
+        Command::Stream(a) => commands::stream::run(&a),
         Command::Engines => {
             for kind in [gru::EngineKind::Korali, gru::EngineKind::OneDNN, gru::EngineKind::CuDNN] {
                 match gru::engines::engine_for::<f32>(kind) {

@@ -280,3 +280,19 @@ fn training_memory_is_the_trace_not_copies_of_it() {
         assert!(mb / u_mb < 16.0, "{threads} threads: training peak {mb:.1} MB = {:.1} U", mb / u_mb);
     }
 }
+
+/// `gru bench --stream`: one row per (B, H) of the streaming step, ours timed in
+/// microseconds; without --compare the peers' cells are `-`.
+#[test]
+fn bench_stream_times_one_step_per_shape() {
+    let text = bench(&["--stream", "--runs", "1"], &[]);
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains('|') && !l.contains("Korali")).collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    for (row, (b, h)) in rows.iter().zip([(1, 128), (1, 256), (1, 512), (16, 128), (16, 256), (16, 512)]) {
+        let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "|").collect();
+        assert_eq!((cells[0], cells[1]), (b.to_string().as_str(), h.to_string().as_str()), "{row}");
+        let ours: f64 = cells[2].parse().unwrap_or_else(|_| panic!("ours in {row}"));
+        assert!(ours > 0.0 && ours < 1e6, "{row}");
+        assert_eq!(&cells[4..7], ["-", "-", "-"], "{row}");
+    }
+}

@@ -6,6 +6,7 @@
 //! PreparedGru::forward(batch) -> (y, h_T)                 no saved state
 //! PreparedGru::forward_train(batch) -> (y, h_T, Saved)    Mode::Training only
 //! PreparedGru::backward(Saved, dy, dh_T) -> (dx, dh0, dθ)
+//! PreparedGru::step(frames [n, I], state [D, n, H]) -> y   one step of n streams (stream/)
 //! ```
 
 use std::any::Any;
@@ -165,4 +166,14 @@ pub trait PreparedGru<T: Real>: Send {
 
     /// Gradients for the `forward_train` call that produced `saved`.
     fn backward(&mut self, saved: Saved, grads: &OutputGrads<'_, T>) -> Result<GruGradients<T>>;
+
+    /// One time step of `n` independent streams (what [`crate::stream::StreamSet`] runs):
+    /// `frames` `[n, I]`, `state` `[D, n, H]` (each layer's state of each stream, replaced
+    /// by the new one), `out` `[n, H]` (the top layer's new state). Unidirectional stacks
+    /// only ([`crate::stream::check_step`]). The default runs [`PreparedGru::forward`] over
+    /// one step with `state` as `h0` ([`crate::stream::step_by_forward`]); an engine with a
+    /// step of its own (the native fast path) computes the same without allocating.
+    fn step(&mut self, frames: &[T], n: usize, state: &mut [T], out: &mut [T]) -> Result<()> {
+        crate::stream::step_by_forward(self, frames, n, state, out)
+    }
 }

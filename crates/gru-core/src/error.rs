@@ -41,6 +41,18 @@ pub enum GruError {
     #[error("engine {engine} does not support `{field}` = {value}: {reason}")]
     Unsupported { engine: String, field: String, value: String, reason: String },
 
+    /// A stream id that no stream of this set holds: never opened here, or closed.
+    #[error("unknown stream {id}: {reason}")]
+    UnknownStream { id: String, reason: String },
+
+    /// Every slot of a stream set is taken.
+    #[error("no free stream slot: all {capacity} are open (close one, or make a larger set)")]
+    StreamsFull { capacity: usize },
+
+    /// The same stream named twice in one step.
+    #[error("stream {id} is named twice in one step (`ids[{first}]` and `ids[{second}]`)")]
+    DuplicateStream { id: String, first: usize, second: usize },
+
     /// The engine cannot run here (library missing, not built in, no device).
     #[error("engine {engine} is unavailable: {reason}")]
     EngineUnavailable { engine: String, reason: String },

@@ -38,6 +38,7 @@ pub mod params;
 pub mod real;
 mod reference;
 pub mod spec;
+pub mod stream;
 
 /// The panel GEMM's entry points, for `gru-bench` to measure the GEMM peak (feature
 /// `bench-internals`, off by default): not part of the API.
@@ -66,3 +67,4 @@ pub use native::{NativeEngine, NativePath};
 pub use params::{BlockParams, Gate, GruParams};
 pub use real::{DType, Real};
 pub use spec::{GateActivation, GruSpec, OutputMode, ResetGateMode, StateActivation};
+pub use stream::{StreamId, StreamSet};

@@ -5,6 +5,7 @@
 //! per-round ratios, GF/s against the best GEMM of the machine, the run delay of the
 //! threads, and the peak memory of training.
 
+mod stream;
 mod table;
 
 use std::cell::RefCell;
@@ -53,6 +54,11 @@ pub struct BenchArgs {
     /// or calibration, with the times it measured), and the kernels' instruction set.
     #[arg(long)]
     pub explain: bool,
+    /// Instead of the reference shapes: the latency of one streaming step (B = 1 and 16
+    /// streams, H = 128, 256, 512), with --compare against PyTorch nn.GRUCell, nn.GRU over
+    /// one step and an onnxruntime one-step session, h carried.
+    #[arg(long)]
+    pub stream: bool,
     /// Internal: the size of the GEMM-peak matrices (tests use a small one).
     #[arg(long, hide = true, default_value_t = 2048)]
     pub peak_size: usize,
@@ -344,6 +350,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         gru_bench::WARM_UP.as_millis()
     );
     let worker = if a.compare { start_worker(threads) } else { None };
+    if a.stream {
+        return stream::run(a.runs as usize, threads, worker);
+    }
     let watch = Watch::new(&worker.iter().map(Worker::pid).collect::<Vec<_>>());
     let mut bench = Bench {
         args: a,

@@ -8,6 +8,7 @@ pub mod export;
 pub mod inspect;
 pub mod korali;
 pub mod predict;
+pub mod stream;
 pub mod train;
 pub mod train_options;
 

@@ -220,21 +220,9 @@ pub(crate) fn forward<T: Real>(
 ) -> (Vec<T>, Option<BlockTrace<T>>) {
     let (steps, batch, hid, inp) = (s.steps, s.batch(), p.hidden_size(), p.input_size());
     let g3 = row_width(hid);
-    let before = s.mode == ResetGateMode::BeforeMultiplication;
 
-    // GX = X · Wᵀ + b (`[T·B, 3H]`; b'_r, b'_z folded into b, see `cell::bias`).
     let mut gx = pool.zeros(steps * batch * g3);
-    packed.wt.product_par(
-        MatMut::new(&mut gx, steps * batch, g3),
-        false,
-        MatRef::new(x, steps * batch, inp),
-        gemm_threads,
-    );
-    for row in gx.chunks_exact_mut(g3) {
-        for (o, &v) in row.iter_mut().zip(&packed.bias) {
-            *o += v;
-        }
-    }
+    input_projection(packed, x, steps * batch, inp, &mut gx, gemm_threads);
 
     let sz = if keep { steps * batch } else { 0 };
     let mut trace = BlockTrace {
@@ -244,63 +232,27 @@ pub(crate) fn forward<T: Real>(
         h_prev: pool.zeros(sz * hid),
     };
     let mut h = h0.to_vec();
-    // GH: `[B, 3H]`, or `[B, 2H]` (`[r | z]`) before multiplication.
-    let rec_cols = if before { reset_update_width(hid) } else { g3 };
-    let mut gh = vec![T::zero(); batch * rec_cols];
-    let mut rh = vec![T::zero(); batch * hid];
-    let mut gn = vec![T::zero(); batch * hid];
-    // Per step and sequence: pre-activations [a_r | a_z | a_n], gates [r | z | n], operand.
-    let mut pre = vec![T::zero(); batch * g3];
-    let mut gates = vec![T::zero(); batch * g3];
-    let mut operand = vec![T::zero(); batch * hid];
-    let act = s.act;
+    let mut bufs = StepBuffers::new();
+    bufs.fit(batch, hid, s.mode);
 
     for t in s.order() {
         if !(0..batch).any(|b| s.active(t, b)) {
             continue;
         }
-        // GH = h · R[rows]ᵀ, through the panels packed at prepare.
-        packed.rt_step.product(MatMut::new(&mut gh, batch, rec_cols), false, MatRef::new(&h, batch, hid));
-        // r, z for every active sequence: one vectorized pass over 2H values.
-        for b in (0..batch).filter(|&b| s.active(t, b)) {
-            let (mut pr, mut gr) = (GateRowMut::at(&mut pre, b, hid), GateRowMut::at(&mut gates, b, hid));
-            let gh_row = &gh[b * rec_cols..][..rec_cols];
-            cell::reset_update(act, GateRow::at(&gx, t * batch + b, hid), gh_row, &mut pr, &mut gr);
-        }
-        if let Some(rt_n) = &packed.rt_n {
-            // gn = (r ⊙ h) · R_nᵀ
-            rh.fill(T::zero());
-            for b in (0..batch).filter(|&b| s.active(t, b)) {
-                let r = GateRow::at(&gates, b, hid).reset();
-                cell::reset_product(r, &h[b * hid..][..hid], &mut rh[b * hid..][..hid]);
-            }
-            rt_n.product(MatMut::new(&mut gn, batch, hid), false, MatRef::new(&rh, batch, hid));
-        }
-        for b in (0..batch).filter(|&b| s.active(t, b)) {
-            let row = t * batch + b;
-            let gx_n = GateRow::at(&gx, row, hid).candidate();
-            let (pr, gr) = (GateRowMut::at(&mut pre, b, hid), GateRowMut::at(&mut gates, b, hid));
-            let op = &mut operand[b * hid..][..hid];
-            if before {
-                cell::candidate_before(act, gx_n, &rh[b * hid..][..hid], &gn[b * hid..][..hid], pr, gr, op);
-            } else {
-                let gh_n = GateRow::at(&gh, b, hid).candidate();
-                cell::candidate_after(act, gx_n, gh_n, &packed.rec_bias_n, pr, gr, op);
-            }
-            let gr = GateRow::at(&gates, b, hid);
-            let (hb, yb) = (&mut h[b * hid..][..hid], &mut y[row * hid..][..hid]);
+        let gx_t = &gx[t * batch * g3..(t + 1) * batch * g3];
+        let y_t = &mut y[t * batch * hid..(t + 1) * batch * hid];
+        let record = |b: usize, pre: &[T], gates: &[T], op: &[T], h_prev: &[T]| {
             if keep {
+                let row = t * batch + b;
                 if !trace.pre.is_empty() {
-                    GateRowMut::at(&mut trace.pre, row, hid).all().copy_from_slice(GateRow::at(&pre, b, hid).all());
+                    trace.pre[row * g3..][..g3].copy_from_slice(pre);
                 }
-                GateRowMut::at(&mut trace.gates, row, hid).all().copy_from_slice(gr.all());
+                trace.gates[row * g3..][..g3].copy_from_slice(gates);
                 trace.operand[row * hid..][..hid].copy_from_slice(op);
-                trace.h_prev[row * hid..][..hid].copy_from_slice(hb);
+                trace.h_prev[row * hid..][..hid].copy_from_slice(h_prev);
             }
-            // h' = n + z ⊙ (h − n), the output and the next step's state.
-            cell::new_state(gr, hb, yb);
-            hb.copy_from_slice(yb);
-        }
+        };
+        sweep_step(s.act, packed, hid, gx_t, |b| s.active(t, b), &mut h, y_t, &mut bufs, record);
     }
     pool.give(gx);
     if !keep {
@@ -308,6 +260,123 @@ pub(crate) fn forward<T: Real>(
         return (h, None);
     }
     (h, Some(trace))
+}
+
+/// `GX = X · Wᵀ + b` (`x`: `[rows, In]`, `gx`: `[rows, 3H]`; b'_r, b'_z folded into b, see
+/// `cell::bias`), the product on `threads` threads: the input projection of every step of
+/// a sweep at once, or of one step of many streams (`native/step.rs`). Each row's sums do
+/// not depend on how many rows there are (the panel kernel's order is per element).
+pub(crate) fn input_projection<T: Real>(
+    packed: &PackedBlock<T>,
+    x: &[T],
+    rows: usize,
+    inp: usize,
+    gx: &mut [T],
+    threads: usize,
+) {
+    let g3 = packed.bias.len();
+    packed.wt.product_par(MatMut::new(gx, rows, g3), false, MatRef::new(x, rows, inp), threads);
+    for row in gx.chunks_exact_mut(g3) {
+        for (o, &v) in row.iter_mut().zip(&packed.bias) {
+            *o += v;
+        }
+    }
+}
+
+/// The per-step buffers of the dense sweep, `B` rows: `gh` (GH = h · Rᵀ, `[B, 3H]`, or
+/// `[B, 2H]` = `[r | z]` before multiplication), `rh` (`r ⊙ h`) and `gn` (`(r ⊙ h) · R_nᵀ`)
+/// (`[B, H]`, before multiplication only), the pre-activations `[a_r | a_z | a_n]` and gate
+/// values `[r | z | n]` (`[B, 3H]`) and the operand of the reset product (`[B, H]`).
+/// Kept across calls by the stream step: [`StepBuffers::fit`] allocates only when `B`
+/// grows past every earlier call's.
+#[derive(Default)]
+pub(crate) struct StepBuffers<T> {
+    gh: Vec<T>,
+    rh: Vec<T>,
+    gn: Vec<T>,
+    pre: Vec<T>,
+    gates: Vec<T>,
+    operand: Vec<T>,
+}
+
+impl<T: Real> StepBuffers<T> {
+    pub(crate) fn new() -> Self {
+        Self { gh: Vec::new(), rh: Vec::new(), gn: Vec::new(), pre: Vec::new(), gates: Vec::new(), operand: Vec::new() }
+    }
+
+    /// Sizes the buffers for `batch` rows of `hid` units in `mode`.
+    pub(crate) fn fit(&mut self, batch: usize, hid: usize, mode: ResetGateMode) {
+        let before = mode == ResetGateMode::BeforeMultiplication;
+        let (g3, rec_cols) = (row_width(hid), if before { reset_update_width(hid) } else { row_width(hid) });
+        let zero = T::zero();
+        self.gh.resize(batch * rec_cols, zero);
+        self.rh.resize(if before { batch * hid } else { 0 }, zero);
+        self.gn.resize(if before { batch * hid } else { 0 }, zero);
+        self.pre.resize(batch * g3, zero);
+        self.gates.resize(batch * g3, zero);
+        self.operand.resize(batch * hid, zero);
+    }
+}
+
+/// One step of the dense sweep over `B` rows (`bufs` fitted for them): for every row `b`
+/// with `active(b)`, from its `GX` row (`gx`: `[B, 3H]`, this step's) and its state (`h`:
+/// `[B, H]`), the recurrent products `GH = h · Rᵀ` (before multiplication `h · R[r z]ᵀ` and
+/// `(r ⊙ h) · R_nᵀ`) and the cell (`crate::cell`: r, z, n, `h' = n + z ⊙ (h − n)`); `h'`
+/// is written to `y` (`[B, H]`) and becomes the row's state. Inactive rows keep their
+/// state and `y` row. `record(b, pre, gates, operand, h_prev)` sees each active row's
+/// pre-activations, gate values, operand and starting state before the update (training's
+/// trace). The whole-sequence sweep and the stream step both run this, so that a stream
+/// stepped frame by frame computes what its sequence computes in one sweep.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sweep_step<T: Real>(
+    act: &Activations<T>,
+    packed: &PackedBlock<T>,
+    hid: usize,
+    gx: &[T],
+    active: impl Fn(usize) -> bool,
+    h: &mut [T],
+    y: &mut [T],
+    bufs: &mut StepBuffers<T>,
+    mut record: impl FnMut(usize, &[T], &[T], &[T], &[T]),
+) {
+    let batch = h.len() / hid;
+    let before = packed.rt_n.is_some();
+    let rec_cols = if before { reset_update_width(hid) } else { row_width(hid) };
+    let StepBuffers { gh, rh, gn, pre, gates, operand } = bufs;
+    // GH = h · R[rows]ᵀ, through the panels packed at prepare.
+    packed.rt_step.product(MatMut::new(gh, batch, rec_cols), false, MatRef::new(h, batch, hid));
+    // r, z for every active sequence: one vectorized pass over 2H values.
+    for b in (0..batch).filter(|&b| active(b)) {
+        let (mut pr, mut gr) = (GateRowMut::at(pre, b, hid), GateRowMut::at(gates, b, hid));
+        let gh_row = &gh[b * rec_cols..][..rec_cols];
+        cell::reset_update(act, GateRow::at(gx, b, hid), gh_row, &mut pr, &mut gr);
+    }
+    if let Some(rt_n) = &packed.rt_n {
+        // gn = (r ⊙ h) · R_nᵀ
+        rh.fill(T::zero());
+        for b in (0..batch).filter(|&b| active(b)) {
+            let r = GateRow::at(gates, b, hid).reset();
+            cell::reset_product(r, &h[b * hid..][..hid], &mut rh[b * hid..][..hid]);
+        }
+        rt_n.product(MatMut::new(gn, batch, hid), false, MatRef::new(rh, batch, hid));
+    }
+    for b in (0..batch).filter(|&b| active(b)) {
+        let gx_n = GateRow::at(gx, b, hid).candidate();
+        let (pr, gr) = (GateRowMut::at(pre, b, hid), GateRowMut::at(gates, b, hid));
+        let op = &mut operand[b * hid..][..hid];
+        if before {
+            cell::candidate_before(act, gx_n, &rh[b * hid..][..hid], &gn[b * hid..][..hid], pr, gr, op);
+        } else {
+            let gh_n = GateRow::at(gh, b, hid).candidate();
+            cell::candidate_after(act, gx_n, gh_n, &packed.rec_bias_n, pr, gr, op);
+        }
+        let gr = GateRow::at(gates, b, hid);
+        let (hb, yb) = (&mut h[b * hid..][..hid], &mut y[b * hid..][..hid]);
+        record(b, GateRow::at(pre, b, hid).all(), gr.all(), op, hb);
+        // h' = n + z ⊙ (h − n), the output and the next step's state.
+        cell::new_state(gr, hb, yb);
+        hb.copy_from_slice(yb);
+    }
 }
 
 /// What a block's parameter gradients are computed from once its sweep backward is done:

@@ -18,6 +18,7 @@ mod helpers;
 mod pool;
 mod split;
 mod stack;
+mod step;
 mod strategy;
 mod units;
 mod units_train;
@@ -137,6 +138,7 @@ impl<T: Real> Engine<T> for NativeEngine {
             workers: helpers::WorkerPool::new(threads),
             packed,
             pack_scratch,
+            step_scratch: step::StepScratch::default(),
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
         }))
@@ -187,6 +189,8 @@ struct NativePrepared<T> {
     packed: Vec<block::PackedBlock<T>>,
     /// Scratch of the transposes behind `packed`, kept for `set_params`.
     pack_scratch: Vec<T>,
+    /// The stream step's buffers (`step.rs`).
+    step_scratch: step::StepScratch<T>,
     /// Identity of this prepared stack.
     instance: u64,
     /// Incremented by every `set_params`: saved state belongs to one parameter version.
@@ -367,6 +371,17 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
 
     fn forward(&mut self, batch: &SequenceBatch<'_, T>) -> Result<GruOutput<T>> {
         Ok(self.run(batch, false)?.0)
+    }
+
+    fn step(&mut self, frames: &[T], n: usize, state: &mut [T], out: &mut [T]) -> Result<()> {
+        match self.path {
+            NativePath::Fast => {
+                crate::stream::check_step(&self.spec, frames, n, state, out)?;
+                step::step(&self.spec, &self.packed, &mut self.step_scratch, frames, n, state, out);
+                Ok(())
+            }
+            NativePath::Reference => crate::stream::step_by_forward(self, frames, n, state, out),
+        }
     }
 
     fn forward_train(&mut self, batch: &SequenceBatch<'_, T>) -> Result<(GruOutput<T>, Saved)> {

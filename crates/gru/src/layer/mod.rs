@@ -8,6 +8,7 @@ pub mod init;
 mod run;
 pub(crate) mod setters;
 mod state;
+mod stream;
 
 pub use builder::GruLayerBuilder;
 pub use factors::{GateFactor, LearnFactors};

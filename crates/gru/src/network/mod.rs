@@ -14,6 +14,7 @@ mod normalize;
 mod pass;
 mod segment;
 mod spec;
+mod stream;
 
 use gru_core::{GruParams, GruSpec, OutputMode, Real};
 use rand::SeedableRng;
@@ -34,6 +35,7 @@ pub use spec::{
     activation, classification, classification_weighted, dropout, fully_connected, gru, layers_from_json, min_params,
     regression, sequence_input, sequence_input_zscore, softmax, GruLayerSpec, LayerSpec, Normalization,
 };
+pub use stream::NetworkStreams;
 
 /// One instantiated layer.
 pub(crate) enum Node<T: Real> {

@@ -80,7 +80,14 @@ pub(crate) fn to_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) 
     g.input.push(value_info(INPUT, elem, &[Err("T"), Err("B"), Ok(spec.input_size)]));
     g.input.push(value_info(LENGTHS, INT32, &[Err("B")]));
     g.initializer.push(int64_tensor(SEQ_SHAPE, &[0, 0, -1]));
-    let names = StackNames { prefix: "", input: INPUT, output: OUTPUT, single_state: Some(STATE), initial_h: &[] };
+    let names = StackNames {
+        prefix: "",
+        input: INPUT,
+        output: OUTPUT,
+        single_state: Some(STATE),
+        initial_h: &[],
+        lengths: Some(LENGTHS),
+    };
     let states = push_stack(&mut g, weights, &names);
     if depth > 1 {
         let refs: Vec<&str> = states.iter().map(String::as_str).collect();
@@ -146,11 +153,14 @@ pub(crate) struct StackNames<'a> {
     pub single_state: Option<&'a str>,
     /// Per layer, the `initial_h` input `[dirs, B, H]`; empty: none (zero).
     pub initial_h: &'a [String],
+    /// The `sequence_lens` input every layer reads; `None`: none (every sequence is `T`
+    /// steps long; the step export).
+    pub lengths: Option<&'a str>,
 }
 
 /// Appends one GRU node per layer of `weights` to `g` (and their weights as initializers),
-/// chained as the module documentation draws it; every layer reads [`LENGTHS`] and the
-/// Reshape reads the initializer [`SEQ_SHAPE`], which the caller adds once. Returns each
+/// chained as the module documentation draws it; every layer reads `names.lengths` (when
+/// given) and the Reshape reads the initializer [`SEQ_SHAPE`], which the caller adds once. Returns each
 /// layer's `Y_h` (`[dirs, B, H]`).
 pub(crate) fn push_stack<T: Real>(g: &mut GraphProto, weights: &GruWeights<T>, names: &StackNames<'_>) -> Vec<String> {
     let spec = &weights.spec;
@@ -170,9 +180,13 @@ pub(crate) fn push_stack<T: Real>(g: &mut GraphProto, weights: &GruWeights<T>, n
             Some(state) if depth == 1 => (format!("{p}_Y"), state.to_string()),
             _ => (format!("{p}_Y"), format!("{p}_Y_h")),
         };
-        let mut gru_inputs = vec![x.as_str(), &wn, &rn, &bn, LENGTHS];
+        // Optional inputs left out are empty names; trailing ones are dropped.
+        let mut gru_inputs = vec![x.as_str(), &wn, &rn, &bn, names.lengths.unwrap_or("")];
         if let Some(h0) = names.initial_h.get(layer) {
             gru_inputs.push(h0);
+        }
+        while gru_inputs.last().is_some_and(|s| s.is_empty()) {
+            gru_inputs.pop();
         }
         g.node.push(node(&p, "GRU", &gru_inputs, &[&y, &yh], attrs.clone()));
         let yt = format!("{p}_Y_tbdh");

@@ -2,7 +2,7 @@
 //!
 //! Reading ([`read()`]) takes every `GRU` node of the graph, in order, as the layers of one
 //! stack ([`import`] has the checks of the graph); writing ([`write()`]) builds the graph
-//! [`export`] describes; the runtime ([`runtime`]) evaluates whole graphs. All three map a
+//! [`export`] describes ([`step`]: the one-step form for streaming, state in and out); the runtime ([`runtime`]) evaluates whole graphs. All three map a
 //! node's weights and attributes through `gru_map`, the one place that knows ONNX's gate
 //! order (z, r, h; ours r, z, n) and bias rule. Every weight is copied by gate name, so ours
 //! -> ONNX -> ours is bit-identical (the spec rides along in the model's `metadata_props` as
@@ -31,6 +31,7 @@ pub mod import;
 pub mod network;
 pub mod proto;
 pub mod runtime;
+pub mod step;
 mod tensor;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ pub use network::{
     is_network, network_dtype, network_from_model, network_to_model, read_network, write_network, NETWORK_KEY,
 };
 pub use runtime::{OnnxModel, Tensor, TensorData};
+pub use step::{to_step_model, write_step, STEP_INPUT, STEP_KEY, STEP_OUTPUT, STEP_STATE_IN, STEP_STATE_OUT};
 
 /// The target named in [`Error::NotRepresentable`] when writing.
 pub const TARGET: &str = "ONNX GRU";

@@ -207,8 +207,14 @@ pub fn network_to_model<T: Real>(network: &Network<T>, options: &OnnxOptions) ->
                     b.ints(SEQ_SHAPE, &[0, 0, -1]);
                 }
                 let out = format!("{p}gru_out");
-                let names =
-                    StackNames { prefix: &p, input: &cur, output: &out, single_state: None, initial_h: &initial_h };
+                let names = StackNames {
+                    prefix: &p,
+                    input: &cur,
+                    output: &out,
+                    single_state: None,
+                    initial_h: &initial_h,
+                    lengths: Some(LENGTHS),
+                };
                 let states = push_stack(&mut b.g, &weights, &names);
                 width = spec.output_size();
                 cur = out;
