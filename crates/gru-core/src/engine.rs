@@ -177,3 +177,18 @@ pub trait PreparedGru<T: Real>: Send {
         crate::stream::step_by_forward(self, frames, n, state, out)
     }
 }
+
+/// For the test suites of an engine that needs a system library or device: `loaded` as
+/// `Some` when it loaded. When not, prints a notice that `test` is skipped and returns
+/// `Ok(None)`, unless the environment variable `require` is `1` (CI sets it where the
+/// library is installed): then the load error.
+pub fn load_or_skip<E>(loaded: Result<E>, test: &str, require: &str) -> Result<Option<E>> {
+    match loaded {
+        Ok(engine) => Ok(Some(engine)),
+        Err(e) if std::env::var(require).is_ok_and(|v| v == "1") => Err(e),
+        Err(e) => {
+            eprintln!("skipped {test}: {e} ({require}=1 makes this a failure)");
+            Ok(None)
+        }
+    }
+}

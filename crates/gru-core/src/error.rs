@@ -62,6 +62,16 @@ pub enum GruError {
 pub type Result<T, E = GruError> = std::result::Result<T, E>;
 
 impl GruError {
+    /// An engine's refusal of an option it cannot compute (`Unsupported`).
+    pub fn unsupported(engine: &str, field: &str, value: impl ToString, reason: &str) -> Self {
+        GruError::Unsupported {
+            engine: engine.into(),
+            field: field.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn option(field: &str, value: impl ToString, reason: &str) -> Self {
         GruError::InvalidOption { field: field.into(), value: value.to_string(), reason: reason.into() }
     }

@@ -38,14 +38,7 @@ impl CudnnEngine {
     /// that `test` is skipped and returns `Ok(None)`, unless the environment makes the GPU
     /// mandatory (`GRU_REQUIRE_CUDNN=1`): then the load error.
     pub fn load_or_skip(test: &str) -> Result<Option<Self>, GruError> {
-        match Self::load() {
-            Ok(engine) => Ok(Some(engine)),
-            Err(e) if std::env::var("GRU_REQUIRE_CUDNN").is_ok_and(|v| v == "1") => Err(e),
-            Err(e) => {
-                eprintln!("skipped {test}: {e} (GRU_REQUIRE_CUDNN=1 makes this a failure)");
-                Ok(None)
-            }
-        }
+        gru_core::engine::load_or_skip(Self::load(), test, "GRU_REQUIRE_CUDNN")
     }
 
     /// The GPU's name and cuDNN's version (`major·10000 + minor·100 + patch` for cuDNN 9).
@@ -55,12 +48,7 @@ impl CudnnEngine {
 }
 
 fn refuse(field: &str, value: impl ToString, reason: &str) -> GruError {
-    GruError::Unsupported {
-        engine: ENGINE.into(),
-        field: field.into(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+    GruError::unsupported(ENGINE, field, value, reason)
 }
 
 /// The options cuDNN's GRU cannot compute, as typed refusals in a fixed order (checked

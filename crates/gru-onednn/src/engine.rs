@@ -40,14 +40,7 @@ impl OneDnnEngine {
     /// notice that `test` is skipped and returns `Ok(None)`, unless the environment makes
     /// OneDNN mandatory (`GRU_REQUIRE_ONEDNN=1`, as CI sets it): then the load error.
     pub fn load_or_skip(test: &str) -> Result<Option<Self>, GruError> {
-        match Self::load() {
-            Ok(engine) => Ok(Some(engine)),
-            Err(e) if std::env::var("GRU_REQUIRE_ONEDNN").is_ok_and(|v| v == "1") => Err(e),
-            Err(e) => {
-                eprintln!("skipped {test}: {e} (GRU_REQUIRE_ONEDNN=1 makes this a failure)");
-                Ok(None)
-            }
-        }
+        gru_core::engine::load_or_skip(Self::load(), test, "GRU_REQUIRE_ONEDNN")
     }
 
     /// The engine on the library `name` (a file name or path), loaded now and not shared:
@@ -67,12 +60,7 @@ fn unavailable(reason: &str) -> GruError {
 }
 
 fn refuse(field: &str, value: impl ToString, reason: &str) -> GruError {
-    GruError::Unsupported {
-        engine: ENGINE.into(),
-        field: field.into(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+    GruError::unsupported(ENGINE, field, value, reason)
 }
 
 /// The options oneDNN's GRU cannot compute, as typed refusals (checked after `validate`).
