@@ -3,63 +3,10 @@
 //! `set_state`: a counting global allocator counts the allocations of this test's thread
 //! while it steps (every reset mode, two layers, n varying below the warm-up's).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use common::allocations_during as allocations_of;
 use gru_core::{GruParams, GruSpec, NativeEngine, ResetGateMode, StreamSet};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: as `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: as `alloc`; `ptr` came from this allocator, that is from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations_of(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed) - before
-}
 
 fn params(spec: &GruSpec) -> GruParams<f32> {
     let mut p = GruParams::zeros(spec);
@@ -81,6 +28,8 @@ fn a_warm_stream_step_allocates_nothing() {
             // Warm-up: one step of every stream.
             set.step(&frames, &ids).unwrap();
             let mut checksum = 0.0f32;
+            // The counter sees an allocation of this thread (a check that can fail).
+            assert!(allocations_of(|| drop(std::hint::black_box(vec![0u8; 16]))) >= 1);
             let count = allocations_of(|| {
                 for round in 0..50 {
                     // Streams 0..5 (stream 5 closes below), n from 1 to 5.
