@@ -115,6 +115,19 @@ def torch_gru(shape, mode, reset):
     return call
 
 
+
+def ort_session(graph, threads):
+    """An onnxruntime CPU session of `graph` (opset 14) on `threads` intra-op threads, one
+    inter-op thread, sequential execution: the same for every onnxruntime contestant."""
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
 def ort_gru(shape, mode, reset, threads):
     """One call of an onnxruntime session holding one GRU node (inference only)."""
     if ort is None:
@@ -144,12 +157,7 @@ def ort_gru(shape, mode, reset, threads):
          helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, b, h])],
         [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R"), numpy_helper.from_array(bias, "B")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    session = ort_session(graph, threads)
     x = rng.uniform(-1, 1, (t, b, h)).astype(np.float32)
 
     def call():
@@ -211,12 +219,7 @@ def ort_step(b, h, steps, threads):
          helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, b, h])],
         [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R"), numpy_helper.from_array(bias, "B")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    session = ort_session(graph, threads)
     x = rng.uniform(-1, 1, (1, b, h)).astype(np.float32)
     state = [np.zeros((1, b, h), np.float32)]
 
