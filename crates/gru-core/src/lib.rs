@@ -45,7 +45,7 @@ pub mod stream;
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::kernels::panel_gemm::{available, gemm, pack, pack_aligned, AlignedPanels};
+    pub use crate::kernels::panel_gemm::{available, gemm, pack, pack_aligned, pack_aligned_on, AlignedPanels};
 }
 
 /// The instruction set the native engine's kernels use in this process: `"avx512"`,

@@ -58,13 +58,41 @@ impl AlignedPanels {
 /// [`pack`] into storage aligned to a cache line.
 #[cfg(feature = "bench-internals")]
 pub fn pack_aligned(b: &[f32], k: usize, n: usize) -> AlignedPanels {
+    pack_aligned_on(b, k, n, 1)
+}
+
+/// [`pack_aligned`] with the panels cut into `threads` contiguous ranges, each packed on
+/// its own thread (as a GEMM library packs: the GEMM-peak probe must not pack 16 MB on
+/// one thread while the other waits).
+#[cfg(feature = "bench-internals")]
+pub fn pack_aligned_on(b: &[f32], k: usize, n: usize, threads: usize) -> AlignedPanels {
+    assert_eq!(b.len(), k * n, "pack: slice length vs shape");
     let len = panel_len(k, n);
     let buf = vec![0.0f32; len + 16];
     let misalign = buf.as_ptr() as usize % 64;
     let start = if misalign == 0 { 0 } else { (64 - misalign) / 4 };
     let mut out = AlignedPanels { buf, start, len };
-    pack_into(b, k, n, &mut out.buf[start..start + len]);
+    let panel = (k * NR).max(1);
+    let per_thread = n.div_ceil(NR).div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let chunks = out.buf[start..start + len].chunks_mut(per_thread * panel);
+        for (t, chunk) in chunks.enumerate() {
+            s.spawn(move || pack_panels(b, k, n, t * per_thread, chunk));
+        }
+    });
     out
+}
+
+/// Panels `first ..` of `b` (`k × n`) into `out` (whole panels: `out.len()` a multiple of
+/// `k · NR`), the padding columns of the last panel left as they are (zeros after `pack`).
+fn pack_panels(b: &[f32], k: usize, n: usize, first: usize, out: &mut [f32]) {
+    for (q, panel) in out.chunks_exact_mut(k * NR).enumerate() {
+        let p = first + q;
+        let cols = (n - p * NR).min(NR);
+        for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+            dst[..cols].copy_from_slice(&b[kk * n + p * NR..][..cols]);
+        }
+    }
 }
 
 /// The length of the panels of a `k × n` matrix: `⌈n / NR⌉` panels of `k × NR`.
@@ -76,14 +104,9 @@ pub fn panel_len(k: usize, n: usize) -> usize {
 /// weights, without allocating): the padding columns of the last panel keep their zeros.
 pub fn pack_into(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
     assert_eq!(b.len(), k * n, "pack: slice length vs shape");
-    let np = n.div_ceil(NR);
     assert_eq!(out.len(), panel_len(k, n), "pack_into: buffer length vs shape");
-    for p in 0..np {
-        let cols = (n - p * NR).min(NR);
-        for kk in 0..k {
-            let dst = &mut out[(p * k + kk) * NR..][..cols];
-            dst.copy_from_slice(&b[kk * n + p * NR..][..cols]);
-        }
+    if k > 0 {
+        pack_panels(b, k, n, 0, out);
     }
 }
 
@@ -383,9 +406,11 @@ mod tests {
     fn aligned_panels_start_on_a_cache_line_and_equal_pack() {
         for (k, n) in [(3, 5), (64, 48), (100, 17)] {
             let b: Vec<f32> = (0..k * n).map(|i| i as f32).collect();
-            let p = pack_aligned(&b, k, n);
-            assert_eq!(p.as_slice().as_ptr() as usize % 64, 0);
-            assert_eq!(p.as_slice(), &pack(&b, k, n)[..]);
+            for threads in [1, 2, 3] {
+                let p = pack_aligned_on(&b, k, n, threads);
+                assert_eq!(p.as_slice().as_ptr() as usize % 64, 0);
+                assert_eq!(p.as_slice(), &pack(&b, k, n)[..], "{k}x{n} on {threads} threads");
+            }
         }
     }
 
