@@ -6,7 +6,9 @@
 //! `{solver}.final.safetensors` is the network the same build trained without interruption
 //! to epoch 2. Both were written before the architecture refactor (commit 25341a3) with
 //! `GRU_WRITE_CHECKPOINT_FIXTURES=<dir> cargo test -p gru --test checkpoint_compat`.
-//! Resuming here must give that network bit for bit.
+//! Resuming here must give that network bit for bit. (The `checkpoint_path` stored in the
+//! three checkpoints' options was rewritten afterwards, byte for byte of the same length, from
+//! the temporary folder they were written in to their path in the repository.)
 
 use std::path::{Path, PathBuf};
 
