@@ -4,8 +4,10 @@
 //! Why not scoped threads spawned per call: a new thread starts on its parent's core, and
 //! two workers spinning for each other on one core lose a scheduler slice per step until
 //! the kernel migrates one (measured: B1 T100 H256 went from 0.7 ms to 4.8 ms per call
-//! when called back to back). Persistent threads stay spread over the cores. Idle
-//! helpers poll for the next task for [`SPIN`], then sleep on their channel.
+//! when called back to back). Persistent threads stay spread over the cores, and each
+//! keeps off the CPU of the caller that sent its task (`affinity.rs`: a helper woken from
+//! its sleep is otherwise often placed beside the caller). Idle helpers poll for the next
+//! task for [`SPIN`], then sleep on their channel.
 //!
 //! The helpers belong to a [`WorkerPool`], owned by one prepared engine and passed down
 //! explicitly to the unit split (as faer passes its `Par`): no process-global state, two
@@ -25,9 +27,12 @@ pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;
 /// How long an idle helper polls for the next task before it sleeps.
 const SPIN: Duration = Duration::from_micros(300);
 
+/// A task and the CPU of the caller that sent it (the helper keeps off it: `affinity.rs`).
+type Sent = (Task, Option<usize>);
+
 /// One persistent helper: its task channel and its thread.
 struct Helper {
-    tasks: Sender<Task>,
+    tasks: Sender<Sent>,
     thread: JoinHandle<()>,
 }
 
@@ -39,7 +44,7 @@ pub(crate) struct WorkerPool {
     helpers: Mutex<Vec<Helper>>,
 }
 
-fn helper_loop(rx: Receiver<Task>) {
+fn helper_loop(rx: Receiver<Sent>) {
     loop {
         let start = Instant::now();
         let task = loop {
@@ -50,13 +55,14 @@ fn helper_loop(rx: Receiver<Task>) {
                 Err(TryRecvError::Empty) => break None,
             }
         };
-        let task = match task {
+        let (task, caller_cpu) = match task {
             Some(t) => t,
             None => match rx.recv() {
                 Ok(t) => t,
                 Err(_) => return,
             },
         };
+        super::affinity::keep_off(caller_cpu);
         // A panicking task must not take the helper with it (the caller sees its result
         // channel close).
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
@@ -82,7 +88,7 @@ impl WorkerPool {
             Err(TryLockError::WouldBlock) => return None,
         };
         while helpers.len() < tasks.len() {
-            let (tx, rx) = mpsc::channel::<Task>();
+            let (tx, rx) = mpsc::channel::<Sent>();
             let spawned = std::thread::Builder::new()
                 .name(format!("gru-unit-{}", helpers.len() + 1))
                 .spawn(move || helper_loop(rx));
@@ -91,8 +97,9 @@ impl WorkerPool {
                 Err(_) => return None,
             }
         }
+        let caller_cpu = super::affinity::current_cpu();
         for (task, helper) in tasks.into_iter().zip(helpers.iter()) {
-            if helper.tasks.send(task).is_err() {
+            if helper.tasks.send((task, caller_cpu)).is_err() {
                 // The helper is gone (it cannot be, short of a panic outside its catch);
                 // the caller's barrier would wait forever, so this is fatal.
                 panic!("a unit-split helper thread exited");

@@ -13,6 +13,7 @@
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
 //!   obviously right; the oracle of the tests (`crate::reference`).
 
+mod affinity;
 mod block;
 mod helpers;
 mod pool;
