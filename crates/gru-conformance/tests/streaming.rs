@@ -56,8 +56,9 @@ fn rows_of(v: &[f32], rows: usize, batch: usize, w: usize, b: usize) -> Vec<f32>
 /// Streams `case`'s B sequences through a set of `B + 1` slots (the extra stream steps
 /// noise in between, the order of the ids changes every step, stream 0 sits out one step
 /// and catches up alone) and compares each stream with the whole batch's `forward` and
-/// stream 0 with its sequence alone.
-fn stream_case(e: &EngineUnderTest<f32>, case: &Case<f32>, seed: u64) -> Result<(), String> {
+/// stream 0 with its sequence alone. Returns how the engine computed stream 0's sequence
+/// alone and the last step (`explain`).
+fn stream_case(e: &EngineUnderTest<f32>, case: &Case<f32>, seed: u64) -> Result<Explained, String> {
     let spec = &case.spec;
     let (steps, batch, inp, hid, depth) = (case.steps, case.batch, spec.input_size, spec.hidden_size, spec.depth);
     let tol = tolerance(e.computed_by);
@@ -71,8 +72,8 @@ fn stream_case(e: &EngineUnderTest<f32>, case: &Case<f32>, seed: u64) -> Result<
         Some(h) => alone_batch.with_initial_state(h),
         None => alone_batch,
     };
-    let alone = e.engine.prepare(spec, &case.params, &plan).map_err(|x| x.to_string())?.forward(&alone_batch);
-    let alone = alone.map_err(|x| x.to_string())?;
+    let mut alone_prepared = e.engine.prepare(spec, &case.params, &plan).map_err(|x| x.to_string())?;
+    let alone = alone_prepared.forward(&alone_batch).map_err(|x| x.to_string())?;
 
     let prepared = e.engine.prepare(spec, &case.params, &plan).map_err(|x| x.to_string())?;
     let mut set = StreamSet::new(prepared, batch + 1).map_err(|x| x.to_string())?;
@@ -130,7 +131,17 @@ fn stream_case(e: &EngineUnderTest<f32>, case: &Case<f32>, seed: u64) -> Result<
     if spec.output_mode == OutputMode::Sequence {
         close("stream 0 vs its sequence alone: y", &outputs[0], &alone.y, tol)?;
     }
-    Ok(())
+    Ok(Explained {
+        alone: alone_prepared.explain().unwrap_or_default(),
+        step: set.prepared().explain().unwrap_or_default(),
+    })
+}
+
+/// How an engine computed (`PreparedGru::explain`, empty where it does not say): a
+/// sequence's `forward` and a stream step.
+struct Explained {
+    alone: String,
+    step: String,
 }
 
 /// Every reset mode, activation, clip, depth and output mode (unidirectional points of the
@@ -163,22 +174,38 @@ fn streams_equal_their_whole_sequences_on_every_engine() {
 }
 
 /// Large H: the whole sequence alone runs the unit split on two threads (H >= 128, one
-/// sequence), the batch the batch split or one sweep; the stream step one sweep.
+/// sequence, after modes), the batch the batch split or one sweep; the stream step runs
+/// the unit split (forced, or by its rule) or one sweep (forced, or one thread): every
+/// combination gives the same bits (f32 on the panel kernel) or agrees within the rule.
 #[test]
 fn streams_equal_their_sequences_where_forward_splits_the_units() {
     for (k, mode) in ResetGateMode::ALL.into_iter().enumerate() {
         let spec = GruSpec::new(7, 130).with_depth(2).with_reset_gate_mode(mode);
         let case = Case::<f32>::random(&spec, 5, 2, Lengths::Equal, true, 40 + k as u64);
-        for (name, engine) in
-            [("2 threads", NativeEngine::with_threads(2)), ("1 thread", NativeEngine::with_threads(1))]
-        {
+        let after = mode != ResetGateMode::BeforeMultiplication;
+        for (name, engine, step_splits) in [
+            ("2 threads", NativeEngine::with_threads(2), None),
+            ("2 threads, units split", NativeEngine::with_threads(2).with_unit_split(true), Some(after)),
+            ("2 threads, nothing split", NativeEngine::with_threads(2).with_unit_split(false), Some(false)),
+            ("1 thread", NativeEngine::with_threads(1), Some(false)),
+        ] {
             let e = EngineUnderTest {
                 name,
                 engine: Box::new(engine),
                 computed_by: gru_core::native::FAST_PATH,
                 refuses: |_, _| None,
             };
-            stream_case(&e, &case, k as u64).unwrap_or_else(|m| panic!("{mode:?} {name}: {m}"));
+            let how = stream_case(&e, &case, k as u64).unwrap_or_else(|m| panic!("{mode:?} {name}: {m}"));
+            if name == "2 threads" && after {
+                assert!(how.alone.starts_with("unit-split"), "{mode:?} {name}: forward {}", how.alone);
+            }
+            // The step says how it ran: the route, and the workers when it split.
+            assert!(how.step.starts_with("stream step"), "{mode:?} {name}: {}", how.step);
+            match step_splits {
+                Some(true) => assert!(how.step.contains("unit-split on 2 workers"), "{mode:?} {name}: {}", how.step),
+                Some(false) => assert!(how.step.contains("one-sweep"), "{mode:?} {name}: {}", how.step),
+                None => {}
+            }
         }
     }
 }

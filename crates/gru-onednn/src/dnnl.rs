@@ -14,6 +14,9 @@ use crate::ffi::{self, Api, MemoryDesc};
 /// The engine name in errors and in `computed_by`.
 pub const ENGINE: &str = "OneDNN";
 
+/// Arguments of one primitive execution at most (an RNN backward takes 15).
+pub const MAX_ARGS: usize = 16;
+
 /// A failed oneDNN call as a typed error naming the call and the status.
 pub fn call_failed(call: &str, status: ffi::Status) -> GruError {
     GruError::Unsupported {
@@ -124,10 +127,21 @@ impl Context {
         PrimitiveDesc { api: self.api.clone(), pd }.primitive()
     }
 
-    /// Runs `primitive` with `args`: each `(DNNL_ARG_*, layout, buffer)` is bound as a
-    /// memory object for this call only. Waits for completion.
+    /// Runs `primitive` with `args` (at most [`MAX_ARGS`]): each `(DNNL_ARG_*, layout,
+    /// buffer)` is bound as a memory object for this call only. Waits for completion.
+    /// Allocates nothing on the Rust side (the argument records are on the stack; the
+    /// memory objects are oneDNN's own, created and destroyed in its heap).
     pub fn execute(&mut self, primitive: &Primitive, args: &[Arg<'_>]) -> Result<(), GruError> {
-        let mut memories = Vec::with_capacity(args.len());
+        if args.len() > MAX_ARGS {
+            return Err(GruError::ShapeMismatch {
+                field: "oneDNN arguments".into(),
+                shape: format!("at most {MAX_ARGS}"),
+                expected: MAX_ARGS,
+                actual: args.len(),
+            });
+        }
+        let mut records = [ffi::ExecArg { arg: 0, memory: std::ptr::null_mut() }; MAX_ARGS];
+        let mut count = 0;
         for a in args {
             let need = self.md_bytes(a.md);
             let have = a.len * std::mem::size_of::<f32>();
@@ -146,11 +160,13 @@ impl Context {
             // exclusive borrows, inputs are only read by the primitive.
             let status = unsafe { (self.api.memory_create)(&mut mem, a.md, self.engine, ptr) };
             if status != ffi::SUCCESS {
-                self.destroy_memories(&memories);
+                self.destroy_memories(&records[..count]);
                 return Err(call_failed("dnnl_memory_create", status));
             }
-            memories.push(ffi::ExecArg { arg: a.arg, memory: mem });
+            records[count] = ffi::ExecArg { arg: a.arg, memory: mem };
+            count += 1;
         }
+        let memories = &records[..count];
         // SAFETY: the primitive and stream are live; `memories` holds `len` valid
         // argument records whose buffers stay borrowed until after `stream_wait`.
         let status = unsafe {
@@ -158,7 +174,7 @@ impl Context {
         };
         // SAFETY: the stream is live; waiting makes every write to the buffers complete.
         let waited = unsafe { (self.api.stream_wait)(self.stream) };
-        self.destroy_memories(&memories);
+        self.destroy_memories(memories);
         check("dnnl_primitive_execute", status)?;
         check("dnnl_stream_wait", waited)
     }

@@ -33,7 +33,19 @@ pub struct OneDnnPrepared<T> {
     parts: Vec<Part>,
     instance: u64,
     generation: u64,
+    /// The stream step's buffers ([`PreparedGru::step`]).
+    step: StepBuffers,
     _t: PhantomData<fn() -> T>,
+}
+
+/// The stream step's f32 buffers, kept across steps (they grow with `n` only): the frames
+/// `x` `[1, n, I]`, the states `h` `[D, n, H]`, and per part its `dst_layer` `[1, n, H]`,
+/// `dst_iter` `[L, n, H]` and workspace.
+#[derive(Default)]
+struct StepBuffers {
+    x: Vec<f32>,
+    h: Vec<f32>,
+    parts: Vec<[Vec<f32>; 3]>,
 }
 
 /// One length group of a training forward.
@@ -70,6 +82,7 @@ impl<T: Real> OneDnnPrepared<T> {
             parts,
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
+            step: StepBuffers::default(),
             _t: PhantomData,
         }
     }
@@ -170,6 +183,49 @@ impl<T: Real> PreparedGru<T> for OneDnnPrepared<T> {
 
     fn forward(&mut self, batch: &SequenceBatch<'_, T>) -> gru_core::Result<GruOutput<T>> {
         Ok(self.run(batch, Prop::Inference)?.0)
+    }
+
+    /// One step of `n` streams: what `forward` computes over one time step with `state`
+    /// as `h0` (the same primitives: `(n, 1)`, run as training when `n = 1`, see `run`),
+    /// through buffers and primitives kept across steps: once a step of each `n` has run,
+    /// a step allocates nothing on the Rust side. (oneDNN binds each argument as a memory
+    /// object of its own heap for the call, `Context::execute`.)
+    fn step(&mut self, frames: &[T], n: usize, state: &mut [T], out: &mut [T]) -> gru_core::Result<()> {
+        gru_core::stream::check_step(&self.spec, frames, n, state, out)?;
+        let kind = if n == 1 { Prop::Training } else { Prop::Inference };
+        let hidden = self.spec.hidden_size;
+        let StepBuffers { x, h, parts } = &mut self.step;
+        x.clear();
+        x.extend(frames.iter().map(|&v| narrow(v)));
+        h.clear();
+        h.extend(state.iter().map(|&v| narrow(v)));
+        parts.resize_with(self.parts.len(), Default::default);
+        for p in 0..self.parts.len() {
+            let blocks = self.parts[p].blocks();
+            let range = blocks.start * n * hidden..blocks.end * n * hidden;
+            let (done, rest) = parts.split_at_mut(p);
+            let [dst_layer, dst_iter, workspace] = &mut rest[0];
+            dst_layer.resize(n * hidden, 0.0);
+            dst_iter.resize(range.len(), 0.0);
+            let src = done.last().map_or(&x[..], |d| &d[0][..]);
+            self.parts[p].forward_into(
+                &mut self.ctx,
+                kind,
+                n,
+                1,
+                src,
+                &h[range.clone()],
+                dst_layer,
+                dst_iter,
+                workspace,
+            )?;
+            for (s, &v) in state[range].iter_mut().zip(dst_iter.iter()) {
+                *s = T::lit(f64::from(v));
+            }
+        }
+        let top = (self.spec.depth - 1) * n * hidden;
+        out.copy_from_slice(&state[top..top + n * hidden]);
+        Ok(())
     }
 
     fn forward_train(&mut self, batch: &SequenceBatch<'_, T>) -> gru_core::Result<(GruOutput<T>, Saved)> {

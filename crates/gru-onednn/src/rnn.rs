@@ -345,6 +345,31 @@ impl Part {
         src_layer: &[f32],
         src_iter: &[f32],
     ) -> Result<PartRun, GruError> {
+        let (l, d, h) = (self.shape.layers, self.shape.dirs, self.shape.hidden);
+        let mut run =
+            PartRun { dst_layer: vec![0.0; t * n * d * h], dst_iter: vec![0.0; l * d * n * h], workspace: Vec::new() };
+        let PartRun { dst_layer, dst_iter, workspace } = &mut run;
+        self.forward_into(ctx, prop, n, t, src_layer, src_iter, dst_layer, dst_iter, workspace)?;
+        Ok(run)
+    }
+
+    /// [`Part::forward`] into the caller's buffers: `dst_layer` `[t, n, dirs·H]`,
+    /// `dst_iter` `[L, dirs, n, H]`; `workspace` is sized here (emptied for inference).
+    /// Once the primitive of `(prop, n, t)` exists and the weights are in its layouts (the
+    /// first call), this allocates nothing on the Rust side (the stream step's calls).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_into(
+        &mut self,
+        ctx: &mut Context,
+        prop: Prop,
+        n: usize,
+        t: usize,
+        src_layer: &[f32],
+        src_iter: &[f32],
+        dst_layer: &mut [f32],
+        dst_iter: &mut [f32],
+        workspace: &mut Vec<f32>,
+    ) -> Result<(), GruError> {
         self.ensure_forward(ctx, prop, n, t)?;
         let (wl, wi) = {
             let m = &self.forward[&(prop, n, t)].mds;
@@ -352,29 +377,27 @@ impl Part {
         };
         self.convert(ctx, [&wl, &wi])?;
         let f = &self.forward[&(prop, n, t)];
-        let mut run = PartRun {
-            dst_layer: vec![0.0; t * n * self.shape.dirs * self.shape.hidden],
-            dst_iter: vec![0.0; self.shape.layers * self.shape.dirs * n * self.shape.hidden],
-            workspace: match prop {
-                Prop::Inference => Vec::new(),
-                Prop::Training => vec![0.0; f32_len(ctx, &f.mds.workspace)],
+        workspace.resize(
+            match prop {
+                Prop::Inference => 0,
+                Prop::Training => f32_len(ctx, &f.mds.workspace),
             },
-        };
+            0.0,
+        );
         let m = &f.mds;
-        let mut args = vec![
+        let args = [
             Arg::input(ffi::ARG_SRC_LAYER, &m.src_layer, src_layer),
             Arg::input(ffi::ARG_SRC_ITER, &m.src_iter, src_iter),
             Arg::input(ffi::ARG_WEIGHTS_LAYER, &m.weights_layer, self.weights_in(ctx, 0, &m.weights_layer)),
             Arg::input(ffi::ARG_WEIGHTS_ITER, &m.weights_iter, self.weights_in(ctx, 1, &m.weights_iter)),
             Arg::input(ffi::ARG_BIAS, &m.bias, &self.user.bias),
-            Arg::output(ffi::ARG_DST_LAYER, &m.dst_layer, &mut run.dst_layer),
-            Arg::output(ffi::ARG_DST_ITER, &m.dst_iter, &mut run.dst_iter),
+            Arg::output(ffi::ARG_DST_LAYER, &m.dst_layer, dst_layer),
+            Arg::output(ffi::ARG_DST_ITER, &m.dst_iter, dst_iter),
+            Arg::output(ffi::ARG_WORKSPACE, &m.workspace, workspace),
         ];
-        if prop == Prop::Training {
-            args.push(Arg::output(ffi::ARG_WORKSPACE, &m.workspace, &mut run.workspace));
-        }
-        ctx.execute(&f.prim, &args)?;
-        Ok(run)
+        // Inference takes no workspace argument.
+        let count = if prop == Prop::Training { args.len() } else { args.len() - 1 };
+        ctx.execute(&f.prim, &args[..count])
     }
 
     /// Runs the backward primitive on one group, for the forward `run` of the same inputs.

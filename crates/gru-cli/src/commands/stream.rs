@@ -84,7 +84,7 @@ fn serve<T: Real>(net: &Network<T>, capacity: usize, input: impl BufRead, mut ou
                 let y = streams.step(&frame, &[id])?;
                 text.clear();
                 text.push_str(name);
-                for v in &y {
+                for v in y {
                     text.push(' ');
                     text.push_str(&v.to_string());
                 }

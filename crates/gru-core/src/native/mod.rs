@@ -15,11 +15,13 @@
 
 mod affinity;
 mod block;
+mod cache;
 mod helpers;
 mod pool;
 mod split;
 mod stack;
 mod step;
+mod step_team;
 mod strategy;
 mod units;
 mod units_train;
@@ -312,6 +314,7 @@ impl<T: Real> NativePrepared<T> {
         let (steps, b) = (batch.steps, batch.batch);
         // The products read whole rows of x: NaN padding must not reach them (0 · NaN).
         let x = crate::lengths::clean_padding(batch.x, b, self.spec.input_size, &lengths);
+        self.step_scratch.last = None;
         let (out, path) = match self.path {
             NativePath::Fast => {
                 let choice = self.choose(&x, steps, &lengths, batch.h0, keep);
@@ -346,7 +349,10 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
     fn explain(&self) -> Option<String> {
         match self.path {
             NativePath::Reference => Some("the scalar reference path, one thread".into()),
-            NativePath::Fast => self.choice.as_ref().map(strategy::Choice::explain),
+            NativePath::Fast => match &self.step_scratch.last {
+                Some(step) => Some(step.explain()),
+                None => self.choice.as_ref().map(strategy::Choice::explain),
+            },
         }
     }
 
@@ -378,7 +384,13 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
         match self.path {
             NativePath::Fast => {
                 crate::stream::check_step(&self.spec, frames, n, state, out)?;
-                step::step(&self.spec, &self.packed, &mut self.step_scratch, frames, n, state, out);
+                let shape = step::StepShape {
+                    threads: self.threads,
+                    has_units: self.packed.first().is_some_and(|p| !p.units.is_empty()),
+                    forced: self.unit_split,
+                };
+                let choice = step::StepChoice::choose::<T>(&self.spec, &shape, n);
+                step::step(&self.spec, &self.packed, &mut self.step_scratch, choice, frames, n, state, out);
                 Ok(())
             }
             NativePath::Reference => crate::stream::step_by_forward(self, frames, n, state, out),

@@ -144,6 +144,53 @@ impl<T: Real> UnitWeights<T> {
     }
 }
 
+impl<T: Real> UnitWeights<T> {
+    /// `GX_k = x · W_kᵀ + b_k` (b'_r, b'_z folded into b_k) for `rows` rows: `x` `[rows, In]`,
+    /// `gx` `[rows, 3U]`. Each row's sums do not depend on how many rows there are where
+    /// the panel kernel computes them (its order is per element).
+    pub(crate) fn input_projection(&self, x: &[T], rows: usize, gx: &mut [T]) {
+        let u3 = self.bias.len();
+        let inp = x.len().checked_div(rows).unwrap_or(0);
+        self.wt.product(MatMut::new(gx, rows, u3), false, MatRef::new(x, rows, inp));
+        for row in gx.chunks_exact_mut(u3) {
+            for (o, &b) in row.iter_mut().zip(&self.bias) {
+                *o += b;
+            }
+        }
+    }
+
+    /// `GH_k = h · R_kᵀ`, this worker's units of the three gates: `h` `[rows, H]`, `gh`
+    /// `[rows, 3U]`.
+    pub(crate) fn recurrent_product(&self, h: &[T], rows: usize, hid: usize, gh: &mut [T]) {
+        self.rt.product(MatMut::new(gh, rows, self.bias.len()), false, MatRef::new(h, rows, hid));
+    }
+
+    /// The cell of one row over this worker's `U` units (`crate::cell`, after modes), from
+    /// its rows of `GX_k` and `GH_k`: `pre` and `gates` get `[a_r | a_z | a_n]` and
+    /// `[r | z | n]` (`3U`), `operand` gets `R_n h + b'_n` (`U`), and `y` the new state
+    /// `h' = n + z ⊙ (h − n)` of the units, from `old` (their state before the step).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cell_row(
+        &self,
+        act: &Activations<T>,
+        gx: GateRow<'_, T>,
+        gh: GateRow<'_, T>,
+        pre: &mut [T],
+        gates: &mut [T],
+        operand: &mut [T],
+        old: &[T],
+        y: &mut [T],
+    ) {
+        let u = self.rec_bias_n.len();
+        {
+            let (mut pr, mut gr) = (GateRowMut::new(pre, u), GateRowMut::new(gates, u));
+            cell::reset_update(act, gx, gh.reset_update(), &mut pr, &mut gr);
+            cell::candidate_after(act, gx.candidate(), gh.candidate(), &self.rec_bias_n, pr, gr, operand);
+        }
+        cell::new_state(GateRow::new(gates, u), old, y);
+    }
+}
+
 /// The columns of `units` of the transposed gate matrices, `cols × 3U`: row `i` is
 /// `[M_r[units, i] | M_z[units, i] | M_n[units, i]]` (`gate(g)`: `H × cols` row-major).
 fn gate_columns<'a, 's, T: Real>(
@@ -280,17 +327,8 @@ impl<T: Real> Job<T> {
                 h_prev: if k == 0 { vec![T::zero(); rows * hid] } else { Vec::new() },
             };
         }
-        {
-            let x = self.x.read().unwrap_or_else(|p| p.into_inner());
-            let inp = x.len() / (steps * batch);
-            weights.wt.product(MatMut::new(gx, steps * batch, u3), false, MatRef::new(&x, steps * batch, inp));
-        }
         // GX = X · W_kᵀ + b_k (b'_r, b'_z folded in).
-        for row in gx.chunks_exact_mut(u3) {
-            for (o, &b) in row.iter_mut().zip(&weights.bias) {
-                *o += b;
-            }
-        }
+        weights.input_projection(&self.x.read().unwrap_or_else(|p| p.into_inner()), steps * batch, gx);
         let mut h = h0.to_vec();
         let mut gh = vec![T::zero(); batch * u3];
         let mut pre = vec![T::zero(); u3];
@@ -300,7 +338,7 @@ impl<T: Real> Job<T> {
         for (step, t) in s.order().enumerate() {
             let slots = &slots[step % 2];
             // GH = h · R_kᵀ: this worker's units of the three gates.
-            weights.rt.product(MatMut::new(&mut gh, batch, u3), false, MatRef::new(&h, batch, hid));
+            weights.recurrent_product(&h, batch, hid, &mut gh);
             if self.keep && k == 0 {
                 for b in (0..batch).filter(|&b| s.active(t, b)) {
                     trace.h_prev[(t * batch + b) * hid..][..hid].copy_from_slice(&h[b * hid..(b + 1) * hid]);
@@ -316,12 +354,10 @@ impl<T: Real> Job<T> {
                 }
                 let row = t * batch + b;
                 let (gxr, ghr) = (GateRow::at(gx, row, u), GateRow::at(&gh, b, u));
-                {
-                    let (mut pr, mut gr) = (GateRowMut::new(&mut pre, u), GateRowMut::new(&mut gates, u));
-                    cell::reset_update(s.act, gxr, ghr.reset_update(), &mut pr, &mut gr);
-                    let rec_n = &weights.rec_bias_n;
-                    cell::candidate_after(s.act, gxr.candidate(), ghr.candidate(), rec_n, pr, gr, &mut operand);
-                }
+                // r, z, n and h' = n + z ⊙ (h − n): the output and this worker's part of the
+                // next state.
+                let yl = &mut y_local[row * u..][..u];
+                weights.cell_row(s.act, gxr, ghr, &mut pre, &mut gates, &mut operand, old, yl);
                 if self.keep {
                     GateRowMut::at(&mut trace.gates, row, u).all().copy_from_slice(&gates);
                     if !trace.pre.is_empty() {
@@ -329,10 +365,7 @@ impl<T: Real> Job<T> {
                     }
                     trace.operand[row * u..][..u].copy_from_slice(&operand);
                 }
-                // h' = n + z ⊙ (h − n), the output and this worker's part of the next state.
-                let yl = &mut y_local[row * u..][..u];
-                cell::new_state(GateRow::new(&gates, u), old, yl);
-                out.copy_from_slice(yl);
+                out.copy_from_slice(&y_local[row * u..][..u]);
             }
             for b in 0..batch {
                 let dst = &slots[b * hid + pack.units.start..b * hid + pack.units.end];

@@ -17,20 +17,24 @@
 //! so that stepping a stream frame by frame gives the outputs of its whole sequence run in
 //! one `forward` (output mode sequence: `y[t]`; its final state: `h_T`), whatever the other
 //! streams do. The native engine's fast path runs the dense sweep's own step
-//! (`native/block.rs`, `sweep_step`): bit for bit the same where each row's products do
-//! not depend on the number of rows (f32 with the panel kernel, AVX-512 or AVX2+FMA);
-//! elsewhere (f64, `GRU_ISA=portable`) the GEMM crate may round a one-row product
-//! differently, within the tolerance rule. Other engines step through their `forward` with
-//! one time step and the carried states as `h0` ([`step_by_forward`]), within the
+//! (`native/block.rs`, `sweep_step`) on one thread, or the unit split's step on several
+//! (`native/step.rs` chooses, `native/step_team.rs`): bit for bit the same where each
+//! row's products do not depend on the number of rows nor on the columns computed with
+//! them (f32 with the panel kernel, AVX-512 or AVX2+FMA); elsewhere (f64,
+//! `GRU_ISA=portable`) the GEMM crate may round a one-row product differently, within the
+//! tolerance rule. OneDNN runs its `forward`'s primitives over one time step with the
+//! carried states as `h0`, kept with their buffers across steps; an engine without a
+//! step of its own steps through its `forward` ([`step_by_forward`]); both within the
 //! tolerance rule.
 //!
 //! Bidirectional and reverse stacks are refused (the field named): a direction that reads
 //! backwards needs the frames that have not come yet. Layouts: `frames` `[n, I]` (row `i` is stream `ids[i]`'s frame), `y` `[n, H]`,
 //! a stream's state `[D, H]` (layer-major, as `h0` of one sequence).
 //!
-//! Allocation: after the first step of the largest `n` (the warm-up), a step of the native
-//! fast path allocates nothing (`open`, `close`, `reset`, `state` and `set_state` never do);
-//! the [`step_by_forward`] fallback allocates the outputs of each `forward` call.
+//! Allocation: after the first step of the largest `n` (the warm-up; on OneDNN a step of
+//! each `n`), a step of the native fast path or of OneDNN allocates nothing (`open`,
+//! `close`, `reset`, `state` and `set_state` never do); the [`step_by_forward`] fallback
+//! allocates the outputs of each `forward` call.
 
 mod slots;
 

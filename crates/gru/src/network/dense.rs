@@ -19,14 +19,22 @@ pub struct Dense<T> {
 impl<T: Real> Dense<T> {
     /// `rows × out` = `x (rows × in) · Wᵀ + b`.
     pub fn forward(&self, x: &[T], rows: usize) -> Vec<T> {
-        let mut y = vec![T::zero(); rows * self.outputs];
-        matmul(&mut y, false, Matrix::new(x, rows, self.inputs), Matrix::new(&self.w, self.outputs, self.inputs).t());
+        let mut y = Vec::new();
+        self.forward_into(x, rows, &mut y);
+        y
+    }
+
+    /// [`Dense::forward`] into `y` (resized to `rows × out`; no allocation when its
+    /// capacity suffices: a network stream's step).
+    pub fn forward_into(&self, x: &[T], rows: usize, y: &mut Vec<T>) {
+        y.clear();
+        y.resize(rows * self.outputs, T::zero());
+        matmul(y, false, Matrix::new(x, rows, self.inputs), Matrix::new(&self.w, self.outputs, self.inputs).t());
         for row in y.chunks_exact_mut(self.outputs) {
             for (o, &b) in row.iter_mut().zip(&self.b) {
                 *o += b;
             }
         }
-        y
     }
 
     /// Given dL/dy (`rows × out`) and the input x: returns `(dx, dW, db)`.
@@ -48,6 +56,12 @@ impl<T: Real> Dense<T> {
 /// Softmax over each row of `width`: `p_k = e^{z_k - max z} / Σ_j e^{z_j - max z}`.
 pub fn softmax<T: Real>(z: &[T], width: usize) -> Vec<T> {
     let mut p = z.to_vec();
+    softmax_in_place(&mut p, width);
+    p
+}
+
+/// [`softmax`] in place: `z` becomes `p`.
+pub fn softmax_in_place<T: Real>(p: &mut [T], width: usize) {
     for row in p.chunks_exact_mut(width) {
         let max = row.iter().copied().fold(T::neg_infinity(), T::max);
         let mut sum = T::zero();
@@ -59,7 +73,6 @@ pub fn softmax<T: Real>(z: &[T], width: usize) -> Vec<T> {
             *v = *v / sum;
         }
     }
-    p
 }
 
 /// Softmax backward per row: `dz_k = p_k (dp_k - Σ_j p_j dp_j)`.

@@ -49,7 +49,16 @@ impl Elementwise {
 
     /// `y = f(x)` for every element.
     pub fn forward<T: Real>(&self, x: &[T]) -> Vec<T> {
-        x.iter().map(|&v| T::lit(self.value(v.widen()))).collect()
+        let mut y = x.to_vec();
+        self.forward_in_place(&mut y);
+        y
+    }
+
+    /// [`Elementwise::forward`] in place: `x` becomes `y`.
+    pub fn forward_in_place<T: Real>(&self, x: &mut [T]) {
+        for v in x.iter_mut() {
+            *v = T::lit(self.value(v.widen()));
+        }
     }
 
     /// `dx = f'(x) · dy`, from the input `x` and the output `y`.
@@ -194,14 +203,19 @@ impl OutputTransform {
         Ok(())
     }
 
+    /// `y_c = scale_c · g_c(x_c) + shift_c` over rows of `width` channels.
     pub fn forward<T: Real>(&self, x: &[T], width: usize) -> Vec<T> {
-        x.iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let (g, s, b) = self.parts(i % width);
-                T::lit(s * g.value(v.widen()) + b)
-            })
-            .collect()
+        let mut y = x.to_vec();
+        self.forward_in_place(&mut y, width);
+        y
+    }
+
+    /// [`OutputTransform::forward`] in place: `x` becomes `y`.
+    pub fn forward_in_place<T: Real>(&self, x: &mut [T], width: usize) {
+        for (i, v) in x.iter_mut().enumerate() {
+            let (g, s, b) = self.parts(i % width);
+            *v = T::lit(s * g.value(v.widen()) + b);
+        }
     }
 
     pub fn backward<T: Real>(&self, x: &[T], dy: &[T], width: usize) -> Vec<T> {

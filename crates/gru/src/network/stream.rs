@@ -10,12 +10,14 @@
 //! A stream's outputs are those of [`Network::forward`] over its frames so far: per step
 //! for a sequence-output network, and for a sequence-to-one network (a GRU with output
 //! mode last) the prediction for the sequence that ends at this frame.
-//! Allocation: the GRU steps allocate nothing once warm; the dense and element-wise layers
-//! return new buffers (one per layer and step).
+//! Allocation: a step computes every layer in two buffers kept across steps (each layer
+//! reads one and writes the other, or works in place), and the GRU steps allocate nothing
+//! once warm: after a step of the largest `n` (the warm-up), a step allocates nothing on
+//! the native engine (and on OneDNN).
 
 use gru_core::{Real, StreamId, StreamSet};
 
-use super::dense::softmax;
+use super::dense::softmax_in_place;
 use super::{Network, Node};
 use crate::error::{Error, Result};
 
@@ -24,6 +26,11 @@ pub struct NetworkStreams<'a, T: Real> {
     net: &'a Network<T>,
     /// One set per GRU node (by node index), `None` for the other nodes.
     sets: Vec<Option<StreamSet<T>>>,
+    /// The current layer's activations `[n, width]`; after a step, the output `[n, K]`.
+    act: Vec<T>,
+    /// The next layer's activations, swapped with `act` after each layer that does not work
+    /// in place.
+    next: Vec<T>,
 }
 
 impl<T: Real> Network<T> {
@@ -40,7 +47,7 @@ impl<T: Real> Network<T> {
         if sets.iter().all(Option::is_none) {
             return Err(Error::data("network", "no GRU layer", "streaming needs a GRU layer to keep a state"));
         }
-        Ok(NetworkStreams { net: self, sets })
+        Ok(NetworkStreams { net: self, sets, act: Vec::new(), next: Vec::new() })
     }
 }
 
@@ -107,14 +114,17 @@ impl<T: Real> NetworkStreams<'_, T> {
     }
 
     /// Advances the streams `ids` one frame each: `frames` `[n, C]` (row `i` for `ids[i]`),
-    /// returns the network's output `[n, K]`. An invalid frame or id advances nothing.
-    pub fn step(&mut self, frames: &[T], ids: &[StreamId]) -> Result<Vec<T>> {
+    /// returns the network's output `[n, K]` (row `i` for `ids[i]`). An invalid frame or id
+    /// advances nothing.
+    pub fn step(&mut self, frames: &[T], ids: &[StreamId]) -> Result<&[T]> {
         let n = ids.len();
         let mut width = self.net.input_size();
         if frames.len() != n * width {
             return Err(Error::data("frames", frames.len(), format!("expected [n, C] = [{n}, {width}]")));
         }
-        let mut act = frames.to_vec();
+        let (act, next) = (&mut self.act, &mut self.next);
+        act.clear();
+        act.extend_from_slice(frames);
         for (node, set) in self.net.nodes.iter().zip(&mut self.sets) {
             match (node, set) {
                 (Node::Input { stats: Some((mean, std)), .. }, _) => {
@@ -125,20 +135,37 @@ impl<T: Real> NetworkStreams<'_, T> {
                     }
                 }
                 (Node::Gru(g), Some(set)) => {
-                    act = set.step(&act, ids)?.to_vec();
+                    next.clear();
+                    next.extend_from_slice(set.step(act, ids)?);
+                    std::mem::swap(act, next);
                     width = g.num_hidden_units();
                 }
                 (Node::Dense(d), _) => {
-                    act = d.forward(&act, n);
+                    d.forward_into(act, n, next);
+                    std::mem::swap(act, next);
                     width = d.outputs;
                 }
-                (Node::Softmax, _) => act = softmax(&act, width),
-                (Node::Elementwise(f), _) => act = f.forward(&act),
-                (Node::Output(o), _) => act = o.forward(&act, width),
+                (Node::Softmax, _) => softmax_in_place(act, width),
+                (Node::Elementwise(f), _) => f.forward_in_place(act),
+                (Node::Output(o), _) => o.forward_in_place(act, width),
                 (Node::Input { .. } | Node::Dropout(_) | Node::Gru(_), _) => {}
             }
         }
-        self.net.denormalize_output(&mut act);
+        self.net.denormalize_output(act);
         Ok(act)
+    }
+
+    /// [`NetworkStreams::step`] into `out` (`[n, K]`).
+    pub fn step_into(&mut self, frames: &[T], ids: &[StreamId], out: &mut [T]) -> Result<()> {
+        let want = ids.len() * self.output_width();
+        if out.len() != want {
+            return Err(Error::data(
+                "out",
+                out.len(),
+                format!("expected [n, K] = [{}, {}]", ids.len(), self.output_width()),
+            ));
+        }
+        out.copy_from_slice(self.step(frames, ids)?);
+        Ok(())
     }
 }
