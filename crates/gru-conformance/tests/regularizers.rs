@@ -48,8 +48,8 @@ fn points() -> Vec<(String, GruSpec, Lengths, bool)> {
                 .with_bidirectional(k % 3 != 1)
                 .with_output_mode(if k % 4 == 3 { OutputMode::Last } else { OutputMode::Sequence })
                 .with_regularization(reg);
-            let lengths = if k % 2 == 0 { Lengths::Ragged } else { Lengths::Equal };
-            out.push((format!("{name}, {mode:?}, {k}"), spec, lengths, k % 3 == 0));
+            let lengths = if k.is_multiple_of(2) { Lengths::Ragged } else { Lengths::Equal };
+            out.push((format!("{name}, {mode:?}, {k}"), spec, lengths, k.is_multiple_of(3)));
             k += 1;
         }
     }

@@ -253,6 +253,9 @@ pub(crate) fn check_finite<T: Real>(field: &str, v: &[T]) -> Result<()> {
     }
 }
 
+/// One block's values `(w, r, bias, norm)` (see [`GruParams::from_blocks_with_norm`]).
+pub type BlockValues<T> = (Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+
 /// The parameters of a whole stack: D·dirs blocks indexed `layer · dirs + dir`.
 #[derive(Debug, PartialEq)]
 pub struct GruParams<T> {
@@ -321,7 +324,7 @@ impl<T: Real> GruParams<T> {
 
     /// Builds from `(w, r, bias, norm)` per block (`norm` empty without layer norm, else
     /// `[γ_x | β_x | γ_h | β_h]`, 12H), checking every shape against `spec`.
-    pub fn from_blocks_with_norm(spec: &GruSpec, blocks: Vec<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)>) -> Result<Self> {
+    pub fn from_blocks_with_norm(spec: &GruSpec, blocks: Vec<BlockValues<T>>) -> Result<Self> {
         spec.validate()?;
         if blocks.len() != spec.num_blocks() {
             return Err(GruError::shape("params", "D·dirs blocks", spec.num_blocks(), blocks.len()));

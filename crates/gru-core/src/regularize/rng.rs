@@ -48,7 +48,7 @@ impl MaskKey {
     #[inline]
     pub(crate) fn row(&self, site: Site, block: usize, sequence: usize, step: usize) -> RowKey {
         let word = |w: u64, k: u64| mix(w ^ k.wrapping_mul(GOLDEN));
-        let mut h = mix(self.seed ^ 0x5EED_0F_4D5C_0000);
+        let mut h = mix(self.seed ^ 0x5EED_0F4D_5C00_0000);
         h = mix(h ^ word(self.draw, 1));
         h = mix(h ^ word(((site as u64) << 48) | block as u64, 2));
         h = mix(h ^ word(sequence as u64, 3));
