@@ -5,8 +5,9 @@
 //! the median of the per-round ratios to plain.
 //!
 //! ```text
-//! cargo run --release -p gru-bench --example regularizer_cost -- [rounds] [threads]
+//! cargo run --release -p gru-bench --example regularizer_cost -- [rounds] [threads] [only]
 //! ```
+//! `only`: time plain and the options whose name contains it (e.g. `zoneout`).
 
 use gru::{Engine, Mode, NativeEngine, Regularization, ResetGateMode};
 use gru_bench::rounds::{run_rounds, Contestant, Watch};
@@ -17,8 +18,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(Ok(15), |a| a.parse())?;
     let threads: Option<usize> = args.next().map(|a| a.parse()).transpose()?;
-    let engine = threads.map_or_else(NativeEngine::new, NativeEngine::with_threads);
-    let options: [(&str, Regularization); 7] = [
+    let only = args.next();
+    let engine = threads.filter(|&t| t > 0).map_or_else(NativeEngine::new, NativeEngine::with_threads);
+    let all: [(&str, Regularization); 7] = [
         ("plain", Regularization::NONE),
         ("recurrent dropout 0.25", Regularization::NONE.with_recurrent_dropout(0.25)),
         ("zoneout 0.1", Regularization::NONE.with_zoneout(0.1)),
@@ -35,6 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_layer_norm(true),
         ),
     ];
+    let options: Vec<(&str, Regularization)> = all
+        .into_iter()
+        .filter(|(n, _)| *n == "plain" || only.as_ref().is_none_or(|o| n.contains(o.as_str())))
+        .collect();
     println!(
         "kernel ISA {}, threads {}, {rounds} rounds",
         gru::kernel_isa(),
