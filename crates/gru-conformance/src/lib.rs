@@ -50,8 +50,25 @@ impl<T: Real> EngineUnderTest<T> {
     }
 }
 
+/// The regularizer an engine without them refuses first (`regularization.<option>`): the
+/// first rate above 0 (input dropout, recurrent dropout, zoneout, weight drop), then layer
+/// norm.
+pub fn regularization_refused(spec: &GruSpec) -> Option<&'static str> {
+    let r = &spec.regularization;
+    [
+        (r.input_dropout > 0.0, "regularization.input_dropout"),
+        (r.recurrent_dropout > 0.0, "regularization.recurrent_dropout"),
+        (r.zoneout > 0.0, "regularization.zoneout"),
+        (r.weight_drop > 0.0, "regularization.weight_drop"),
+        (r.layer_norm, "regularization.layer_norm"),
+    ]
+    .into_iter()
+    .find_map(|(on, field)| on.then_some(field))
+}
+
 /// What oneDNN 2.x's GRU cannot compute, in the order its refusal names them: f64 (RNNs
-/// are f32/bf16), softsign (tanh only), hard-sigmoid (sigmoid only), clip (none).
+/// are f32/bf16), softsign (tanh only), hard-sigmoid (sigmoid only), clip (none), the
+/// regularizers (none: [`regularization_refused`]).
 pub fn onednn_refuses(spec: &GruSpec, dtype: DType) -> Option<&'static str> {
     if dtype == DType::F64 {
         Some("dtype")
@@ -62,13 +79,14 @@ pub fn onednn_refuses(spec: &GruSpec, dtype: DType) -> Option<&'static str> {
     } else if spec.clip.is_some() {
         Some("clip")
     } else {
-        None
+        regularization_refused(spec)
     }
 }
 
 /// What cuDNN 9's GRU cannot compute, in the order its refusal names them: f64 (this engine
 /// computes f32), before-multiplication (cuDNN resets after the recurrent product),
-/// softsign, hard-sigmoid, clip, and a reverse-only stack (no such direction mode).
+/// softsign, hard-sigmoid, clip, a reverse-only stack (no such direction mode) and the
+/// regularizers ([`regularization_refused`]).
 pub fn cudnn_refuses(spec: &GruSpec, dtype: DType) -> Option<&'static str> {
     if dtype != DType::F32 {
         Some("dtype")
@@ -83,7 +101,7 @@ pub fn cudnn_refuses(spec: &GruSpec, dtype: DType) -> Option<&'static str> {
     } else if spec.reverse {
         Some("reverse")
     } else {
-        None
+        regularization_refused(spec)
     }
 }
 

@@ -103,3 +103,49 @@ fn cudnn_refuses_what_it_cannot_compute() {
         e.check_refused(&spec(), &params(&spec())).unwrap();
     }
 }
+
+/// OneDNN and CuDNN have no regularizers: each one (input dropout, recurrent dropout,
+/// zoneout, weight drop, layer norm) is refused by their checks (run on every machine,
+/// before any library or GPU is touched) with `Unsupported` naming it and its value, as the
+/// suite's independent list says; and at `prepare` in both modes where the engine loads.
+#[test]
+fn onednn_and_cudnn_refuse_every_regularizer() {
+    use gru_core::{DType, GruError, Regularization};
+    let base = spec().with_bidirectional(false);
+    let refused: [(Regularization, &str, &str); 5] = [
+        (Regularization::NONE.with_input_dropout(0.25), "regularization.input_dropout", "0.25"),
+        (Regularization::NONE.with_recurrent_dropout(0.5), "regularization.recurrent_dropout", "0.5"),
+        (Regularization::NONE.with_zoneout(0.1), "regularization.zoneout", "0.1"),
+        (Regularization::NONE.with_weight_drop(0.3), "regularization.weight_drop", "0.3"),
+        (Regularization::NONE.with_layer_norm(true), "regularization.layer_norm", "true"),
+    ];
+    for (reg, field, value) in refused {
+        let bad = base.clone().with_regularization(reg);
+        let checks = [
+            ("OneDNN", gru_onednn::check_supported(&bad, DType::F32)),
+            ("CuDNN", gru_cudnn::check_supported(&bad, DType::F32)),
+        ];
+        for (engine, got) in checks {
+            match got {
+                Err(err @ GruError::Unsupported { .. }) => {
+                    let GruError::Unsupported { engine: e, field: f, .. } = &err else { unreachable!() };
+                    assert_eq!((e.as_str(), f.as_str()), (engine, field));
+                    assert_display(&err, &[engine, &format!("`{field}`"), value]);
+                }
+                other => panic!("{engine} {field}: expected Unsupported, got {other:?}"),
+            }
+        }
+        assert_eq!(gru_conformance::onednn_refuses(&bad, DType::F32), Some(field));
+        assert_eq!(gru_conformance::cudnn_refuses(&bad, DType::F32), Some(field));
+        for e in engines::<f32>().into_iter().filter(|e| e.computed_by != gru_core::native::FAST_PATH) {
+            if e.refusal(&bad).is_some() {
+                e.check_refused(&bad, &params(&bad)).unwrap();
+            }
+        }
+        // The native engine computes them.
+        for e in engines::<f32>().into_iter().filter(|e| e.computed_by.starts_with("Korali")) {
+            assert!(e.refusal(&bad).is_none());
+            e.engine.prepare(&bad, &params(&bad), &Plan::training()).unwrap();
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! Engine::prepare(spec, params, plan) -> PreparedGru
 //! PreparedGru::set_params(params)                         repack only
 //! PreparedGru::forward(batch) -> (y, h_T)                 no saved state
+//! PreparedGru::set_mask_draw(draw)                        the regularizers' masks of the next forward_train
 //! PreparedGru::forward_train(batch) -> (y, h_T, Saved)    Mode::Training only
 //! PreparedGru::backward(Saved, dy, dh_T) -> (dx, dh0, dθ)
 //! PreparedGru::step(frames [n, I], state [D, n, H]) -> y   one step of n streams (stream/)
@@ -160,6 +161,17 @@ pub trait PreparedGru<T: Real>: Send {
 
     /// Inference: `y` and `h_T`, no saved state.
     fn forward(&mut self, batch: &SequenceBatch<'_, T>) -> Result<GruOutput<T>>;
+
+    /// Chooses the masks of the regularizers (`spec.regularization`, see
+    /// [`crate::Regularization`]) for the next [`PreparedGru::forward_train`]: a mask is a
+    /// function of (the spec's seed, `draw`, block, sequence, step, unit), so the same draw
+    /// gives the same masks whatever the threads. Each `forward_train` then moves to the next
+    /// draw (`draw + 1`): without a call here, the calls of a prepared stack draw 0, 1, 2, ...
+    /// A network draws one per GRU layer and minibatch from the trainer's seeded generator.
+    /// Engines without regularizers (they refuse them at `prepare`) ignore it.
+    fn set_mask_draw(&mut self, draw: u64) {
+        let _ = draw;
+    }
 
     /// Training forward: also returns what `backward` needs. Needs [`Mode::Training`].
     fn forward_train(&mut self, batch: &SequenceBatch<'_, T>) -> Result<(GruOutput<T>, Saved)>;

@@ -37,6 +37,7 @@ pub mod ops;
 pub mod params;
 pub mod real;
 mod reference;
+pub mod regularize;
 pub mod spec;
 pub mod stream;
 
@@ -64,7 +65,7 @@ pub use error::{GruError, Result};
 #[allow(deprecated)]
 pub use native::KoraliEngine;
 pub use native::{NativeEngine, NativePath};
-pub use params::{BlockParams, Gate, GruParams};
+pub use params::{BlockParams, Gate, GruParams, NormPart};
 pub use real::{DType, Real};
-pub use spec::{GateActivation, GruSpec, OutputMode, ResetGateMode, StateActivation};
+pub use spec::{GateActivation, GruSpec, OutputMode, Regularization, ResetGateMode, StateActivation};
 pub use stream::{StreamId, StreamSet};

@@ -5,6 +5,8 @@
 //! R:    3H × H   row-major, rows grouped by gate [r; z; n]   (MATLAB RecurrentWeights)
 //! bias: [b_r b_z b_n] (3H), or [b_r b_z b_n b'_r b'_z b'_n] (6H) for
 //!       ResetGateMode::RecurrentBiasAfterMultiplication
+//! norm: [γ_x | β_x | γ_h | β_h], each 3H (gates r, z, n): the layer-norm gains and biases
+//!       of the input and recurrent parts (12H), only with `regularization.layer_norm`
 //! ```
 //! Blocks are indexed `layer · dirs + dir`. Reach a gate through [`Gate`] and the view
 //! methods, never through hand-computed offsets.
@@ -43,6 +45,15 @@ impl Gate {
     }
 }
 
+/// Which part of the gate pre-activations a layer-norm parameter belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NormPart {
+    /// `LN_x(W x)`.
+    Input,
+    /// `LN_h(R h)`.
+    Recurrent,
+}
+
 /// Parameters of one layer and direction.
 #[derive(Debug, PartialEq)]
 pub struct BlockParams<T> {
@@ -51,6 +62,8 @@ pub struct BlockParams<T> {
     w: Vec<T>,
     r: Vec<T>,
     bias: Vec<T>,
+    /// Layer-norm gains and biases, 12H (empty without layer norm).
+    norm: Vec<T>,
 }
 
 impl<T: Real> BlockParams<T> {
@@ -63,7 +76,25 @@ impl<T: Real> BlockParams<T> {
             w: vec![T::zero(); 3 * h * input_size],
             r: vec![T::zero(); 3 * h * h],
             bias: vec![T::zero(); mode.bias_len(h)],
+            norm: Vec::new(),
         }
+    }
+
+    /// The same block with layer-norm parameters `norm` (`[γ_x | β_x | γ_h | β_h]`, 12H).
+    pub fn with_norm(mut self, name: &str, norm: Vec<T>) -> Result<Self> {
+        let n = 12 * self.hidden_size;
+        if norm.len() != n {
+            return Err(GruError::shape(format!("{name}.norm"), format!("12H = {n}"), n, norm.len()));
+        }
+        check_finite(&format!("{name}.norm"), &norm)?;
+        self.norm = norm;
+        Ok(self)
+    }
+
+    /// The layer-norm parameters at their usual start: gains 1, biases 0 (12H).
+    pub fn identity_norm(hidden_size: usize) -> Vec<T> {
+        let h3 = 3 * hidden_size;
+        [T::one(), T::zero(), T::one(), T::zero()].iter().flat_map(|&v| std::iter::repeat_n(v, h3)).collect()
     }
 
     /// Checked constructor; `name` prefixes the field in errors (e.g. `params[1]`).
@@ -86,7 +117,7 @@ impl<T: Real> BlockParams<T> {
         check("w", format!("3H×In = {}×{}", 3 * h, input_size), 3 * h * input_size, &w)?;
         check("r", format!("3H×H = {}×{}", 3 * h, h), 3 * h * h, &r)?;
         check("bias", format!("{} for {}", mode.bias_len(h), mode.name()), mode.bias_len(h), &bias)?;
-        Ok(Self { input_size, hidden_size, w, r, bias })
+        Ok(Self { input_size, hidden_size, w, r, bias, norm: Vec::new() })
     }
 
     pub fn input_size(&self) -> usize {
@@ -120,6 +151,44 @@ impl<T: Real> BlockParams<T> {
     /// `(W, R, bias)` at once, mutable (for writing a block's gradients in one pass).
     pub fn parts_mut(&mut self) -> (&mut [T], &mut [T], &mut [T]) {
         (&mut self.w, &mut self.r, &mut self.bias)
+    }
+    /// The layer-norm parameters `[γ_x | β_x | γ_h | β_h]` (12H), empty without layer norm.
+    pub fn norm(&self) -> &[T] {
+        &self.norm
+    }
+    pub fn norm_mut(&mut self) -> &mut [T] {
+        &mut self.norm
+    }
+    /// Whether the block has layer-norm parameters.
+    pub fn has_norm(&self) -> bool {
+        !self.norm.is_empty()
+    }
+    /// γ of `part`, `3H` (gates r, z, n); empty without layer norm.
+    pub fn norm_gain(&self, part: NormPart) -> &[T] {
+        self.norm_slice(part, 0)
+    }
+    /// β of `part`, `3H` (gates r, z, n); empty without layer norm.
+    pub fn norm_bias(&self, part: NormPart) -> &[T] {
+        self.norm_slice(part, 1)
+    }
+    fn norm_slice(&self, part: NormPart, which: usize) -> &[T] {
+        if self.norm.is_empty() {
+            return &[];
+        }
+        let h3 = 3 * self.hidden_size;
+        let at = (2 * usize::from(part == NormPart::Recurrent) + which) * h3;
+        &self.norm[at..at + h3]
+    }
+    /// `(γ_x, β_x, γ_h, β_h)`, mutable (3H each; empty without layer norm).
+    pub fn norm_parts_mut(&mut self) -> (&mut [T], &mut [T], &mut [T], &mut [T]) {
+        let h3 = 3 * self.hidden_size;
+        if self.norm.is_empty() {
+            return (&mut [], &mut [], &mut [], &mut []);
+        }
+        let (gx, rest) = self.norm.split_at_mut(h3);
+        let (bx, rest) = rest.split_at_mut(h3);
+        let (gh, bh) = rest.split_at_mut(h3);
+        (gx, bx, gh, bh)
     }
 
     /// True for the 6H bias of the recurrent-bias-after mode.
@@ -164,7 +233,7 @@ impl<T: Real> BlockParams<T> {
 
     /// Number of scalars in this block.
     pub fn len(&self) -> usize {
-        self.w.len() + self.r.len() + self.bias.len()
+        self.w.len() + self.r.len() + self.bias.len() + self.norm.len()
     }
 
     /// Never true for a valid block (H >= 1); present for the `len` convention.
@@ -184,6 +253,9 @@ pub(crate) fn check_finite<T: Real>(field: &str, v: &[T]) -> Result<()> {
     }
 }
 
+/// One block's values `(w, r, bias, norm)` (see [`GruParams::from_blocks_with_norm`]).
+pub type BlockValues<T> = (Vec<T>, Vec<T>, Vec<T>, Vec<T>);
+
 /// The parameters of a whole stack: D·dirs blocks indexed `layer · dirs + dir`.
 #[derive(Debug, PartialEq)]
 pub struct GruParams<T> {
@@ -200,6 +272,7 @@ impl<T: Clone> Clone for BlockParams<T> {
             w: self.w.clone(),
             r: self.r.clone(),
             bias: self.bias.clone(),
+            norm: self.norm.clone(),
         }
     }
 
@@ -209,6 +282,7 @@ impl<T: Clone> Clone for BlockParams<T> {
         self.w.clone_from(&source.w);
         self.r.clone_from(&source.r);
         self.bias.clone_from(&source.bias);
+        self.norm.clone_from(&source.norm);
     }
 }
 
@@ -223,18 +297,34 @@ impl<T: Clone> Clone for GruParams<T> {
 }
 
 impl<T: Real> GruParams<T> {
-    /// All-zero parameters shaped for `spec`.
+    /// All-zero parameters shaped for `spec` (layer-norm gains too: a gradient's shape).
     pub fn zeros(spec: &GruSpec) -> Self {
         let blocks = (0..spec.num_blocks())
             .map(|i| {
-                BlockParams::zeros(spec.layer_input_size(i / spec.directions()), spec.hidden_size, spec.reset_gate_mode)
+                let mut b = BlockParams::zeros(
+                    spec.layer_input_size(i / spec.directions()),
+                    spec.hidden_size,
+                    spec.reset_gate_mode,
+                );
+                b.norm = vec![T::zero(); spec.norm_len()];
+                b
             })
             .collect();
         Self { blocks }
     }
 
-    /// Builds from `(w, r, bias)` per block, checking every shape against `spec`.
+    /// Builds from `(w, r, bias)` per block, checking every shape against `spec`. With layer
+    /// norm, each block's layer-norm parameters start at gains 1 and biases 0
+    /// ([`BlockParams::identity_norm`]); [`GruParams::from_blocks_with_norm`] gives them.
     pub fn from_blocks(spec: &GruSpec, blocks: Vec<(Vec<T>, Vec<T>, Vec<T>)>) -> Result<Self> {
+        let norm = (spec.norm_len() > 0).then(|| BlockParams::<T>::identity_norm(spec.hidden_size));
+        let blocks = blocks.into_iter().map(|(w, r, b)| (w, r, b, norm.clone().unwrap_or_default())).collect();
+        Self::from_blocks_with_norm(spec, blocks)
+    }
+
+    /// Builds from `(w, r, bias, norm)` per block (`norm` empty without layer norm, else
+    /// `[γ_x | β_x | γ_h | β_h]`, 12H), checking every shape against `spec`.
+    pub fn from_blocks_with_norm(spec: &GruSpec, blocks: Vec<BlockValues<T>>) -> Result<Self> {
         spec.validate()?;
         if blocks.len() != spec.num_blocks() {
             return Err(GruError::shape("params", "D·dirs blocks", spec.num_blocks(), blocks.len()));
@@ -242,9 +332,17 @@ impl<T: Real> GruParams<T> {
         let blocks = blocks
             .into_iter()
             .enumerate()
-            .map(|(i, (w, r, b))| {
+            .map(|(i, (w, r, b, norm))| {
                 let input = spec.layer_input_size(i / spec.directions());
-                BlockParams::new(&format!("params[{i}]"), input, spec.hidden_size, spec.reset_gate_mode, w, r, b)
+                let name = format!("params[{i}]");
+                let block = BlockParams::new(&name, input, spec.hidden_size, spec.reset_gate_mode, w, r, b)?;
+                match (spec.norm_len(), norm.is_empty()) {
+                    (0, true) => Ok(block),
+                    (0, false) => {
+                        Err(GruError::shape(format!("{name}.norm"), "none without layer norm", 0, norm.len()))
+                    }
+                    _ => block.with_norm(&name, norm),
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { blocks })
@@ -285,7 +383,15 @@ impl<T: Real> GruParams<T> {
                     b.bias.len(),
                 ));
             }
-            for (field, v) in [("w", &b.w), ("r", &b.r), ("bias", &b.bias)] {
+            if b.norm.len() != spec.norm_len() {
+                return Err(GruError::shape(
+                    format!("{}.norm", name()),
+                    "12H with layer norm, else 0",
+                    spec.norm_len(),
+                    b.norm.len(),
+                ));
+            }
+            for (field, v) in [("w", &b.w), ("r", &b.r), ("bias", &b.bias), ("norm", &b.norm)] {
                 if v.iter().any(|x| !x.is_finite()) {
                     check_finite(&format!("{}.{field}", name()), v)?;
                 }
@@ -312,13 +418,15 @@ impl<T: Real> GruParams<T> {
         self.blocks.iter().map(BlockParams::len).sum()
     }
 
-    /// Every scalar in block order, each block as `w`, `r`, `bias`.
+    /// Every scalar in block order, each block as `w`, `r`, `bias`, `norm` (empty without
+    /// layer norm).
     pub fn to_flat(&self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.num_params());
         for b in &self.blocks {
             out.extend_from_slice(&b.w);
             out.extend_from_slice(&b.r);
             out.extend_from_slice(&b.bias);
+            out.extend_from_slice(&b.norm);
         }
         out
     }
@@ -330,7 +438,7 @@ impl<T: Real> GruParams<T> {
         }
         let mut at = 0;
         for b in &mut self.blocks {
-            for v in [&mut b.w, &mut b.r, &mut b.bias] {
+            for v in [&mut b.w, &mut b.r, &mut b.bias, &mut b.norm] {
                 let n = v.len();
                 v.copy_from_slice(&flat[at..at + n]);
                 at += n;
@@ -375,6 +483,33 @@ mod tests {
         let mut q = p.clone();
         q.set_flat(&flat).unwrap();
         assert_eq!(q.to_flat(), flat);
+    }
+
+    #[test]
+    fn layer_norm_parameters_follow_the_bias_and_start_at_the_identity() {
+        let spec = GruSpec::new(2, 3)
+            .with_depth(2)
+            .with_regularization(crate::spec::Regularization::NONE.with_layer_norm(true));
+        let blocks = (0..2).map(|i| (vec![0.5; 18 + 9 * i], vec![0.25; 27], vec![0.125; 9])).collect();
+        let p = GruParams::<f64>::from_blocks(&spec, blocks).unwrap();
+        p.check(&spec).unwrap();
+        assert_eq!(Some(p.num_params()), spec.parameter_count());
+        let b = &p.blocks()[1];
+        assert_eq!((b.norm_gain(NormPart::Input), b.norm_bias(NormPart::Recurrent)), (&[1.0; 9][..], &[0.0; 9][..]));
+        let flat = p.to_flat();
+        assert_eq!(&flat[18 + 27 + 9..][..9], &[1.0; 9]); // γ_x of block 0 right after its bias
+        let mut q = GruParams::zeros(&spec);
+        q.set_flat(&flat).unwrap();
+        assert_eq!(q, p);
+        // A plain spec refuses layer-norm parameters, and a layer-norm spec needs them.
+        let plain = GruSpec::new(2, 3);
+        assert!(p.check(&plain).is_err() && GruParams::<f64>::zeros(&plain).check(&spec).is_err());
+        let err = GruParams::<f64>::from_blocks_with_norm(
+            &spec,
+            vec![(vec![0.0; 18], vec![0.0; 27], vec![0.0; 9], vec![1.0; 5]); 2],
+        )
+        .unwrap_err();
+        assert_eq!(err, GruError::shape("params[0].norm", "12H = 36", 36, 5));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{GruError, Result};
+pub use crate::regularize::{Regularization, LAYER_NORM_EPSILON};
 
 /// How the reset gate enters the candidate state `n_t` (see `shared/DESIGN.md`):
 ///
@@ -142,6 +143,10 @@ pub struct GruSpec {
     pub clip: Option<f64>,
     #[serde(default)]
     pub output_mode: OutputMode,
+    /// Training regularizers (dropouts, zoneout, weight drop) and layer norm; see
+    /// [`Regularization`] for the equations. Written only when set.
+    #[serde(default, skip_serializing_if = "Regularization::is_none")]
+    pub regularization: Regularization,
 }
 
 fn one() -> usize {
@@ -159,8 +164,12 @@ fn is_false(b: &bool) -> bool {
 ///
 /// ```text
 /// {"num_hidden_units": H, "output_mode", "reset_gate_mode", "state_activation",
-///  "gate_activation", "clip"?, "depth", "bidirectional", "reverse"?}
+///  "gate_activation", "clip"?, "depth", "bidirectional", "reverse"?, "regularization"?}
 /// ```
+///
+/// `"regularization"` is the object of [`Regularization`] (`{"recurrent_dropout": 0.25,
+/// "zoneout": 0.1, "layer_norm": true, "seed": 7}`, only the options that are set), written
+/// only when one is set.
 ///
 /// Use it as `#[serde(flatten, with = "gru_core::spec::LayerArrayJson")]`. The compiler
 /// checks that it names every field of [`GruSpec`]: a new option gets its key here.
@@ -187,6 +196,8 @@ pub struct LayerArrayJson {
     bidirectional: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     reverse: bool,
+    #[serde(default, skip_serializing_if = "Regularization::is_none")]
+    regularization: Regularization,
 }
 
 impl GruSpec {
@@ -204,6 +215,7 @@ impl GruSpec {
             gate_activation: GateActivation::default(),
             clip: None,
             output_mode: OutputMode::default(),
+            regularization: Regularization::NONE,
         }
     }
 
@@ -239,6 +251,21 @@ impl GruSpec {
     pub fn with_output_mode(mut self, mode: OutputMode) -> Self {
         self.output_mode = mode;
         self
+    }
+    /// The regularizers (see [`Regularization`]).
+    pub fn with_regularization(mut self, regularization: Regularization) -> Self {
+        self.regularization = regularization;
+        self
+    }
+
+    /// Layer-norm parameters per block: `[γ_x | β_x | γ_h | β_h]`, each 3H (gates r, z, n),
+    /// with layer norm on; 0 without.
+    pub fn norm_len(&self) -> usize {
+        if self.regularization.layer_norm {
+            12 * self.hidden_size
+        } else {
+            0
+        }
     }
 
     /// 1 or 2.
@@ -280,8 +307,10 @@ impl GruSpec {
         let h = self.hidden_size;
         let dirs_h = self.directions().checked_mul(h)?;
         let blocks = self.depth.checked_mul(self.directions())?;
-        let bias = self.reset_gate_mode.bias_len_checked(h)?;
-        // Per block: W 3H×In, R 3H×H, bias; layer 0 reads I, the others dirs·H.
+        let norm = if self.regularization.layer_norm { h.checked_mul(12)? } else { 0 };
+        let bias = self.reset_gate_mode.bias_len_checked(h)?.checked_add(norm)?;
+        // Per block: W 3H×In, R 3H×H, bias, layer-norm gains and biases; layer 0 reads I,
+        // the others dirs·H.
         let block = |inp: usize| 3usize.checked_mul(h)?.checked_mul(inp.checked_add(h)?)?.checked_add(bias);
         let first = block(self.input_size)?.checked_mul(self.directions())?;
         let rest = block(dirs_h)?.checked_mul(blocks - self.directions().min(blocks))?;
@@ -326,7 +355,7 @@ impl GruSpec {
                 return Err(GruError::option("gate_activation.beta", beta, "must be finite"));
             }
         }
-        Ok(())
+        self.regularization.validate()
     }
 }
 
@@ -363,6 +392,7 @@ mod tests {
                 "gate_activation.beta",
             ),
             (GruSpec::new(3, 4).with_bidirectional(true).with_reverse(true), "reverse"),
+            (GruSpec::new(3, 4).with_regularization(Regularization::NONE.with_zoneout(1.5)), "regularization.zoneout"),
         ];
         for (spec, field) in cases {
             match spec.validate() {
@@ -394,5 +424,23 @@ mod tests {
         assert_eq!(json["reverse"], true);
         assert_eq!(serde_json::from_value::<GruSpec>(json).unwrap(), reverse);
         assert!(!serde_json::from_str::<GruSpec>(r#"{"input_size": 3, "hidden_size": 4}"#).unwrap().reverse);
+    }
+
+    #[test]
+    fn regularization_is_written_only_when_set_and_counts_the_norm_parameters() {
+        let plain = GruSpec::new(3, 4).with_depth(2);
+        assert!(serde_json::to_value(&plain).unwrap().get("regularization").is_none());
+        let reg = Regularization::NONE.with_recurrent_dropout(0.25).with_layer_norm(true).with_seed(9);
+        let spec = plain.clone().with_regularization(reg);
+        spec.validate().unwrap();
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            json["regularization"],
+            serde_json::json!({"recurrent_dropout": 0.25, "layer_norm": true, "seed": 9})
+        );
+        assert_eq!(serde_json::from_value::<GruSpec>(json).unwrap(), spec);
+        // 12H layer-norm values per block.
+        assert_eq!(spec.parameter_count().unwrap(), plain.parameter_count().unwrap() + 2 * 12 * 4);
+        assert_eq!((spec.norm_len(), plain.norm_len()), (48, 0));
     }
 }

@@ -52,7 +52,7 @@ fn refuse(field: &str, value: impl ToString, reason: &str) -> GruError {
 }
 
 /// The options cuDNN's GRU cannot compute, as typed refusals in a fixed order (checked
-/// after `validate`): f64, before-multiplication, softsign, hard-sigmoid, clip, reverse.
+/// after `validate`): f64, before-multiplication, softsign, hard-sigmoid, clip, reverse, regularization.
 pub fn check_supported(spec: &GruSpec, dtype: DType) -> Result<(), GruError> {
     if dtype != DType::F32 {
         return Err(refuse("dtype", dtype, "this engine computes in f32 (FMA math, no TF32)"));
@@ -79,6 +79,13 @@ pub fn check_supported(spec: &GruSpec, dtype: DType) -> Result<(), GruError> {
     }
     if spec.reverse {
         return Err(refuse("reverse", true, "cuDNN has no right-to-left-only direction mode"));
+    }
+    if let Some((field, value)) = spec.regularization.first_active() {
+        return Err(refuse(
+            field,
+            value,
+            "cuDNN's RNN API has no input or recurrent dropout, zoneout, weight drop or layer norm (the native engine has them)",
+        ));
     }
     Ok(())
 }

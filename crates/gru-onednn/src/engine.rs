@@ -81,6 +81,13 @@ pub fn check_supported(spec: &GruSpec, dtype: DType) -> Result<(), GruError> {
     if let Some(c) = spec.clip {
         return Err(refuse("clip", c, "oneDNN's GRU has no pre-activation clip"));
     }
+    if let Some((field, value)) = spec.regularization.first_active() {
+        return Err(refuse(
+            field,
+            value,
+            "oneDNN's RNN primitives have no input or recurrent dropout, zoneout, weight drop or layer norm (the native engine has them)",
+        ));
+    }
     Ok(())
 }
 

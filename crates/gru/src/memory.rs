@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! parameters  P = Σ GRU (dirs·(3H·(I + H) + bias) + (D-1)·dirs·(3H·(dirs·H + H) + bias) [+ D·dirs·H])
+//!               (bias: 3H or 6H, plus 12H of layer-norm gains and biases with layer norm)
 //!               + Σ fully connected (I·O + O)
 //! building    P · size_of::<T>()
 //! training    (P · (5 + k) + B · T · A) · size_of::<T>()      (an estimate)
@@ -18,7 +19,9 @@
 //!               best parameters of validation
 //!               A: the values kept per sequence step for the backward pass: per GRU layer
 //!               and direction its input and 12·H (input projection, gates, states, their
-//!               gradients); per other layer twice its width
+//!               gradients), 24·H with recurrent dropout, zoneout or layer norm (their sweep
+//!               keeps the normalized values and the recurrent gradients apart); per other
+//!               layer twice its width
 //! ```
 //!
 //! The budget ([`MemoryBudget`]) is by default the memory available now (`MemAvailable` of
@@ -238,7 +241,8 @@ impl NetworkSize {
                 LayerSpec::Gru(g) => {
                     let s = &g.spec;
                     let (h, d, dirs) = (s.hidden_size as u128, s.depth as u128, s.directions() as u128);
-                    let bias = if s.reset_gate_mode == ResetGateMode::RecurrentBiasAfterMultiplication { 6 } else { 3 };
+                    let bias = if s.reset_gate_mode == ResetGateMode::RecurrentBiasAfterMultiplication { 6 } else { 3 }
+                        + if s.regularization.layer_norm { 12 } else { 0 };
                     let lis = g.learnable_initial_state;
                     let params = gru_params(h, width, d, dirs, bias, lis);
                     let mut causes =
@@ -249,8 +253,11 @@ impl NetworkSize {
                     if let Some(src) = source {
                         causes.push((src, gru_params(h, 1, d, dirs, bias, lis)));
                     }
-                    // Per layer and direction: its input and 12·H (see the module's formulas).
-                    let per_block = |inp: u128| mul(dirs, inp.saturating_add(mul(12, h)));
+                    // Per layer and direction: its input and 12·H, or 24·H with a regularized
+                    // sweep (see the module's formulas).
+                    let r = &s.regularization;
+                    let kept = if r.recurrent_dropout > 0.0 || r.zoneout > 0.0 || r.layer_norm { 24 } else { 12 };
+                    let per_block = |inp: u128| mul(dirs, inp.saturating_add(mul(kept, h)));
                     let per_step = per_block(width).saturating_add(mul(d.saturating_sub(1), per_block(mul(dirs, h))));
                     width = mul(dirs, h);
                     source = Some(field("num_hidden_units", s.hidden_size));

@@ -12,12 +12,21 @@
 //!   the packed weights in the buffers they have (no allocation per optimizer step).
 //! - [`NativePath::Reference`]: scalar loops, one sequence and one step at a time, kept
 //!   obviously right; the oracle of the tests (`crate::reference`).
+//!
+//! Both compute the regularizers of `spec.regularization` (`crate::Regularization`): a
+//! training call draws its masks ([`PreparedGru::set_mask_draw`]), every other call computes
+//! the inference form. Weight drop runs a training call on dropped weights kept beside the
+//! plain ones (`weight_drop.rs`); the fast path's sweep with recurrent dropout, zoneout or
+//! layer norm is `reg_block.rs` and `reg_backward.rs`.
 
 mod affinity;
 mod block;
 mod cache;
 mod helpers;
+mod packed;
 mod pool;
+mod reg_backward;
+mod reg_block;
 mod split;
 mod stack;
 mod step;
@@ -25,6 +34,7 @@ mod step_team;
 mod strategy;
 mod units;
 mod units_train;
+mod weight_drop;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,6 +44,7 @@ use crate::error::{GruError, Result};
 use crate::params::GruParams;
 use crate::real::Real;
 use crate::reference;
+use crate::regularize::masks::Masks;
 use crate::spec::GruSpec;
 
 /// `computed_by` of the fast path.
@@ -120,10 +131,14 @@ impl<T: Real> Engine<T> for NativeEngine {
         params.check(spec)?;
         let threads = self.threads.unwrap_or_else(split::default_threads);
         let mut pack_scratch = Vec::new();
-        let packed = if self.path == NativePath::Fast {
-            let u = unit_threads(spec, plan.mode, threads, self.unit_split);
-            let training = plan.mode == Mode::Training;
-            let mode = spec.reset_gate_mode;
+        let pack_plan = weight_drop::PackPlan {
+            mode: spec.reset_gate_mode,
+            training: plan.mode == Mode::Training,
+            unit_threads: unit_threads(spec, plan.mode, threads, self.unit_split),
+            fast: self.path == NativePath::Fast,
+        };
+        let packed = if pack_plan.fast {
+            let (mode, training, u) = (pack_plan.mode, pack_plan.training, pack_plan.unit_threads);
             params.blocks().iter().map(|b| block::PackedBlock::new(b, mode, training, u, &mut pack_scratch)).collect()
         } else {
             Vec::new()
@@ -144,13 +159,17 @@ impl<T: Real> Engine<T> for NativeEngine {
             step_scratch: step::StepScratch::default(),
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             generation: 0,
+            draw: 0,
+            dropped: None,
+            pack_plan,
         }))
     }
 }
 
 /// Workers of the unit split (`units.rs`) for `spec`, or 1 when it does not apply: H from
-/// 128 (inference) or 512 (training), after- or recurrent-bias-after mode, more than one
-/// thread. Whether a call uses it depends on its batch too (`run`).
+/// 128 (inference) or 512 (training), after- or recurrent-bias-after mode, no layer norm
+/// (its statistics span all units), more than one thread. Whether a call uses it depends on
+/// its batch too (`run`).
 fn unit_threads(spec: &GruSpec, mode: Mode, threads: usize, forced: Option<bool>) -> usize {
     let min_hidden = if mode == Mode::Training {
         strategy::UNIT_SPLIT_TRAIN_MIN_HIDDEN
@@ -158,7 +177,9 @@ fn unit_threads(spec: &GruSpec, mode: Mode, threads: usize, forced: Option<bool>
         strategy::UNIT_SPLIT_SMALL_BATCH_MIN_HIDDEN
     };
     let wanted = forced.unwrap_or(spec.hidden_size >= min_hidden);
-    let ok = threads > 1 && spec.reset_gate_mode != crate::spec::ResetGateMode::BeforeMultiplication;
+    let ok = threads > 1
+        && spec.reset_gate_mode != crate::spec::ResetGateMode::BeforeMultiplication
+        && !spec.regularization.layer_norm;
     if ok && wanted {
         threads.min(spec.hidden_size)
     } else {
@@ -198,6 +219,12 @@ struct NativePrepared<T> {
     instance: u64,
     /// Incremented by every `set_params`: saved state belongs to one parameter version.
     generation: u64,
+    /// The masks' draw of the next `forward_train` (`set_mask_draw`).
+    draw: u64,
+    /// Weight drop: the dropped weights of the last training draw (`weight_drop.rs`).
+    dropped: Option<weight_drop::DroppedWeights<T>>,
+    /// How `packed` (and the dropped weights) are packed.
+    pack_plan: weight_drop::PackPlan,
 }
 
 /// Saved state of either path.
@@ -207,19 +234,55 @@ enum SavedPath<T> {
     Reference(reference::ReferenceSaved<T>),
 }
 
-/// Saved state with what it belongs to: the prepared stack, its parameter version and the
-/// call shape `(steps, batch)` for checking `backward`'s gradients.
+/// Saved state with what it belongs to: the prepared stack, its parameter version, the
+/// call shape `(steps, batch)` for checking `backward`'s gradients and the masks' draw.
 struct NativeSaved<T> {
     path: SavedPath<T>,
     instance: u64,
     generation: u64,
     steps: usize,
     batch: usize,
+    draw: u64,
 }
 
 impl<T: Real> NativePrepared<T> {
+    /// The masks of a call: drawn (`keep`, a training call, with the current draw) or the
+    /// inference form.
+    fn masks(&self, keep: bool) -> Masks {
+        if keep {
+            Masks::training(&self.spec.regularization, self.draw)
+        } else {
+            Masks::inference(&self.spec.regularization)
+        }
+    }
+
+    /// With weight drop in `masks`: the dropped weights of `draw`, built or refreshed.
+    fn refresh_dropped(&mut self, masks: &Masks, draw: u64) {
+        if masks.weight_drop_rate().is_some() {
+            let scratch = &mut self.pack_scratch;
+            weight_drop::refresh(
+                &mut self.dropped,
+                &self.params,
+                self.generation,
+                masks,
+                draw,
+                self.pack_plan,
+                scratch,
+            );
+        }
+    }
+
+    /// The parameters and packed weights a call with `masks` computes with: the dropped
+    /// ones with weight drop (refreshed by `refresh_dropped`), else the plain ones.
+    fn weights(&self, masks: &Masks) -> (&GruParams<T>, &[block::PackedBlock<T>]) {
+        match (&self.dropped, masks.weight_drop_rate()) {
+            (Some(d), Some(_)) => (&d.params, &d.packed),
+            _ => (&self.params, &self.packed),
+        }
+    }
+
     /// The fast path's forward with `strategy`; returns the parts of the batch it used.
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn run_with(
         &mut self,
         strategy: strategy::Strategy,
@@ -228,6 +291,7 @@ impl<T: Real> NativePrepared<T> {
         lengths: &[usize],
         h0: Option<&[T]>,
         keep: bool,
+        masks: &Masks,
     ) -> (GruOutput<T>, Option<Vec<stack::FastSaved<T>>>, Vec<std::ops::Range<usize>>) {
         let b = lengths.len();
         let unit_split = strategy == strategy::Strategy::UnitSplit;
@@ -236,10 +300,14 @@ impl<T: Real> NativePrepared<T> {
             self.pools.resize_with(parts.len(), pool::Pool::new);
         }
         let pools = &mut self.pools[..parts.len()];
+        let (params, packed) = match (&self.dropped, masks.weight_drop_rate()) {
+            (Some(d), Some(_)) => (&d.params, &d.packed[..]),
+            _ => (&self.params, &self.packed[..]),
+        };
         let (out, saved) = split::forward(
             &self.spec,
-            &self.params,
-            &self.packed,
+            params,
+            packed,
             x,
             steps,
             lengths,
@@ -250,13 +318,22 @@ impl<T: Real> NativePrepared<T> {
             &self.workers,
             &parts,
             pools,
+            masks,
         );
         (out, saved, parts)
     }
 
     /// The strategy of a call: by the rules, or calibrated (once per shape and process) on
     /// its first [`strategy::STEPS`] steps, forward and (training) backward.
-    fn choose(&mut self, x: &[T], steps: usize, lengths: &[usize], h0: Option<&[T]>, keep: bool) -> strategy::Choice {
+    fn choose(
+        &mut self,
+        x: &[T],
+        steps: usize,
+        lengths: &[usize],
+        h0: Option<&[T]>,
+        keep: bool,
+        masks: &Masks,
+    ) -> strategy::Choice {
         let b = lengths.len();
         let shape = strategy::CallShape {
             hidden: self.spec.hidden_size,
@@ -286,14 +363,18 @@ impl<T: Real> NativePrepared<T> {
         let short: Vec<usize> = lengths.iter().map(|&l| l.min(prefix)).collect();
         let dy = vec![T::zero(); crate::batch::output_shape(&self.spec, prefix, b).iter().product()];
         let (fastest, measured) = strategy::measure(&candidates, |c| {
-            let (_, saved, parts) = self.run_with(c, x, prefix, &short, h0, keep);
+            let (_, saved, parts) = self.run_with(c, x, prefix, &short, h0, keep, masks);
             if let Some(saved) = saved {
                 let grads = OutputGrads { dy: &dy, dh_t: None };
                 let pools = &mut self.pools[..parts.len()];
+                let (params, packed) = match (&self.dropped, masks.weight_drop_rate()) {
+                    (Some(d), Some(_)) => (&d.params, &d.packed[..]),
+                    _ => (&self.params, &self.packed[..]),
+                };
                 split::backward(
                     &self.spec,
-                    &self.params,
-                    &self.packed,
+                    params,
+                    packed,
                     saved,
                     &grads,
                     prefix,
@@ -315,24 +396,31 @@ impl<T: Real> NativePrepared<T> {
         // The products read whole rows of x: NaN padding must not reach them (0 · NaN).
         let x = crate::lengths::clean_padding(batch.x, b, self.spec.input_size, &lengths);
         self.step_scratch.last = None;
+        let (masks, draw) = (self.masks(keep), self.draw);
+        self.refresh_dropped(&masks, draw);
         let (out, path) = match self.path {
             NativePath::Fast => {
-                let choice = self.choose(&x, steps, &lengths, batch.h0, keep);
-                let (out, saved, parts) = self.run_with(choice.strategy, &x, steps, &lengths, batch.h0, keep);
+                let choice = self.choose(&x, steps, &lengths, batch.h0, keep, &masks);
+                let (out, saved, parts) = self.run_with(choice.strategy, &x, steps, &lengths, batch.h0, keep, &masks);
                 self.choice = Some(choice);
                 (out, saved.map(|s| SavedPath::Fast(s, parts)))
             }
             NativePath::Reference => {
-                let (out, saved) = reference::forward(&self.spec, &self.params, &x, steps, &lengths, batch.h0, keep);
+                let (params, _) = self.weights(&masks);
+                let (out, saved) = reference::forward(&self.spec, params, &x, steps, &lengths, batch.h0, keep, &masks);
                 (out, saved.map(SavedPath::Reference))
             }
         };
+        if keep {
+            self.draw = self.draw.wrapping_add(1);
+        }
         let saved = path.map(|path| NativeSaved {
             path,
             instance: self.instance,
             generation: self.generation,
             steps,
             batch: b,
+            draw,
         });
         Ok((out, saved))
     }
@@ -390,11 +478,16 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
                     forced: self.unit_split,
                 };
                 let choice = step::StepChoice::choose::<T>(&self.spec, &shape, n);
-                step::step(&self.spec, &self.packed, &mut self.step_scratch, choice, frames, n, state, out);
+                let masks = Masks::inference(&self.spec.regularization);
+                step::step(&self.spec, &self.packed, &mut self.step_scratch, choice, frames, n, state, out, &masks);
                 Ok(())
             }
             NativePath::Reference => crate::stream::step_by_forward(self, frames, n, state, out),
         }
+    }
+
+    fn set_mask_draw(&mut self, draw: u64) {
+        self.draw = draw;
     }
 
     fn forward_train(&mut self, batch: &SequenceBatch<'_, T>) -> Result<(GruOutput<T>, Saved)> {
@@ -421,13 +514,20 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
         }
         grads.validate(&self.spec, saved.steps, saved.batch)?;
         let (steps, batch) = (saved.steps, saved.batch);
-        Ok(match saved.path {
+        // Weight drop: the weights of the saved call's draw (another call may have drawn since).
+        let masks = Masks::training(&self.spec.regularization, saved.draw);
+        self.refresh_dropped(&masks, saved.draw);
+        let mut grads = match saved.path {
             SavedPath::Fast(s, parts) => {
                 let pools = &mut self.pools[..parts.len()];
+                let (params, packed) = match (&self.dropped, masks.weight_drop_rate()) {
+                    (Some(d), Some(_)) => (&d.params, &d.packed[..]),
+                    _ => (&self.params, &self.packed[..]),
+                };
                 split::backward(
                     &self.spec,
-                    &self.params,
-                    &self.packed,
+                    params,
+                    packed,
                     s,
                     grads,
                     steps,
@@ -438,7 +538,11 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
                     pools,
                 )
             }
-            SavedPath::Reference(s) => reference::backward(&self.spec, &self.params, &s, grads),
-        })
+            SavedPath::Reference(s) => reference::backward(&self.spec, self.weights(&masks).0, &s, grads),
+        };
+        if masks.weight_drop_rate().is_some() {
+            weight_drop::mask_grads(&mut grads.params, &masks);
+        }
+        Ok(grads)
     }
 }

@@ -12,6 +12,7 @@ use super::stack::{self, FastSaved};
 use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
 use crate::params::{BlockParams, GruParams};
 use crate::real::Real;
+use crate::regularize::masks::Masks;
 use crate::spec::{GruSpec, OutputMode};
 
 /// Largest block (parameters, 3H·(In + H) + bias) whose weight gradients each part of the
@@ -62,7 +63,8 @@ fn y_dims(spec: &GruSpec, steps: usize) -> (usize, usize) {
 
 /// Forward over `parts` of the batch on as many threads (one part: on this thread, with no
 /// copies; `unit_split`: its blocks split by units, `units.rs`; its large GEMMs on `threads`
-/// threads). `pools` has one pool per part.
+/// threads). `pools` has one pool per part. `masks`: the regularizers' masks of the whole
+/// batch (each part draws those of its own sequences).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     spec: &GruSpec,
@@ -78,6 +80,7 @@ pub(crate) fn forward<T: Real>(
     workers: &WorkerPool,
     parts: &[Range<usize>],
     pools: &mut [Pool<T>],
+    masks: &Masks,
 ) -> (GruOutput<T>, Option<Vec<FastSaved<T>>>) {
     if let ([_], [pool, ..]) = (parts, &mut *pools) {
         let (out, saved) = stack::forward(
@@ -93,6 +96,7 @@ pub(crate) fn forward<T: Real>(
             threads,
             workers,
             pool,
+            masks,
         );
         return (out, saved.map(|s| vec![s]));
     }
@@ -106,9 +110,24 @@ pub(crate) fn forward<T: Real>(
                 let xs = gather(x, steps, batch, inp, r);
                 let h0s = h0.map(|h| gather(h, blocks, batch, hid, r));
                 let ls = lengths[r.clone()].to_vec();
+                let part_masks = masks.part(r.start);
                 s.spawn(move || {
-                    let xs = xs.into();
-                    stack::forward(spec, params, packed, xs, steps, &ls, h0s.as_deref(), keep, false, 1, workers, pool)
+                    let (xs, h0s) = (xs.into(), h0s.as_deref());
+                    stack::forward(
+                        spec,
+                        params,
+                        packed,
+                        xs,
+                        steps,
+                        &ls,
+                        h0s,
+                        keep,
+                        false,
+                        1,
+                        workers,
+                        pool,
+                        &part_masks,
+                    )
                 })
             })
             .collect();
@@ -216,6 +235,7 @@ pub(crate) fn backward<T: Real>(
                         }
                         // A block this part did not run holds no gradient (not a stale one).
                         for (block, _) in target.iter_mut().zip(written).filter(|(_, w)| !w) {
+                            block.norm_mut().fill(T::zero());
                             let (w, r, b) = block.parts_mut();
                             [w, r, b].into_iter().for_each(|v| v.fill(T::zero()));
                         }
@@ -243,13 +263,19 @@ pub(crate) fn backward<T: Real>(
     GruGradients { dx, dh0, params: dparams }
 }
 
-/// Zero gradients shaped like `b`.
+/// Zero gradients shaped like `b` (its layer-norm parameters too).
 fn zeros_like<T: Real>(b: &BlockParams<T>, spec: &GruSpec) -> BlockParams<T> {
-    BlockParams::zeros(b.input_size(), b.hidden_size(), spec.reset_gate_mode)
+    let mut z = b.clone();
+    z.norm_mut().fill(T::zero());
+    let (w, r, bias) = z.parts_mut();
+    [w, r, bias].into_iter().for_each(|v| v.fill(T::zero()));
+    debug_assert_eq!(z.bias().len(), spec.reset_gate_mode.bias_len(b.hidden_size()));
+    z
 }
 
-/// `sum += g`, W, R and the bias.
+/// `sum += g`, W, R, the bias and the layer-norm parameters.
 fn add_block<T: Real>(sum: &mut BlockParams<T>, g: &BlockParams<T>) {
+    sum.norm_mut().iter_mut().zip(g.norm()).for_each(|(d, &v)| *d += v);
     let (w, r, b) = sum.parts_mut();
     for (dst, src) in [(w, g.w()), (r, g.r()), (b, g.bias())] {
         dst.iter_mut().zip(src).for_each(|(d, &v)| *d += v);

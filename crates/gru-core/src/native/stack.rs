@@ -4,16 +4,23 @@
 //! The input `x` and the output gradient `dy` come borrowed (read in place) or owned (a
 //! thread's gathered part, kept as it is): a copy is made only where training must keep the
 //! borrowed input for the backward pass.
+//!
+//! The regularizers (`masks`): each layer reads `x̃ = m_x ⊙ x` (input dropout; its gradient
+//! `m_x ⊙ dx̃`), and a block whose sweep they change (recurrent dropout, zoneout, layer
+//! norm) runs `reg_block.rs` / `reg_backward.rs` instead of `block.rs`.
 
 use std::borrow::Cow;
 
 use super::block::{self, BlockShape, BlockTrace, PackedBlock, PendingGrads};
 use super::helpers::WorkerPool;
 use super::pool::Pool;
+use super::reg_backward::{self, RegPending};
+use super::reg_block::{self, BlockReg, RegTrace};
 use crate::activation::Activations;
 use crate::batch::{output_shape, state_len, GruGradients, GruOutput};
-use crate::params::GruParams;
+use crate::params::{BlockParams, GruParams};
 use crate::real::Real;
+use crate::regularize::masks::Masks;
 use crate::spec::{GruSpec, OutputMode};
 
 /// Saved state of the fast path.
@@ -24,12 +31,48 @@ pub(crate) struct FastSaved<T> {
     layer_inputs: Vec<Vec<T>>,
     /// One trace per block, indexed `layer·dirs + dir`.
     traces: Vec<BlockSaved<T>>,
+    /// The masks of the forward pass (of this part of the batch).
+    masks: Masks,
 }
 
-/// A block's trace: of one sweep (`block.rs`), or of the unit-split workers (`units.rs`).
+/// A block's trace: of one sweep (`block.rs`, `reg_block.rs`), or of the unit-split
+/// workers (`units.rs`).
 enum BlockSaved<T> {
     Dense(BlockTrace<T>),
+    Reg(RegTrace<T>),
     Units(Vec<super::units::WorkerTrace<T>>),
+}
+
+/// What a dense block's parameter gradients are computed from (`block.rs`, or
+/// `reg_backward.rs` for a regularized sweep).
+pub(crate) enum Pending<T> {
+    Plain(PendingGrads<T>),
+    Reg(RegPending<T>),
+}
+
+impl<T: Real> Pending<T> {
+    /// The block's parameter gradients from these rows (see `PendingGrads::weight_grads`).
+    pub(crate) fn weight_grads(
+        self,
+        x: &[T],
+        grads: &mut BlockParams<T>,
+        accumulate: bool,
+        threads: usize,
+        pool: &mut Pool<T>,
+    ) {
+        match self {
+            Pending::Plain(g) => g.weight_grads(x, grads, accumulate, threads, pool),
+            Pending::Reg(g) => g.weight_grads(x, grads, accumulate, threads, pool),
+        }
+    }
+}
+
+/// `x̃ = m_x ⊙ x` for each row `[T·B, width]` (`m_x`: `[B, width]`), in place.
+fn apply_input_mask<T: Real>(x: &mut [T], mask: &[T], batch: usize, width: usize) {
+    for (row, v) in x.chunks_exact_mut(width).enumerate() {
+        let b = row % batch;
+        v.iter_mut().zip(&mask[b * width..(b + 1) * width]).for_each(|(v, &m)| *v *= m);
+    }
 }
 
 /// Copies column block `dir` (width H) of `[T·B, dirs·H]` into `[T·B, H]` or back.
@@ -57,6 +100,7 @@ pub(crate) fn forward<T: Real>(
     gemm_threads: usize,
     workers: &WorkerPool,
     pool: &mut Pool<T>,
+    masks: &Masks,
 ) -> (GruOutput<T>, Option<FastSaved<T>>) {
     let batch = lengths.len();
     let (hid, dirs, out_w) = (spec.hidden_size, spec.directions(), spec.output_size());
@@ -67,6 +111,15 @@ pub(crate) fn forward<T: Real>(
     let mut traces = Vec::new();
     let mut layer_in = x;
     for layer in 0..spec.depth {
+        let width = spec.layer_input_size(layer);
+        if let Some(mask) = masks.input_mask::<T>(layer, batch, width) {
+            let mut masked = match std::mem::replace(&mut layer_in, Cow::Borrowed(&[])) {
+                Cow::Owned(v) => v,
+                Cow::Borrowed(b) => pool.copy_of(b),
+            };
+            apply_input_mask(&mut masked, &mask, batch, width);
+            layer_in = Cow::Owned(masked);
+        }
         let mut layer_out = pool.zeros(steps * batch * out_w);
         for dir in 0..dirs {
             let blk = layer * dirs + dir;
@@ -75,14 +128,34 @@ pub(crate) fn forward<T: Real>(
             let h0_blk = h0.map_or(&zero_h0[..], |h| &h[blk * batch * hid..(blk + 1) * batch * hid]);
             let p = params.block(layer, dir, dirs);
             let units = &packed[blk].units;
-            let use_units = unit_split && !units.is_empty() && (!keep || units.trains());
+            let use_units = unit_split && !units.is_empty() && (!keep || units.trains()) && !masks.layer_norm();
             let mut y_dir = if dirs == 1 { Vec::new() } else { pool.zeros(steps * batch * hid) };
             let y_blk = if dirs == 1 { &mut layer_out[..] } else { &mut y_dir[..] };
+            let unit_reg = super::units::UnitReg { masks: *masks, block: blk };
             let (h_last, trace) = match (use_units, keep) {
-                (true, false) => (super::units::forward(&shape, units, &layer_in, h0_blk, y_blk, workers), None),
+                (true, false) => {
+                    (super::units::forward(&shape, units, &layer_in, h0_blk, y_blk, workers, unit_reg), None)
+                }
                 (true, true) => {
-                    let (h, t) = super::units::forward_train(&shape, units, &layer_in, h0_blk, y_blk, workers);
+                    let (h, t) =
+                        super::units::forward_train(&shape, units, &layer_in, h0_blk, y_blk, workers, unit_reg);
                     (h, Some(BlockSaved::Units(t)))
+                }
+                (false, _) if masks.changes_sweep() => {
+                    let reg = BlockReg::new(masks, blk, batch, hid);
+                    let (h, t) = reg_block::forward(
+                        &shape,
+                        p,
+                        &packed[blk],
+                        &layer_in,
+                        h0_blk,
+                        y_blk,
+                        keep,
+                        gemm_threads,
+                        pool,
+                        &reg,
+                    );
+                    (h, t.map(BlockSaved::Reg))
                 }
                 (false, _) => {
                     let (h, t) =
@@ -123,7 +196,7 @@ pub(crate) fn forward<T: Real>(
         }
     };
     let out = GruOutput { y, y_shape, h_t, computed_by: super::FAST_PATH };
-    let saved = keep.then(|| FastSaved { steps, lengths: lengths.to_vec(), layer_inputs, traces });
+    let saved = keep.then(|| FastSaved { steps, lengths: lengths.to_vec(), layer_inputs, traces, masks: *masks });
     (out, saved)
 }
 
@@ -141,6 +214,7 @@ pub(crate) struct Backward<'a, T: Real> {
     /// dL/dh_T of every block (None: zero).
     dh_t: Option<Cow<'a, [T]>>,
     dh0: Vec<T>,
+    masks: Masks,
 }
 
 impl<'a, T: Real> Backward<'a, T> {
@@ -153,7 +227,7 @@ impl<'a, T: Real> Backward<'a, T> {
         dh_t: Option<Cow<'a, [T]>>,
         pool: &mut Pool<T>,
     ) -> Self {
-        let FastSaved { steps, lengths, layer_inputs, traces } = saved;
+        let FastSaved { steps, lengths, layer_inputs, traces, masks } = saved;
         let batch = lengths.len();
         let out_w = spec.output_size();
         // Output mode last: the gradient of a length-0 sequence's output goes to its top h_T.
@@ -176,7 +250,8 @@ impl<'a, T: Real> Backward<'a, T> {
             }
         };
         let traces = traces.into_iter().map(Some).collect();
-        Self { steps, lengths, layer_inputs, traces, d_above, dh_t, dh0: vec![T::zero(); state_len(spec, batch)] }
+        let dh0 = vec![T::zero(); state_len(spec, batch)];
+        Self { steps, lengths, layer_inputs, traces, d_above, dh_t, dh0, masks }
     }
 
     /// Layer `layer` (the top one not yet run) backward through time: dL/dh0 of its blocks
@@ -195,7 +270,7 @@ impl<'a, T: Real> Backward<'a, T> {
         workers: &WorkerPool,
         pool: &mut Pool<T>,
         mut grads: Option<&mut GruParams<T>>,
-    ) -> Vec<(usize, PendingGrads<T>)> {
+    ) -> Vec<(usize, Pending<T>)> {
         let mut pending = Vec::new();
         let (steps, lengths) = (self.steps, &self.lengths[..]);
         let batch = lengths.len();
@@ -218,7 +293,28 @@ impl<'a, T: Real> Backward<'a, T> {
                         block::backward(&shape, p, &packed[blk], trace, dy_blk, dh_t, &mut d_below, gemm_threads, pool);
                     match grads.as_deref_mut() {
                         Some(dp) => g.weight_grads(layer_input, &mut dp.blocks_mut()[blk], false, gemm_threads, pool),
-                        None => pending.push((blk, g)),
+                        None => pending.push((blk, Pending::Plain(g))),
+                    }
+                    dh
+                }
+                BlockSaved::Reg(trace) => {
+                    let p = params.block(layer, dir, dirs);
+                    let reg = BlockReg::new(&self.masks, blk, batch, hid);
+                    let (dh, g) = reg_backward::backward(
+                        &shape,
+                        p,
+                        &packed[blk],
+                        trace,
+                        dy_blk,
+                        dh_t,
+                        &mut d_below,
+                        gemm_threads,
+                        pool,
+                        &reg,
+                    );
+                    match grads.as_deref_mut() {
+                        Some(dp) => g.weight_grads(layer_input, &mut dp.blocks_mut()[blk], false, gemm_threads, pool),
+                        None => pending.push((blk, Pending::Reg(g))),
                     }
                     dh
                 }
@@ -234,10 +330,16 @@ impl<'a, T: Real> Backward<'a, T> {
                         &mut d_below,
                         &mut dp.blocks_mut()[blk],
                         workers,
+                        super::units::UnitReg { masks: self.masks, block: blk },
                     )
                 }
             };
             self.dh0[blk * batch * hid..(blk + 1) * batch * hid].copy_from_slice(&dh);
+        }
+        // x̃ = m_x ⊙ x: the gradient of the layer's input.
+        let width = spec.layer_input_size(layer);
+        if let Some(mask) = self.masks.input_mask::<T>(layer, batch, width) {
+            apply_input_mask(&mut d_below, &mask, batch, width);
         }
         if let Cow::Owned(v) = std::mem::replace(&mut self.d_above, Cow::Owned(d_below)) {
             pool.give(v);

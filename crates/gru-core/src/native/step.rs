@@ -18,15 +18,20 @@
 //! crate's, whose rounding may depend on the shapes: the step takes the route `forward`
 //! takes for a batch of `n` (`strategy::by_rule`), within the tolerance rule.
 //!
+//! With zoneout or layer norm (their inference form) the step is `reg_block.rs`'s, on one
+//! thread ([`StepReason::Regularized`]).
+//!
 //! Buffers (and the team's threads) are kept across calls and grow only with `n`: no
 //! allocation once a step of the largest `n` has run.
 
 use super::block::{input_projection, sweep_step, PackedBlock, StepBuffers};
+use super::reg_block::{self, RegBuffers, StepReg};
 use super::step_team::StepTeam;
 use super::strategy::{self, CallShape, Strategy};
 use crate::activation::Activations;
 use crate::cell::row_width;
 use crate::real::Real;
+use crate::regularize::masks::Masks;
 use crate::spec::GruSpec;
 
 /// The buffers of the stream step, kept by the prepared stack.
@@ -37,6 +42,8 @@ pub(crate) struct StepScratch<T> {
     /// One layer's new state, `[n, H]`, before it is copied into `state`.
     y: Vec<T>,
     bufs: StepBuffers<T>,
+    /// The buffers of the regularized step (zoneout, layer norm).
+    reg_bufs: RegBuffers<T>,
     /// The unit split's workers, started by the first step that splits.
     team: Option<StepTeam<T>>,
     /// A helper thread could not be started: the steps stay on one thread.
@@ -71,6 +78,8 @@ pub(crate) enum StepReason {
     CacheUnknown,
     /// The team's helper thread could not be started.
     NoThread,
+    /// Zoneout or layer norm: the regularized sweep's step (`reg_block.rs`), one thread.
+    Regularized,
 }
 
 /// A step's route, why, and its `n`.
@@ -109,6 +118,7 @@ impl StepChoice {
             }
             StepReason::CacheUnknown => "forward's rule: the cache per core is unknown".into(),
             StepReason::NoThread => "a helper thread could not be started".into(),
+            StepReason::Regularized => "zoneout or layer norm: the regularized step runs on one thread".into(),
         };
         format!("stream step: {how} for n = {} ({why})", self.n)
     }
@@ -193,7 +203,7 @@ fn step_weight_bytes<T>(spec: &GruSpec) -> usize {
 /// One step of `n` streams through the stack (shapes checked by the caller) as `choice`
 /// says (its `n` is this step's):
 /// `frames` `[n, I]`, `state` `[D, n, H]` updated in place, `out` `[n, H]` the top layer's
-/// new state.
+/// new state. `masks`: the inference form of the regularizers.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn step<T: Real>(
     spec: &GruSpec,
@@ -204,10 +214,29 @@ pub(crate) fn step<T: Real>(
     n: usize,
     state: &mut [T],
     out: &mut [T],
+    masks: &Masks,
 ) {
     let act = Activations::<T>::new(spec);
     let hid = spec.hidden_size;
     let per_layer = n * hid;
+    if masks.changes_sweep() {
+        scratch.last =
+            Some(StepChoice { route: StepRoute::OneSweep, reason: StepReason::Regularized, workers: 1, ..choice });
+        let StepScratch { gx, y, reg_bufs, .. } = scratch;
+        gx.resize(n * row_width(hid), T::zero());
+        y.resize(per_layer, T::zero());
+        reg_bufs.fit(n, hid, spec.reset_gate_mode);
+        for (layer, blk) in packed.iter().enumerate().take(spec.depth) {
+            let (below, rest) = state.split_at_mut(layer * per_layer);
+            let x = if layer == 0 { frames } else { &below[(layer - 1) * per_layer..] };
+            reg_block::input_projection(blk, x, n, spec.layer_input_size(layer), gx, 1, None);
+            let h = &mut rest[..per_layer];
+            let reg = StepReg { h_mask: None, masks, block: layer, t: 0 };
+            reg_block::sweep_step(&act, blk, hid, gx, |_| true, h, y, reg_bufs, &reg, |_, _| {});
+        }
+        out.copy_from_slice(&state[(spec.depth - 1) * per_layer..][..per_layer]);
+        return;
+    }
     let team = match choice.route {
         StepRoute::UnitSplit if !scratch.no_team => team(spec, packed, &mut scratch.team, &mut scratch.no_team, act),
         StepRoute::UnitSplit | StepRoute::OneSweep => None,

@@ -6,6 +6,9 @@
 //! cores' caches for large H. After- and recurrent-bias-after modes only
 //! (before-multiplication needs all of `r ⊙ h` inside the step).
 //! The element-wise step of a worker's units is `crate::cell`'s, as in the dense sweep.
+//! Recurrent dropout and zoneout (not layer norm, whose statistics span all units): each
+//! worker reads `h̃ = m_h ⊙ h` in its product and mixes its units' `h_t = k ⊙ h + (1 − k) ⊙ h'`,
+//! with the masks of the dense sweep (`crate::regularize::masks`, keyed by unit).
 
 use std::hint::spin_loop;
 use std::ops::Range;
@@ -19,7 +22,15 @@ use crate::cell::{self, bias, row_width, GateRow, GateRowMut};
 use crate::kernels::{MatMut, MatRef, PackedRhs};
 use crate::params::{BlockParams, Gate};
 use crate::real::Real;
+use crate::regularize::masks::{Masks, Zoneout};
 use crate::spec::ResetGateMode;
+
+/// A block's regularization in a unit-split call: the call's masks and the block's index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UnitReg {
+    pub(crate) masks: Masks,
+    pub(crate) block: usize,
+}
 
 /// One worker's share of a block: its hidden units, its weights and its buffers.
 pub(crate) struct UnitPack<T> {
@@ -298,6 +309,9 @@ struct Job<T> {
     shape: OwnedShape<T>,
     /// Training: record the trace.
     keep: bool,
+    reg: UnitReg,
+    /// m_h, the recurrent dropout mask `[B, H]`, when there is one.
+    h_mask: Option<Vec<T>>,
     barrier: SpinBarrier,
     slots: [Vec<AtomicU64>; 2],
 }
@@ -335,10 +349,20 @@ impl<T: Real> Job<T> {
         let mut gates = vec![T::zero(); u3];
         let mut operand = vec![T::zero(); u];
         let mut mine = vec![T::zero(); batch * u];
+        let (mut hm, mut keep_k) =
+            (vec![T::zero(); if self.h_mask.is_some() { batch * hid } else { 0 }], vec![T::zero(); u]);
+        let zoneout = self.reg.masks.zoneout() != Zoneout::Off;
         for (step, t) in s.order().enumerate() {
             let slots = &slots[step % 2];
-            // GH = h · R_kᵀ: this worker's units of the three gates.
-            weights.recurrent_product(&h, batch, hid, &mut gh);
+            // GH = h̃ · R_kᵀ (h̃ = m_h ⊙ h): this worker's units of the three gates.
+            let src = match &self.h_mask {
+                Some(m) => {
+                    hm.iter_mut().zip(h.iter().zip(m)).for_each(|(o, (&v, &m))| *o = v * m);
+                    &hm
+                }
+                None => &h,
+            };
+            weights.recurrent_product(src, batch, hid, &mut gh);
             if self.keep && k == 0 {
                 for b in (0..batch).filter(|&b| s.active(t, b)) {
                     trace.h_prev[(t * batch + b) * hid..][..hid].copy_from_slice(&h[b * hid..(b + 1) * hid]);
@@ -365,7 +389,12 @@ impl<T: Real> Job<T> {
                     }
                     trace.operand[row * u..][..u].copy_from_slice(&operand);
                 }
-                out.copy_from_slice(&y_local[row * u..][..u]);
+                // Zoneout: h_t = k ⊙ h + (1 − k) ⊙ h'.
+                if zoneout {
+                    self.reg.masks.zoneout_keep(self.reg.block, b, t, pack.units.clone(), &mut keep_k);
+                    super::reg_block::zoneout_mix(&keep_k, old, yl);
+                }
+                out.copy_from_slice(yl);
             }
             for b in 0..batch {
                 let dst = &slots[b * hid + pack.units.start..b * hid + pack.units.end];
@@ -391,8 +420,9 @@ pub(crate) fn forward<T: Real>(
     h0: &[T],
     y: &mut [T],
     workers: &WorkerPool,
+    reg: UnitReg,
 ) -> Vec<T> {
-    run(s, split, x, h0, y, false, workers).0
+    run(s, split, x, h0, y, false, workers, reg).0
 }
 
 /// [`forward`] that also keeps, per worker, what backward needs (`units_train.rs`).
@@ -403,10 +433,12 @@ pub(crate) fn forward_train<T: Real>(
     h0: &[T],
     y: &mut [T],
     workers: &WorkerPool,
+    reg: UnitReg,
 ) -> (Vec<T>, Vec<WorkerTrace<T>>) {
-    run(s, split, x, h0, y, true, workers)
+    run(s, split, x, h0, y, true, workers, reg)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run<T: Real>(
     s: &BlockShape<'_, T>,
     split: &UnitSplit<T>,
@@ -415,6 +447,7 @@ fn run<T: Real>(
     y: &mut [T],
     keep: bool,
     workers: &WorkerPool,
+    reg: UnitReg,
 ) -> (Vec<T>, Vec<WorkerTrace<T>>) {
     let (steps, batch, hid) = (s.steps, s.lengths.len(), h0.len() / s.lengths.len());
     let packs = &split.packs;
@@ -435,6 +468,8 @@ fn run<T: Real>(
         h0: h0.to_vec(),
         shape: OwnedShape::of(s, hid),
         keep,
+        reg,
+        h_mask: reg.masks.recurrent_mask(reg.block, batch, hid),
         barrier: SpinBarrier::new(n),
         slots: std::array::from_fn(|_| (0..batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });

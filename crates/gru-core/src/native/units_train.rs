@@ -16,17 +16,21 @@
 //! dX buffer of its own. A worker writes dGX_k and dGH_k(n) over its trace's gate values
 //! and operand, row by row (each row is read only by its own gradients). Each worker
 //! streams only its third of R per step, as in inference.
+//! Zoneout sends `k ⊙ (dh + dy)` straight to dh_{t-1} and `(1 − k) ⊙ (dh + dy)` through the
+//! cell; recurrent dropout scales the summed partials, `dh_{t-1} += m_h ⊙ Σ_j dGH_j · R_j`, and
+//! dR reads `H̃_prev = m_h ⊙ H_prev`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::block::BlockShape;
 use super::helpers::{self, WorkerPool};
-use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitSplit, WorkerTrace};
+use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitReg, UnitSplit, WorkerTrace};
 use crate::cell::{self, bias, row_width, GateRow, GateRowMut};
 use crate::kernels::{MatMut, MatRef};
 use crate::params::BlockParams;
 use crate::real::Real;
+use crate::regularize::masks::Zoneout;
 
 /// One worker's results: dGX_k (`[T·B, 3U]`) and dGH_k(n) (`[T·B, U]`), written over its
 /// trace, and its units of dh0 (`[B, U]`).
@@ -45,6 +49,9 @@ struct BackJob<T> {
     dy: Vec<T>,
     dh_t: Vec<T>,
     shape: OwnedShape<T>,
+    reg: UnitReg,
+    /// m_h, the recurrent dropout mask `[B, H]`, when there is one.
+    h_mask: Option<Vec<T>>,
     barrier: SpinBarrier,
     /// Two sets (alternate steps) of every worker's partial, `n · [B, H]` each.
     slots: [Vec<AtomicU64>; 2],
@@ -73,6 +80,8 @@ impl<T: Real> BackJob<T> {
         let mut direct = vec![T::zero(); batch * u];
         let mut dgh_t = vec![T::zero(); batch * u3];
         let mut partial = vec![T::zero(); batch * hid];
+        let zoneout = self.reg.masks.zoneout() != Zoneout::Off;
+        let (mut keep, mut d_top, zero_row) = (vec![T::zero(); u], vec![T::zero(); u], vec![T::zero(); u]);
         for (step, t) in s.order().rev().enumerate() {
             for b in 0..batch {
                 let mut dst = GateRowMut::at(&mut dgh_t, b, u);
@@ -90,17 +99,33 @@ impl<T: Real> BackJob<T> {
                 let (g, op) = row_copy.split_at(u3);
                 let gr = GateRow::new(g, u);
                 let pr = if pre.is_empty() { gr } else { GateRow::at(&pre, row, u) };
+                let dy_row = &self.dy[row * hid + units.start..][..u];
+                // Zoneout: (1 − k) ⊙ (dh + dy) through the cell, k ⊙ (dh + dy) added below.
+                let (dh_in, dy_in) = if zoneout {
+                    self.reg.masks.zoneout_keep(self.reg.block, b, t, units.clone(), &mut keep);
+                    for j in 0..u {
+                        d_top[j] = (T::one() - keep[j]) * (dh[b * u + j] + dy_row[j]);
+                    }
+                    (&d_top[..], &zero_row[..])
+                } else {
+                    (&dh[b * u..(b + 1) * u], dy_row)
+                };
                 cell::row_grads(
                     act,
                     gr,
                     pr,
                     &h_prev[row * hid + units.start..][..u],
-                    &dh[b * u..(b + 1) * u],
-                    &self.dy[row * hid + units.start..][..u],
+                    dh_in,
+                    dy_in,
                     GateRowMut::at(&mut dgx, row, u),
                     &mut direct[b * u..(b + 1) * u],
                     Some((op, &mut dghn[row * u..][..u])),
                 );
+                if zoneout {
+                    for j in 0..u {
+                        direct[b * u + j] += keep[j] * (dh[b * u + j] + dy_row[j]);
+                    }
+                }
                 // dGH_k = [da_r | da_z | dGH_n] of this row.
                 dst.reset_update().copy_from_slice(GateRow::at(&dgx, row, u).reset_update());
                 dst.candidate().copy_from_slice(&dghn[row * u..][..u]);
@@ -118,7 +143,10 @@ impl<T: Real> BackJob<T> {
                     let sum = (0..n_workers)
                         .map(|w| T::lit(f64::from_bits(slots[w * batch * hid + col].load(Ordering::Relaxed))))
                         .fold(T::zero(), |a, v| a + v);
-                    dh[b * u + j] = direct[b * u + j] + sum;
+                    dh[b * u + j] = match &self.h_mask {
+                        Some(m) => direct[b * u + j] + m[col] * sum,
+                        None => direct[b * u + j] + sum,
+                    };
                 }
             }
         }
@@ -141,6 +169,7 @@ pub(crate) fn backward<T: Real>(
     dx: &mut [T],
     grads: &mut BlockParams<T>,
     workers: &WorkerPool,
+    reg: UnitReg,
 ) -> Vec<T> {
     let batch = s.lengths.len();
     let (hid, inp) = (grads.hidden_size(), grads.input_size());
@@ -156,10 +185,24 @@ pub(crate) fn backward<T: Real>(
         dy: dy.to_vec(),
         dh_t: dh_t.to_vec(),
         shape: OwnedShape::of(s, hid),
+        reg,
+        h_mask: reg.masks.recurrent_mask(reg.block, batch, hid),
         barrier: SpinBarrier::new(n),
         slots: std::array::from_fn(|_| (0..n * batch * hid).map(|_| AtomicU64::new(0)).collect()),
     });
     let results = helpers::run_workers(workers, &job, n, BackJob::worker);
+    // H̃_prev = m_h ⊙ H_prev for dR (the cell read the unmasked state).
+    let h_prev_masked: Option<Vec<T>> = job.h_mask.as_ref().map(|m| {
+        job.h_prev
+            .chunks_exact(hid)
+            .enumerate()
+            .flat_map(|(row, hp)| {
+                let b = row % batch;
+                hp.iter().zip(&m[b * hid..(b + 1) * hid]).map(|(&v, &m)| v * m)
+            })
+            .collect()
+    });
+    let h_prev = h_prev_masked.as_deref().unwrap_or(&job.h_prev);
     let mut dh0 = vec![T::zero(); batch * hid];
     for (pack, g) in packs.iter().zip(results) {
         let units = pack.units.clone();
@@ -169,7 +212,7 @@ pub(crate) fn backward<T: Real>(
         // dX += dGX_k · W_k
         w_rows.product_par(MatMut::new(dx, rows, inp), true, MatRef::new(&g.dgx, rows, row_width(u)), n);
         let candidate = cell::CandidateSource::After { dgh_n: &g.dghn };
-        let src = cell::GradSources { rows, u, inp, hid, dgx: &g.dgx, x, h_prev: &job.h_prev, candidate };
+        let src = cell::GradSources { rows, u, inp, hid, dgx: &g.dgx, x, h_prev, candidate };
         let (dw, dr, b) = grads.parts_mut();
         let (db_in, db_rec) = bias::split_mut(b, hid);
         let out = cell::GradTargets { dw, dr, db_in, db_rec };

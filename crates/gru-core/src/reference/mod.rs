@@ -4,6 +4,8 @@
 //! Per sequence b of length L = lengths[b]: the forward direction reads steps 0..L, the
 //! reverse direction reads L-1 down to 0, both from the block's h0 (zero unless given).
 //! Layer ℓ > 0 reads `[forward_h_t, backward_h_t]` of layer ℓ-1 at each step t.
+//! The regularizers' masks (`crate::regularize::masks`): each layer's input times its
+//! input-dropout mask, each block's recurrent-dropout mask and zoneout factors per step.
 
 mod cell;
 
@@ -11,9 +13,10 @@ use crate::activation::Activations;
 use crate::batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads};
 use crate::params::GruParams;
 use crate::real::Real;
+use crate::regularize::masks::{Masks, Zoneout};
 use crate::spec::{GruSpec, OutputMode};
 
-use cell::StepCache;
+use cell::{StepCache, StepOptions};
 
 /// Saved state of the reference path: per sequence, per block, the caches in time order.
 pub(crate) struct ReferenceSaved<T> {
@@ -21,6 +24,8 @@ pub(crate) struct ReferenceSaved<T> {
     lengths: Vec<usize>,
     /// caches[b][block][t] for t in 0..lengths[b].
     caches: Vec<Vec<Vec<StepCache<T>>>>,
+    /// The masks the forward pass drew (the input dropout's are drawn again by backward).
+    masks: Masks,
 }
 
 /// Which steps a direction visits, in order, for a sequence of `len` steps: forward
@@ -34,7 +39,9 @@ fn visit_order(backward: bool, len: usize) -> Box<dyn Iterator<Item = usize>> {
     }
 }
 
-/// Forward over a validated batch. `x`: [T, B, I]; `h0`: [D·dirs, B, H] or None.
+/// Forward over a validated batch. `x`: [T, B, I]; `h0`: [D·dirs, B, H] or None; `masks`:
+/// the regularizers' masks of a training call, or their inference form.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Real>(
     spec: &GruSpec,
     params: &GruParams<T>,
@@ -43,6 +50,7 @@ pub(crate) fn forward<T: Real>(
     lengths: &[usize],
     h0: Option<&[T]>,
     keep: bool,
+    masks: &Masks,
 ) -> (GruOutput<T>, Option<ReferenceSaved<T>>) {
     let batch = lengths.len();
     let (hid, dirs) = (spec.hidden_size, spec.directions());
@@ -59,6 +67,11 @@ pub(crate) fn forward<T: Real>(
             (0..len).map(|t| x[(t * batch + b) * inp..(t * batch + b + 1) * inp].to_vec()).collect();
         let mut seq_caches = Vec::new();
         for layer in 0..spec.depth {
+            if let Some(m) = input_mask(masks, layer, batch, b, spec.layer_input_size(layer)) {
+                for x_t in layer_in.iter_mut() {
+                    x_t.iter_mut().zip(&m).for_each(|(v, &m)| *v *= m);
+                }
+            }
             let mut layer_out = vec![vec![T::zero(); out_w]; len];
             for dir in 0..dirs {
                 let block = layer * dirs + dir;
@@ -67,9 +80,21 @@ pub(crate) fn forward<T: Real>(
                     Some(h0) => h0[(block * batch + b) * hid..(block * batch + b + 1) * hid].to_vec(),
                     None => vec![T::zero(); hid],
                 };
+                let h_mask: Option<Vec<T>> =
+                    masks.recurrent_mask(block, batch, hid).map(|m| m[b * hid..(b + 1) * hid].to_vec());
+                let mut keep_k = vec![T::zero(); hid];
                 let mut caches: Vec<Option<StepCache<T>>> = vec![None; len];
                 for t in visit_order(spec.sweeps_backward(dir), len) {
-                    let (h_new, cache) = cell::step(p, &act, spec.reset_gate_mode, &layer_in[t], &h);
+                    let zoneout = masks.zoneout() != Zoneout::Off;
+                    if zoneout {
+                        masks.zoneout_keep(block, b, t, 0..hid, &mut keep_k);
+                    }
+                    let opts = StepOptions {
+                        mode: spec.reset_gate_mode,
+                        h_mask: h_mask.as_deref(),
+                        keep: zoneout.then_some(&keep_k[..]),
+                    };
+                    let (h_new, cache) = cell::step(p, &act, &opts, &layer_in[t], &h);
                     layer_out[t][dir * hid..(dir + 1) * hid].copy_from_slice(&h_new);
                     caches[t] = Some(cache);
                     h = h_new;
@@ -98,8 +123,13 @@ pub(crate) fn forward<T: Real>(
     // Output mode last of a length-0 sequence: the top layer's h_T (its h0), see `lengths`.
     crate::lengths::empty_last_outputs(spec, &mut y, &h_t, lengths);
     let out = GruOutput { y, y_shape, h_t, computed_by: super::native::REFERENCE_PATH };
-    let saved = keep.then(|| ReferenceSaved { steps, lengths: lengths.to_vec(), caches: all_caches });
+    let saved = keep.then(|| ReferenceSaved { steps, lengths: lengths.to_vec(), caches: all_caches, masks: *masks });
     (out, saved)
+}
+
+/// Sequence `b`'s input-dropout mask of `layer` (`width` values), when there is one.
+fn input_mask<T: Real>(masks: &Masks, layer: usize, batch: usize, b: usize, width: usize) -> Option<Vec<T>> {
+    masks.input_mask(layer, batch, width).map(|m: Vec<T>| m[b * width..(b + 1) * width].to_vec())
 }
 
 /// Backward over the state saved by [`forward`] with `keep = true`.
@@ -153,6 +183,12 @@ pub(crate) fn backward<T: Real>(
                     dh = cell::step_backward(p, &act, spec.reset_gate_mode, &caches[t], &dh, g, &mut d_below[t]);
                 }
                 dh0[(block * batch + b) * hid..(block * batch + b + 1) * hid].copy_from_slice(&dh);
+            }
+            // x̃ = m_x ⊙ x: the gradient of the layer's input.
+            if let Some(m) = input_mask(&saved.masks, layer, batch, b, layer_inp) {
+                for d in d_below.iter_mut() {
+                    d.iter_mut().zip(&m).for_each(|(v, &m)| *v *= m);
+                }
             }
             d_above = d_below;
         }

@@ -266,6 +266,9 @@ fn narrow<T: Real>(what: &str, v: &[T]) -> Result<Vec<f32>> {
 
 fn gru_stage<T: Real>(layer: &crate::layer::GruLayer<T>, width: usize, state_offset: usize) -> Result<GruStage> {
     let spec = GruSpec { input_size: width, ..layer.spec()? };
+    // Zoneout's expectation and layer norm are not in the generated cell (the dropouts
+    // vanish at inference: the plain cell is theirs).
+    crate::convert::check_plain_inference("generated code (gru export)", &spec)?;
     let params = layer.params().ok_or_else(|| codegen_error("GRU weights", "none", "the layer is not initialized"))?;
     let (dirs, hidden) = (spec.directions(), spec.hidden_size);
     let mut blocks = Vec::with_capacity(params.blocks().len());

@@ -6,8 +6,10 @@
 //! tensors            layers.{k}.{forward|backward}.W     [3H, I_k]  rows r, z, n (canonical)
 //!                    layers.{k}.{forward|backward}.R     [3H, H]    rows r, z, n
 //!                    layers.{k}.{forward|backward}.bias  [3H] or [6H] = [b_r b_z b_n | b'_r b'_z b'_n]
+//!                    layers.{k}.{forward|backward}.norm  [12H] = [γ_x | β_x | γ_h | β_h], with layer norm only
 //! ```
-//! Every option of a [`GruSpec`] is kept (reset-gate mode, activations, clip, output mode).
+//! Every option of a [`GruSpec`] is kept (reset-gate mode, activations, clip, output mode,
+//! regularization).
 //!
 //! Reading also accepts a network saved by `Network::save` (`gru train`): its GRU layer
 //! ([`GruFileOptions::layer`] chooses among several). Only the weights travel: a learnable
@@ -78,6 +80,8 @@ pub fn from_file<T: Real>(file: &SafetensorsFile, options: &GruFileOptions) -> R
     spec.validate()?;
     let (h, dirs) = (spec.hidden_size, spec.directions());
     // Every shape first: nothing is allocated for a spec the tensors do not back.
+    // Per block W, R, bias and, with layer norm, its gains and biases ("norm", 12H).
+    let per_block = if spec.norm_len() > 0 { 4 } else { 3 };
     let expected: Vec<(String, Vec<usize>)> = (0..spec.num_blocks())
         .flat_map(|i| {
             let (layer, dir) = (i / dirs, i % dirs);
@@ -85,7 +89,10 @@ pub fn from_file<T: Real>(file: &SafetensorsFile, options: &GruFileOptions) -> R
                 (tensor_name(layer, dir, "W"), vec![3 * h, spec.layer_input_size(layer)]),
                 (tensor_name(layer, dir, "R"), vec![3 * h, h]),
                 (tensor_name(layer, dir, "bias"), vec![spec.reset_gate_mode.bias_len(h)]),
+                (tensor_name(layer, dir, "norm"), vec![spec.norm_len()]),
             ]
+            .into_iter()
+            .take(per_block)
         })
         .collect();
     check_shapes(file, &expected)?;
@@ -93,11 +100,14 @@ pub fn from_file<T: Real>(file: &SafetensorsFile, options: &GruFileOptions) -> R
         return Err(Error::file(path, format!("tensor {extra} is not part of this {KIND} file")));
     }
     let mut params = GruParams::<T>::zeros(&spec);
-    // `expected` holds W, R, bias of each block, in block order.
-    for (block, names) in params.blocks_mut().iter_mut().zip(expected.chunks_exact(3)) {
+    // `expected` holds W, R, bias (and norm) of each block, in block order.
+    for (block, names) in params.blocks_mut().iter_mut().zip(expected.chunks_exact(per_block)) {
         block.w_mut().copy_from_slice(&take::<T>(file, &names[0].0, &names[0].1)?);
         block.r_mut().copy_from_slice(&take::<T>(file, &names[1].0, &names[1].1)?);
         block.bias_mut().copy_from_slice(&take::<T>(file, &names[2].0, &names[2].1)?);
+        if let Some((name, shape)) = names.get(3) {
+            block.norm_mut().copy_from_slice(&take::<T>(file, name, shape)?);
+        }
     }
     GruWeights::new(spec, params)
 }
@@ -147,6 +157,9 @@ pub fn to_parts<T: Real>(weights: &GruWeights<T>) -> Result<(Value, Vec<NamedTen
         tensors.push(NamedTensor::new(tensor_name(layer, dir, "W"), vec![3 * h, b.input_size()], b.w().to_vec()));
         tensors.push(NamedTensor::new(tensor_name(layer, dir, "R"), vec![3 * h, h], b.r().to_vec()));
         tensors.push(NamedTensor::new(tensor_name(layer, dir, "bias"), vec![b.bias().len()], b.bias().to_vec()));
+        if b.has_norm() {
+            tensors.push(NamedTensor::new(tensor_name(layer, dir, "norm"), vec![b.norm().len()], b.norm().to_vec()));
+        }
     }
     let model = json!({"kind": KIND, "dtype": T::DTYPE.to_string(), "spec": spec});
     Ok((model, tensors))

@@ -193,6 +193,7 @@ pub fn to_layout<T: Real>(
              reversed sequences",
         ));
     }
+    super::check_plain_inference(TARGET, spec)?;
     let recurrent_activation = match spec.gate_activation {
         GateActivation::Sigmoid => "sigmoid",
         hs if hs == version.hard_sigmoid() => "hard_sigmoid",

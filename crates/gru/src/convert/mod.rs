@@ -68,6 +68,31 @@ impl<T: Real> GruWeights<T> {
     }
 }
 
+/// Refuses, for a format `target` whose GRU is the plain one, the regularizers whose
+/// inference is not a plain GRU: zoneout (its expectation `h_t = p h_{t-1} + (1 - p) h'_t`)
+/// and layer norm. The dropouts and weight drop vanish at inference (inverted scaling): the
+/// plain GRU is their inference form, written as it is.
+pub(crate) fn check_plain_inference(target: &str, spec: &GruSpec) -> Result<()> {
+    let reg = &spec.regularization;
+    if reg.zoneout > 0.0 {
+        return Err(Error::not_representable(
+            target,
+            "regularization.zoneout",
+            reg.zoneout,
+            "zoneout's inference computes h_t = p·h_{t-1} + (1 - p)·h'_t, which is not a plain GRU",
+        ));
+    }
+    if reg.layer_norm {
+        return Err(Error::not_representable(
+            target,
+            "regularization.layer_norm",
+            true,
+            "a layer-normalized GRU normalizes the gate pre-activations inside the recurrence, which a plain GRU cannot",
+        ));
+    }
+    Ok(())
+}
+
 /// A [`GruWeights`] of whichever element type the file holds (values are never converted).
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnyWeights {

@@ -305,7 +305,7 @@ pub fn check_exportable(spec: &GruSpec) -> Result<()> {
             "nn.GRU runs forward, or both ways (bidirectional=True); it has no reverse-only GRU",
         ));
     }
-    Ok(())
+    super::check_plain_inference(TARGET, spec)
 }
 
 /// The state dict of `weights` (keys with `options.prefix`), or [`Error::NotRepresentable`].

@@ -8,7 +8,7 @@ use super::layers::{other_layer_key, put, required, weight_scaling};
 use super::names;
 use super::{ConfigWarning, ExplicitKeys};
 use crate::error::{Error, Result};
-use gru_core::{GruSpec, ResetGateMode};
+use gru_core::{GruSpec, Regularization, ResetGateMode};
 
 /// `{"Type": "Layer/Recurrent/GRU", ...}`: a stack of `depth` GRU layers of `output_channels`
 /// hidden units, reading the previous layer's channels (layer 0) or H (layers above).
@@ -19,6 +19,9 @@ use gru_core::{GruSpec, ResetGateMode};
 /// | `"Depth"` | 1, >= 1 | D, [`GruSpec::depth`]; any input size (Korali demands input == H) |
 /// | `"Weight Scaling"` | 1.0, finite > 0 | factor on the Xavier-uniform initial weights |
 /// | `"Reset Gate Mode"` | `"before-multiplication"` | [`GruSpec::reset_gate_mode`] (our extension) |
+/// | `"Input Dropout"`, `"Recurrent Dropout"`, `"Zoneout"`, `"Weight Drop"` | 0, in [0, 1) | [`Regularization`]'s rates (our extension) |
+/// | `"Layer Normalization"` | false | [`Regularization::layer_norm`] (our extension) |
+/// | `"Regularization Seed"` | 0 | [`Regularization::seed`] (our extension) |
 ///
 /// `"Reset Gate Mode"` takes [`ResetGateMode`]'s names: `"after-multiplication"`,
 /// `"before-multiplication"`, `"recurrent-bias-after-multiplication"`. `to_json` writes it
@@ -29,6 +32,8 @@ pub struct KoraliGru {
     pub depth: usize,
     pub weight_scaling: f64,
     pub reset_gate_mode: ResetGateMode,
+    /// The regularizers (our extension keys; none by default).
+    pub regularization: Regularization,
     /// Defaulted keys that the loaded JSON spelled out (see [`ExplicitKeys`]).
     pub explicit: ExplicitKeys,
 }
@@ -45,6 +50,7 @@ impl KoraliGru {
             depth: 1,
             weight_scaling: 1.0,
             reset_gate_mode: Self::DEFAULT_RESET_GATE_MODE,
+            regularization: Regularization::NONE,
             explicit: ExplicitKeys::default(),
         }
     }
@@ -60,12 +66,19 @@ impl KoraliGru {
         self.reset_gate_mode = mode;
         self
     }
+    pub fn with_regularization(mut self, regularization: Regularization) -> Self {
+        self.regularization = regularization;
+        self
+    }
 
     /// The stack's options for `input_size` input channels: H = `output_channels`,
     /// D = `depth`, this reset mode, every other option at its default (tanh, sigmoid,
-    /// unidirectional, sequence output, as Korali computes).
+    /// unidirectional, sequence output, as Korali computes) but the regularizers given.
     pub fn spec(&self, input_size: usize) -> GruSpec {
-        GruSpec::new(input_size, self.output_channels).with_depth(self.depth).with_reset_gate_mode(self.reset_gate_mode)
+        GruSpec::new(input_size, self.output_channels)
+            .with_depth(self.depth)
+            .with_reset_gate_mode(self.reset_gate_mode)
+            .with_regularization(self.regularization)
     }
 
     /// Reads the keys of a GRU layer object at `base` (`legacy`: the older
@@ -76,7 +89,8 @@ impl KoraliGru {
         warnings: &mut Vec<ConfigWarning>,
         legacy: bool,
     ) -> Result<Self> {
-        const KNOWN: [&str; 4] = ["Output Channels", "Depth", "Weight Scaling", names::RESET_GATE_MODE];
+        const BASE: [&str; 4] = ["Output Channels", "Depth", "Weight Scaling", names::RESET_GATE_MODE];
+        let known: Vec<&str> = BASE.iter().chain(&names::REGULARIZATION_KEYS).copied().collect();
         let mut gru = KoraliGru::new(0);
         let mut channels = None;
         for (key, value) in obj {
@@ -90,9 +104,12 @@ impl KoraliGru {
                 "Depth" => gru.depth = json::positive_size(value, &path, "depth")?,
                 "Weight Scaling" => gru.weight_scaling = weight_scaling(value, &path)?,
                 names::RESET_GATE_MODE => gru.reset_gate_mode = reset_gate_mode(value, &path)?,
-                other => other_layer_key(other, value, base, &KNOWN, warnings)?,
+                k if names::REGULARIZATION_KEYS.contains(&k) => {
+                    read_regularization(&mut gru.regularization, k, value, &path)?
+                }
+                other => other_layer_key(other, value, base, &known, warnings)?,
             }
-            if KNOWN[1..].contains(&key.as_str()) {
+            if BASE[1..].contains(&key.as_str()) {
                 gru.explicit.insert(key);
             }
         }
@@ -110,7 +127,40 @@ impl KoraliGru {
         let r = self.explicit.contains(names::RESET_GATE_MODE)
             || self.reset_gate_mode != KoraliGru::DEFAULT_RESET_GATE_MODE;
         put(m, names::RESET_GATE_MODE, r, self.reset_gate_mode.name().into());
+        let g = &self.regularization;
+        let [input, recurrent, zoneout, weight, norm, seed] = names::REGULARIZATION_KEYS;
+        for (key, p) in
+            [(input, g.input_dropout), (recurrent, g.recurrent_dropout), (zoneout, g.zoneout), (weight, g.weight_drop)]
+        {
+            put(m, key, p != 0.0, p.into());
+        }
+        put(m, norm, g.layer_norm, g.layer_norm.into());
+        put(m, seed, g.seed != 0, g.seed.into());
     }
+}
+
+/// Reads one of [`names::REGULARIZATION_KEYS`] into `reg`; a rate is checked here (a
+/// probability in [0, 1)), so the error names the key's path.
+fn read_regularization(reg: &mut Regularization, key: &str, value: &Value, path: &str) -> Result<()> {
+    let [input, recurrent, zoneout, weight, norm, seed] = names::REGULARIZATION_KEYS;
+    let rate = || -> Result<f64> {
+        match json::number(value, path)? {
+            p if (0.0..1.0).contains(&p) => Ok(p),
+            _ => Err(json::invalid(path, value, "must be a probability in [0, 1)")),
+        }
+    };
+    match key {
+        k if k == input => reg.input_dropout = rate()?,
+        k if k == recurrent => reg.recurrent_dropout = rate()?,
+        k if k == zoneout => reg.zoneout = rate()?,
+        k if k == weight => reg.weight_drop = rate()?,
+        k if k == norm => reg.layer_norm = json::boolean(value, path)?,
+        k if k == seed => {
+            reg.seed = value.as_u64().ok_or_else(|| json::invalid(path, value, "must be an integer in 0..2^64"))?
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn reset_gate_mode(value: &Value, path: &str) -> Result<ResetGateMode> {
@@ -162,6 +212,28 @@ mod tests {
         assert_eq!(written["Depth"], json!(3));
         assert_eq!(written["Reset Gate Mode"], json!("after-multiplication"));
         assert_eq!(read(written).unwrap().0, KoraliLayer::Gru(g));
+    }
+
+    #[test]
+    fn regularization_keys_are_read_written_back_and_reach_the_spec() {
+        let given = json!({"Type": "Layer/Recurrent/GRU", "Output Channels": 8, "Recurrent Dropout": 0.25,
+                           "Zoneout": 0.1, "Layer Normalization": true, "Regularization Seed": 5});
+        let (layer, warnings) = read(given.clone()).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(layer.to_json(), given);
+        let KoraliLayer::Gru(g) = &layer else { unreachable!() };
+        let want =
+            Regularization::NONE.with_recurrent_dropout(0.25).with_zoneout(0.1).with_layer_norm(true).with_seed(5);
+        assert_eq!(g.spec(3).regularization, want);
+        for (key, value) in [("Zoneout", json!(1.0)), ("Input Dropout", json!(-0.5)), ("Layer Normalization", json!(1))]
+        {
+            let mut bad = json!({"Type": "Layer/Recurrent/GRU", "Output Channels": 8});
+            bad[key] = value;
+            match read(bad) {
+                Err(Error::Config { path, .. }) => assert_eq!(path, format!(r#"["L"]["{key}"]"#)),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
     }
 
     #[test]

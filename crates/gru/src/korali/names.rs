@@ -85,3 +85,9 @@ pub const SOLVER_KEYS: [&str; 3] = ["Optimizer", "Output Activation", "Output La
 
 /// Our extension: the reset-gate mode of a GRU layer (Korali names none).
 pub const RESET_GATE_MODE: &str = "Reset Gate Mode";
+
+/// Our extension: the regularizers of a GRU layer ([`gru_core::Regularization`]), in the
+/// order they are written: input dropout, recurrent dropout, zoneout and weight drop
+/// (probabilities in [0, 1)), layer normalization (a boolean), the masks' seed.
+pub const REGULARIZATION_KEYS: [&str; 6] =
+    ["Input Dropout", "Recurrent Dropout", "Zoneout", "Weight Drop", "Layer Normalization", "Regularization Seed"];

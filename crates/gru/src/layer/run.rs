@@ -132,6 +132,13 @@ impl<T: Real> GruLayer<T> {
         Ok(out)
     }
 
+    /// Chooses the regularizers' masks of the next training forward (see
+    /// [`gru_core::PreparedGru::set_mask_draw`]): the same draw gives the same masks.
+    pub fn set_mask_draw(&mut self, draw: u64) -> Result<()> {
+        self.prepared()?.set_mask_draw(draw);
+        Ok(())
+    }
+
     /// Training forward: outputs and the state `backward` needs. Refused in Inference mode.
     pub fn forward_train(&mut self, input: &LayerInput<'_, T>) -> Result<(LayerOutput<T>, LayerSaved)> {
         let (out, saved, _) = self.forward_train_from(input, None)?;

@@ -48,6 +48,45 @@ macro_rules! gru_option_setters {
             self.spec.reverse = yes;
             self
         }
+        /// The training regularizers and layer norm (beyond MATLAB; see
+        /// [`gru_core::Regularization`]): sets `spec.regularization` whole.
+        pub fn regularization(mut self, regularization: gru_core::Regularization) -> Self {
+            self.spec.regularization = regularization;
+            self
+        }
+        /// Dropout of the input of every stacked layer, one mask per sequence (training only).
+        pub fn input_dropout(mut self, probability: f64) -> Self {
+            self.spec.regularization.input_dropout = probability;
+            self
+        }
+        /// Variational dropout of h_{t-1} in the recurrent product, one mask per sequence
+        /// (training only).
+        pub fn recurrent_dropout(mut self, probability: f64) -> Self {
+            self.spec.regularization.recurrent_dropout = probability;
+            self
+        }
+        /// Zoneout: each unit keeps its previous state with `probability` at each step in
+        /// training; inference computes the expectation.
+        pub fn zoneout(mut self, probability: f64) -> Self {
+            self.spec.regularization.zoneout = probability;
+            self
+        }
+        /// DropConnect on the recurrent weights R, one mask per minibatch (training only).
+        pub fn weight_drop(mut self, probability: f64) -> Self {
+            self.spec.regularization.weight_drop = probability;
+            self
+        }
+        /// Layer normalization of the input and recurrent gate pre-activations, with
+        /// learnable gains and biases (training and inference).
+        pub fn layer_norm(mut self, yes: bool) -> Self {
+            self.spec.regularization.layer_norm = yes;
+            self
+        }
+        /// The seed of the regularizers' masks.
+        pub fn regularization_seed(mut self, seed: u64) -> Self {
+            self.spec.regularization.seed = seed;
+            self
+        }
         /// `InputWeightsInitializer`.
         pub fn input_weights_initializer(mut self, init: $crate::layer::WeightInitializer) -> Self {
             self.input_weights_initializer = init;

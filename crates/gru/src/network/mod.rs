@@ -336,8 +336,9 @@ impl<T: Real> Network<T> {
     }
 
     /// The segments of the flat parameter vector with their learn-rate and L2 factors: a
-    /// GRU's W, R and bias per gate (MATLAB's per-gate factors); a learnable initial state
-    /// (factor 1, L2 0); a dense layer's W (1, 1) and b (1, 0).
+    /// GRU's W, R and bias per gate (MATLAB's per-gate factors), its layer-norm gains and
+    /// biases (1, 0); a learnable initial state (factor 1, L2 0); a dense layer's W (1, 1)
+    /// and b (1, 0).
     pub fn segments(&self) -> Vec<Segment> {
         let mut segs = Vec::new();
         let (mut at, mut tensor) = (0usize, 0usize);
@@ -368,6 +369,10 @@ impl<T: Real> Network<T> {
                             for g in 0..3 {
                                 push(h, lr[g], l2[g], tensor - 1, &mut segs);
                             }
+                        }
+                        if b.has_norm() {
+                            push(b.norm().len(), 1.0, 0.0, tensor, &mut segs);
+                            tensor += 1;
                         }
                     }
                     if let Some(s) = g.initial_state() {

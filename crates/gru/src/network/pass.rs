@@ -82,7 +82,12 @@ impl<T: Real> Network<T> {
                 Node::Gru(g) => {
                     let input = LayerInput::tbc(&act, steps, batch, width).with_lengths(lengths);
                     let h0 = initial_states.and_then(|s| s.get(i).and_then(Option::as_deref));
-                    let (out, cache, h_t) = if training.is_some() {
+                    let (out, cache, h_t) = if let Some(rng) = training.as_deref_mut() {
+                        // The regularizers' masks: one draw per GRU layer and minibatch from
+                        // the trainer's generator (none drawn without them).
+                        if g.spec().is_ok_and(|s| s.regularization.has_masks()) {
+                            g.set_mask_draw(rng.random::<u64>())?;
+                        }
                         let (out, saved, h_t) = g.forward_train_from(&input, h0)?;
                         (out, Cache::Gru(saved), h_t)
                     } else {

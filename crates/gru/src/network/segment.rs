@@ -91,6 +91,16 @@ impl<T: gru_core::Real> super::Network<T> {
                             }
                             at += len;
                         }
+                        if index < at + b.norm().len() {
+                            // [γ_x | β_x | γ_h | β_h], 3H each
+                            let k = index - at;
+                            let what = ["input gain", "input bias", "recurrent gain", "recurrent bias"][k / three_h];
+                            return Some(format!(
+                                "{stack}: layer norm {what}, gate {}",
+                                GATES[(k % three_h) / h.max(1)]
+                            ));
+                        }
+                        at += b.norm().len();
                     }
                     if let Some(s) = g.initial_state() {
                         if index < at + s.len() {

@@ -74,6 +74,7 @@ pub(crate) fn to_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) 
     spec.validate()?;
     weights.params.check(spec)?;
     check_opset(options)?;
+    crate::convert::check_plain_inference(super::TARGET, spec)?;
     let (h, dirs, depth) = (spec.hidden_size, spec.directions(), spec.depth);
     let elem = elem_type::<T>();
     let mut g = GraphProto { name: "gru".into(), ..Default::default() };

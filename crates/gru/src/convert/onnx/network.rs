@@ -189,6 +189,7 @@ pub fn network_to_model<T: Real>(network: &Network<T>, options: &OnnxOptions) ->
             Node::Input { .. } | Node::Dropout(_) => {}
             Node::Gru(g) => {
                 let spec = g.spec()?;
+                crate::convert::check_plain_inference(super::TARGET, &spec)?;
                 let params = g.params().cloned().ok_or_else(|| Error::Unresolved {
                     property: "InputWeights".into(),
                     reason: format!("GRU node {i} has no weights yet"),

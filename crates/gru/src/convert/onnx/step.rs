@@ -43,6 +43,7 @@ pub fn to_step_model<T: Real>(weights: &GruWeights<T>, options: &OnnxOptions) ->
     spec.validate()?;
     weights.params.check(spec)?;
     check_opset(options)?;
+    crate::convert::check_plain_inference("ONNX GRU step model", spec)?;
     for (option, on) in [("bidirectional", spec.bidirectional), ("reverse", spec.reverse)] {
         if on {
             return Err(Error::not_representable(
