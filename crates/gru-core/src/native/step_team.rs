@@ -27,7 +27,7 @@
 //! them for a round. Dropping the team stops and joins its helpers.
 
 use std::hint::spin_loop;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -68,6 +68,8 @@ struct Shared<T> {
     finished: Vec<AtomicU64>,
     /// Per part: its helper is parked (or about to park).
     parked: Vec<AtomicBool>,
+    /// Helpers that have started (their threads run `helper_loop`).
+    started: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -129,6 +131,7 @@ impl<T: Real> Shared<T> {
 /// Helper `k`'s loop: wait for a round, claim part `k`, compute it; park when idle.
 fn helper_loop<T: Real>(shared: Arc<Shared<T>>, k: usize) {
     let mut seen = shared.round.load(Ordering::Acquire);
+    shared.started.fetch_add(1, Ordering::Release);
     loop {
         let idle_since = Instant::now();
         let mut spins = 0u32;
@@ -180,6 +183,7 @@ impl<T: Real> StepTeam<T> {
             claimed: (0..parts).map(|_| AtomicU64::new(0)).collect(),
             finished: (0..parts).map(|_| AtomicU64::new(0)).collect(),
             parked: (0..parts).map(|_| AtomicBool::new(false)).collect(),
+            started: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
         let mut team = Self { shared, helpers: Vec::with_capacity(parts - 1) };
@@ -189,6 +193,11 @@ impl<T: Real> StepTeam<T> {
                 std::thread::Builder::new().name(format!("gru-step-{k}")).spawn(move || helper_loop(shared, k));
             // On failure the team is dropped here, which stops the helpers already started.
             team.helpers.push(spawned.ok()?);
+        }
+        // Until the helpers run: what a thread's start costs (its allocations included)
+        // belongs to the first step, not to a later one.
+        while team.shared.started.load(Ordering::Acquire) < parts - 1 {
+            std::thread::yield_now();
         }
         Some(team)
     }
