@@ -70,6 +70,9 @@ struct Shared<T> {
     parked: Vec<AtomicBool>,
     /// Helpers that have started (their threads run `helper_loop`).
     started: AtomicUsize,
+    /// The CPU the caller ran on when it last woke a helper (`usize::MAX`: unknown): a
+    /// woken helper keeps off it (`affinity.rs`), instead of spinning beside the caller.
+    caller_cpu: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -128,9 +131,18 @@ impl<T: Real> Shared<T> {
     }
 }
 
+/// Restricts this helper to its CPUs minus the caller's (a system call only when the
+/// caller's CPU changed since the last time), after a start or a wake-up, never while it
+/// spins.
+fn keep_off_caller<T>(shared: &Shared<T>) {
+    let cpu = shared.caller_cpu.load(Ordering::Acquire);
+    super::affinity::keep_off((cpu != usize::MAX).then_some(cpu));
+}
+
 /// Helper `k`'s loop: wait for a round, claim part `k`, compute it; park when idle.
 fn helper_loop<T: Real>(shared: Arc<Shared<T>>, k: usize) {
     let mut seen = shared.round.load(Ordering::Acquire);
+    keep_off_caller(&shared);
     shared.started.fetch_add(1, Ordering::Release);
     loop {
         let idle_since = Instant::now();
@@ -154,6 +166,7 @@ fn helper_loop<T: Real>(shared: Arc<Shared<T>>, k: usize) {
             shared.parked[k].store(true, Ordering::SeqCst);
             if shared.round.load(Ordering::SeqCst) == seen && !shared.stop.load(Ordering::SeqCst) {
                 std::thread::park();
+                keep_off_caller(&shared);
             }
             shared.parked[k].store(false, Ordering::SeqCst);
         }
@@ -184,6 +197,7 @@ impl<T: Real> StepTeam<T> {
             finished: (0..parts).map(|_| AtomicU64::new(0)).collect(),
             parked: (0..parts).map(|_| AtomicBool::new(false)).collect(),
             started: AtomicUsize::new(0),
+            caller_cpu: AtomicUsize::new(super::affinity::current_cpu().unwrap_or(usize::MAX)),
             stop: AtomicBool::new(false),
         });
         let mut team = Self { shared, helpers: Vec::with_capacity(parts - 1) };
@@ -223,6 +237,7 @@ impl<T: Real> StepTeam<T> {
         let round = s.round.fetch_add(1, Ordering::SeqCst) + 1;
         for (k, helper) in self.helpers.iter().enumerate() {
             if s.parked[k + 1].load(Ordering::SeqCst) {
+                s.caller_cpu.store(super::affinity::current_cpu().unwrap_or(usize::MAX), Ordering::Release);
                 helper.thread().unpark();
             }
         }
