@@ -7,7 +7,8 @@
 //! when called back to back). Persistent threads stay spread over the cores, and each
 //! keeps off the CPU of the caller that sent its task (`affinity.rs`: a helper woken from
 //! its sleep is otherwise often placed beside the caller). Idle helpers poll for the next
-//! task for [`SPIN`], then sleep on their channel.
+//! task for [`SPIN`] (`idle_wait.rs`: spinning, then yielding their core now and then),
+//! then sleep on their channel.
 //!
 //! The helpers belong to a [`WorkerPool`], owned by one prepared engine and passed down
 //! explicitly to the unit split (as faer passes its `Par`): no process-global state, two
@@ -19,7 +20,9 @@
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::idle_wait::IdleWait;
 
 /// A task for one helper.
 pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;
@@ -46,12 +49,12 @@ pub(crate) struct WorkerPool {
 
 fn helper_loop(rx: Receiver<Sent>) {
     loop {
-        let start = Instant::now();
+        let mut wait = IdleWait::new(SPIN);
         let task = loop {
             match rx.try_recv() {
                 Ok(task) => break Some(task),
                 Err(TryRecvError::Disconnected) => return,
-                Err(TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
+                Err(TryRecvError::Empty) if wait.pause() => {}
                 Err(TryRecvError::Empty) => break None,
             }
         };

@@ -23,6 +23,7 @@ mod affinity;
 mod block;
 mod cache;
 mod helpers;
+mod idle_wait;
 mod packed;
 mod pool;
 mod reg_backward;

@@ -22,25 +22,25 @@
 //! that its helper has not claimed when the caller is done with its own (a helper asleep,
 //! or descheduled on a busy host) is claimed and computed by the caller: a step never
 //! waits for a thread to wake up, and never runs slower than about one thread would.
-//! Helpers spin for [`IDLE_SPIN`] after their last round (thread wake-ups cost tens of
-//! microseconds on virtual machines, more than a step), then park until the caller wakes
+//! Helpers wait for [`IDLE_SPIN`] after their last round (thread wake-ups cost tens of
+//! microseconds on virtual machines, more than a step), spinning and, past the first
+//! microseconds, yielding their core now and then (`idle_wait.rs`), then park until the caller wakes
 //! them for a round. Dropping the team stops and joins its helpers.
 
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::idle_wait::IdleWait;
 use super::units::UnitPack;
 use crate::activation::Activations;
 use crate::cell::{row_width, GateRow};
 use crate::real::Real;
 
-/// How long an idle helper spins for the next round before it parks.
+/// How long an idle helper waits for the next round (`idle_wait.rs`) before it parks.
 const IDLE_SPIN: Duration = Duration::from_micros(300);
-/// Looks at the round number between two looks at the clock.
-const CLOCK_EVERY: u32 = 256;
 /// Spins of the caller waiting for a part before it yields its core between looks.
 const SPINS: u32 = 64;
 
@@ -145,8 +145,7 @@ fn helper_loop<T: Real>(shared: Arc<Shared<T>>, k: usize) {
     keep_off_caller(&shared);
     shared.started.fetch_add(1, Ordering::Release);
     loop {
-        let idle_since = Instant::now();
-        let mut spins = 0u32;
+        let mut wait = IdleWait::new(IDLE_SPIN);
         loop {
             if shared.stop.load(Ordering::Acquire) {
                 return;
@@ -156,9 +155,7 @@ fn helper_loop<T: Real>(shared: Arc<Shared<T>>, k: usize) {
                 seen = r;
                 break;
             }
-            spins += 1;
-            if !spins.is_multiple_of(CLOCK_EVERY) || idle_since.elapsed() < IDLE_SPIN {
-                spin_loop();
+            if wait.pause() {
                 continue;
             }
             // Park, unless a round came in between (the caller reads `parked` after it
