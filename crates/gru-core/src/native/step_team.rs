@@ -27,7 +27,6 @@
 //! microseconds, yielding their core now and then (`idle_wait.rs`), then park until the caller wakes
 //! them for a round. Dropping the team stops and joins its helpers.
 
-use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -41,8 +40,6 @@ use crate::real::Real;
 
 /// How long an idle helper waits for the next round (`idle_wait.rs`) before it parks.
 const IDLE_SPIN: Duration = Duration::from_micros(300);
-/// Spins of the caller waiting for a part before it yields its core between looks.
-const SPINS: u32 = 64;
 
 /// The step's workers: the caller (part 0) and one helper per other part.
 pub(crate) struct StepTeam<T> {
@@ -247,14 +244,11 @@ impl<T: Real> StepTeam<T> {
                 s.run_part(k);
                 continue;
             }
-            let mut spins = 0u32;
+            // The helper is computing its part: spin (it ends within a part's time), and
+            // yield now and then only past that (it may have lost its core).
+            let mut wait = IdleWait::new(Duration::MAX);
             while s.finished[k].load(Ordering::Acquire) != round {
-                if spins < SPINS {
-                    spin_loop();
-                    spins += 1;
-                } else {
-                    std::thread::yield_now();
-                }
+                wait.pause();
             }
         }
         let hid = s.hid;
