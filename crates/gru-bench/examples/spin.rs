@@ -1,5 +1,6 @@
 //! Development aid for profiling: runs one variant repeatedly.
-//! `spin B T H inference|training default|1t|units|batch|onednn iterations`
+//! `spin B T H inference|training|stream default|1t|units|batch|onednn iterations`
+//! (`stream`: one streaming step of B streams, T ignored, per iteration)
 use gru::{Engine, Mode, NativeEngine, ResetGateMode};
 use gru_bench::{engines, Problem, Runner, Shape};
 
@@ -16,6 +17,16 @@ fn main() {
         "onednn" => engines().into_iter().find(|(k, _)| *k == gru::EngineKind::OneDNN).expect("oneDNN").1,
         _ => Box::new(NativeEngine::new()),
     };
+    if a[3] == "stream" {
+        let mut s = gru_bench::stream::OursStep::new(e.as_ref(), shape.batch, shape.hidden).expect("prepares");
+        s.step().expect("steps");
+        let t = std::time::Instant::now();
+        for _ in 0..n(5) {
+            s.step().expect("steps");
+        }
+        println!("{:.2} µs per step", t.elapsed().as_secs_f64() * 1e6 / n(5) as f64);
+        return;
+    }
     let mut r = Runner::new(e.as_ref(), &p, mode).expect("prepares");
     let t = std::time::Instant::now();
     for _ in 0..n(5) {

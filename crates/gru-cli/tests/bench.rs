@@ -282,7 +282,8 @@ fn training_memory_is_the_trace_not_copies_of_it() {
 }
 
 /// `gru bench --stream`: one row per (B, H) of the streaming step, ours timed in
-/// microseconds; without --compare the peers' cells are `-`.
+/// microseconds beside the read floor of its weights; without --compare the peers' cells
+/// are `-`.
 #[test]
 fn bench_stream_times_one_step_per_shape() {
     let text = bench(&["--stream", "--runs", "1"], &[]);
@@ -293,6 +294,9 @@ fn bench_stream_times_one_step_per_shape() {
         assert_eq!((cells[0], cells[1]), (b.to_string().as_str(), h.to_string().as_str()), "{row}");
         let ours: f64 = cells[2].parse().unwrap_or_else(|_| panic!("ours in {row}"));
         assert!(ours > 0.0 && ours < 1e6, "{row}");
-        assert_eq!(&cells[4..7], ["-", "-", "-"], "{row}");
+        // The read floor of the step's weights: a time, under ours.
+        let floor: f64 = cells[4].parse().unwrap_or_else(|_| panic!("floor in {row}"));
+        assert!(floor > 0.0 && floor < ours * 4.0, "{row}");
+        assert_eq!(&cells[5..8], ["-", "-", "-"], "{row}");
     }
 }

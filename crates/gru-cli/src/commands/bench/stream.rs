@@ -3,15 +3,21 @@
 //! native engine; on OneDNN too where it loads, which steps through its `forward`) and,
 //! with `--compare`, PyTorch `nn.GRUCell`, PyTorch `nn.GRU` over T = 1 with h carried and
 //! an onnxruntime session over T = 1 with `Y_h` fed back, in the same interleaved rounds.
+//! The `floor` column is what no step can beat where it streams its weights: the time the
+//! same threads take to read the step's bytes of W and R (`read_floor_ms`, best of
+//! [`FLOOR_REPS`]), measured before each row.
 
 use std::cell::RefCell;
 
 use anyhow::Result;
 use gru_bench::rounds::{run_rounds, Contestant, Watch};
 use gru_bench::stats::Summary;
-use gru_bench::stream::{OursStep, STEPS_PER_CALL, STREAM_BATCHES, STREAM_HIDDEN};
+use gru_bench::stream::{read_floor_ms, step_weight_bytes, OursStep, STEPS_PER_CALL, STREAM_BATCHES, STREAM_HIDDEN};
 use gru_bench::worker::{Job, StepKind, Task, Worker, WorkerRun};
 use gru_onednn::OneDnnEngine;
+
+/// Rounds of the read floor (its best is reported).
+const FLOOR_REPS: usize = 50;
 
 /// Microseconds of a median (the contestants report milliseconds per step).
 fn us(s: &Option<Summary>) -> String {
@@ -38,8 +44,12 @@ pub fn run(runs: usize, threads: usize, worker: Option<Worker>) -> Result<()> {
         gru::kernel_isa()
     );
     println!(
-        "{:>3} {:>4} | {:>8} {:>8} | {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7}",
-        "B", "H", "Korali", "OneDNN", "GRUCell", "GRU T=1", "ort T=1", "cell/us", "gru/us", "ort/us"
+        "floor: {threads} threads reading the step's f32 W and R (best of {FLOOR_REPS}); at B = 1 a step \
+         streams them and cannot beat it"
+    );
+    println!(
+        "{:>3} {:>4} | {:>8} {:>8} {:>6} | {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7}",
+        "B", "H", "Korali", "OneDNN", "floor", "GRUCell", "GRU T=1", "ort T=1", "cell/us", "gru/us", "ort/us"
     );
     let mut notes: Vec<String> = Vec::new();
     for &batch in &STREAM_BATCHES {
@@ -66,6 +76,7 @@ pub fn run(runs: usize, threads: usize, worker: Option<Worker>) -> Result<()> {
                     _ => None,
                 });
             }
+            let floor = read_floor_ms(step_weight_bytes(hidden), threads, FLOOR_REPS);
             let present: Vec<usize> = (0..runs_.len()).filter(|&i| runs_[i].is_some()).collect();
             let mut cells: Vec<Option<Summary>> = vec![None; runs_.len()];
             let mut refs: Vec<&mut dyn Contestant> =
@@ -83,9 +94,10 @@ pub fn run(runs: usize, threads: usize, worker: Option<Worker>) -> Result<()> {
                 let _ = w.borrow_mut().release();
             }
             println!(
-                "{batch:>3} {hidden:>4} | {:>8} {:>8} | {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7}",
+                "{batch:>3} {hidden:>4} | {:>8} {:>8} {:>6.1} | {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7}",
                 us(&cells[0]),
                 us(&cells[1]),
+                floor * 1e3,
                 us(&cells[2]),
                 us(&cells[3]),
                 us(&cells[4]),
