@@ -417,3 +417,46 @@ fn the_epoch_line_prints_the_mean_of_the_epochs_iterations() {
         assert!((number_after(line, "accuracy") - accuracy).abs() < 0.051, "{line}: mean accuracy {accuracy}");
     }
 }
+
+#[test]
+fn the_regularizer_flags_reach_the_default_networks_gru_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.ts");
+    std::fs::write(&data, two_class_ts(16)).unwrap();
+    let model = dir.path().join("m.safetensors");
+    let base = ["train", "--train", s(&data), "--out", s(&model), "--epochs", "2", "--hidden", "4", "--quiet"];
+    let flags = ["--recurrent-dropout", "0.25", "--zoneout", "0.1", "--input-dropout", "0.2", "--layer-norm"];
+    ok(&gru(&[&base[..], &flags, &["--weight-drop", "0.3", "--seed", "7"]].concat()));
+    let (_, json) = gru::io::load(&model).unwrap();
+    let reg = find_key(&json, "regularization").unwrap_or_else(|| panic!("no regularization in {json}"));
+    let want = serde_json::json!({
+        "input_dropout": 0.2, "recurrent_dropout": 0.25, "zoneout": 0.1, "weight_drop": 0.3,
+        "layer_norm": true, "seed": 7
+    });
+    assert_eq!(reg, &want, "{json}");
+    // The model predicts (layer norm's parameters were saved with it).
+    ok(&gru(&["eval", "--model", s(&model), "--data", s(&data)]));
+
+    // No regularizer: none written, not even the seed.
+    ok(&gru(&[&base[..], &["--seed", "7"]].concat()));
+    let (_, json) = gru::io::load(&model).unwrap();
+    assert!(find_key(&json, "regularization").is_none(), "{json}");
+
+    // A probability out of range is refused, naming the field and the value.
+    let err = fails(&gru(&[&base[..], &["--zoneout", "1.5"]].concat()));
+    assert!(err.contains("zoneout") && err.contains("1.5"), "{err}");
+    // The flags shape the default network only.
+    let net = dir.path().join("net.json");
+    std::fs::write(&net, "[]").unwrap();
+    let err = fails(&gru(&[&base[..], &["--network", s(&net), "--zoneout", "0.1"]].concat()));
+    assert!(err.contains("--zoneout") && err.contains("--network"), "{err}");
+}
+
+/// The first value under `key` anywhere in `v`.
+fn find_key<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(o) => o.get(key).or_else(|| o.values().find_map(|x| find_key(x, key))),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
+        _ => None,
+    }
+}

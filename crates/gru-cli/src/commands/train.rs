@@ -7,7 +7,7 @@ use clap::Args;
 use gru::layers;
 use gru::network::{classification, fully_connected, gru as gru_layer, regression, softmax, LayerSpec, Normalization};
 use gru::train::{evaluate, load_training_checkpoint, save_training_checkpoint, Trainer, TrainingOptions};
-use gru::{EngineKind, Network, OutputMode, Real, ResetGateMode, SequenceDataset, Targets};
+use gru::{EngineKind, Network, OutputMode, Real, Regularization, ResetGateMode, SequenceDataset, Targets};
 
 use super::train_options::OptionsSource;
 use crate::distributed::Job;
@@ -17,7 +17,7 @@ use crate::signals::Signals;
 
 /// The flags of MATLAB training that a Korali experiment (which brings its own network,
 /// optimizer and data) refuses.
-const EXPERIMENT_CONFLICTS: [&str; 28] = [
+const EXPERIMENT_CONFLICTS: [&str; 33] = [
     "train",
     "validation",
     "network",
@@ -31,6 +31,11 @@ const EXPERIMENT_CONFLICTS: [&str; 28] = [
     "engine",
     "dtype",
     "input_normalization",
+    "input_dropout",
+    "recurrent_dropout",
+    "zoneout",
+    "weight_drop",
+    "layer_norm",
     "solver",
     "learn_rate",
     "epochs",
@@ -96,6 +101,26 @@ pub struct TrainArgs {
     /// layer array's input layer.
     #[arg(long, value_parser = ["none", "zscore", "zerocenter", "rescale-symmetric", "rescale-zero-one"], conflicts_with = "resume")]
     pub input_normalization: Option<String>,
+    /// Dropout of the input of each of the default network's GRU layers, one mask per
+    /// sequence, training only (README "Regularizers"; masks seeded by --seed) [default: 0].
+    #[arg(long, conflicts_with_all = ["network", "resume"])]
+    pub input_dropout: Option<f64>,
+    /// Variational dropout of h_{t-1} in the default network's recurrent product, one mask
+    /// per sequence, training only [default: 0].
+    #[arg(long, conflicts_with_all = ["network", "resume"])]
+    pub recurrent_dropout: Option<f64>,
+    /// Zoneout of the default network's GRU: each unit keeps its previous state with this
+    /// probability at each training step; inference uses the expectation [default: 0].
+    #[arg(long, conflicts_with_all = ["network", "resume"])]
+    pub zoneout: Option<f64>,
+    /// DropConnect on the default network's recurrent weights R, one mask per minibatch,
+    /// training only [default: 0].
+    #[arg(long, conflicts_with_all = ["network", "resume"])]
+    pub weight_drop: Option<f64>,
+    /// Layer normalization of the default network's gate pre-activations (learnable gains
+    /// and biases, kept at inference).
+    #[arg(long, conflicts_with_all = ["network", "resume"])]
+    pub layer_norm: bool,
     #[command(flatten)]
     pub opts: super::train_options::OptionFlags,
     /// f32 | f64.
@@ -127,8 +152,8 @@ pub struct TrainArgs {
     pub missing: super::MissingArg,
 }
 
-/// The default layer array for a data set.
-pub fn default_network<T: Real>(data: &SequenceDataset<T>, a: &TrainArgs) -> Result<Vec<LayerSpec>> {
+/// The default layer array for a data set; `seed` seeds the regularizers' masks.
+pub fn default_network<T: Real>(data: &SequenceDataset<T>, a: &TrainArgs, seed: u64) -> Result<Vec<LayerSpec>> {
     let mode: ResetGateMode = serde_json::from_value(serde_json::Value::String(a.reset_gate_mode.clone()))
         .with_context(|| format!("--reset-gate-mode {}", a.reset_gate_mode))?;
     let engine: EngineKind = serde_json::from_value(serde_json::Value::String(a.engine.clone()))
@@ -139,7 +164,8 @@ pub fn default_network<T: Real>(data: &SequenceDataset<T>, a: &TrainArgs) -> Res
         .bidirectional(a.bidirectional)
         .reset_gate_mode(mode)
         .engine(engine)
-        .output_mode(if per_step { OutputMode::Sequence } else { OutputMode::Last });
+        .output_mode(if per_step { OutputMode::Sequence } else { OutputMode::Last })
+        .regularization(regularization(a, seed));
     let width = data.target_width();
     let normalization = input_normalization(a)?.unwrap_or(Normalization::Zscore);
     let input = LayerSpec::SequenceInput { input_size: data.channels, normalization };
@@ -149,6 +175,23 @@ pub fn default_network<T: Real>(data: &SequenceDataset<T>, a: &TrainArgs) -> Res
         }
         _ => layers![input, g, fully_connected(width), regression()],
     })
+}
+
+/// The regularizers of the flags (none given: none, and no seed written into the model).
+fn regularization(a: &TrainArgs, seed: u64) -> Regularization {
+    let r = Regularization {
+        input_dropout: a.input_dropout.unwrap_or(0.0),
+        recurrent_dropout: a.recurrent_dropout.unwrap_or(0.0),
+        zoneout: a.zoneout.unwrap_or(0.0),
+        weight_drop: a.weight_drop.unwrap_or(0.0),
+        layer_norm: a.layer_norm,
+        seed: 0,
+    };
+    if r == Regularization::default() {
+        r
+    } else {
+        Regularization { seed, ..r }
+    }
 }
 
 /// `base` with the flags applied (and `--checkpoint`); prints a note for each flag that
@@ -266,7 +309,7 @@ pub fn train<T: Real>(a: &TrainArgs, job: &Job) -> Result<(Network<T>, Option<gr
             let o = options(a, base, source.as_ref())?;
             let specs = match &a.network {
                 Some(p) => network_file(a, p)?,
-                None => default_network(&data, a)?,
+                None => default_network(&data, a, o.seed)?,
             };
             let mut net = Network::<T>::new(specs, o.seed).with_context(|| match &a.network {
                 Some(p) => format!("the network of {}", p.display()),
