@@ -35,6 +35,8 @@ LAYER_KEYS = (
     "recurrent_activation",
     "go_backwards",
     "return_sequences",
+    "dropout",
+    "recurrent_dropout",
 )
 
 
@@ -73,7 +75,9 @@ def _activation_name(act):
 
 
 def _gru_config(gru, bidirectional, merge_mode, return_sequences):
-    return {
+    # The dropouts (training only) are written only when set, as the Rust side does.
+    dropouts = {k: float(getattr(gru, k)) for k in ("dropout", "recurrent_dropout") if float(getattr(gru, k)) > 0}
+    return dropouts | {
         "units": int(gru.units),
         "bidirectional": bool(bidirectional),
         "merge_mode": (merge_mode or "none") if bidirectional else "concat",
@@ -195,6 +199,8 @@ def build(path):
             reset_after=cfg.get("reset_after", True),
             return_sequences=cfg.get("return_sequences", False),
             go_backwards=cfg.get("go_backwards", False),
+            dropout=cfg.get("dropout", 0.0),
+            recurrent_dropout=cfg.get("recurrent_dropout", 0.0),
         )
         if cfg.get("bidirectional", False):
             layer = keras.layers.Bidirectional(gru, merge_mode=cfg.get("merge_mode", "concat"))

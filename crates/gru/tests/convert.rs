@@ -11,7 +11,7 @@ use std::path::Path;
 
 use gru::convert::{self, verify, AnyWeights, Format, GruWeights, KerasOptions, KerasVersion, Options, TorchOptions};
 use gru::io::SafetensorsFile;
-use gru::{GateActivation, GruSpec, OutputMode, Real, ResetGateMode, StateActivation};
+use gru::{GateActivation, GruSpec, OutputMode, Real, Regularization, ResetGateMode, StateActivation};
 use serde_json::Value;
 
 fn options_for(case: &Value) -> Options {
@@ -326,12 +326,24 @@ fn exports_run_in_pytorch_and_keras_with_our_outputs() {
             GruSpec::new(2, 3).with_bidirectional(true).with_gate_activation(GateActivation::HARD_SIGMOID),
             KerasVersion::Keras2,
         ),
+        // Keras' dropout and recurrent_dropout (training only: Keras builds the layer with
+        // them, and its inference equals ours).
+        (
+            GruSpec {
+                regularization: Regularization::NONE.with_input_dropout(0.2).with_recurrent_dropout(0.3),
+                ..GruSpec::new(3, 4).with_depth(2)
+            },
+            KerasVersion::Keras3,
+        ),
     ];
     for (k, (spec, version)) in keras_cases.into_iter().enumerate() {
         let opts = Options { keras: KerasOptions { version: Some(version), use_bias: true }, ..Options::default() };
+        let reg = spec.regularization;
         let w = AnyWeights::F32(weights(spec, k as u64));
         let path = dir.path().join(format!("k{k}.safetensors"));
         convert::write_any(Format::Keras, &path, &w, &opts).unwrap();
+        let back = convert::read(Format::Keras, &path, &opts).unwrap();
+        assert_eq!(back.spec().regularization, reg, "keras export {k}");
         checked.push((format!("keras export {k}"), verify::verify(Format::Keras, &path, &opts, &w).unwrap()));
     }
     for (what, report) in &checked {

@@ -188,8 +188,26 @@ fn keras_configs_a_spec_cannot_hold_name_the_option() {
     );
     let r = file_reason(edit_config("keras_bidir_stacked.safetensors", &set(0, "return_sequences", json!(false))));
     assert!(r.contains("layers[0].return_sequences is false"), "{r}");
-    let r = file_reason(edit_config("keras_reset_after.safetensors", &set(0, "dropout", json!(0.5))));
-    assert!(r.contains("\"config\" JSON is invalid") && r.contains("dropout"), "{r}");
+    // Keras' dropouts are our input and recurrent dropout (one value for the stack, in range).
+    let w = edit_config("keras_bidir_stacked.safetensors", &|c| {
+        for k in 0..2 {
+            c["layers"][k]["dropout"] = json!(0.25);
+            c["layers"][k]["recurrent_dropout"] = json!(0.5);
+        }
+    })
+    .unwrap();
+    let reg = w.spec().regularization;
+    assert_eq!((reg.input_dropout, reg.recurrent_dropout, reg.zoneout), (0.25, 0.5, 0.0));
+    assert_eq!(
+        not(edit_config("keras_bidir_stacked.safetensors", &set(1, "recurrent_dropout", json!(0.5)))),
+        "Keras layers[1].recurrent_dropout = 0.5"
+    );
+    match edit_config("keras_reset_after.safetensors", &set(0, "dropout", json!(1.5))) {
+        Err(e) => assert!(e.to_string().contains("input_dropout") && e.to_string().contains("1.5"), "{e}"),
+        Ok(w) => panic!("dropout 1.5 accepted: {:?}", w.spec()),
+    }
+    let r = file_reason(edit_config("keras_reset_after.safetensors", &set(0, "zoneout", json!(0.5))));
+    assert!(r.contains("\"config\" JSON is invalid") && r.contains("zoneout"), "{r}");
     // The config and the tensors disagree: a bias of the other reset mode, a stray tensor.
     let r = file_reason(edit_config("keras_reset_after.safetensors", &set(0, "reset_after", json!(false))));
     assert!(r.contains("tensor layers.0.forward.bias has shape [2, 15], expected [15]"), "{r}");

@@ -237,6 +237,10 @@ pub fn to_layout<T: Real>(
             recurrent_activation: recurrent_activation.into(),
             go_backwards: false,
             return_sequences: k + 1 < spec.depth || spec.output_mode == OutputMode::Sequence,
+            // Keras has both dropouts (training only); weight drop has no Keras option and,
+            // like them, nothing to compute at inference.
+            dropout: spec.regularization.input_dropout,
+            recurrent_dropout: spec.regularization.recurrent_dropout,
         })
         .collect();
     let (h, dirs) = (spec.hidden_size, spec.directions());

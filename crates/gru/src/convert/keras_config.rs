@@ -2,7 +2,7 @@
 //! options, the Keras version (what `hard_sigmoid` means), and the [`GruSpec`] they describe,
 //! or an error naming the Keras option a spec cannot hold.
 
-use gru_core::{GateActivation, GruSpec, OutputMode, ResetGateMode, StateActivation};
+use gru_core::{GateActivation, GruSpec, OutputMode, Regularization, ResetGateMode, StateActivation};
 use serde::{Deserialize, Serialize};
 
 use super::keras::{tensor_name, KerasOptions, FORMAT_NAME, FORMAT_VERSION};
@@ -68,6 +68,18 @@ pub struct LayerConfig {
     pub go_backwards: bool,
     #[serde(default)]
     pub return_sequences: bool,
+    /// Keras' `dropout` (of the layer's input, one mask per sequence): our
+    /// `Regularization::input_dropout`, training only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f64,
+    /// Keras' `recurrent_dropout` (of h_{t-1} in the recurrent products, one mask per
+    /// sequence): our `Regularization::recurrent_dropout`, training only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recurrent_dropout: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn concat() -> String {
@@ -133,6 +145,8 @@ pub(super) fn spec_of(file: &SafetensorsFile, config: &LayoutConfig, version: Ke
             ("use_bias", l.use_bias.to_string(), first.use_bias.to_string()),
             ("activation", l.activation.clone(), first.activation.clone()),
             ("recurrent_activation", l.recurrent_activation.clone(), first.recurrent_activation.clone()),
+            ("dropout", l.dropout.to_string(), first.dropout.to_string()),
+            ("recurrent_dropout", l.recurrent_dropout.to_string(), first.recurrent_dropout.to_string()),
         ];
         for (option, value, want) in same {
             if value != want {
@@ -221,6 +235,14 @@ pub(super) fn spec_of(file: &SafetensorsFile, config: &LayoutConfig, version: Ke
         .with_state_activation(state)
         .with_gate_activation(gate)
         .with_output_mode(output_mode);
+    let spec = GruSpec {
+        regularization: Regularization {
+            input_dropout: first.dropout,
+            recurrent_dropout: first.recurrent_dropout,
+            ..spec.regularization
+        },
+        ..spec
+    };
     spec.validate()?;
     Ok(spec)
 }
@@ -237,6 +259,11 @@ mod tests {
         assert_eq!(KerasVersion::Keras2.hard_sigmoid(), GateActivation::HARD_SIGMOID);
         let c: LayerConfig = serde_json::from_str(r#"{"units": 4}"#).unwrap();
         assert!(c.reset_after && c.use_bias && !c.return_sequences && c.activation == "tanh");
-        assert!(serde_json::from_str::<LayerConfig>(r#"{"units": 4, "dropout": 0.5}"#).is_err());
+        let c: LayerConfig = serde_json::from_str(r#"{"units": 4, "dropout": 0.5}"#).unwrap();
+        assert_eq!((c.dropout, c.recurrent_dropout), (0.5, 0.0));
+        assert!(serde_json::from_str::<LayerConfig>(r#"{"units": 4, "zoneout": 0.5}"#).is_err());
+        // Zero dropouts are not written (files without them read as before).
+        let text = serde_json::to_string(&LayerConfig { dropout: 0.0, ..c }).unwrap();
+        assert!(!text.contains("dropout"), "{text}");
     }
 }
