@@ -72,8 +72,9 @@ pub struct LayerConfig {
     /// `Regularization::input_dropout`, training only.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropout: f64,
-    /// Keras' `recurrent_dropout` (of h_{t-1} in the recurrent products, one mask per
-    /// sequence): our `Regularization::recurrent_dropout`, training only.
+    /// Keras' `recurrent_dropout` (of h_{t-1} in the recurrent products, masks drawn once
+    /// per sequence): our `Regularization::recurrent_dropout`, training only. Keras 3 then
+    /// draws one mask per gate (for `dropout` too), ours one shared by the three gates.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub recurrent_dropout: f64,
 }
