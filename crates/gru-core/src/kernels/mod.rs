@@ -17,6 +17,8 @@ pub(crate) mod isa;
 pub(crate) mod linalg;
 mod panel_avx2;
 pub(crate) mod panel_gemm;
+#[cfg(target_arch = "x86_64")]
+mod panel_sweep;
 mod simd;
 
 use std::fmt::{Debug, Display};
