@@ -16,7 +16,7 @@ pub(crate) use super::packed::{blank, PackedBlock};
 use super::pool::Pool;
 use crate::activation::Activations;
 use crate::cell::{self, bias, reset_update_width, row_width, GateCols, GateRow, GateRowMut};
-use crate::kernels::{MatMut, MatRef};
+use crate::kernels::{MatMut, MatRef, PackedRhs};
 use crate::params::BlockParams;
 use crate::real::Real;
 use crate::spec::ResetGateMode;
@@ -160,12 +160,12 @@ pub(crate) fn input_projection<T: Real>(
 /// grows past every earlier call's.
 #[derive(Default)]
 pub(crate) struct StepBuffers<T> {
-    gh: Vec<T>,
-    rh: Vec<T>,
-    gn: Vec<T>,
-    pre: Vec<T>,
-    gates: Vec<T>,
-    operand: Vec<T>,
+    pub(crate) gh: Vec<T>,
+    pub(crate) rh: Vec<T>,
+    pub(crate) gn: Vec<T>,
+    pub(crate) pre: Vec<T>,
+    pub(crate) gates: Vec<T>,
+    pub(crate) operand: Vec<T>,
 }
 
 impl<T: Real> StepBuffers<T> {
@@ -222,29 +222,67 @@ pub(crate) fn sweep_step<T: Real>(
     }
     if let Some(rt_n) = &packed.rt_n {
         // gn = (r ⊙ h) · R_nᵀ
-        rh.fill(T::zero());
-        for b in (0..batch).filter(|&b| active(b)) {
-            let r = GateRow::at(gates, b, hid).reset();
-            cell::reset_product(r, &h[b * hid..][..hid], &mut rh[b * hid..][..hid]);
-        }
-        rt_n.product(MatMut::new(gn, batch, hid), false, MatRef::new(rh, batch, hid));
+        reset_products(rt_n, hid, gates, h, &active, rh, gn);
     }
     for b in (0..batch).filter(|&b| active(b)) {
-        let gx_n = GateRow::at(gx, b, hid).candidate();
-        let (pr, gr) = (GateRowMut::at(pre, b, hid), GateRowMut::at(gates, b, hid));
-        let op = &mut operand[b * hid..][..hid];
-        if before {
-            cell::candidate_before(act, gx_n, &rh[b * hid..][..hid], &gn[b * hid..][..hid], pr, gr, op);
-        } else {
-            let gh_n = GateRow::at(gh, b, hid).candidate();
-            cell::candidate_after(act, gx_n, gh_n, &packed.rec_bias_n, pr, gr, op);
-        }
+        candidate_row(act, packed, hid, b, gx, (gh, rh, gn), pre, gates, operand);
         let gr = GateRow::at(gates, b, hid);
         let (hb, yb) = (&mut h[b * hid..][..hid], &mut y[b * hid..][..hid]);
-        record(b, GateRow::at(pre, b, hid).all(), gr.all(), op, hb);
+        record(b, GateRow::at(pre, b, hid).all(), gr.all(), &operand[b * hid..][..hid], hb);
         // h' = n + z ⊙ (h − n), the output and the next step's state.
         cell::new_state(gr, hb, yb);
         hb.copy_from_slice(yb);
+    }
+}
+
+/// Before multiplication: `gn = (r ⊙ h) · R_nᵀ` for the active rows (`rh` receives r ⊙ h,
+/// zero in the inactive rows), `h` the state the recurrent products read. The plain and
+/// the regularized sweeps (`reg_block.rs`) both run it.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn reset_products<T: Real>(
+    rt_n: &PackedRhs<T>,
+    hid: usize,
+    gates: &[T],
+    h: &[T],
+    active: &impl Fn(usize) -> bool,
+    rh: &mut [T],
+    gn: &mut [T],
+) {
+    let batch = h.len() / hid;
+    rh.fill(T::zero());
+    for b in (0..batch).filter(|&b| active(b)) {
+        let r = GateRow::at(gates, b, hid).reset();
+        cell::reset_product(r, &h[b * hid..][..hid], &mut rh[b * hid..][..hid]);
+    }
+    rt_n.product(MatMut::new(gn, batch, hid), false, MatRef::new(rh, batch, hid));
+}
+
+/// The candidate `n` of row `b` (`crate::cell`): from its GX row and, after multiplication,
+/// its GH row's candidate part and the recurrent bias, or, before multiplication, `r ⊙ h`
+/// and `gn` (`gh_rh_gn`: the step's GH, `rh` and `gn`); writes the row's pre-activation,
+/// gate value and operand. The plain and the regularized sweeps both run it.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn candidate_row<T: Real>(
+    act: &Activations<T>,
+    packed: &PackedBlock<T>,
+    hid: usize,
+    b: usize,
+    gx: &[T],
+    (gh, rh, gn): (&[T], &[T], &[T]),
+    pre: &mut [T],
+    gates: &mut [T],
+    operand: &mut [T],
+) {
+    let gx_n = GateRow::at(gx, b, hid).candidate();
+    let (pr, gr) = (GateRowMut::at(pre, b, hid), GateRowMut::at(gates, b, hid));
+    let op = &mut operand[b * hid..][..hid];
+    if packed.rt_n.is_some() {
+        cell::candidate_before(act, gx_n, &rh[b * hid..][..hid], &gn[b * hid..][..hid], pr, gr, op);
+    } else {
+        let gh_n = GateRow::at(gh, b, hid).candidate();
+        cell::candidate_after(act, gx_n, gh_n, &packed.rec_bias_n, pr, gr, op);
     }
 }
 

@@ -14,7 +14,7 @@
 //! The element-wise math is `crate::cell`'s and `crate::regularize::layer_norm`'s; the
 //! backward pass is `reg_backward.rs`.
 
-use super::block::BlockShape;
+use super::block::{candidate_row, reset_products, BlockShape, StepBuffers};
 use super::packed::PackedBlock;
 use super::pool::Pool;
 use crate::activation::Activations;
@@ -124,12 +124,7 @@ pub(crate) fn input_projection<T: Real>(
 /// Kept across calls by the stream step ([`RegBuffers::fit`] allocates only when `B` grows).
 #[derive(Default)]
 pub(crate) struct RegBuffers<T> {
-    gh: Vec<T>,
-    rh: Vec<T>,
-    gn: Vec<T>,
-    pre: Vec<T>,
-    gates: Vec<T>,
-    operand: Vec<T>,
+    step: StepBuffers<T>,
     hm: Vec<T>,
     h_hat: Vec<T>,
     h_rho: Vec<T>,
@@ -139,15 +134,8 @@ pub(crate) struct RegBuffers<T> {
 impl<T: Real> RegBuffers<T> {
     /// Sizes the buffers for `batch` rows of `hid` units in `mode`.
     pub(crate) fn fit(&mut self, batch: usize, hid: usize, mode: ResetGateMode) {
-        let before = mode == ResetGateMode::BeforeMultiplication;
-        let (g3, rec_cols) = (row_width(hid), if before { reset_update_width(hid) } else { row_width(hid) });
-        let zero = T::zero();
-        self.gh.resize(batch * rec_cols, zero);
-        self.rh.resize(if before { batch * hid } else { 0 }, zero);
-        self.gn.resize(if before { batch * hid } else { 0 }, zero);
-        self.pre.resize(batch * g3, zero);
-        self.gates.resize(batch * g3, zero);
-        self.operand.resize(batch * hid, zero);
+        self.step.fit(batch, hid, mode);
+        let (g3, zero) = (row_width(hid), T::zero());
         self.hm.resize(batch * hid, zero);
         self.h_hat.resize(batch * g3, zero);
         self.h_rho.resize(batch * 3, zero);
@@ -175,7 +163,8 @@ pub(crate) fn sweep_step<T: Real>(
     let g3 = row_width(hid);
     let before = packed.rt_n.is_some();
     let rec_cols = if before { reset_update_width(hid) } else { g3 };
-    let RegBuffers { gh, rh, gn, pre, gates, operand, hm, h_hat, h_rho, keep } = bufs;
+    let RegBuffers { step, hm, h_hat, h_rho, keep } = bufs;
+    let StepBuffers { gh, rh, gn, pre, gates, operand } = step;
     // h̃ = m_h ⊙ h, the state the recurrent products read.
     let src: &[T] = match reg.h_mask {
         Some(m) => {
@@ -198,12 +187,7 @@ pub(crate) fn sweep_step<T: Real>(
     }
     if let Some(rt_n) = &packed.rt_n {
         // gn = LN_h((r ⊙ h̃) · R_nᵀ)
-        rh.fill(T::zero());
-        for b in (0..batch).filter(|&b| active(b)) {
-            let r = GateRow::at(gates, b, hid).reset();
-            cell::reset_product(r, &src[b * hid..][..hid], &mut rh[b * hid..][..hid]);
-        }
-        rt_n.product(MatMut::new(gn, batch, hid), false, MatRef::new(rh, batch, hid));
+        reset_products(rt_n, hid, gates, src, &active, rh, gn);
         if let Some(norm) = &packed.norm {
             for b in (0..batch).filter(|&b| active(b)) {
                 let kept = (&mut h_hat[b * g3 + 2 * hid..][..hid], &mut h_rho[b * 3 + 2..][..1]);
@@ -212,21 +196,13 @@ pub(crate) fn sweep_step<T: Real>(
         }
     }
     for b in (0..batch).filter(|&b| active(b)) {
-        let gx_n = GateRow::at(gx, b, hid).candidate();
-        let (pr, gr) = (GateRowMut::at(pre, b, hid), GateRowMut::at(gates, b, hid));
-        let op = &mut operand[b * hid..][..hid];
-        if before {
-            cell::candidate_before(act, gx_n, &rh[b * hid..][..hid], &gn[b * hid..][..hid], pr, gr, op);
-        } else {
-            let gh_n = GateRow::at(gh, b, hid).candidate();
-            cell::candidate_after(act, gx_n, gh_n, &packed.rec_bias_n, pr, gr, op);
-        }
+        candidate_row(act, packed, hid, b, gx, (gh, rh, gn), pre, gates, operand);
         let gr = GateRow::at(gates, b, hid);
         let (hb, yb) = (&mut h[b * hid..][..hid], &mut y[b * hid..][..hid]);
         let view = RowView {
             pre: GateRow::at(pre, b, hid).all(),
             gates: gr.all(),
-            operand: op,
+            operand: &operand[b * hid..][..hid],
             h_prev: hb,
             h_hat: &h_hat[b * g3..][..g3],
             h_rho: &h_rho[b * 3..][..3],
