@@ -73,10 +73,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
             let ms = Summary::of(&out.times).map_or(f64::NAN, |s| s.median);
-            let ratio = ratio_summary(&out.times, plain).map_or(f64::NAN, |s| s.median);
+            let ratios = ratio_summary(&out.times, plain);
+            let ratio = ratios.map_or(f64::NAN, |s| s.median);
+            let (q1, q3) = ratios.map_or((f64::NAN, f64::NAN), |s| (s.q1, s.q3));
             let delay = out.delay.map_or("n/a".into(), |d| format!("{:.0}%", d.percent()));
             println!(
-                "  {name:<24} {ms:8.2} ms   x{ratio:.3} of plain (median of per-round ratios)   run delay {delay}"
+                "  {name:<24} {ms:8.2} ms   x{ratio:.3} of plain (per-round ratios: median, quartiles {q1:.3} to {q3:.3})   run delay {delay}"
             );
         }
     }
