@@ -66,7 +66,7 @@ impl Job {
         if collective {
             return Err(e);
         }
-        eprintln!("Error: {e:?}");
+        errln!("Error: {e:?}");
         self.abort(1);
         #[allow(unreachable_code)]
         Err(e)

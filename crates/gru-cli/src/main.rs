@@ -11,6 +11,9 @@
 //! gru engines                   which engines this build can run, and the kernels' ISA
 //! ```
 
+#[macro_use]
+mod out;
+
 mod commands;
 mod distributed;
 mod paths;
@@ -66,15 +69,21 @@ enum Command {
 /// Exits with 1 on an error (printed as anyhow's `main` does), with 128 + the signal when a
 /// command was stopped by SIGINT or SIGTERM (see `signals.rs`).
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let result = run(Cli::parse());
+    // Standard output that failed other than by its reader leaving (`out.rs`) fails the run.
+    let result = match (result, out::take_failure()) {
+        (Ok(()), Some(e)) => Err(anyhow::Error::new(e).context("writing standard output")),
+        (result, _) => result,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<signals::Interrupted>() {
             Some(i) => {
-                eprintln!("{e}");
+                errln!("{e}");
                 ExitCode::from(i.exit_code())
             }
             None => {
-                eprintln!("Error: {e:?}");
+                errln!("Error: {e:?}");
                 ExitCode::FAILURE
             }
         },
@@ -96,12 +105,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Engines => {
             for kind in [gru::EngineKind::Korali, gru::EngineKind::OneDNN, gru::EngineKind::CuDNN] {
                 match gru::engines::engine_for::<f32>(kind) {
-                    Ok(_) => println!("{kind}: available"),
-                    Err(e) => println!("{kind}: unavailable ({e})"),
+                    Ok(_) => outln!("{kind}: available"),
+                    Err(e) => outln!("{kind}: unavailable ({e})"),
                 }
             }
             // The instruction set of the native kernels (GRU_ISA=avx2 or portable asks for less).
-            println!("Korali kernels: {}", gru::kernel_isa());
+            outln!("Korali kernels: {}", gru::kernel_isa());
             Ok(())
         }
     }

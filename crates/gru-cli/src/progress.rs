@@ -94,7 +94,7 @@ impl Reporter {
             (Reporter::Bar(bar, _), Progress::Epoch { epoch, of, .. }) if epoch == of => bar.finish_and_clear(),
             (Reporter::Log { means, .. }, Progress::Iteration { record, .. }) => means.add(record),
             (Reporter::Log { started, .. }, Progress::Validation(v)) => {
-                println!(
+                outln!(
                     "[{:>7.1}s] iteration {:>6}  validation {}",
                     started.elapsed().as_secs_f64(),
                     v.iteration,
@@ -103,7 +103,7 @@ impl Reporter {
             }
             (Reporter::Log { started, means }, Progress::Epoch { epoch, of, checkpoint }) => {
                 if means.count > 0 {
-                    println!(
+                    outln!(
                         "[{:>7.1}s] epoch {:>4}  iteration {:>6}  {}",
                         started.elapsed().as_secs_f64(),
                         means.epoch,
@@ -113,7 +113,7 @@ impl Reporter {
                     means.count = 0;
                 }
                 if let Some(path) = checkpoint {
-                    println!("checkpoint after epoch {epoch}/{of}: {}", path.display());
+                    outln!("checkpoint after epoch {epoch}/{of}: {}", path.display());
                 }
             }
             _ => {}

@@ -108,7 +108,7 @@ fn start_worker(threads: usize) -> Option<Worker> {
     let worker = match Worker::start(&python, threads) {
         Ok(w) => w,
         Err(e) => {
-            println!("note: PyTorch and onnxruntime columns: - ({e}; {remedy})");
+            outln!("note: PyTorch and onnxruntime columns: - ({e}; {remedy})");
             return None;
         }
     };
@@ -117,12 +117,12 @@ fn start_worker(threads: usize) -> Option<Worker> {
         match worker.hello.peer(peer) {
             Ok(version) => found.push(format!("{} {version}", peer.label())),
             Err(why) => {
-                println!("note: {} column: - ({python} cannot import {}: {why}; {remedy})", peer.label(), peer.name())
+                outln!("note: {} column: - ({python} cannot import {}: {why}; {remedy})", peer.label(), peer.name())
             }
         }
     }
     if !found.is_empty() {
-        println!("peers: {} through {python} (tools/bench_worker.py), {threads} threads", found.join(", "));
+        outln!("peers: {} through {python} (tools/bench_worker.py), {threads} threads", found.join(", "));
     }
     Some(worker)
 }
@@ -186,7 +186,7 @@ impl Bench<'_> {
         let delay = peak
             .delay_pct
             .map_or("n/a".into(), |p| format!("{p:.1}%{}", if p > table::NOISY_PCT { " noisy" } else { "" }));
-        println!(
+        outln!(
             "GEMM peak at {n}^3 on {t} threads (GF/s, best call of {PEAK_ROUNDS} interleaved rounds): {}; peak = {best}; run delay {delay}",
             rates.join(", "),
             n = inputs.n,
@@ -333,7 +333,7 @@ fn mode_name(m: Mode) -> &'static str {
 pub fn run(a: &BenchArgs) -> Result<()> {
     let reset: ResetGateMode = serde_json::from_value(serde_json::Value::String(a.mode.clone())).context("--mode")?;
     if let Some(i) = a.memory_one {
-        println!("{}", memory_one(i, reset)?);
+        outln!("{}", memory_one(i, reset)?);
         return Ok(());
     }
     if let Some(&i) = a.shapes.iter().find(|&&i| i >= SHAPES.len()) {
@@ -341,8 +341,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     let engine = a.engine.as_deref().map(engine_kind).transpose()?;
     let (threads, source) = bench_threads();
-    println!("Korali kernels: {}", gru::kernel_isa());
-    println!(
+    outln!("Korali kernels: {}", gru::kernel_isa());
+    outln!(
         "threads: {threads} (from {source}) for every contestant; Korali and OneDNN also on 1; {} interleaved rounds \
          after a warm-up of at least {} calls and {} ms each",
         a.runs,
@@ -362,31 +362,31 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         ours_1t: gru::NativeEngine::with_threads(1),
         onednn: match engine {
             Some(e) if e != EngineKind::OneDNN => None,
-            _ => OneDnnEngine::load().inspect_err(|e| println!("note: OneDNN columns: - ({e})")).ok(),
+            _ => OneDnnEngine::load().inspect_err(|e| outln!("note: OneDNN columns: - ({e})")).ok(),
         },
         worker: worker.map(RefCell::new),
         watch,
         peak_gfs: a.peak,
     };
     match a.peak {
-        Some(p) => println!("GEMM peak: {p:.0} GF/s (given by --peak; no GEMM measured)"),
+        Some(p) => outln!("GEMM peak: {p:.0} GF/s (given by --peak; no GEMM measured)"),
         None => bench.measure_peak(),
     }
-    println!("{}", table::header(a.runs as usize));
+    outln!("{}", table::header(a.runs as usize));
     let mut notes = Notes::default();
     for (i, _) in SHAPES.iter().enumerate() {
         if !a.shapes.is_empty() && !a.shapes.contains(&i) {
             continue;
         }
         for m in [Mode::Inference, Mode::Training] {
-            println!("{}", table::row(&bench.row(i, m, &mut notes)?));
+            outln!("{}", table::row(&bench.row(i, m, &mut notes)?));
             if a.explain {
-                println!("  explain: Korali: {}", bench.explain(i, m)?);
+                outln!("  explain: Korali: {}", bench.explain(i, m)?);
             }
         }
     }
     for note in notes.0 {
-        println!("note: {note}");
+        outln!("note: {note}");
     }
     Ok(())
 }

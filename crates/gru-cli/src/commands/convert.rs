@@ -125,12 +125,12 @@ pub fn run(a: &ConvertArgs) -> Result<()> {
     }
     let weights = convert::read(from, &a.input, &in_options)
         .with_context(|| format!("reading {} as {from}", a.input.display()))?;
-    println!("read {} ({from}, {}):", a.input.display(), weights.dtype());
-    print!("{}", indent(&super::inspect::describe_spec(weights.spec())));
+    outln!("read {} ({from}, {}):", a.input.display(), weights.dtype());
+    out!("{}", indent(&super::inspect::describe_spec(weights.spec())));
     if a.verify && from != Format::Gru {
         let report = verify::verify(from, &a.input, &in_options, &weights)
             .with_context(|| format!("verifying {} as {from}", a.input.display()))?;
-        println!("verified {}: {report}", a.input.display());
+        outln!("verified {}: {report}", a.input.display());
     }
     write_weights(a, to, &weights, &options)
 }
@@ -175,17 +175,17 @@ fn convert_network<T: Real>(
     options: &Options,
     any: fn(convert::GruWeights<T>) -> AnyWeights,
 ) -> Result<()> {
-    println!("read {} ({from}, a network, {}):", a.input.display(), T::DTYPE);
-    print!("{}", indent(&super::inspect::describe_network(&net)));
+    outln!("read {} ({from}, a network, {}):", a.input.display(), T::DTYPE);
+    out!("{}", indent(&super::inspect::describe_network(&net)));
     if a.verify && from == Format::Onnx {
         let report = verify::verify_network(&a.input, &mut net)
             .with_context(|| format!("verifying {} as {from}", a.input.display()))?;
-        println!("verified {}: {report}", a.input.display());
+        outln!("verified {}: {report}", a.input.display());
     }
     if a.layer.is_some() || !matches!(to, Format::Onnx | Format::Gru) {
         let weights = gru_file::network_layer(&net, a.layer, &a.input)?;
-        println!("its GRU layer {}:", a.layer.unwrap_or(0));
-        print!("{}", indent(&super::inspect::describe_spec(&weights.spec)));
+        outln!("its GRU layer {}:", a.layer.unwrap_or(0));
+        out!("{}", indent(&super::inspect::describe_spec(&weights.spec)));
         return write_weights(a, to, &any(weights), options);
     }
     let save = |path: &Path, net: &Network<T>| -> gru::Result<()> {
@@ -196,7 +196,7 @@ fn convert_network<T: Real>(
     };
     if !a.verify {
         save(&a.output, &net).with_context(|| format!("writing {} as {to}", a.output.display()))?;
-        println!("wrote {} ({to}, the whole network)", a.output.display());
+        outln!("wrote {} ({to}, the whole network)", a.output.display());
         return Ok(());
     }
     let staged = staged_path(a, to)?;
@@ -214,7 +214,7 @@ fn convert_network<T: Real>(
 fn write_weights(a: &ConvertArgs, to: Format, weights: &AnyWeights, options: &Options) -> Result<()> {
     if !a.verify {
         write(to, &a.output, weights, options)?;
-        println!("wrote {} ({to})", a.output.display());
+        outln!("wrote {} ({to})", a.output.display());
         return Ok(());
     }
     let staged = staged_path(a, to)?;
@@ -243,8 +243,8 @@ fn finish_staged(a: &ConvertArgs, to: Format, staged: &Path, checked: gru::Resul
         }
     };
     std::fs::rename(staged, &a.output).with_context(|| format!("writing {}", a.output.display()))?;
-    println!("wrote {} ({to})", a.output.display());
-    println!("verified {}: {report}", a.output.display());
+    outln!("wrote {} ({to})", a.output.display());
+    outln!("verified {}: {report}", a.output.display());
     Ok(())
 }
 

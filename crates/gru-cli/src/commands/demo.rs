@@ -44,7 +44,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     let train = super::load_data::<f32>(&train_path, &missing)?;
     let test = super::load_data::<f32>(&test_path, &missing)?;
     if !a.quiet {
-        println!(
+        outln!(
             "GestureShapes: {} training and {} test sequences of 2 channels, {} classes ({})",
             train.len(),
             test.len(),
@@ -86,16 +86,16 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     let Targets::Classes(truth) = &test.targets else { anyhow::bail!("the demo data are labelled") };
     let r = ClassificationReport::new(test.class_names.clone(), truth, &pred);
     if !a.quiet {
-        println!("{}", r.to_text());
+        outln!("{}", r.to_text());
     }
-    println!("test accuracy: {:.1}% (chance 25%)", 100.0 * r.accuracy);
-    println!(
+    outln!("test accuracy: {:.1}% (chance 25%)", 100.0 * r.accuracy);
+    outln!(
         "trained {} epochs ({} iterations) in {:.1} s",
         report.epochs,
         report.iterations,
         started.elapsed().as_secs_f64()
     );
-    println!(
+    outln!(
         "model: {}\nhistory: {}\nplots: {} and {}",
         model.display(),
         history.display(),

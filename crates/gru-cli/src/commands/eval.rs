@@ -32,7 +32,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         AnyNetwork::F32(mut n) => report(&mut n, a)?,
         AnyNetwork::F64(mut n) => report(&mut n, a)?,
     };
-    print!("{text}");
+    out!("{text}");
     Ok(())
 }
 

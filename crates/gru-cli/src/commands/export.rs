@@ -58,7 +58,7 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     match load_model(&a.model)? {
         AnyNetwork::F32(mut n) => export(a, &mut n),
         AnyNetwork::F64(mut n) => {
-            eprintln!("note: {} holds f64 values: the generated code holds them rounded to f32", a.model.display());
+            errln!("note: {} holds f64 values: the generated code holds them rounded to f32", a.model.display());
             export(a, &mut n)
         }
     }
@@ -74,7 +74,7 @@ fn export<T: Real>(a: &ExportArgs, net: &mut Network<T>) -> Result<()> {
     codegen::write_files(&a.out_dir, &files)?;
     let plan = codegen::plan_of(net, &options)?;
     let bytes: usize = files.iter().map(|f| f.contents.len()).sum();
-    println!(
+    outln!(
         "wrote {} ({} files, {bytes} bytes of source): input {}, output {}{}, state {} floats, {} weights ({} bytes as f32)",
         files.iter().map(|f| a.out_dir.join(&f.path).display().to_string()).collect::<Vec<_>>().join(", "),
         files.len(),
@@ -86,9 +86,11 @@ fn export<T: Real>(a: &ExportArgs, net: &mut Network<T>) -> Result<()> {
         4 * plan.num_weights()
     );
     if let Some((option, gru)) = plan.non_causal_option() {
-        println!(
+        outln!(
             "note: GRU {gru} is {option}: no {}_step (frame by frame); {}_run takes up to {} steps",
-            a.prefix, a.prefix, a.max_steps
+            a.prefix,
+            a.prefix,
+            a.max_steps
         );
     }
     if a.verify {
@@ -99,9 +101,11 @@ fn export<T: Real>(a: &ExportArgs, net: &mut Network<T>) -> Result<()> {
         // The build folder goes whatever the check found.
         let _ = std::fs::remove_dir_all(&dir);
         let report = report.context("verifying the generated code against the native engine")?;
-        println!(
+        outln!(
             "verified: {} sequences, {} values agree with the native engine (largest error {:.1e}·(1 + |ref|))",
-            report.cases, report.values, report.max_error
+            report.cases,
+            report.values,
+            report.max_error
         );
     }
     Ok(())

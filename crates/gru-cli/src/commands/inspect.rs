@@ -24,7 +24,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: &InspectArgs) -> Result<()> {
-    print!("{}", inspect(&a.file, a.prefix.as_deref())?);
+    out!("{}", inspect(&a.file, a.prefix.as_deref())?);
     Ok(())
 }
 

@@ -35,14 +35,14 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let (mut exp, warnings) = KoraliExperiment::parse(&text).with_context(|| format!("reading {}", path.display()))?;
     for w in &warnings {
-        eprintln!("warning: {}: {}", w.path, w.message);
+        errln!("warning: {}: {}", w.path, w.message);
     }
     if let Some(seed) = run.seed {
         let given = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("Random Seed").cloned());
         match given {
             Some(v) if v.as_u64() == Some(seed) => {}
-            Some(v) => eprintln!("note: flag --seed {seed} overrides \"Random Seed\" {v} from {}", path.display()),
-            None => eprintln!(
+            Some(v) => errln!("note: flag --seed {seed} overrides \"Random Seed\" {v} from {}", path.display()),
+            None => errln!(
                 "note: flag --seed {seed} overrides \"Random Seed\" (not given: its default 0) from {}",
                 path.display()
             ),
@@ -53,7 +53,7 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
     let writes = run.job.writes();
     let quiet = run.quiet || !writes;
     if !quiet {
-        println!(
+        outln!(
             "[gru] Korali experiment: {} sequences, GRU network, {} optimizer, learning rate {}, {} steps per generation, {} generations, random seed {}",
             exp.problem.input.len(),
             s.optimizer.name(),
@@ -66,7 +66,7 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
     let total = exp.total_steps();
     if !quiet {
         let p = &exp.problem;
-        println!(
+        outln!(
             "[gru] {total} optimizer steps of {} sequences (up to {} steps each): {} sequence steps",
             p.training_batch_size.min(p.input.len()),
             p.input.iter().map(Vec::len).max().unwrap_or(0),
@@ -79,11 +79,11 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
     let trained = exp.train_reduced::<f32>(signals.flag(), run.job.reducer(), &mut |r| {
         seen.push(r.clone());
         if !quiet {
-            println!("[gru] Generation {} ({} steps, {:.1} s)", r.generation, r.steps, r.elapsed.as_secs_f64());
-            println!("[gru]  + Training Loss: {:.15}", r.loss);
+            outln!("[gru] Generation {} ({} steps, {:.1} s)", r.generation, r.steps, r.elapsed.as_secs_f64());
+            outln!("[gru]  + Training Loss: {:.15}", r.loss);
             if r.generation == 1 && s.max_generations > 1 {
                 let expected = r.elapsed.as_secs_f64() * total as f64 / r.steps.max(1) as f64;
-                println!("[gru] expected time for {} generations: {}", s.max_generations, duration(expected));
+                outln!("[gru] expected time for {} generations: {}", s.max_generations, duration(expected));
             }
         }
     });
@@ -95,7 +95,7 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
                 saved.push(format!("history saved to {}", h.display()));
             }
             saved.push(format!("no model written to {} (a Korali experiment has no checkpoint)", run.out.display()));
-            println!("stopped by {} in generation {epoch} after step {iteration}: {}", signal.name(), saved.join("; "));
+            outln!("stopped by {} in generation {epoch} after step {iteration}: {}", signal.name(), saved.join("; "));
             return Err(signal.into());
         }
         (trained, _) => trained?,
@@ -113,7 +113,7 @@ pub fn train_experiment(run: &ExperimentRun<'_>) -> Result<()> {
         crate::plot::plot_history(&history, &format!("gru train --experiment {name} (loss per generation)"), p)?;
     }
     let last = reports.last().map_or(f64::NAN, |r| r.loss);
-    println!(
+    outln!(
         "trained {} generations in {:.1} s; final training loss {last:.6}; model saved to {}",
         reports.len(),
         started.elapsed().as_secs_f64(),

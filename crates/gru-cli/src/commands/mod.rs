@@ -45,7 +45,7 @@ pub fn load_model(path: &Path) -> Result<AnyNetwork> {
 /// values load unchecked. A checksum that differs is an error.
 pub fn note_unchecked(file: &SafetensorsFile) -> Result<()> {
     if verify_checksum(file)? == Checksum::Absent {
-        eprintln!(
+        errln!(
             "note: {} has no checksum (an earlier gru wrote it): its values cannot be checked for corruption; \
              saving it again adds one",
             file.path().display()

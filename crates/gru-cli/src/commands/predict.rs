@@ -66,7 +66,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         return match &a.out {
             Some(p) => super::train::write_atomic(p, json.as_bytes()),
             None => {
-                print!("{json}");
+                out!("{json}");
                 Ok(())
             }
         };
@@ -85,7 +85,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         }
         Some(p) => super::train::write_atomic(p, csv.as_bytes()),
         None => {
-            print!("{csv}");
+            out!("{csv}");
             Ok(())
         }
     }

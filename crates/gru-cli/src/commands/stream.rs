@@ -47,8 +47,8 @@ pub fn run(a: &StreamArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs every line of `input`, writing one output line per frame to `out`; returns how
-/// many lines were refused.
+/// Runs every line of `input`, writing one output line per frame to `out`, until `input`
+/// ends or `out` fails (its reader left); returns how many lines were refused.
 fn serve<T: Real>(net: &Network<T>, capacity: usize, input: impl BufRead, mut out: impl Write) -> Result<usize> {
     let mut streams = net.streams(capacity).context("streaming the model")?;
     let mut ids: HashMap<String, StreamId> = HashMap::new();
@@ -89,12 +89,20 @@ fn serve<T: Real>(net: &Network<T>, capacity: usize, input: impl BufRead, mut ou
                     text.push_str(&v.to_string());
                 }
                 text.push('\n');
-                out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing standard output")
+                if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                    // The reader left, or the output failed: `out.rs` keeps the failure and
+                    // serving ends, nothing more can be delivered.
+                    crate::out::failed(e);
+                }
+                Ok(())
             }),
         };
         if let Err(e) = result {
-            eprintln!("line {}: {e:#}", number + 1);
+            errln!("line {}: {e:#}", number + 1);
             refused += 1;
+        }
+        if crate::out::closed() {
+            break;
         }
     }
     Ok(refused)

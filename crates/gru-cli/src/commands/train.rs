@@ -199,7 +199,7 @@ fn regularization(a: &TrainArgs, seed: u64) -> Regularization {
 fn options(a: &TrainArgs, base: TrainingOptions, source: Option<&OptionsSource>) -> Result<TrainingOptions> {
     let (mut o, notes) = a.opts.apply(base, source)?;
     for n in notes {
-        eprintln!("note: {n}");
+        errln!("note: {n}");
     }
     if a.checkpoint.is_some() {
         o.checkpoint_path = a.checkpoint.clone();
@@ -222,7 +222,7 @@ fn network_file(a: &TrainArgs, path: &Path) -> Result<Vec<LayerSpec>> {
         (input_normalization(a)?, specs.first_mut())
     {
         if *normalization != n {
-            eprintln!(
+            errln!(
                 "note: flag --input-normalization {n} overrides normalization {normalization} from {}",
                 path.display()
             );
@@ -341,7 +341,7 @@ pub fn train<T: Real>(a: &TrainArgs, job: &Job) -> Result<(Network<T>, Option<gr
     let writes = job.writes();
     for w in trainer.options.warnings(data.len())? {
         if writes {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
     }
     let signals = Signals::install()?;
@@ -387,19 +387,19 @@ pub fn train<T: Real>(a: &TrainArgs, job: &Job) -> Result<(Network<T>, Option<gr
         Some(v) => Some(evaluate(&mut net, v, trainer.options.mini_batch_size)?),
         None => None,
     };
-    println!(
+    outln!(
         "trained {} epochs, {} iterations{}; model saved to {}",
         report.epochs,
         report.iterations,
         if report.stopped_early { " (stopped early)" } else { "" },
         a.out.display()
     );
-    println!("training:   {}", metrics(train_eval.loss, train_eval.accuracy, train_eval.rmse, None));
+    outln!("training:   {}", metrics(train_eval.loss, train_eval.accuracy, train_eval.rmse, None));
     if let Some(e) = &eval {
         // A regression model is worth its RMSE against the baseline of the training mean.
         let baseline = validation.as_ref().and_then(|v| gru::train::mean_predictor_rmse(&data, v));
         let baseline = baseline.map_or(String::new(), |b| format!("  (predicting the training mean: rmse {b:.4})"));
-        println!("validation: {}{baseline}", metrics(e.loss, e.accuracy, e.rmse, None));
+        outln!("validation: {}{baseline}", metrics(e.loss, e.accuracy, e.rmse, None));
     }
     Ok((net, eval))
 }
@@ -439,7 +439,7 @@ fn stopped<T: Real>(
         saved.push(format!("history saved to {}", h.display()));
     }
     saved.push(format!("no model written to {}", a.out.display()));
-    println!("stopped by {} in epoch {epoch} after iteration {iteration}: {}", signal.name(), saved.join("; "));
+    outln!("stopped by {} in epoch {epoch} after iteration {iteration}: {}", signal.name(), saved.join("; "));
     anyhow::Error::new(signal)
 }
 

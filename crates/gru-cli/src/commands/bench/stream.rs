@@ -37,19 +37,29 @@ pub fn run(runs: usize, threads: usize, worker: Option<Worker>) -> Result<()> {
     let worker = worker.map(RefCell::new);
     let has = |kind: StepKind| worker.as_ref().is_some_and(|w| w.borrow().hello.peer(kind.peer()).is_ok());
     let ours = gru::NativeEngine::with_threads(threads);
-    let onednn = OneDnnEngine::load().inspect_err(|e| println!("note: OneDNN column: - ({e})")).ok();
-    println!(
+    let onednn = OneDnnEngine::load().inspect_err(|e| outln!("note: OneDNN column: - ({e})")).ok();
+    outln!(
         "one streaming step (µs, median of {runs} interleaved rounds of {STEPS_PER_CALL} steps each, h carried), \
          I = H, f32; Korali kernels {}",
         gru::kernel_isa()
     );
-    println!(
+    outln!(
         "floor: {threads} threads reading the step's f32 W and R (best of {FLOOR_REPS}); at B = 1 a step \
          streams them and cannot beat it"
     );
-    println!(
+    outln!(
         "{:>3} {:>4} | {:>8} {:>8} {:>6} | {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7}",
-        "B", "H", "Korali", "OneDNN", "floor", "GRUCell", "GRU T=1", "ort T=1", "cell/us", "gru/us", "ort/us"
+        "B",
+        "H",
+        "Korali",
+        "OneDNN",
+        "floor",
+        "GRUCell",
+        "GRU T=1",
+        "ort T=1",
+        "cell/us",
+        "gru/us",
+        "ort/us"
     );
     let mut notes: Vec<String> = Vec::new();
     for &batch in &STREAM_BATCHES {
@@ -93,7 +103,7 @@ pub fn run(runs: usize, threads: usize, worker: Option<Worker>) -> Result<()> {
             if let Some(w) = &worker {
                 let _ = w.borrow_mut().release();
             }
-            println!(
+            outln!(
                 "{batch:>3} {hidden:>4} | {:>8} {:>8} {:>6.1} | {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7}",
                 us(&cells[0]),
                 us(&cells[1]),
@@ -108,7 +118,7 @@ pub fn run(runs: usize, threads: usize, worker: Option<Worker>) -> Result<()> {
         }
     }
     for n in notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     Ok(())
 }
