@@ -1,11 +1,12 @@
 //! Mutation fuzzing of the readers of files users hand us, on stable Rust (cargo-fuzz
 //! needs nightly): the data loaders (.ts, .tsv, CSV, NPY, NPZ), the model-file and
-//! checkpoint readers and the ONNX reader. Each target starts from a seed corpus (the
+//! checkpoint readers, the ONNX reader, the converters' weight readers and the JSON
+//! configurations (layer arrays, Korali, GRU specs, training options). Each target starts from a seed corpus (the
 //! committed fixtures and small well-formed files written here), mutates it with a seeded generator (bit flips,
 //! interesting bytes, deletions, duplications, insertions, truncations, splices of two
 //! seeds) and runs the reader on every mutant, for `GRU_FUZZ_SECONDS` seconds per target
-//! (default 2; CI sets 20). A reader may refuse any input with an error; it must never
-//! panic. A panic writes the input to `target/fuzz-crashes/` and fails the test: commit it
+//! (default 2; CI sets 20; `GRU_FUZZ_SEED` picks other mutants). A reader may refuse any
+//! input with an error; it must never panic. A panic writes the input to `target/fuzz-crashes/` and fails the test: commit it
 //! under `tests/fuzz/<target>/` and it is replayed on every run from then on (the
 //! committed regressions run before the mutations).
 //!
@@ -36,6 +37,12 @@ fn test_data(name: &str) -> Vec<u8> {
 fn budget() -> Duration {
     let secs = std::env::var("GRU_FUZZ_SECONDS").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(2.0);
     Duration::from_secs_f64(secs.max(0.0))
+}
+
+/// `GRU_FUZZ_SEED` (default 0): another value mutates along other paths, for a longer
+/// campaign by hand than CI's (the same value replays the same mutants).
+fn campaign() -> u64 {
+    std::env::var("GRU_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// Bytes a mutation likes to write: delimiters and numbers of the text formats, and the
@@ -111,7 +118,7 @@ fn fuzz(name: &str, seeds: Vec<Vec<u8>>, read: impl Fn(&[u8])) -> usize {
     for s in &seeds {
         run(s, &mut crashes);
     }
-    let mut rng = StdRng::seed_from_u64(name.bytes().map(u64::from).sum());
+    let mut rng = StdRng::seed_from_u64(name.bytes().map(u64::from).sum::<u64>() ^ campaign());
     let start = Instant::now();
     while start.elapsed() < budget() && crashes.len() < 5 {
         let base = &seeds[rng.random_range(0..seeds.len())];
@@ -119,8 +126,13 @@ fn fuzz(name: &str, seeds: Vec<Vec<u8>>, read: impl Fn(&[u8])) -> usize {
         run(&input, &mut crashes);
         count += 1;
     }
-    assert!(crashes.is_empty(), "{name}: the reader panicked on {} inputs, written to {crashes:?}", crashes.len());
-    eprintln!("{name}: {count} inputs, no panic");
+    let seed = campaign();
+    assert!(
+        crashes.is_empty(),
+        "{name} (GRU_FUZZ_SEED {seed}): the reader panicked on {} inputs, written to {crashes:?}",
+        crashes.len()
+    );
+    eprintln!("{name} (GRU_FUZZ_SEED {seed}): {count} inputs, no panic");
     count
 }
 
@@ -280,6 +292,61 @@ fn korali_reader_never_panics() {
     fuzz("korali", seeds, |b| {
         let _ = parse_korali::<f32>(b, "f.json");
         let _ = parse_korali_inputs::<f64>(b, "f.json");
+    });
+}
+
+/// The PyTorch, Keras and gru-layer weight readers of `gru convert` (safetensors files whose
+/// tensor names, shapes and metadata — the Keras config — say what the GRU is), on the
+/// committed converter fixtures.
+#[test]
+fn converter_readers_never_panic() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let names = ["torch_single", "torch_nobias", "torch_f64_bidir", "keras_reset_after", "keras_bidir_stacked"];
+    let seeds = names.iter().map(|n| fixture("convert_fixtures", &format!("{n}.safetensors"))).collect();
+    let path = dir.path().join("w.safetensors");
+    let options = gru::convert::Options::default();
+    fuzz("converters", seeds, |b| {
+        std::fs::write(&path, b).expect("the temporary folder is writable");
+        for format in [gru::convert::Format::Torch, gru::convert::Format::Keras, gru::convert::Format::Gru] {
+            let _ = gru::convert::read(format, &path, &options);
+        }
+    });
+}
+
+/// The JSON configurations users write by hand: layer arrays (built into a network), Korali
+/// experiments and networks, GRU specs and training options. Sizes are held to a small
+/// memory budget, so that a mutant claiming a huge layer is refused, not allocated.
+#[test]
+fn configuration_readers_never_panic() {
+    gru::memory::MemoryBudget::set_process_default(Some(64 << 20));
+    let example = |name: &str| {
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name))
+            .expect("a committed example")
+    };
+    let seeds = vec![
+        br#"[{"type": "sequence-input", "input_size": 2, "normalization": "zscore"},
+             {"type": "gru", "num_hidden_units": 8, "output_mode": "last", "depth": 2,
+              "regularization": {"recurrent_dropout": 0.3, "zoneout": 0.1, "layer_norm": true, "seed": 7}},
+             {"type": "dropout", "probability": 0.2}, {"type": "fully-connected", "output_size": 3},
+             {"type": "softmax"}, {"type": "classification"}]"#
+            .to_vec(),
+        example("korali/sine_rnn_experiment.json"),
+        example("spec.json"),
+        br#"{"max_epochs": 3, "mini_batch_size": 4, "initial_learn_rate": 0.01, "l2_regularization": 0}"#.to_vec(),
+    ];
+    fuzz("configs", seeds, |b| {
+        let Ok(text) = std::str::from_utf8(b) else { return };
+        if let Ok(specs) = gru::network::layers_from_json(text) {
+            let _ = Network::<f32>::new(specs, 0);
+        }
+        let _ = gru::korali::KoraliExperiment::parse(text);
+        let _ = gru::korali::KoraliNetwork::from_str(text);
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+            if let Ok(spec) = serde_json::from_value::<gru::GruSpec>(value) {
+                let _ = spec.validate();
+            }
+        }
+        let _ = gru::TrainingOptions::from_json(text);
     });
 }
 
