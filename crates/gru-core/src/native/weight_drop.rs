@@ -28,16 +28,28 @@ pub(crate) struct PackPlan {
     pub(crate) fast: bool,
 }
 
-/// `R̃ = M_R ⊙ R` of every block of `params` (a copy), for the masks of `masks`.
-fn dropped<T: Real>(params: &GruParams<T>, masks: &Masks) -> GruParams<T> {
-    let mut out = params.clone();
+/// `R̃ = M_R ⊙ R` of every block of `params`, written into `out` (the parameters of an
+/// earlier draw, whose storage is reused) or into a copy when `out` has other shapes.
+fn drop_into<T: Real>(params: &GruParams<T>, masks: &Masks, out: &mut GruParams<T>) {
+    let same_shapes = out.blocks().len() == params.blocks().len()
+        && out.blocks().iter().zip(params.blocks()).all(|(o, p)| {
+            (o.w().len(), o.r().len(), o.bias().len(), o.norm().len())
+                == (p.w().len(), p.r().len(), p.bias().len(), p.norm().len())
+        });
+    if same_shapes {
+        for (o, p) in out.blocks_mut().iter_mut().zip(params.blocks()) {
+            o.w_mut().copy_from_slice(p.w());
+            o.r_mut().copy_from_slice(p.r());
+            o.bias_mut().copy_from_slice(p.bias());
+            o.norm_mut().copy_from_slice(p.norm());
+        }
+    } else {
+        *out = params.clone();
+    }
     for (blk, b) in out.blocks_mut().iter_mut().enumerate() {
         let h = b.hidden_size();
-        if let Some(m) = masks.weight_mask::<T>(blk, 3 * h, h) {
-            b.r_mut().iter_mut().zip(&m).for_each(|(r, &m)| *r *= m);
-        }
+        masks.apply_weight_mask(blk, h, b.r_mut());
     }
-    out
 }
 
 /// The dropped weights of `draw` (masks `masks`) for parameters `params` of version
@@ -53,19 +65,20 @@ pub(crate) fn refresh<'a, T: Real>(
 ) -> &'a DroppedWeights<T> {
     let fresh = matches!(slot, Some(d) if d.draw == draw && d.generation == generation);
     if !fresh {
-        let params = dropped(params, masks);
         match slot {
             Some(d) => {
-                for (packed, p) in d.packed.iter_mut().zip(params.blocks()) {
+                drop_into(params, masks, &mut d.params);
+                for (packed, p) in d.packed.iter_mut().zip(d.params.blocks()) {
                     packed.repack(p, scratch);
                 }
-                d.params = params;
                 d.draw = draw;
                 d.generation = generation;
             }
             None => {
+                let mut dropped = params.clone();
+                drop_into(params, masks, &mut dropped);
                 let packed = if plan.fast {
-                    params
+                    dropped
                         .blocks()
                         .iter()
                         .map(|b| PackedBlock::new(b, plan.mode, plan.training, plan.unit_threads, scratch))
@@ -73,7 +86,7 @@ pub(crate) fn refresh<'a, T: Real>(
                 } else {
                     Vec::new()
                 };
-                *slot = Some(DroppedWeights { draw, generation, params, packed });
+                *slot = Some(DroppedWeights { draw, generation, params: dropped, packed });
             }
         }
     }
@@ -84,8 +97,6 @@ pub(crate) fn refresh<'a, T: Real>(
 pub(crate) fn mask_grads<T: Real>(grads: &mut GruParams<T>, masks: &Masks) {
     for (blk, b) in grads.blocks_mut().iter_mut().enumerate() {
         let h = b.hidden_size();
-        if let Some(m) = masks.weight_mask::<T>(blk, 3 * h, h) {
-            b.r_mut().iter_mut().zip(&m).for_each(|(r, &m)| *r *= m);
-        }
+        masks.apply_weight_mask(blk, h, b.r_mut());
     }
 }

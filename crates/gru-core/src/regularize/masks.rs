@@ -123,14 +123,18 @@ impl Masks {
         }
     }
 
-    /// The weight-drop mask of `block`'s R (`rows × cols`, row-major), or `None`.
-    pub(crate) fn weight_mask<T: Real>(&self, block: usize, rows: usize, cols: usize) -> Option<Vec<T>> {
-        let p = self.weight_drop_rate()?;
-        let mut m = vec![T::zero(); rows * cols];
-        for (i, row) in m.chunks_exact_mut(cols.max(1)).enumerate() {
-            dropout_values(self.key.row(Site::WeightDrop, block, 0, i), p, 0, row);
+    /// Multiplies `values`, `block`'s R (`rows × cols`, row-major), by its weight-drop mask:
+    /// `R̃ = M_R ⊙ R` (also the gradient's `dR = M_R ⊙ dR̃`). Returns false, leaving `values`
+    /// as they are, when there is no weight drop. In place, row by row: no mask of the size
+    /// of R is built on each call.
+    pub(crate) fn apply_weight_mask<T: Real>(&self, block: usize, cols: usize, values: &mut [T]) -> bool {
+        let Some(p) = self.weight_drop_rate() else { return false };
+        let mut mask = vec![T::zero(); cols];
+        for (i, row) in values.chunks_exact_mut(cols.max(1)).enumerate() {
+            dropout_values(self.key.row(Site::WeightDrop, block, 0, i), p, 0, &mut mask);
+            row.iter_mut().zip(&mask).for_each(|(v, &m)| *v *= m);
         }
-        Some(m)
+        true
     }
 }
 
@@ -172,15 +176,24 @@ mod tests {
     fn inference_has_no_mask_and_zoneout_its_expectation() {
         let reg = Regularization::NONE.with_recurrent_dropout(0.4).with_weight_drop(0.5).with_zoneout(0.2);
         let m = Masks::inference(&reg);
-        assert!(m.recurrent_mask::<f64>(0, 2, 3).is_none() && m.weight_mask::<f64>(0, 3, 3).is_none());
+        let mut r = [1.5f64; 9];
+        assert!(m.recurrent_mask::<f64>(0, 2, 3).is_none() && !m.apply_weight_mask(0, 3, &mut r));
+        assert_eq!(r, [1.5; 9], "no weight drop in inference: R unchanged");
         assert_eq!(m.zoneout(), Zoneout::Expectation(0.2));
         let mut k = [0.0f64; 3];
         m.zoneout_keep(0, 0, 0, 0..3, &mut k);
         assert_eq!(k, [0.2; 3]);
         assert!(m.changes_sweep());
         assert!(!Masks::inference(&Regularization::NONE.with_recurrent_dropout(0.3)).changes_sweep());
-        let w: Vec<f64> = Masks::training(&reg, 1).weight_mask(0, 30, 40).unwrap();
+        // In training R is scaled by 0 or 1 / (1 - p), about half of it dropped.
+        let mut w = vec![3.0f64; 30 * 40];
+        assert!(Masks::training(&reg, 1).apply_weight_mask(0, 40, &mut w));
+        assert!(w.iter().all(|&v| v == 0.0 || v == 6.0));
         let dropped = w.iter().filter(|&&v| v == 0.0).count() as f64 / w.len() as f64;
         assert!((dropped - 0.5).abs() < 0.1, "{dropped}");
+        // A row's mask depends on the row alone: the first 30 rows of a taller R match.
+        let mut tall = vec![3.0f64; 31 * 40];
+        Masks::training(&reg, 1).apply_weight_mask(0, 40, &mut tall);
+        assert_eq!(&tall[..30 * 40], &w[..]);
     }
 }
