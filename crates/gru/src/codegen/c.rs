@@ -7,7 +7,9 @@ use std::fmt::Write;
 use super::c_runtime::{self, Needs};
 use super::plan::{Affine, GruStage, Plan, Stage};
 use super::text::{self, elements, transpose, MathNames};
+use super::walk::{self, block_h, top_h, Dialect};
 use super::{CodegenOptions, GeneratedFile, Layout};
+use crate::network::{Elementwise, Transformation};
 
 const C_MATH: MathNames = MathNames {
     exp: "exp",
@@ -36,21 +38,7 @@ struct Emitter<'a> {
     lay: Layout,
 }
 
-/// The state offset of block `block` of GRU stage `g`.
-fn block_h(g: &GruStage, block: usize) -> usize {
-    g.state_offset + block * g.spec.hidden_size
-}
-
-/// Where the top layer's `[dirs·H]` state starts.
-fn top_h(g: &GruStage) -> usize {
-    block_h(g, (g.spec.depth - 1) * g.spec.directions())
-}
-
 impl Emitter<'_> {
-    fn split(&self) -> usize {
-        self.plan.last_gru.map_or(self.plan.stages.len(), |k| k + 1)
-    }
-
     fn header(&self) -> String {
         let (p, up, plan) = (self.p, &self.up, self.plan);
         let mut h = String::new();
@@ -234,48 +222,6 @@ impl Emitter<'_> {
 
     /// Statements computing stage `k` on one frame, `inp` -> `out` (a causal GRU updates
     /// its state and copies its top layer's h to `out` unless `copy_out` is false).
-    fn stage_frame(&self, k: usize, inp: &str, out: &str, copy_out: bool) -> String {
-        let p = self.p;
-        match &self.plan.stages[k] {
-            Stage::Gru(g) => {
-                let mut s = String::new();
-                for l in 0..g.spec.depth {
-                    let x = if l == 0 { inp.to_string() } else { format!("s->h + {}", block_h(g, l - 1)) };
-                    let _ = writeln!(
-                        s,
-                        "    {p}_cell(&{p}_s{k}_blocks[{l}], &{p}_s{k}_options, {x}, s->h + {}, cellbuf);",
-                        block_h(g, l)
-                    );
-                }
-                if copy_out {
-                    let _ = writeln!(s, "    {p}_copy(s->h + {}, {}, {out});", top_h(g), g.spec.hidden_size);
-                }
-                s
-            }
-            Stage::Dense { inputs, outputs, .. } => {
-                format!("    {p}_dense({p}_s{k}_wt, {p}_s{k}_b, {inp}, {inputs}, {outputs}, {out});\n")
-            }
-            Stage::Softmax { width } => format!("    {p}_softmax({inp}, {width}, {out});\n"),
-            Stage::Elementwise { width, function } => format!(
-                "    for (int c = 0; c < {width}; ++c) {{\n        const double v = {inp}[c];\n        {out}[c] = (float)({});\n    }}\n",
-                text::elementwise_expr(function, &C_MATH)
-            ),
-            Stage::Output { channels } => {
-                let mut s = String::new();
-                for (c, (g, scale, shift)) in channels.iter().enumerate() {
-                    let _ = writeln!(
-                        s,
-                        "    {{ const double v = {inp}[{c}]; {out}[{c}] = (float)({} * ({}) + {}); }}",
-                        text::f64_lit(*scale),
-                        text::transformation_expr(*g, &C_MATH),
-                        text::f64_lit(*shift)
-                    );
-                }
-                s
-            }
-        }
-    }
-
     /// Declares the scratch pointers `body` uses, then `body`.
     fn with_scratch(&self, body: &str) -> String {
         let mut s = String::new();
@@ -297,12 +243,8 @@ impl Emitter<'_> {
     /// last (all stages when there is none, then y is written).
     fn frame_function(&self) -> String {
         let p = self.p;
-        let mut body = format!("    {p}_input(x, frame0);\n");
-        let (mut cur, mut other) = ("frame0", "frame1");
-        for k in 0..self.split() {
-            body.push_str(&self.stage_frame(k, cur, other, Some(k) != self.plan.last_gru));
-            std::mem::swap(&mut cur, &mut other);
-        }
+        let (stages, cur) = walk::frame_stages(self, self.plan);
+        let mut body = format!("    {p}_input(x, frame0);\n{stages}");
         if self.plan.sequence_output {
             let _ = writeln!(body, "    {p}_output({cur}, y);");
         } else {
@@ -319,14 +261,7 @@ impl Emitter<'_> {
     /// `in`, then y.
     fn tail_function(&self) -> String {
         let p = self.p;
-        let mut body = String::new();
-        let mut cur = "in".to_string();
-        let mut next = ["frame0", "frame1"].into_iter().cycle();
-        for k in self.split()..self.plan.stages.len() {
-            let out = next.next().unwrap_or("frame0");
-            body.push_str(&self.stage_frame(k, &cur, out, true));
-            cur = out.to_string();
-        }
+        let (mut body, cur) = walk::tail_stages(self, self.plan, "in");
         let _ = writeln!(body, "    {p}_output({cur}, y);");
         format!(
             "/* The per-sequence stages, from the last output of the GRU of output mode last. */\n\
@@ -394,35 +329,8 @@ impl Emitter<'_> {
             "    if (T < 0 || T > {up}_MAX_STEPS) return -1;\n    for (int t = 0; t < T; ++t) {p}_input(x + (long)t * {}, seq0 + (long)t * {w});\n",
             plan.input_size
         );
-        let (mut cur, mut other) = ("seq0", "seq1");
-        for k in 0..self.split() {
-            match &plan.stages[k] {
-                Stage::Gru(g) => {
-                    let (dirs, hid) = (g.spec.directions(), g.spec.hidden_size);
-                    for l in 0..g.spec.depth {
-                        for d in 0..dirs {
-                            let i = l * dirs + d;
-                            let _ = writeln!(
-                                body,
-                                "    {p}_sweep(&{p}_s{k}_blocks[{i}], &{p}_s{k}_options, {cur}, {other}, T, {w}, {}, {}, s->h + {}, cellbuf);",
-                                d * hid,
-                                u8::from(g.blocks[i].backward),
-                                block_h(g, i)
-                            );
-                        }
-                        std::mem::swap(&mut cur, &mut other);
-                    }
-                }
-                _ => {
-                    let frame = self.stage_frame(k, "in", "out", true).replace("\n    ", "\n        ");
-                    let _ = write!(
-                        body,
-                        "    for (int t = 0; t < T; ++t) {{\n        const float* in = {cur} + (long)t * {w};\n        float* out = {other} + (long)t * {w};\n    {frame}    }}\n"
-                    );
-                    std::mem::swap(&mut cur, &mut other);
-                }
-            }
-        }
+        let (stages, cur) = walk::layerwise_stages(self, plan);
+        body += &stages;
         match plan.last_gru.map(|k| &plan.stages[k]) {
             Some(Stage::Gru(g)) => {
                 let _ =
@@ -438,6 +346,64 @@ impl Emitter<'_> {
         }
         body.push_str("    return 0;\n");
         format!("int {p}_run({p}_state* s, const float* x, int T, float* y)\n{{\n{}}}\n", self.with_scratch(&body))
+    }
+}
+
+/// How the C code reads each statement of the shared walks (`walk.rs`).
+impl Dialect for Emitter<'_> {
+    fn cell(&self, k: usize, g: &GruStage, l: usize, inp: &str) -> String {
+        let p = self.p;
+        let x = if l == 0 { inp.to_string() } else { format!("s->h + {}", block_h(g, l - 1)) };
+        format!("    {p}_cell(&{p}_s{k}_blocks[{l}], &{p}_s{k}_options, {x}, s->h + {}, cellbuf);\n", block_h(g, l))
+    }
+
+    fn copy_top(&self, g: &GruStage, out: &str) -> String {
+        format!("    {}_copy(s->h + {}, {}, {out});\n", self.p, top_h(g), g.spec.hidden_size)
+    }
+
+    fn dense(&self, k: usize, inputs: usize, outputs: usize, inp: &str, out: &str) -> String {
+        let p = self.p;
+        format!("    {p}_dense({p}_s{k}_wt, {p}_s{k}_b, {inp}, {inputs}, {outputs}, {out});\n")
+    }
+
+    fn softmax(&self, width: usize, inp: &str, out: &str) -> String {
+        format!("    {}_softmax({inp}, {width}, {out});\n", self.p)
+    }
+
+    fn elementwise(&self, width: usize, function: &Elementwise, inp: &str, out: &str) -> String {
+        format!(
+            "    for (int c = 0; c < {width}; ++c) {{\n        const double v = {inp}[c];\n        {out}[c] = (float)({});\n    }}\n",
+            text::elementwise_expr(function, &C_MATH)
+        )
+    }
+
+    fn output_channel(&self, c: usize, g: Transformation, scale: f64, shift: f64, inp: &str, out: &str) -> String {
+        format!(
+            "    {{ const double v = {inp}[{c}]; {out}[{c}] = (float)({} * ({}) + {}); }}\n",
+            text::f64_lit(scale),
+            text::transformation_expr(g, &C_MATH),
+            text::f64_lit(shift)
+        )
+    }
+
+    fn sweep(&self, k: usize, g: &GruStage, i: usize, cur: &str, other: &str, width: usize) -> String {
+        let p = self.p;
+        format!(
+            "    {p}_sweep(&{p}_s{k}_blocks[{i}], &{p}_s{k}_options, {cur}, {other}, T, {width}, {}, {}, s->h + {}, cellbuf);\n",
+            i % g.spec.directions() * g.spec.hidden_size,
+            u8::from(g.blocks[i].backward),
+            block_h(g, i)
+        )
+    }
+
+    fn step_names(&self) -> (&'static str, &'static str) {
+        ("in", "out")
+    }
+
+    fn each_step(&self, cur: &str, other: &str, width: usize, frame: &str) -> String {
+        format!(
+            "    for (int t = 0; t < T; ++t) {{\n        const float* in = {cur} + (long)t * {width};\n        float* out = {other} + (long)t * {width};\n    {frame}    }}\n"
+        )
     }
 }
 

@@ -38,6 +38,7 @@ mod rust_no_std;
 mod rust_runtime;
 mod text;
 pub mod verify;
+mod walk;
 
 use std::path::{Path, PathBuf};
 

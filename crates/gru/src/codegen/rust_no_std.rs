@@ -7,7 +7,9 @@ use std::fmt::Write;
 use super::plan::{GruStage, Plan, Stage};
 use super::rust_runtime::HELPERS;
 use super::text::{self, elements, transpose, MathNames};
+use super::walk::{self, block_h, top_h, Dialect};
 use super::{CodegenOptions, GeneratedFile, Layout};
+use crate::network::{Elementwise, Transformation};
 
 const RUST_MATH: MathNames = MathNames {
     exp: "rt::math::exp",
@@ -72,23 +74,11 @@ struct Emitter<'a> {
     lay: Layout,
 }
 
-fn block_h(g: &GruStage, block: usize) -> usize {
-    g.state_offset + block * g.spec.hidden_size
-}
-
-fn top_h(g: &GruStage) -> usize {
-    block_h(g, (g.spec.depth - 1) * g.spec.directions())
-}
-
 fn array(name: &str, values: &[f32]) -> String {
     format!("static {name}: [f32; {}] = [\n{}];\n", values.len(), elements(values, ""))
 }
 
 impl Emitter<'_> {
-    fn split(&self) -> usize {
-        self.plan.last_gru.map_or(self.plan.stages.len(), |k| k + 1)
-    }
-
     fn constants(&self) -> String {
         let mut s = String::from("\n// ---- the weights ----\n");
         for (name, a) in [("IN", &self.plan.input_norm), ("OUT", &self.plan.target_norm)] {
@@ -140,56 +130,6 @@ impl Emitter<'_> {
             }
         }
         s
-    }
-
-    /// Statements of stage `k` on one frame, `inp` -> `out` (slices of at least the width).
-    fn stage_frame(&self, k: usize, inp: &str, out: &str, copy_out: bool) -> String {
-        match &self.plan.stages[k] {
-            Stage::Gru(g) => {
-                let hid = g.spec.hidden_size;
-                let mut s = String::new();
-                for l in 0..g.spec.depth {
-                    let at = block_h(g, l);
-                    if l == 0 {
-                        let _ = writeln!(
-                            s,
-                            "    rt::cell(&S{k}_BLOCKS[0], &S{k}_OPTIONS, &{inp}[..], &mut st.h[{at}..{}], cellbuf);",
-                            at + hid
-                        );
-                    } else {
-                        let below = block_h(g, l - 1);
-                        let _ = writeln!(
-                            s,
-                            "    {{\n        let (lo, hi) = st.h.split_at_mut({at});\n        rt::cell(&S{k}_BLOCKS[{l}], &S{k}_OPTIONS, &lo[{below}..{at}], &mut hi[..{hid}], cellbuf);\n    }}"
-                        );
-                    }
-                }
-                if copy_out {
-                    let top = top_h(g);
-                    let _ = writeln!(s, "    {out}[..{hid}].copy_from_slice(&st.h[{top}..{}]);", top + hid);
-                }
-                s
-            }
-            Stage::Dense { outputs, .. } => format!("    rt::dense(&S{k}_WT, &S{k}_B, &{inp}[..], &mut {out}[..{outputs}]);\n"),
-            Stage::Softmax { width } => format!("    rt::softmax(&{inp}[..{width}], &mut {out}[..{width}]);\n"),
-            Stage::Elementwise { width, function } => format!(
-                "    for c in 0..{width} {{\n        let v = {inp}[c] as f64;\n        {out}[c] = ({}) as f32;\n    }}\n",
-                text::elementwise_expr(function, &RUST_MATH)
-            ),
-            Stage::Output { channels } => {
-                let mut s = String::new();
-                for (c, (g, scale, shift)) in channels.iter().enumerate() {
-                    let _ = writeln!(
-                        s,
-                        "    {{ let v = {inp}[{c}] as f64; {out}[{c}] = ({} * ({}) + {}) as f32; }}",
-                        text::f64_lit(*scale),
-                        text::transformation_expr(*g, &RUST_MATH),
-                        text::f64_lit(*shift)
-                    );
-                }
-                s
-            }
-        }
     }
 
     fn functions(&self) -> String {
@@ -268,14 +208,7 @@ impl Emitter<'_> {
     }
 
     fn tail_function(&self) -> String {
-        let mut body = String::new();
-        let mut cur = "inp".to_string();
-        let mut next = ["frame0", "frame1"].into_iter().cycle();
-        for k in self.split()..self.plan.stages.len() {
-            let out = next.next().unwrap_or("frame0");
-            body.push_str(&self.stage_frame(k, &cur, out, true));
-            cur = out.to_string();
-        }
+        let (body, cur) = walk::tail_stages(self, self.plan, "inp");
         format!(
             "/// The per-sequence stages, from the last output of the GRU of output mode last.\n\
              fn tail(inp: &[f32], frame0: &mut [f32], frame1: &mut [f32], y: &mut [f32]) {{\n{body}    output(&{cur}[..], y);\n}}\n\n"
@@ -297,12 +230,8 @@ impl Emitter<'_> {
 
     fn causal_functions(&self) -> String {
         let plan = self.plan;
-        let mut body = "    input(x, frame0);\n".to_string();
-        let (mut cur, mut other) = ("frame0", "frame1");
-        for k in 0..self.split() {
-            body.push_str(&self.stage_frame(k, cur, other, Some(k) != plan.last_gru));
-            std::mem::swap(&mut cur, &mut other);
-        }
+        let (stages, cur) = walk::frame_stages(self, plan);
+        let mut body = format!("    input(x, frame0);\n{stages}");
         if plan.sequence_output {
             let _ = writeln!(body, "    output(&{cur}[..], y);");
         }
@@ -351,36 +280,8 @@ impl Emitter<'_> {
             "{}    let (frame0, frame1, cellbuf, seq0, seq1) = scratch(&mut st.work);\n    for t in 0..steps {{\n        input(&x[t * INPUT_SIZE..], &mut seq0[t * {w}..]);\n    }}\n",
             self.run_checks()
         );
-        let (mut cur, mut other) = ("seq0", "seq1");
-        for k in 0..self.split() {
-            match &plan.stages[k] {
-                Stage::Gru(g) => {
-                    let (dirs, hid) = (g.spec.directions(), g.spec.hidden_size);
-                    for l in 0..g.spec.depth {
-                        for d in 0..dirs {
-                            let i = l * dirs + d;
-                            let at = block_h(g, i);
-                            let _ = writeln!(
-                                body,
-                                "    rt::sweep(&S{k}_BLOCKS[{i}], &S{k}_OPTIONS, {cur}, {other}, steps, {w}, {}, {}, &mut st.h[{at}..{}], cellbuf);",
-                                d * hid,
-                                g.blocks[i].backward,
-                                at + hid
-                            );
-                        }
-                        std::mem::swap(&mut cur, &mut other);
-                    }
-                }
-                _ => {
-                    let frame = self.stage_frame(k, "inp", "out", true).replace("\n    ", "\n        ");
-                    let _ = write!(
-                        body,
-                        "    for t in 0..steps {{\n        let inp = &{cur}[t * {w}..(t + 1) * {w}];\n        let out = &mut {other}[t * {w}..(t + 1) * {w}];\n    {frame}    }}\n"
-                    );
-                    std::mem::swap(&mut cur, &mut other);
-                }
-            }
-        }
+        let (stages, cur) = walk::layerwise_stages(self, plan);
+        body += &stages;
         match plan.last_gru.map(|k| &plan.stages[k]) {
             Some(Stage::Gru(g)) => {
                 let top = top_h(g);
@@ -400,6 +301,74 @@ impl Emitter<'_> {
             "/// x `[T, INPUT_SIZE]` -> y `[T, OUTPUT_SIZE]` (sequence output) or `[OUTPUT_SIZE]`, from the\n\
              /// state in `st`, leaving h_T there; layer by layer (a bidirectional or reverse GRU), T <= MAX_STEPS.\n\
              pub fn run(st: &mut State, x: &[f32], y: &mut [f32]) -> Result<(), RunError> {{\n{body}    Ok(())\n}}\n"
+        )
+    }
+}
+
+/// How the Rust code reads each statement of the shared walks (`walk.rs`).
+impl Dialect for Emitter<'_> {
+    fn cell(&self, k: usize, g: &GruStage, l: usize, inp: &str) -> String {
+        let (hid, at) = (g.spec.hidden_size, block_h(g, l));
+        if l == 0 {
+            format!(
+                "    rt::cell(&S{k}_BLOCKS[0], &S{k}_OPTIONS, &{inp}[..], &mut st.h[{at}..{}], cellbuf);\n",
+                at + hid
+            )
+        } else {
+            let below = block_h(g, l - 1);
+            format!(
+                "    {{\n        let (lo, hi) = st.h.split_at_mut({at});\n        rt::cell(&S{k}_BLOCKS[{l}], &S{k}_OPTIONS, &lo[{below}..{at}], &mut hi[..{hid}], cellbuf);\n    }}\n"
+            )
+        }
+    }
+
+    fn copy_top(&self, g: &GruStage, out: &str) -> String {
+        let (hid, top) = (g.spec.hidden_size, top_h(g));
+        format!("    {out}[..{hid}].copy_from_slice(&st.h[{top}..{}]);\n", top + hid)
+    }
+
+    fn dense(&self, k: usize, _inputs: usize, outputs: usize, inp: &str, out: &str) -> String {
+        format!("    rt::dense(&S{k}_WT, &S{k}_B, &{inp}[..], &mut {out}[..{outputs}]);\n")
+    }
+
+    fn softmax(&self, width: usize, inp: &str, out: &str) -> String {
+        format!("    rt::softmax(&{inp}[..{width}], &mut {out}[..{width}]);\n")
+    }
+
+    fn elementwise(&self, width: usize, function: &Elementwise, inp: &str, out: &str) -> String {
+        format!(
+            "    for c in 0..{width} {{\n        let v = {inp}[c] as f64;\n        {out}[c] = ({}) as f32;\n    }}\n",
+            text::elementwise_expr(function, &RUST_MATH)
+        )
+    }
+
+    fn output_channel(&self, c: usize, g: Transformation, scale: f64, shift: f64, inp: &str, out: &str) -> String {
+        format!(
+            "    {{ let v = {inp}[{c}] as f64; {out}[{c}] = ({} * ({}) + {}) as f32; }}\n",
+            text::f64_lit(scale),
+            text::transformation_expr(g, &RUST_MATH),
+            text::f64_lit(shift)
+        )
+    }
+
+    fn sweep(&self, k: usize, g: &GruStage, i: usize, cur: &str, other: &str, width: usize) -> String {
+        let (hid, at) = (g.spec.hidden_size, block_h(g, i));
+        format!(
+            "    rt::sweep(&S{k}_BLOCKS[{i}], &S{k}_OPTIONS, {cur}, {other}, steps, {width}, {}, {}, &mut st.h[{at}..{}], cellbuf);\n",
+            i % g.spec.directions() * hid,
+            g.blocks[i].backward,
+            at + hid
+        )
+    }
+
+    fn step_names(&self) -> (&'static str, &'static str) {
+        ("inp", "out")
+    }
+
+    fn each_step(&self, cur: &str, other: &str, width: usize, frame: &str) -> String {
+        let w = width;
+        format!(
+            "    for t in 0..steps {{\n        let inp = &{cur}[t * {w}..(t + 1) * {w}];\n        let out = &mut {other}[t * {w}..(t + 1) * {w}];\n    {frame}    }}\n"
         )
     }
 }
