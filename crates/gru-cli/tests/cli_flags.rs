@@ -436,6 +436,11 @@ fn the_regularizer_flags_reach_the_default_networks_gru_and_are_checked() {
     assert_eq!(reg, &want, "{json}");
     // The model predicts (layer norm's parameters were saved with it).
     ok(&gru(&["eval", "--model", s(&model), "--data", s(&data)]));
+    // `gru inspect` names the regularizers and counts layer norm's 12H parameters (H = 4).
+    let text = ok(&gru(&["inspect", s(&model)]));
+    let line = "regularizers: input dropout 0.2, recurrent dropout 0.25, zoneout 0.1, weight drop 0.3, layer norm; mask seed 7";
+    assert!(text.contains(line), "{text}");
+    assert!(text.contains("R 12x4, bias 12, layer norm 48"), "{text}");
 
     // No regularizer: none written, not even the seed.
     ok(&gru(&[&base[..], &["--seed", "7"]].concat()));

@@ -186,6 +186,21 @@ pub fn describe_spec(spec: &GruSpec) -> String {
         spec.gate_activation,
         spec.clip,
     );
+    let reg = &spec.regularization;
+    if !reg.is_none() {
+        let rates = [
+            ("input dropout", reg.input_dropout),
+            ("recurrent dropout", reg.recurrent_dropout),
+            ("zoneout", reg.zoneout),
+            ("weight drop", reg.weight_drop),
+        ];
+        let mut parts: Vec<String> = rates.iter().filter(|(_, p)| *p > 0.0).map(|(n, p)| format!("{n} {p}")).collect();
+        if reg.layer_norm {
+            parts.push("layer norm".into());
+        }
+        out += &format!("regularizers: {}; mask seed {}\n", parts.join(", "), reg.seed);
+    }
+    let norm = spec.norm_len();
     const SHOWN: usize = 16;
     let blocks = spec.num_blocks();
     for i in 0..blocks.min(SHOWN) {
@@ -199,6 +214,11 @@ pub fn describe_spec(spec: &GruSpec) -> String {
             h,
             spec.reset_gate_mode.bias_len_checked(h).map_or("overflow".into(), |n| n.to_string())
         );
+        if norm > 0 {
+            // Layer norm's gains and biases: γ_x, β_x, γ_h, β_h, 3H each.
+            out.pop();
+            out += &format!(", layer norm {norm}\n");
+        }
     }
     if blocks > SHOWN {
         out += &format!("  ... {} more blocks of the same shape\n", blocks - SHOWN);
