@@ -53,17 +53,41 @@ impl<T> BlockShape<'_, T> {
 pub(crate) struct BlockTrace<T> {
     /// Unclipped pre-activations `[a_r | a_z | a_n]`, `[T, B, 3H]`; empty when the
     /// derivatives need only the values (`Activations::derivatives_need_inputs`).
-    pre: Vec<T>,
+    pub(crate) pre: Vec<T>,
     /// Gate values `[r | z | n]`, `[T, B, 3H]`.
-    gates: Vec<T>,
+    pub(crate) gates: Vec<T>,
     /// The operand of the reset product, `[T, B, H]`: after modes `R_n h (+ b'_n)`,
     /// before-multiplication `r ⊙ h`.
-    operand: Vec<T>,
+    pub(crate) operand: Vec<T>,
     /// The state each step started from, `[T, B, H]`.
-    h_prev: Vec<T>,
+    pub(crate) h_prev: Vec<T>,
 }
 
 impl<T: Real> BlockTrace<T> {
+    /// Zeroed buffers for `rows` rows of a block of `hid` units (none when `rows` is 0: the
+    /// call keeps no trace); `pre` only where the derivatives need the inputs.
+    pub(crate) fn new(s: &BlockShape<'_, T>, rows: usize, hid: usize, pool: &mut Pool<T>) -> Self {
+        let g3 = row_width(hid);
+        Self {
+            pre: pool.zeros(if s.act.derivatives_need_inputs() { rows * g3 } else { 0 }),
+            gates: pool.zeros(rows * g3),
+            operand: pool.zeros(rows * hid),
+            h_prev: pool.zeros(rows * hid),
+        }
+    }
+
+    /// Records row `row` (`t · B + b`): its pre-activations and gates (`3H` each), its operand
+    /// and the state it started from (`H` each).
+    pub(crate) fn record(&mut self, row: usize, pre: &[T], gates: &[T], operand: &[T], h_prev: &[T]) {
+        let (g3, hid) = (gates.len(), h_prev.len());
+        if !self.pre.is_empty() {
+            self.pre[row * g3..][..g3].copy_from_slice(pre);
+        }
+        self.gates[row * g3..][..g3].copy_from_slice(gates);
+        self.operand[row * hid..][..hid].copy_from_slice(operand);
+        self.h_prev[row * hid..][..hid].copy_from_slice(h_prev);
+    }
+
     /// Returns the trace's buffers for reuse.
     pub(crate) fn give_to(self, pool: &mut Pool<T>) {
         for v in [self.pre, self.gates, self.operand, self.h_prev] {
@@ -93,13 +117,7 @@ pub(crate) fn forward<T: Real>(
     let mut gx = pool.zeros(steps * batch * g3);
     input_projection(packed, x, steps * batch, inp, &mut gx, gemm_threads);
 
-    let sz = if keep { steps * batch } else { 0 };
-    let mut trace = BlockTrace {
-        pre: pool.zeros(if s.act.derivatives_need_inputs() { sz * g3 } else { 0 }),
-        gates: pool.zeros(sz * g3),
-        operand: pool.zeros(sz * hid),
-        h_prev: pool.zeros(sz * hid),
-    };
+    let mut trace = BlockTrace::new(s, if keep { steps * batch } else { 0 }, hid, pool);
     let mut h = h0.to_vec();
     let mut bufs = StepBuffers::new();
     bufs.fit(batch, hid, s.mode);
@@ -112,13 +130,7 @@ pub(crate) fn forward<T: Real>(
         let y_t = &mut y[t * batch * hid..(t + 1) * batch * hid];
         let record = |b: usize, pre: &[T], gates: &[T], op: &[T], h_prev: &[T]| {
             if keep {
-                let row = t * batch + b;
-                if !trace.pre.is_empty() {
-                    trace.pre[row * g3..][..g3].copy_from_slice(pre);
-                }
-                trace.gates[row * g3..][..g3].copy_from_slice(gates);
-                trace.operand[row * hid..][..hid].copy_from_slice(op);
-                trace.h_prev[row * hid..][..hid].copy_from_slice(h_prev);
+                trace.record(t * batch + b, pre, gates, op, h_prev);
             }
         };
         sweep_step(s.act, packed, hid, gx_t, |b| s.active(t, b), &mut h, y_t, &mut bufs, record);

@@ -14,7 +14,7 @@
 //! ```
 //! with `H̃_prev = m_h ⊙ H_prev` (the trace keeps the unmasked state for the cell).
 
-use super::block::BlockShape;
+use super::block::{BlockShape, BlockTrace};
 use super::packed::{product_or, PackedBlock};
 use super::pool::Pool;
 use super::reg_block::{BlockReg, RegTrace};
@@ -121,7 +121,7 @@ pub(crate) fn backward<T: Real>(
     let (g3, rz, rows) = (row_width(hid), reset_update_width(hid), steps * batch);
     let before = s.mode == ResetGateMode::BeforeMultiplication;
     let act = s.act;
-    let RegTrace { pre, gates, operand, mut h_prev, x_hat, x_rho, h_hat, h_rho } = trace;
+    let RegTrace { base: BlockTrace { pre, gates, operand, mut h_prev }, x_hat, x_rho, h_hat, h_rho } = trace;
     let norm = packed.norm.as_ref();
     let zoneout = reg.masks.zoneout() != Zoneout::Off;
     let h_mask = reg.h_mask.as_deref();

@@ -14,7 +14,7 @@
 //! The element-wise math is `crate::cell`'s and `crate::regularize::layer_norm`'s; the
 //! backward pass is `reg_backward.rs`.
 
-use super::block::{candidate_row, reset_products, BlockShape, StepBuffers};
+use super::block::{candidate_row, reset_products, BlockShape, BlockTrace, StepBuffers};
 use super::packed::PackedBlock;
 use super::pool::Pool;
 use crate::activation::Activations;
@@ -56,14 +56,10 @@ pub(crate) struct StepReg<'a, T> {
 }
 
 /// What backward needs from a regularized sweep, all `[T, B, ·]`: the plain trace
-/// (`pre`, `gates`, `operand`, `h_prev` as `block::BlockTrace`, `h_prev` the unmasked
-/// state) and, with layer norm, `x_hat`/`h_hat` (`v̂` of the input and recurrent parts,
+/// (`base`, its `h_prev` the unmasked state) and, with layer norm, `x_hat`/`h_hat` (`v̂` of the input and recurrent parts,
 /// `3H`) with their `ρ` (`x_rho`, `h_rho`, one per gate: `3`).
 pub(crate) struct RegTrace<T> {
-    pub(crate) pre: Vec<T>,
-    pub(crate) gates: Vec<T>,
-    pub(crate) operand: Vec<T>,
-    pub(crate) h_prev: Vec<T>,
+    pub(crate) base: BlockTrace<T>,
     pub(crate) x_hat: Vec<T>,
     pub(crate) x_rho: Vec<T>,
     pub(crate) h_hat: Vec<T>,
@@ -73,7 +69,8 @@ pub(crate) struct RegTrace<T> {
 impl<T: Real> RegTrace<T> {
     /// Returns the trace's buffers for reuse.
     pub(crate) fn give_to(self, pool: &mut Pool<T>) {
-        for v in [self.pre, self.gates, self.operand, self.h_prev, self.x_hat, self.x_rho, self.h_hat, self.h_rho] {
+        self.base.give_to(pool);
+        for v in [self.x_hat, self.x_rho, self.h_hat, self.h_rho] {
             pool.give(v);
         }
     }
@@ -248,10 +245,7 @@ pub(crate) fn forward<T: Real>(
     let norm = packed.norm.is_some();
     let (sz, nz) = (if keep { rows } else { 0 }, if keep && norm { rows } else { 0 });
     let mut trace = RegTrace {
-        pre: pool.zeros(if s.act.derivatives_need_inputs() { sz * g3 } else { 0 }),
-        gates: pool.zeros(sz * g3),
-        operand: pool.zeros(sz * hid),
-        h_prev: pool.zeros(sz * hid),
+        base: BlockTrace::new(s, sz, hid, pool),
         x_hat: pool.zeros(nz * g3),
         x_rho: pool.zeros(nz * 3),
         h_hat: pool.zeros(nz * g3),
@@ -272,12 +266,7 @@ pub(crate) fn forward<T: Real>(
         let record = |b: usize, v: RowView<'_, T>| {
             if keep {
                 let row = t * batch + b;
-                if !trace.pre.is_empty() {
-                    trace.pre[row * g3..][..g3].copy_from_slice(v.pre);
-                }
-                trace.gates[row * g3..][..g3].copy_from_slice(v.gates);
-                trace.operand[row * hid..][..hid].copy_from_slice(v.operand);
-                trace.h_prev[row * hid..][..hid].copy_from_slice(v.h_prev);
+                trace.base.record(row, v.pre, v.gates, v.operand, v.h_prev);
                 if norm {
                     trace.h_hat[row * g3..][..g3].copy_from_slice(v.h_hat);
                     trace.h_rho[row * 3..][..3].copy_from_slice(v.h_rho);
