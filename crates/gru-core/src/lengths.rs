@@ -23,7 +23,7 @@
 use std::borrow::Cow;
 
 use crate::error::{GruError, Result};
-use crate::real::Real;
+use crate::real::{first_non_finite, Real};
 use crate::spec::{GruSpec, OutputMode};
 
 /// Whether step `t` of `[T, B, width]` row `row = t·B + b` lies inside its sequence.
@@ -44,7 +44,7 @@ pub(crate) fn check_finite_inside<T: Real>(
         .chunks_exact(width.max(1))
         .enumerate()
         .filter(|&(row, _)| inside(row, batch, lengths))
-        .find_map(|(row, values)| values.iter().position(|x| !x.is_finite()).map(|j| row * width + j));
+        .find_map(|(row, values)| first_non_finite(values).map(|j| row * width + j));
     match bad {
         Some(index) => Err(GruError::NonFinite { field: field.into(), index, value: v[index].widen() }),
         None => Ok(()),
@@ -59,7 +59,7 @@ pub fn clean_padding<'a, T: Real>(x: &'a [T], batch: usize, width: usize, length
     let padding_finite = x
         .chunks_exact(width)
         .enumerate()
-        .all(|(row, values)| inside(row, batch, lengths) || values.iter().all(|v| v.is_finite()));
+        .all(|(row, values)| inside(row, batch, lengths) || first_non_finite(values).is_none());
     if padding_finite {
         return Cow::Borrowed(x);
     }

@@ -12,7 +12,7 @@
 //! methods, never through hand-computed offsets.
 
 use crate::error::{GruError, Result};
-use crate::real::Real;
+use crate::real::{first_non_finite, Real};
 use crate::spec::{GruSpec, ResetGateMode};
 
 /// One of the three gates, in canonical order r, z, n.
@@ -247,7 +247,7 @@ fn rows_of(g: Gate, hidden: usize, cols: usize) -> std::ops::Range<usize> {
 }
 
 pub(crate) fn check_finite<T: Real>(field: &str, v: &[T]) -> Result<()> {
-    match v.iter().position(|x| !x.is_finite()) {
+    match first_non_finite(v) {
         Some(index) => Err(GruError::NonFinite { field: field.into(), index, value: v[index].widen() }),
         None => Ok(()),
     }
@@ -392,7 +392,7 @@ impl<T: Real> GruParams<T> {
                 ));
             }
             for (field, v) in [("w", &b.w), ("r", &b.r), ("bias", &b.bias), ("norm", &b.norm)] {
-                if v.iter().any(|x| !x.is_finite()) {
+                if first_non_finite(v).is_some() {
                     check_finite(&format!("{}.{field}", name()), v)?;
                 }
             }
