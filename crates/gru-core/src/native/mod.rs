@@ -542,7 +542,7 @@ impl<T: Real> PreparedGru<T> for NativePrepared<T> {
             SavedPath::Reference(s) => reference::backward(&self.spec, self.weights(&masks).0, &s, grads),
         };
         if masks.weight_drop_rate().is_some() {
-            weight_drop::mask_grads(&mut grads.params, &masks);
+            weight_drop::apply_mask(&mut grads.params, &masks);
         }
         Ok(grads)
     }

@@ -28,30 +28,6 @@ pub(crate) struct PackPlan {
     pub(crate) fast: bool,
 }
 
-/// `R̃ = M_R ⊙ R` of every block of `params`, written into `out` (the parameters of an
-/// earlier draw, whose storage is reused) or into a copy when `out` has other shapes.
-fn drop_into<T: Real>(params: &GruParams<T>, masks: &Masks, out: &mut GruParams<T>) {
-    let same_shapes = out.blocks().len() == params.blocks().len()
-        && out.blocks().iter().zip(params.blocks()).all(|(o, p)| {
-            (o.w().len(), o.r().len(), o.bias().len(), o.norm().len())
-                == (p.w().len(), p.r().len(), p.bias().len(), p.norm().len())
-        });
-    if same_shapes {
-        for (o, p) in out.blocks_mut().iter_mut().zip(params.blocks()) {
-            o.w_mut().copy_from_slice(p.w());
-            o.r_mut().copy_from_slice(p.r());
-            o.bias_mut().copy_from_slice(p.bias());
-            o.norm_mut().copy_from_slice(p.norm());
-        }
-    } else {
-        *out = params.clone();
-    }
-    for (blk, b) in out.blocks_mut().iter_mut().enumerate() {
-        let h = b.hidden_size();
-        masks.apply_weight_mask(blk, h, b.r_mut());
-    }
-}
-
 /// The dropped weights of `draw` (masks `masks`) for parameters `params` of version
 /// `generation`, built or refreshed in `slot` when they are another draw's or version's.
 pub(crate) fn refresh<'a, T: Real>(
@@ -67,7 +43,9 @@ pub(crate) fn refresh<'a, T: Real>(
     if !fresh {
         match slot {
             Some(d) => {
-                drop_into(params, masks, &mut d.params);
+                // In place (as `set_params`): the earlier draw's storage is reused.
+                d.params.clone_from(params);
+                apply_mask(&mut d.params, masks);
                 for (packed, p) in d.packed.iter_mut().zip(d.params.blocks()) {
                     packed.repack(p, scratch);
                 }
@@ -76,7 +54,7 @@ pub(crate) fn refresh<'a, T: Real>(
             }
             None => {
                 let mut dropped = params.clone();
-                drop_into(params, masks, &mut dropped);
+                apply_mask(&mut dropped, masks);
                 let packed = if plan.fast {
                     dropped
                         .blocks()
@@ -93,9 +71,10 @@ pub(crate) fn refresh<'a, T: Real>(
     slot.as_ref().expect("filled above")
 }
 
-/// The gradient through the mask: `dR = M_R ⊙ dR̃` in every block of `grads`.
-pub(crate) fn mask_grads<T: Real>(grads: &mut GruParams<T>, masks: &Masks) {
-    for (blk, b) in grads.blocks_mut().iter_mut().enumerate() {
+/// Multiplies every block's R by its mask: `R̃ = M_R ⊙ R` of the parameters, and the gradient
+/// through the mask, `dR = M_R ⊙ dR̃`.
+pub(crate) fn apply_mask<T: Real>(values: &mut GruParams<T>, masks: &Masks) {
+    for (blk, b) in values.blocks_mut().iter_mut().enumerate() {
         let h = b.hidden_size();
         masks.apply_weight_mask(blk, h, b.r_mut());
     }
