@@ -53,7 +53,7 @@ fn check_against_reference(name: &str, case: &Case<f32>) {
 }
 
 /// Shapes whose products reach every row count of the AVX2 register blocks (1 to 6 rows
-/// and remainders), K past one block (> 512), ragged widths (3H not a multiple of 16 or of
+/// and remainders), K past one block (> 1024), ragged widths (3H not a multiple of 16 or of
 /// 8), the unit split, the batch split, depth and both directions, in every reset mode.
 /// Weights are scaled to a trained network's size (see `threads.rs`).
 fn shapes() -> Vec<(String, Case<f32>)> {
@@ -67,9 +67,9 @@ fn shapes() -> Vec<(String, Case<f32>)> {
             (GruSpec::new(5, 3).with_bidirectional(true), 5, 3, Lengths::Ragged, false, 0.5),
             (GruSpec::new(9, 21).with_depth(2), 4, 5, Lengths::Ragged, true, 0.3),
             (GruSpec::new(4, 40), 6, 7, Lengths::Equal, false, 0.2),
-            (GruSpec::new(600, 130), 12, 6, Lengths::Ragged, true, 0.05),
+            (GruSpec::new(1100, 130), 12, 6, Lengths::Ragged, true, 0.05),
             (GruSpec::new(20, 48).with_bidirectional(true), 9, 40, Lengths::Ragged, false, 0.2),
-            (GruSpec::new(16, 520), 3, 4, Lengths::Ragged, true, 0.05),
+            (GruSpec::new(16, 1030), 3, 4, Lengths::Ragged, true, 0.05),
         ];
         for (j, (spec, steps, batch, lengths, h0, scale)) in points.into_iter().enumerate() {
             let spec = spec.with_reset_gate_mode(mode);

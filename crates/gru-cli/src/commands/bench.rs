@@ -65,7 +65,7 @@ pub struct BenchArgs {
 }
 
 /// Rounds of the GEMM-peak measurement (each GEMM's best call is its rate).
-const PEAK_ROUNDS: usize = 3;
+const PEAK_ROUNDS: usize = 7;
 
 /// Peak memory of one training call of shape `index` in this (fresh) process, in MB.
 fn memory_one(index: usize, mode: ResetGateMode) -> Result<f64> {

@@ -100,9 +100,9 @@ fn route_hashes<T: Real>(out: &mut BTreeMap<String, u64>) {
     let dt = T::DTYPE;
     for (i, mode) in ResetGateMode::ALL.into_iter().enumerate() {
         let m = mode.name();
-        // Packed-kernel blocks (K > 512, T·B > 192, ragged widths); inference takes the
+        // Packed-kernel blocks (K > 1024, T·B > 96, ragged widths); inference takes the
         // unit split at this small batch.
-        let spec = GruSpec::new(600, 130).with_reset_gate_mode(mode);
+        let spec = GruSpec::new(1100, 130).with_reset_gate_mode(mode);
         let case = scaled(Case::<T>::random(&spec, 40, 6, Lengths::Ragged, true, 1300 + i as u64), 0.05);
         let engines = [
             ("fast1", NativeEngine::with_threads(1)),
