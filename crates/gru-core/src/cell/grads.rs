@@ -18,7 +18,7 @@
 
 use super::gates::{reset_update_width, row_width, GateCols, GateRow, GateRowMut};
 use crate::activation::Activations;
-use crate::kernels::{matmul_tn, MatMut, MatRef, PackedRhs};
+use crate::kernels::{matmul_tn, MatMut, MatRef, PackedRhs, TnRhs};
 use crate::params::Gate;
 use crate::real::Real;
 
@@ -130,13 +130,20 @@ pub(crate) struct GradPar {
 }
 
 /// The weight gradients (see the module): dW, dR and the biases, overwriting `out` (or
-/// added to it, `par.accumulate`).
-pub(crate) fn weight_grads<T: Real>(src: &GradSources<'_, T>, out: GradTargets<'_, T>, par: GradPar) {
+/// added to it, `par.accumulate`). `storage` holds the packed activations (kept by the
+/// caller's pool across calls).
+pub(crate) fn weight_grads<T: Real>(
+    src: &GradSources<'_, T>,
+    out: GradTargets<'_, T>,
+    par: GradPar,
+    storage: &mut Vec<T>,
+) {
     let (rows, u, inp, hid) = (src.rows, src.u, src.inp, src.hid);
     let acc = par.accumulate;
     let dgx = GateCols::new(src.dgx, rows, u);
     // dW = dGXᵀ · X
-    matmul_tn(MatMut::new(out.dw, row_width(u), inp), acc, dgx.all(), MatRef::new(src.x, rows, inp), par.threads);
+    let x = MatRef::new(src.x, rows, inp);
+    matmul_tn(MatMut::new(out.dw, row_width(u), inp), acc, dgx.all(), x, par.threads, storage);
     // db = Σ_rows dGX
     let mut db_in = out.db_in;
     column_sums(db_in.all(), src.dgx, acc);
@@ -146,20 +153,21 @@ pub(crate) fn weight_grads<T: Real>(src: &GradSources<'_, T>, out: GradTargets<'
     let h_prev = MatRef::new(src.h_prev, rows, hid);
     match src.candidate {
         CandidateSource::Before { operand } => {
-            matmul_tn(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update(), h_prev, par.threads);
+            matmul_tn(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update(), h_prev, par.threads, storage);
             let operand = MatRef::new(operand, rows, hid);
-            matmul_tn(MatMut::new(dr_n, u, hid), acc, dgx.candidate(), operand, par.threads);
+            matmul_tn(MatMut::new(dr_n, u, hid), acc, dgx.candidate(), operand, par.threads, storage);
         }
         CandidateSource::After { dgh_n } => {
             let dgh_n_mat = MatRef::new(dgh_n, rows, u);
             if par.pack_h_prev {
                 // H_prev packed once for both products.
-                let packed = PackedRhs::new(src.h_prev, rows, hid);
+                let packed = PackedRhs::new_in(src.h_prev, rows, hid, std::mem::take(storage));
                 packed.product_par(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update().t(), par.threads);
                 packed.product_par(MatMut::new(dr_n, u, hid), acc, dgh_n_mat.t(), par.threads);
+                *storage = packed.into_storage();
             } else {
-                matmul_tn(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update(), h_prev, par.threads);
-                matmul_tn(MatMut::new(dr_n, u, hid), acc, dgh_n_mat, h_prev, par.threads);
+                matmul_tn(MatMut::new(dr_rz, rz_rows, hid), acc, dgx.reset_update(), h_prev, par.threads, storage);
+                matmul_tn(MatMut::new(dr_n, u, hid), acc, dgh_n_mat, h_prev, par.threads, storage);
             }
             // db' = [db_r | db_z | Σ_rows dGH_n] (db_r, db_z as accumulated above)
             if let Some(mut db_rec) = out.db_rec {
@@ -173,31 +181,27 @@ pub(crate) fn weight_grads<T: Real>(src: &GradSources<'_, T>, out: GradTargets<'
 /// [`weight_grads`] of a unit-split worker's `units` of a block: `src` holds the worker's
 /// rows (`src.u` = `units.len()` units, after modes: `dgh_n` `[rows, U]`), `out` the whole
 /// block's gradients (`3H × In`, `3H × H`, `3H` each), of which the rows of `units` are
-/// written, gate by gate, with no buffer of the worker's own.
+/// written, gate by gate, with no buffer of the worker's own. `acts`: X and H_prev (the
+/// whole block's, every worker's products read them), packed once by the caller.
 pub(crate) fn unit_weight_grads<T: Real>(
     src: &GradSources<'_, T>,
     dgh_n: &[T],
     out: GradTargets<'_, T>,
     units: std::ops::Range<usize>,
+    acts: (&TnRhs<'_, T>, &TnRhs<'_, T>),
     threads: usize,
 ) {
     let (rows, u, inp, hid) = (src.rows, src.u, src.inp, src.hid);
     let dgx = GateCols::new(src.dgx, rows, u);
-    let (x, h_prev) = (MatRef::new(src.x, rows, inp), MatRef::new(src.h_prev, rows, hid));
+    let (x, h_prev) = acts;
     let (mut dw, mut dr) = (GateRowMut::of_rows(out.dw, hid, inp), GateRowMut::of_rows(out.dr, hid, hid));
     let mut db_in = out.db_in;
     for g in Gate::ALL {
         // dW_g = dGX_gᵀ · X; dR_g = dGX_gᵀ · H_prev (r, z), dGH_nᵀ · H_prev (n).
         let dw_g = MatMut::new(&mut dw.gate(g)[units.start * inp..units.end * inp], u, inp);
-        matmul_tn(dw_g, false, dgx.gate(g), x, threads);
+        x.product(dw_g, false, dgx.gate(g), threads);
         let rec = if g == Gate::Candidate { MatRef::new(dgh_n, rows, u) } else { dgx.gate(g) };
-        matmul_tn(
-            MatMut::new(&mut dr.gate(g)[units.start * hid..units.end * hid], u, hid),
-            false,
-            rec,
-            h_prev,
-            threads,
-        );
+        h_prev.product(MatMut::new(&mut dr.gate(g)[units.start * hid..units.end * hid], u, hid), false, rec, threads);
         // db_g = Σ_rows dGX_g
         let db = &mut db_in.gate(g)[units.clone()];
         db.fill(T::zero());

@@ -171,18 +171,14 @@ struct AlignedBuf<T> {
 impl<T: Scalar> AlignedBuf<T> {
     const LINE: usize = 64;
 
-    fn zeros(len: usize) -> Self {
+    /// `len` zeros in the allocation of `buf` (grown if short).
+    fn zeros_in(len: usize, mut buf: Vec<T>) -> Self {
         let size = std::mem::size_of::<T>().max(1);
-        let buf = vec![T::zero(); len + Self::LINE / size];
+        buf.clear();
+        buf.resize(len + Self::LINE / size, T::zero());
         let misalign = buf.as_ptr() as usize % Self::LINE;
         let start = if misalign == 0 { 0 } else { (Self::LINE - misalign) / size };
         Self { buf, start, len }
-    }
-
-    fn from_slice(v: &[T]) -> Self {
-        let mut out = Self::zeros(v.len());
-        out.as_mut_slice().copy_from_slice(v);
-        out
     }
 
     fn as_slice(&self) -> &[T] {
@@ -197,15 +193,38 @@ impl<T: Scalar> AlignedBuf<T> {
 impl<T: Scalar> PackedRhs<T> {
     /// Packs the row-major `k × n` matrix `b`.
     pub fn new(b: &[T], k: usize, n: usize) -> Self {
+        Self::new_in(b, k, n, Vec::new())
+    }
+
+    /// [`PackedRhs::new`] in the allocation of `storage` (grown if short), for the matrices
+    /// packed anew on every call (the weight gradients' activations): their storage comes
+    /// from a pool and goes back there ([`PackedRhs::into_storage`]), as a fresh buffer of
+    /// megabytes per call costs its page faults (measured: a fifth of a B32 T100 H256
+    /// training call went to faulting fresh pages in).
+    pub fn new_in(b: &[T], k: usize, n: usize, storage: Vec<T>) -> Self {
         assert_eq!(b.len(), k * n, "PackedRhs::new: slice length vs shape");
         match T::panel_len(k, n) {
             Some(len) => {
-                let mut data = AlignedBuf::zeros(len);
+                let mut data = AlignedBuf::zeros_in(len, storage);
                 T::panel_repack(b, k, n, data.as_mut_slice());
                 Self { k, n, panels: true, data }
             }
-            None => Self { k, n, panels: false, data: AlignedBuf::from_slice(b) },
+            None => {
+                let mut data = AlignedBuf::zeros_in(b.len(), storage);
+                data.as_mut_slice().copy_from_slice(b);
+                Self { k, n, panels: false, data }
+            }
         }
+    }
+
+    /// The storage, for the pool it came from.
+    pub fn into_storage(self) -> Vec<T> {
+        self.data.buf
+    }
+
+    /// Values a [`PackedRhs::new_in`] of a `k × n` matrix needs its storage to hold.
+    pub fn storage_len(k: usize, n: usize) -> usize {
+        T::panel_len(k, n).unwrap_or(k * n) + AlignedBuf::<T>::LINE / std::mem::size_of::<T>().max(1)
     }
 
     /// `dst = a · B` (or `dst += a · B` when `accumulate`); `a` may be a transposed view.
@@ -296,26 +315,64 @@ impl<T: Scalar> PackedRhs<T> {
     }
 }
 
-/// `dst (+)= aᵀ · b` for `a` (`k × m`) and `b` (`k × n`), both row-major views: the
-/// weight gradients, products over the long dimension (steps × batch) of two activation
-/// matrices. Where the panel kernel runs (f32, AVX-512 or AVX2) `b` is packed for this call
-/// (`O(k·n)` against the product's `O(k·m·n)`) and `aᵀ` read in place; elsewhere the GEMM
-/// crate.
-/// The rows of the product are split between `threads` threads (see
-/// [`PackedRhs::product_par`]).
-pub fn matmul_tn<T: Scalar>(dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, b: MatRef<'_, T>, threads: usize) {
-    let (k, n) = (a.rows(), b.cols());
-    if a.transposed || b.transposed || !T::has_panels() || b.rows() != k {
-        return matmul(dst, accumulate, a.t(), b);
+/// The right-hand side `B` (`k × n`, a row-major view) of products `dst (+)= aᵀ · B`
+/// (`a`: `k × m`): the weight gradients, products over the long dimension (steps × batch)
+/// of two activation matrices. Where the panel kernel runs (f32, AVX-512 or AVX2) `B` is
+/// packed once (`O(k·n)` against each product's `O(k·m·n)`) for every product with it, and
+/// `aᵀ` read in place; elsewhere the GEMM crate reads `B` as it is. The rows of each
+/// product are split between `threads` threads (see [`PackedRhs::product_par`]).
+pub struct TnRhs<'a, T> {
+    b: MatRef<'a, T>,
+    packed: Option<PackedRhs<T>>,
+    /// The storage when nothing was packed, kept for [`TnRhs::into_storage`].
+    spare: Vec<T>,
+}
+
+impl<'a, T: Scalar> TnRhs<'a, T> {
+    /// `b` packed (where the panel kernel runs) into the allocation of `storage`
+    /// ([`PackedRhs::new_in`]).
+    pub fn new_in(b: MatRef<'a, T>, storage: Vec<T>) -> Self {
+        if b.transposed || !T::has_panels() {
+            return Self { b, packed: None, spare: storage };
+        }
+        let (k, n) = (b.rows(), b.cols());
+        let dense: Vec<T>;
+        let b_rows: &[T] = if b.row_stride == n {
+            &b.data[..k * n]
+        } else {
+            dense = (0..k).flat_map(|kk| b.data[kk * b.row_stride..][..n].iter().copied()).collect();
+            &dense
+        };
+        Self { b, packed: Some(PackedRhs::new_in(b_rows, k, n, storage)), spare: Vec::new() }
     }
-    let dense: Vec<T>;
-    let b_rows: &[T] = if b.row_stride == n {
-        &b.data[..k * n]
-    } else {
-        dense = (0..k).flat_map(|kk| b.data[kk * b.row_stride..][..n].iter().copied()).collect();
-        &dense
-    };
-    PackedRhs::new(b_rows, k, n).product_par(dst, accumulate, a.t(), threads);
+
+    /// `dst (+)= aᵀ · B`.
+    pub fn product(&self, dst: MatMut<'_, T>, accumulate: bool, a: MatRef<'_, T>, threads: usize) {
+        match &self.packed {
+            Some(p) if !a.transposed && a.rows() == self.b.rows() => p.product_par(dst, accumulate, a.t(), threads),
+            _ => matmul(dst, accumulate, a.t(), self.b),
+        }
+    }
+
+    /// The storage, for the pool it came from.
+    pub fn into_storage(self) -> Vec<T> {
+        self.packed.map_or(self.spare, PackedRhs::into_storage)
+    }
+}
+
+/// `dst (+)= aᵀ · b` for one product ([`TnRhs`]), `b` packed in the allocation of
+/// `storage`, which it keeps for the next call.
+pub fn matmul_tn<T: Scalar>(
+    dst: MatMut<'_, T>,
+    accumulate: bool,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    threads: usize,
+    storage: &mut Vec<T>,
+) {
+    let rhs = TnRhs::new_in(b, std::mem::take(storage));
+    rhs.product(dst, accumulate, a, threads);
+    *storage = rhs.into_storage();
 }
 
 #[cfg(test)]
@@ -405,7 +462,7 @@ mod tests {
         packed.product_par(MatMut::new(&mut c, m, n), false, MatRef::new(&at, k, m).t(), 2);
         check(&c, 0.0, "transposed");
         c.fill(1.0);
-        matmul_tn(MatMut::new(&mut c, m, n), true, MatRef::new(&at, k, m), MatRef::new(&b, k, n), 2);
+        matmul_tn(MatMut::new(&mut c, m, n), true, MatRef::new(&at, k, m), MatRef::new(&b, k, n), 2, &mut Vec::new());
         check(&c, 1.0, "matmul_tn accumulate");
     }
 }

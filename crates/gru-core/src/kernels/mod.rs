@@ -27,7 +27,7 @@ use std::ops::{AddAssign, MulAssign, SubAssign};
 
 use num_traits::Float;
 
-pub(crate) use linalg::{matmul, matmul_tn, MatMut, MatRef, PackedRhs};
+pub(crate) use linalg::{matmul, matmul_tn, MatMut, MatRef, PackedRhs, TnRhs};
 
 /// An element type with kernels: implemented for `f32` (vectorized activations and GEMV,
 /// the panel GEMM where the kernel level is AVX-512 or AVX2+FMA) and `f64` (portable loops, faer's GEMM).

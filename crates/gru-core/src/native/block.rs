@@ -335,8 +335,9 @@ impl<T: Real> PendingGrads<T> {
         let (dw, dr, bias) = grads.parts_mut();
         let (db_in, db_rec) = bias::split_mut(bias, hid);
         let out = cell::GradTargets { dw, dr, db_in, db_rec };
-        cell::weight_grads(&src, out, cell::GradPar { threads, pack_h_prev: true, accumulate });
-        for v in [self.dgx, self.dgh_n, self.operand, self.h_prev] {
+        let mut storage = pool.empty(PackedRhs::<T>::storage_len(self.rows, inp.max(hid)));
+        cell::weight_grads(&src, out, cell::GradPar { threads, pack_h_prev: true, accumulate }, &mut storage);
+        for v in [self.dgx, self.dgh_n, self.operand, self.h_prev, storage] {
             pool.give(v);
         }
     }

@@ -2,12 +2,16 @@
 //! outputs, traces, gradients) come from here and go back here, so that a call does not
 //! fault fresh pages in from the OS (measured: ~15% of a B32 T100 H256 call).
 
+use crate::params::BlockParams;
 use crate::real::Real;
 
 /// Freed buffers, reused by later calls of the same prepared stack.
 #[derive(Debug, Default)]
 pub(crate) struct Pool<T> {
     free: Vec<Vec<T>>,
+    /// A part of the batch split after the first: its own weight gradients of each layer's
+    /// blocks (small blocks, `split.rs`), kept for the next call.
+    pub(crate) layer_grads: Vec<Vec<BlockParams<T>>>,
 }
 
 /// Buffers kept at most; the smallest goes first.
@@ -15,7 +19,7 @@ const KEEP: usize = 48;
 
 impl<T: Real> Pool<T> {
     pub(crate) fn new() -> Self {
-        Self { free: Vec::new() }
+        Self { free: Vec::new(), layer_grads: Vec::new() }
     }
 
     /// A buffer with room for `len`, emptied.
@@ -35,6 +39,11 @@ impl<T: Real> Pool<T> {
             }
             None => Vec::with_capacity(len),
         }
+    }
+
+    /// An empty buffer with room for `len`.
+    pub(crate) fn empty(&mut self, len: usize) -> Vec<T> {
+        self.take(len)
     }
 
     /// `len` zeros.

@@ -19,7 +19,7 @@ use super::packed::{product_or, PackedBlock};
 use super::pool::Pool;
 use super::reg_block::{BlockReg, RegTrace};
 use crate::cell::{self, bias, reset_update_width, row_width, GateCols, GateRow, GateRowMut};
-use crate::kernels::{matmul_tn, MatMut, MatRef};
+use crate::kernels::{matmul_tn, MatMut, MatRef, PackedRhs};
 use crate::params::BlockParams;
 use crate::real::Real;
 use crate::regularize::layer_norm::normalize_gates_grad;
@@ -64,16 +64,20 @@ impl<T: Real> RegPending<T> {
         let (hid, inp, rows, acc) = (grads.hidden_size(), grads.input_size(), self.rows, accumulate);
         let (g3, h_prev) = (row_width(hid), MatRef::new(&self.h_prev, rows, hid));
         let (dw, dr, b) = grads.parts_mut();
-        matmul_tn(MatMut::new(dw, g3, inp), acc, MatRef::new(&self.dgx, rows, g3), MatRef::new(x, rows, inp), threads);
+        let mut st = pool.empty(PackedRhs::<T>::storage_len(rows, inp.max(hid)));
+        let (dgx, x) = (MatRef::new(&self.dgx, rows, g3), MatRef::new(x, rows, inp));
+        matmul_tn(MatMut::new(dw, g3, inp), acc, dgx, x, threads, &mut st);
         if self.before {
             let dgh = GateCols::new(&self.dgh, rows, hid);
             let (dr_rz, dr_n) = dr.split_at_mut(reset_update_width(hid) * hid);
-            matmul_tn(MatMut::new(dr_rz, reset_update_width(hid), hid), acc, dgh.reset_update(), h_prev, threads);
+            let rz = reset_update_width(hid);
+            matmul_tn(MatMut::new(dr_rz, rz, hid), acc, dgh.reset_update(), h_prev, threads, &mut st);
             let operand = MatRef::new(&self.operand, rows, hid);
-            matmul_tn(MatMut::new(dr_n, hid, hid), acc, dgh.candidate(), operand, threads);
+            matmul_tn(MatMut::new(dr_n, hid, hid), acc, dgh.candidate(), operand, threads, &mut st);
         } else {
-            matmul_tn(MatMut::new(dr, g3, hid), acc, MatRef::new(&self.dgh, rows, g3), h_prev, threads);
+            matmul_tn(MatMut::new(dr, g3, hid), acc, MatRef::new(&self.dgh, rows, g3), h_prev, threads, &mut st);
         }
+        pool.give(st);
         let s = &self.sums;
         let put = |dst: &mut [T], src: &[T]| {
             dst.iter_mut().zip(src).for_each(|(d, &v)| *d = if acc { *d + v } else { v });

@@ -45,6 +45,23 @@ fn gather<T: Copy>(data: &[T], outer: usize, batch: usize, inner: usize, r: &Ran
     (0..outer).flat_map(|o| data[(o * batch + r.start) * inner..(o * batch + r.end) * inner].iter().copied()).collect()
 }
 
+/// [`gather`] into a buffer of `pool` (a part's copy of x or dy each call: fresh pages
+/// would be faulted in on every call).
+fn gather_pooled<T: Real>(
+    pool: &mut Pool<T>,
+    data: &[T],
+    outer: usize,
+    batch: usize,
+    inner: usize,
+    r: &Range<usize>,
+) -> Vec<T> {
+    let mut out = pool.empty(outer * r.len() * inner);
+    for o in 0..outer {
+        out.extend_from_slice(&data[(o * batch + r.start) * inner..(o * batch + r.end) * inner]);
+    }
+    out
+}
+
 /// Writes the rows `r` of an `outer × batch × inner` tensor from `src` (`outer × |r| × inner`).
 fn scatter<T: Copy>(dst: &mut [T], src: &[T], outer: usize, batch: usize, inner: usize, r: &Range<usize>) {
     let w = r.len() * inner;
@@ -107,7 +124,7 @@ pub(crate) fn forward<T: Real>(
             .iter()
             .zip(pools.iter_mut())
             .map(|(r, pool)| {
-                let xs = gather(x, steps, batch, inp, r);
+                let xs = gather_pooled(pool, x, steps, batch, inp, r);
                 let h0s = h0.map(|h| gather(h, blocks, batch, hid, r));
                 let ls = lengths[r.clone()].to_vec();
                 let part_masks = masks.part(r.start);
@@ -138,9 +155,11 @@ pub(crate) fn forward<T: Real>(
     let mut y = vec![T::zero(); shape.iter().product()];
     let mut h_t = vec![T::zero(); state_len(spec, batch)];
     let mut saved = Vec::new();
-    for (r, (out, sv)) in parts.iter().zip(results) {
+    for ((r, (out, sv)), pool) in parts.iter().zip(results).zip(pools.iter_mut()) {
         scatter(&mut y, &out.y, outer, batch, inner, r);
         scatter(&mut h_t, &out.h_t, blocks, batch, hid, r);
+        // The part's output came from its pool: back there for the next call.
+        pool.give(out.y);
         saved.extend(sv);
     }
     let out = GruOutput { y, y_shape: shape, h_t, computed_by: super::FAST_PATH };
@@ -179,7 +198,7 @@ pub(crate) fn backward<T: Real>(
         .zip(saved)
         .zip(pools.iter_mut())
         .map(|((r, sv), pool)| {
-            let dy = gather(grads.dy, outer, batch, inner, r);
+            let dy = gather_pooled(pool, grads.dy, outer, batch, inner, r);
             let dh = grads.dh_t.map(|d| gather(d, blocks, batch, hid, r).into());
             stack::Backward::new(spec, sv, dy.into(), dh, pool)
         })
@@ -191,7 +210,6 @@ pub(crate) fn backward<T: Real>(
     // parts' sweeps), added to the first part's in the order of the parts. Large blocks:
     // after the sweeps, each part's products in turn on all threads, added into one set
     // (no copy of the gradients; the products are large enough to split well).
-    let mut extra: Vec<Vec<BlockParams<T>>> = Vec::new();
     for layer in (0..spec.depth).rev() {
         let first = layer * dirs;
         if dparams.blocks()[first].len() > MAX_PARAMS_PER_PART_GRADS {
@@ -213,12 +231,8 @@ pub(crate) fn backward<T: Real>(
             }
             continue;
         }
-        let shape_of = |b: &BlockParams<T>| (b.input_size(), b.hidden_size());
-        if extra.first().and_then(|e| e.first()).map(shape_of) != Some(shape_of(&dparams.blocks()[first])) {
-            extra = (1..parts.len())
-                .map(|_| (first..first + dirs).map(|b| zeros_like(&dparams.blocks()[b], spec)).collect())
-                .collect();
-        }
+        let mut extra: Vec<Vec<BlockParams<T>>> =
+            pools[1..].iter_mut().map(|p| part_grads(p, layer, &dparams.blocks()[first..first + dirs], spec)).collect();
         let mine = &mut dparams.blocks_mut()[first..first + dirs];
         std::thread::scope(|s| {
             let targets = std::iter::once(mine).chain(extra.iter_mut().map(|e| &mut e[..]));
@@ -252,6 +266,9 @@ pub(crate) fn backward<T: Real>(
                 add_block(sum, g);
             }
         }
+        for (pool, part) in pools[1..].iter_mut().zip(extra) {
+            pool.layer_grads[layer] = part;
+        }
     }
     let mut dx = vec![T::zero(); steps * batch * inp];
     let mut dh0 = vec![T::zero(); state_len(spec, batch)];
@@ -261,6 +278,27 @@ pub(crate) fn backward<T: Real>(
         scatter(&mut dh0, &part_dh0, blocks, batch, hid, r);
     }
     GruGradients { dx, dh0, params: dparams }
+}
+
+/// A later part's own gradients of `layer` (blocks shaped like `like`), from its pool (left
+/// empty there until they are given back): the values of the last call, to be
+/// overwritten, as fresh gradient buffers of megabytes per call cost their page faults.
+fn part_grads<T: Real>(
+    pool: &mut Pool<T>,
+    layer: usize,
+    like: &[BlockParams<T>],
+    spec: &GruSpec,
+) -> Vec<BlockParams<T>> {
+    if pool.layer_grads.len() < spec.depth {
+        pool.layer_grads.resize_with(spec.depth, Vec::new);
+    }
+    let kept = std::mem::take(&mut pool.layer_grads[layer]);
+    let shape = |b: &BlockParams<T>| (b.input_size(), b.hidden_size(), b.bias().len(), b.norm().len());
+    if kept.len() == like.len() && kept.iter().zip(like).all(|(k, l)| shape(k) == shape(l)) {
+        kept
+    } else {
+        like.iter().map(|b| zeros_like(b, spec)).collect()
+    }
 }
 
 /// Zero gradients shaped like `b` (its layer-norm parameters too).

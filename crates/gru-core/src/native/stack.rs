@@ -331,6 +331,7 @@ impl<'a, T: Real> Backward<'a, T> {
                         &mut dp.blocks_mut()[blk],
                         workers,
                         super::units::UnitReg { masks: self.masks, block: blk },
+                        pool,
                     )
                 }
             };

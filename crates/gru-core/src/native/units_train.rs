@@ -25,9 +25,10 @@ use std::sync::{Arc, Mutex};
 
 use super::block::BlockShape;
 use super::helpers::{self, WorkerPool};
+use super::pool::Pool;
 use super::units::{OwnedShape, SpinBarrier, UnitPack, UnitReg, UnitSplit, WorkerTrace};
 use crate::cell::{self, bias, row_width, GateRow, GateRowMut};
-use crate::kernels::{MatMut, MatRef};
+use crate::kernels::{MatMut, MatRef, PackedRhs, TnRhs};
 use crate::params::BlockParams;
 use crate::real::Real;
 use crate::regularize::masks::Zoneout;
@@ -170,6 +171,7 @@ pub(crate) fn backward<T: Real>(
     grads: &mut BlockParams<T>,
     workers: &WorkerPool,
     reg: UnitReg,
+    pool: &mut Pool<T>,
 ) -> Vec<T> {
     let batch = s.lengths.len();
     let (hid, inp) = (grads.hidden_size(), grads.input_size());
@@ -203,6 +205,9 @@ pub(crate) fn backward<T: Real>(
             .collect()
     });
     let h_prev = h_prev_masked.as_deref().unwrap_or(&job.h_prev);
+    // X and H̃_prev packed once for every worker's gate products, in storage of the pool.
+    let x_rhs = TnRhs::new_in(MatRef::new(x, rows, inp), pool.empty(PackedRhs::<T>::storage_len(rows, inp)));
+    let h_rhs = TnRhs::new_in(MatRef::new(h_prev, rows, hid), pool.empty(PackedRhs::<T>::storage_len(rows, hid)));
     let mut dh0 = vec![T::zero(); batch * hid];
     for (pack, g) in packs.iter().zip(results) {
         let units = pack.units.clone();
@@ -216,10 +221,12 @@ pub(crate) fn backward<T: Real>(
         let (dw, dr, b) = grads.parts_mut();
         let (db_in, db_rec) = bias::split_mut(b, hid);
         let out = cell::GradTargets { dw, dr, db_in, db_rec };
-        cell::unit_weight_grads(&src, &g.dghn, out, units.clone(), n);
+        cell::unit_weight_grads(&src, &g.dghn, out, units.clone(), (&x_rhs, &h_rhs), n);
         for b in 0..batch {
             dh0[b * hid + units.start..b * hid + units.end].copy_from_slice(&g.dh0[b * u..(b + 1) * u]);
         }
     }
+    pool.give(x_rhs.into_storage());
+    pool.give(h_rhs.into_storage());
     dh0
 }
