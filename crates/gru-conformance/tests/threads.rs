@@ -203,3 +203,48 @@ fn batch_split_of_a_large_block_matches_the_reference() {
     }
     check_large::<f64>();
 }
+
+/// The batch split keeps per-part buffers across calls (each part's output and input copy,
+/// the packed activations of the weight gradients, the later parts' own gradients): one
+/// prepared training stack called with batches of other sizes and lengths in turn, one with
+/// a part whose sequences are all empty, gives each call the bits of a freshly prepared
+/// stack, and the reference's values.
+#[test]
+fn batch_split_buffers_are_reused_safely_across_training_calls() {
+    use gru_conformance::cases::Lengths;
+    use gru_core::{Engine, GruSpec, OutputGrads, Plan};
+    let spec = GruSpec::new(5, 8).with_depth(2).with_bidirectional(true);
+    let base = Case::<f32>::random(&spec, 7, 8, Lengths::Equal, false, 31);
+    let engine = NativeEngine::with_threads(2).with_unit_split(false);
+    let mut kept = engine.prepare(&spec, &base.params, &Plan::training()).unwrap();
+    let tol = Tolerance::of(gru_core::DType::F32);
+    for (k, (steps, batch, lengths)) in [
+        (7, 8, Lengths::Equal),
+        (5, 12, Lengths::Ragged),
+        (9, 8, Lengths::WithEmpty),
+        (7, 8, Lengths::Ragged),
+        (6, 9, Lengths::Equal),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut case = Case::<f32>::random(&spec, steps, batch, lengths, k % 2 == 1, 60 + k as u64);
+        case.params = base.params.clone();
+        if k == 3 {
+            // The second part (sequences 4..8) holds empty sequences only.
+            case.lengths[4..].fill(0);
+        }
+        let call = |gru: &mut dyn gru_core::PreparedGru<f32>| {
+            let (out, saved) = gru.forward_train(&case.batch_view()).unwrap();
+            let g = gru.backward(saved, &OutputGrads { dy: &case.dy, dh_t: Some(&case.dh_t) }).unwrap();
+            (out.y, out.h_t, g.dx, g.dh0, g.params.to_flat())
+        };
+        let got = call(&mut *kept);
+        let fresh = call(&mut *engine.prepare(&spec, &case.params, &Plan::training()).unwrap());
+        assert!(got == fresh, "call {k}: a reused stack differs from a fresh one");
+        let (_, want) = case.run(&NativeEngine::reference()).unwrap();
+        check_close("dx", &got.2, &widen(&want.dx), tol.grads).unwrap_or_else(|e| panic!("call {k}: {e}"));
+        check_close("params", &got.4, &widen(&want.params.to_flat()), tol.grads)
+            .unwrap_or_else(|e| panic!("call {k}: {e}"));
+    }
+}
