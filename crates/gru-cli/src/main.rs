@@ -110,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             // The instruction set of the native kernels (GRU_ISA=avx2 or portable asks for less).
-            outln!("Korali kernels: {}", gru::kernel_isa());
+            outln!("Korali kernels: {}; {}", gru::kernel_isa(), gru::kernel_blocking());
             Ok(())
         }
     }

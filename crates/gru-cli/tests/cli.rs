@@ -204,8 +204,9 @@ fn engines_lists_the_native_engine() {
     }
 }
 
-/// `gru engines` names the kernels' instruction set; `GRU_ISA` lowers it (never above what
-/// the CPU has), and a value that names no level is ignored with a warning.
+/// `gru engines` names the kernels' instruction set and their blocking; `GRU_ISA` lowers
+/// the level (never above what the CPU has), and a value that names no level is ignored
+/// with a warning.
 #[test]
 fn engines_names_the_kernel_level_and_gru_isa_lowers_it() {
     #[cfg(target_arch = "x86_64")]
@@ -222,7 +223,13 @@ fn engines_names_the_kernel_level_and_gru_isa_lowers_it() {
         let out = gru_with(&["engines"], env);
         let text = ok(&out);
         let line = text.lines().find(|l| l.starts_with("Korali kernels: ")).unwrap_or_else(|| panic!("{text}"));
-        (line["Korali kernels: ".len()..].to_string(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let (isa, blocking) = line["Korali kernels: ".len()..].split_once("; ").unwrap_or_else(|| panic!("{line}"));
+        if isa == "portable" {
+            assert_eq!(blocking, "faer's GEMM", "{line}");
+        } else {
+            assert!(blocking.starts_with("K blocks 1024, row blocks "), "{line}");
+        }
+        (isa.to_string(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     assert_eq!(level(&[("GRU_ISA", "")]).0, best);
     assert_eq!(level(&[("GRU_ISA", "portable")]).0, "portable");

@@ -58,6 +58,18 @@ pub fn kernel_isa() -> &'static str {
     kernels::isa::isa().name()
 }
 
+/// How the native engine's packed kernel blocks its f32 products on this host: its K
+/// blocks and its row blocks, sized by the core's private cache (read once; the row blocks
+/// never change a result), or that faer's GEMM computes them where the kernel level has no
+/// packed kernel (`portable`).
+pub fn kernel_blocking() -> String {
+    if kernels::panel_gemm::available() {
+        kernels::panel_gemm::blocking()
+    } else {
+        "faer's GEMM".into()
+    }
+}
+
 pub use activation::Activations;
 pub use batch::{output_shape, state_len, GruGradients, GruOutput, OutputGrads, SequenceBatch};
 pub use engine::{Engine, EngineKind, Mode, Plan, PreparedGru, Saved};

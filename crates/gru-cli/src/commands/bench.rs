@@ -341,7 +341,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     let engine = a.engine.as_deref().map(engine_kind).transpose()?;
     let (threads, source) = bench_threads();
-    outln!("Korali kernels: {}", gru::kernel_isa());
+    outln!("Korali kernels: {}; {}", gru::kernel_isa(), gru::kernel_blocking());
     outln!(
         "threads: {threads} (from {source}) for every contestant; Korali and OneDNN also on 1; {} interleaved rounds \
          after a warm-up of at least {} calls and {} ms each",

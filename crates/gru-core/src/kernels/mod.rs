@@ -2,7 +2,9 @@
 //! slices (`linalg.rs`, faer's GEMM), the recurrent products through weights packed once
 //! (`panel_gemm.rs`, f32, with the micro-kernels for AVX-512 there and for AVX2+FMA in
 //! `panel_avx2.rs`) and the vectorized gate activations and GEMV (`simd.rs`). Which
-//! instruction set they use is decided once, in `isa.rs` (detected, or `GRU_ISA`).
+//! instruction set they use is decided once, in `isa.rs` (detected, or `GRU_ISA`); the
+//! size of a core's private cache, which sets the panel kernel's row blocks and the stream
+//! step's split, is read once in `cache.rs`.
 //!
 //! [`Scalar`] is how the generic engine code reaches the kernel of its element type: a
 //! supertrait of [`crate::Real`], public but declared in this private module, so that no
@@ -13,6 +15,7 @@
 //! dense layers' and ONNX MatMul's product) and, under the `bench-internals` feature,
 //! `crate::bench` (the panel kernel, for measuring the GEMM peak).
 
+pub(crate) mod cache;
 pub(crate) mod isa;
 pub(crate) mod linalg;
 mod panel_avx2;

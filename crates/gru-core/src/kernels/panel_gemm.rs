@@ -14,8 +14,8 @@
 //! ```
 //! Micro-kernel: an `MR × (NP · NR)` block of `C` in `MR · NP` zmm accumulators; per `k`
 //! it loads `NP` panel vectors and broadcasts `MR` values of `A`. `K` is cut into blocks of
-//! `KC` and the rows of `A` into blocks of `MC`, so that an `MC × KC` block of `A` stays in
-//! L2 while the panels of the K block stream past it.
+//! `KC` and the rows of `A` into blocks sized by the core's private cache ([`row_block_for`]),
+//! so that a block of `A` stays in L2 while the panels of the K block stream past it.
 //!
 //! At the AVX2+FMA level ([`super::isa`]) the same panels are streamed by the kernel of
 //! `panel_avx2.rs` (two 8-lane vectors per panel row), with the same `KC`: the same sums.
@@ -30,10 +30,45 @@ pub const NR: usize = 16;
 /// M 5984 K 1536 N 2304, +1 to 6% on the per-step shapes with K = 1024 and 1536, the same
 /// where K ≤ 512.
 const KC: usize = 1024;
-/// Rows of A per block (a multiple of the micro-kernels' 6 and 8): the `MC × KC` block of
-/// A (384 KiB) and the `KC`-deep panels of one sweep's group (4 × 64 KiB) stay in a 1 MiB
-/// L2 together while the panels stream past the block.
+/// Rows of A per block where the core's private cache is unknown, and the most on any
+/// host: the `MC × KC` block of A (384 KiB) and the `KC`-deep panels of one sweep's group
+/// (4 × 64 KiB) stay in a 1 MiB L2 together while the panels stream past the block. The
+/// largest block measured (Zen 4, Zen 5, and 192 × 512 on the Intel Xeon host): larger
+/// ones were never timed, so a larger cache does not raise it.
 const MC: usize = 96;
+/// Row blocks are multiples of this (the micro-kernels' 6 and 8 rows).
+const MC_STEP: usize = 24;
+
+/// Rows of A per block on this host ([`row_block_for`] of the private cache, read once):
+/// only which rows are computed together, never the sums (each element of C sees the same
+/// K blocks in the same order), so any value gives the same bits.
+fn row_block() -> usize {
+    static ROWS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *ROWS.get_or_init(|| row_block_for(super::cache::per_core_cache_bytes()))
+}
+
+/// The rows of a block of A for a core whose private cache holds `cache` bytes: the
+/// largest multiple of [`MC_STEP`] whose `rows × KC` f32 block takes at most 3/8 of that
+/// cache (the rest holds the panels streaming past it and the rows of C), between
+/// [`MC_STEP`] and [`MC`]; [`MC`] where the size is unknown. A 1 MiB L2 gives 96, a 512
+/// KiB one (AMD Zen 3) 48. One thread on a Zen 3 host, 48 against 96 rows in 6
+/// interleaved rounds (medians of the best of 5 calls, GF/s): M 1600 K 512 N 1536 91.4
+/// against 88.7, M 800 K 1024 N 1536 80.2 / 78.8, M 1600 K 1536 N 512 89.6 / 88.8,
+/// M 512 K 1600 N 1536 78.6 / 77.6; M 5984 K 1536 N 2304 and 2048³ the same.
+pub(crate) fn row_block_for(cache: Option<usize>) -> usize {
+    let Some(bytes) = cache else { return MC };
+    let rows = bytes / 8 * 3 / (KC * std::mem::size_of::<f32>());
+    (rows / MC_STEP * MC_STEP).clamp(MC_STEP, MC)
+}
+
+/// How the panel kernel blocks its products on this host, for `--explain`: `K` blocks of
+/// `KC` and rows in blocks of [`row_block`], with the private cache they were sized by.
+pub fn blocking() -> String {
+    match super::cache::per_core_cache_bytes() {
+        Some(bytes) => format!("K blocks {KC}, row blocks {} (private cache {} KiB)", row_block(), bytes >> 10),
+        None => format!("K blocks {KC}, row blocks {} (private cache unknown)", row_block()),
+    }
+}
 
 /// A `K × N` row-major f32 matrix rearranged into [`NR`]-column panels (see the module).
 pub fn pack(b: &[f32], k: usize, n: usize) -> Vec<f32> {
@@ -161,7 +196,7 @@ pub fn gemm(
     accumulate: bool,
 ) {
     assert!(m == 0 || (lda >= k && a.len() >= (m - 1) * lda + k), "panel_gemm: A too short");
-    run(isa(), a, (lda, 1), m, panels, k, n, c, ldc, accumulate)
+    run(isa(), row_block(), a, (lda, 1), m, panels, k, n, c, ldc, accumulate)
 }
 
 /// [`gemm`] with `A` stored transposed: `a` holds `Aᵀ` (`k × m`, rows `lda` apart), as the
@@ -179,15 +214,17 @@ pub fn gemm_at(
     accumulate: bool,
 ) {
     assert!(m == 0 || k == 0 || (lda >= m && a.len() >= (k - 1) * lda + m), "panel_gemm: Aᵀ too short");
-    run(isa(), a, (1, lda), m, panels, k, n, c, ldc, accumulate)
+    run(isa(), row_block(), a, (1, lda), m, panels, k, n, c, ldc, accumulate)
 }
 
-/// Both, on the micro-kernel of `level`: `A(i, p) = a[i · stride.0 + p · stride.1]`,
-/// bounds checked by the callers. The AVX-512 and AVX2 kernels give identical results
-/// (`panel_avx2.rs`); the level is a parameter so that tests run each one.
+/// Both, on the micro-kernel of `level` with rows in blocks of `mc`:
+/// `A(i, p) = a[i · stride.0 + p · stride.1]`, bounds checked by the callers. The AVX-512
+/// and AVX2 kernels give identical results (`panel_avx2.rs`), whatever `mc`; both are
+/// parameters so that tests run each.
 #[allow(clippy::too_many_arguments)]
 fn run(
     level: Isa,
+    mc: usize,
     a: &[f32],
     stride: (usize, usize),
     m: usize,
@@ -200,6 +237,7 @@ fn run(
 ) {
     let np = n.div_ceil(NR);
     assert!(level >= Isa::Avx2Fma && level.supported(), "panel_gemm at level {level:?} on this CPU");
+    assert!(mc > 0, "panel_gemm: row blocks of 0 rows");
     assert!(panels.len() >= np * k * NR, "panel_gemm: panels too short");
     assert!(m == 0 || (ldc >= n && c.len() >= (m - 1) * ldc + n), "panel_gemm: C too short");
     if m == 0 || n == 0 {
@@ -222,17 +260,17 @@ fn run(
         let (a, b, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
         match level {
             // SAFETY: AVX-512F detected; accesses bounded as above.
-            Isa::Avx512 => unsafe { avx512::drive(a, stride.0, stride.1, m, b, k, n, c, ldc, accumulate) },
+            Isa::Avx512 => unsafe { avx512::drive(a, stride.0, stride.1, m, b, k, n, c, ldc, accumulate, mc) },
             // SAFETY: AVX2 and FMA detected; accesses bounded as above; the same KC as
             // the AVX-512 driver (the same sums).
-            _ => unsafe { super::panel_avx2::drive(a, stride.0, stride.1, m, b, k, n, c, ldc, accumulate, KC, MC) },
+            _ => unsafe { super::panel_avx2::drive(a, stride.0, stride.1, m, b, k, n, c, ldc, accumulate, KC, mc) },
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{KC, MC, NR};
+    use super::{KC, NR};
     use std::arch::x86_64::*;
 
     /// The mask of the valid columns of panel `p` when `C` has `n` columns.
@@ -315,6 +353,7 @@ mod avx512 {
         c: *mut f32,
         ldc: usize,
         accumulate: bool,
+        mc: usize,
     ) {
         let mut k0 = 0;
         while k0 < k {
@@ -322,7 +361,7 @@ mod avx512 {
             let add = accumulate || k0 > 0;
             let mut m0 = 0;
             while m0 < m {
-                let mb = MC.min(m - m0);
+                let mb = mc.min(m - m0);
                 // SAFETY: forwarded from `gemm`'s checks; rows m0 .. m0 + mb < m.
                 unsafe {
                     let (a, c) = (a.add(m0 * rs), c.add(m0 * ldc));
@@ -412,9 +451,9 @@ mod tests {
                 for (accumulate, trans) in [(false, false), (true, false), (false, true), (true, true)] {
                     let mut c = vec![0.5f32; m * ldc];
                     if trans {
-                        run(level, &at, (1, ldt), m, &panels, k, n, &mut c, ldc, accumulate);
+                        run(level, MC, &at, (1, ldt), m, &panels, k, n, &mut c, ldc, accumulate);
                     } else {
-                        run(level, &a, (lda, 1), m, &panels, k, n, &mut c, ldc, accumulate);
+                        run(level, MC, &a, (lda, 1), m, &panels, k, n, &mut c, ldc, accumulate);
                     }
                     for i in 0..m {
                         for j in 0..ldc {
@@ -452,7 +491,7 @@ mod tests {
                 for accumulate in [false, true] {
                     let out = |level| {
                         let mut c: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.3).sin()).collect();
-                        run(level, &a, (k, 1), m, &panels, k, n, &mut c, n, accumulate);
+                        run(level, MC, &a, (k, 1), m, &panels, k, n, &mut c, n, accumulate);
                         c
                     };
                     let (wide, narrow) = (out(Isa::Avx512), out(Isa::Avx2Fma));
@@ -463,10 +502,54 @@ mod tests {
         }
     }
 
+    /// The row blocks change which rows are computed together, never a sum: every block
+    /// size the host model can choose gives the bits of every other, at every level, in
+    /// place and transposed (rows past one block, ragged last blocks, K past one block).
+    #[test]
+    fn row_blocks_never_change_the_bits() {
+        for level in levels() {
+            for m in [1, 23, 50, 97, 197] {
+                for &(k, n) in &[(9, 17), (1100, 40)] {
+                    let (a, b) = operands(m, k, n, k);
+                    let a: Vec<f32> = a.iter().enumerate().map(|(i, v)| v * 1.1 + (i as f32).sin() * 0.37).collect();
+                    let panels = pack(&b, k, n);
+                    let (at, ldt) = transposed(&a, m, k, k);
+                    for trans in [false, true] {
+                        let out = |mc| {
+                            let mut c: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.3).sin()).collect();
+                            let (src, stride) = if trans { (&at, (1, ldt)) } else { (&a, (k, 1)) };
+                            run(level, mc, src, stride, m, &panels, k, n, &mut c, n, true);
+                            c.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                        };
+                        let reference = out(MC);
+                        for mc in [MC_STEP, 2 * MC_STEP, 72] {
+                            assert_eq!(out(mc), reference, "{level:?} {m}x{k}x{n} transposed {trans}: rows by {mc}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_row_blocks_follow_the_private_cache() {
+        assert_eq!(row_block_for(None), MC);
+        assert_eq!(row_block_for(Some(512 << 10)), 48, "AMD Zen 3: 512 KiB of L2");
+        assert_eq!(row_block_for(Some(1 << 20)), 96, "AMD Zen 4 and 5: 1 MiB");
+        assert_eq!(row_block_for(Some(2 << 20)), MC, "2 MiB (Intel Xeon): never past the largest measured");
+        assert_eq!(row_block_for(Some(256 << 10)), MC_STEP);
+        assert_eq!(row_block_for(Some(4 << 10)), MC_STEP, "a tiny cache still gets one block of micro-kernel rows");
+        for bytes in [0, 1, 100 << 10, 700 << 10, 64 << 20] {
+            let rows = row_block_for(Some(bytes));
+            assert!(rows.is_multiple_of(MC_STEP) && (MC_STEP..=MC).contains(&rows), "{bytes} bytes: {rows} rows");
+        }
+        assert!(blocking().contains(&format!("row blocks {}", row_block())));
+    }
+
     #[test]
     #[should_panic(expected = "panel_gemm at level Portable")]
     fn the_portable_level_has_no_packed_kernel() {
         let panels = pack(&[1.0], 1, 1);
-        run(Isa::Portable, &[1.0], (1, 1), 1, &panels, 1, 1, &mut [0.0], 1, false);
+        run(Isa::Portable, MC, &[1.0], (1, 1), 1, &panels, 1, 1, &mut [0.0], 1, false);
     }
 }

@@ -21,7 +21,6 @@
 
 mod affinity;
 mod block;
-mod cache;
 mod helpers;
 mod idle_wait;
 mod packed;

@@ -174,7 +174,7 @@ impl StepChoice {
         if !T::has_panels() {
             return choice(forwards_rule(), StepReason::ForwardsRule);
         }
-        match super::cache::per_core_cache_bytes() {
+        match crate::kernels::cache::per_core_cache_bytes() {
             Some(cache) => {
                 let bytes = step_weight_bytes::<T>(spec);
                 choice(split_by_size(bytes, cache, n), StepReason::Size { bytes, cache })

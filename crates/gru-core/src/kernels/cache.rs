@@ -2,7 +2,7 @@
 //! (Linux: `/sys/devices/system/cpu/cpu0/cache/index*/`): how many bytes of weights one
 //! core keeps close (L2 on current x86 server cores: 1 MiB on AMD Zen 4, 2 MiB on recent
 //! Intel Xeons). The stream step (`step.rs`) splits its weights between the cores when
-//! they do not fit there.
+//! they do not fit there, and the panel GEMM (`panel_gemm.rs`) sizes its row blocks by it.
 
 use std::path::Path;
 use std::sync::OnceLock;
